@@ -1,0 +1,1 @@
+"""Restyle backends: the embedded style network and Stable Diffusion img2img."""

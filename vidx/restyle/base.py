@@ -1,0 +1,26 @@
+"""What every restyle backend offers the pipeline."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from vidx.frame import FrameContext
+
+
+class Restyler(Protocol):
+    """Turns one source frame into its restyled version, keeping its own temporal state.
+
+    ``image`` is ``(H, W, 3)`` uint8; the result is ``(H', W', 3)`` uint8 (a backend may work at
+    its own resolution, e.g. a diffusion work size). Frames arrive in order; ``ctx.keyframe``
+    means: no reuse of the previous frame. ``reset()`` forgets all state (new clip or segment).
+    """
+
+    name: str
+
+    def __call__(self, image: np.ndarray, ctx: FrameContext) -> np.ndarray: ...
+
+    def reset(self) -> None: ...
+
+    def describe(self) -> dict: ...

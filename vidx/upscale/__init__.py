@@ -1,0 +1,1 @@
+"""Upscale backends: classical resamplers, embedded Real-ESRGAN, any spandrel model file."""

@@ -1,0 +1,21 @@
+"""What every upscale backend offers the pipeline."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class Upscaler(Protocol):
+    """Resizes an ``(H, W, 3)`` uint8 frame to exactly ``size = (width, height)``.
+
+    A learned upscaler runs its model at the factor that fits (never upscaling by a model and
+    then downscaling by more than needed) and does the remaining step with a high-quality resize.
+    """
+
+    name: str
+
+    def __call__(self, image: np.ndarray, size: tuple[int, int]) -> np.ndarray: ...
+
+    def describe(self) -> dict: ...
