@@ -1,0 +1,48 @@
+"""Optical flow, occlusion, warping, fusion, noise warping, scene cuts and temporal metrics.
+
+Plain functions over numpy arrays and torch tensors; nothing here knows about files, CLIs,
+vidx or diffusers.
+
+Convention: a flow is ``(H, W, 2)`` float32 in pixels (x in channel 0) or ``(B, 2, H, W)`` as
+a tensor; ``flow(src, dst)[p]`` takes pixel p of ``src`` to its place in ``dst``, and
+``warp(image, f)[p] = image[p + f[p]]``. So ``warp(prev_output, flow(cur, prev))`` aligns the
+previous output to the current frame, and ``consistency_mask(flow(cur, prev), flow(prev, cur))``
+says where that warp can be trusted.
+"""
+
+from __future__ import annotations
+
+from temporal.errors import FlowModelError, TemporalError
+from temporal.flow import DIS_PRESETS, METHODS, flow, to_gray
+from temporal.fusion import fuse, match_color
+from temporal.metrics import WarpErrorMeter, pair_warp_error, warp_error, warp_error_pairs
+from temporal.noise import warp_noise
+from temporal.occlusion import consistency_mask
+from temporal.raft import load_raft
+from temporal.resize import resize_flow, resize_mask
+from temporal.scenecut import KeyframeScheduler, is_scene_cut, scene_cut_score
+from temporal.warp import warp
+
+__all__ = [
+    "DIS_PRESETS",
+    "METHODS",
+    "FlowModelError",
+    "KeyframeScheduler",
+    "TemporalError",
+    "WarpErrorMeter",
+    "consistency_mask",
+    "flow",
+    "fuse",
+    "is_scene_cut",
+    "load_raft",
+    "match_color",
+    "pair_warp_error",
+    "resize_flow",
+    "resize_mask",
+    "scene_cut_score",
+    "to_gray",
+    "warp",
+    "warp_error",
+    "warp_error_pairs",
+    "warp_noise",
+]
