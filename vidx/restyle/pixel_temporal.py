@@ -31,7 +31,7 @@ def soft_mask(mask: np.ndarray, radius: int) -> np.ndarray:
     if radius <= 0:
         return m
     size = 2 * radius + 1
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    kernel = np.ones((size, size), np.uint8)
     m = cv2.erode(m, kernel, borderType=cv2.BORDER_REPLICATE)
     return cv2.GaussianBlur(m, (size, size), sigmaX=radius / 2.0, borderType=cv2.BORDER_REPLICATE)
 
@@ -50,8 +50,8 @@ class PixelTemporal:
     Images are ``(H, W, 3)`` float32 in ``[0, 1]``. ``step(fresh, ctx)`` returns what the frame
     should be: ``fresh`` itself on keyframes (``ctx.keyframe``, no flow, size change), else
     ``fresh`` with the warped previous output fused in with ``weight`` inside the feathered
-    ``ctx.mask``; with ``anchor_color`` the fused frame's colour statistics are matched to the
-    last keyframe output (inside the reliable region) against slow drift.
+    ``ctx.mask``; with ``anchor_color`` the fused frame's per-channel mean and std are matched to
+    the last keyframe output (whole frames: the two are not aligned) against slow colour drift.
     """
 
     def __init__(self, weight: float = 0.8, *, anchor_color: bool = False) -> None:
@@ -89,7 +89,7 @@ class PixelTemporal:
         warped = temporal.warp(prev, flow).astype(np.float32)
         out = temporal.fuse(fresh, warped, alpha, self.weight).astype(np.float32)
         if self.anchor_color and self.key is not None:
-            out = temporal.match_color(out, self.key, mask=reliable).astype(np.float32)
+            out = temporal.match_color(out, self.key).astype(np.float32)
         out = np.clip(out, 0.0, 1.0)
         self.previous = out
         return out
