@@ -43,7 +43,10 @@ def load_raft(path: str, device: str) -> torch.nn.Module:
     Raises:
         FlowModelError: the file is missing, unreadable, or fits neither architecture.
     """
-    from torchvision.models.optical_flow import raft_large, raft_small
+    from torchvision.models.optical_flow import (  # type: ignore[import-untyped]
+        raft_large,
+        raft_small,
+    )
 
     state = _read_state_dict(path)
     errors = []
