@@ -1,0 +1,214 @@
+"""Learned upscaling with any spandrel model: the shared upscaler and loading a user's file.
+
+``SpandrelUpscaler`` wraps a loaded spandrel ``ImageModelDescriptor``: it decides whether the
+model runs at all, runs it tiled, and finishes with a high-quality resize to the exact target
+size. ``ModelFileUpscaler`` loads the descriptor from a ``.safetensors`` file (or, only when the
+user allows it, a pickle checkpoint through ``torch.load(weights_only=True)``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from spandrel import ImageModelDescriptor, ModelLoader, UnsupportedModelError
+
+from vidx.device import pick_device, pick_dtype
+from vidx.errors import InputError, ModelError, OptionError
+from vidx.frame import FrameContext
+from vidx.upscale.tiling import DEFAULT_OVERLAP, pick_tile, resize, run_tiled
+
+SAFE_SUFFIXES = (".safetensors",)
+PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
+DTYPE_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
+
+
+def choose_factor(
+    in_size: tuple[int, int], size: tuple[int, int], factors: list[int]
+) -> int | None:
+    """Model factor to run for ``in_size -> size`` (both ``(width, height)``), or None.
+
+    None when no axis grows (a model would only be downscaled away); otherwise the smallest
+    available factor that reaches the larger of the two axis ratios, or the largest factor when
+    none does (the rest is a resize).
+    """
+    needed = max(size[0] / in_size[0], size[1] / in_size[1])
+    if needed <= 1:
+        return None
+    for factor in sorted(factors):
+        if factor >= needed - 1e-9:
+            return factor
+    return max(factors)
+
+
+def _check_call(image: np.ndarray, size: tuple[int, int]) -> None:
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InputError(f"upscaler input must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
+    if len(size) != 2 or min(size) < 1:
+        raise OptionError(f"upscale target size must be two positive integers, got {size!r}")
+
+
+def check_tiling(tile: int | None, overlap: int) -> None:
+    """OptionError for a negative ``--tile`` or overlap (None = automatic, 0 = no tiling)."""
+    if tile is not None and tile < 0:
+        raise OptionError(f"--tile must be 0 (off) or a positive pixel count, got {tile}")
+    if overlap < 0:
+        raise OptionError(f"tile overlap must be >= 0, got {overlap}")
+
+
+class SpandrelUpscaler:
+    """Upscaler around a spandrel descriptor already on its device and dtype.
+
+    ``variants`` maps the scale factors offered to the model file shown for each (all run the
+    same network at ``descriptor.scale``; a smaller variant only changes the final resize).
+    ``tile`` is the core tile side in input pixels; 0 disables tiling.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        descriptor: ImageModelDescriptor,
+        *,
+        tile: int,
+        overlap: int = DEFAULT_OVERLAP,
+        variants: dict[int, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.descriptor = descriptor
+        self.tile = tile
+        self.overlap = overlap
+        self.variants = variants or {descriptor.scale: name}
+
+    def plan(self, in_size: tuple[int, int], size: tuple[int, int]) -> int | None:
+        """The variant factor used for ``in_size -> size`` (``(width, height)``), None = no model.
+
+        Restoration (scale 1) models always run: the user asked for them by name.
+        """
+        if self.descriptor.scale == 1:
+            return 1
+        return choose_factor(in_size, size, list(self.variants))
+
+    def __call__(
+        self, image: np.ndarray, size: tuple[int, int], ctx: FrameContext | None = None
+    ) -> np.ndarray:
+        """Resize ``image`` ``(H, W, 3)`` uint8 to ``size = (w, h)``; returns ``(h, w, 3)``."""
+        _check_call(image, size)
+        height, width = image.shape[:2]
+        if self.plan((width, height), size) is not None:
+            image = run_tiled(self.descriptor, image, self.tile, self.overlap)
+        return resize(image, size)
+
+    def describe(self) -> dict:
+        """Name, model file(s), architecture, model scale, tiling, device and dtype."""
+        return {
+            "name": self.name,
+            "model_file": dict(sorted(self.variants.items())),
+            "architecture": self.descriptor.architecture.id,
+            "scale": self.descriptor.scale,
+            "tile": self.tile,
+            "overlap": self.overlap,
+            "device": str(self.descriptor.device),
+            "dtype": DTYPE_NAMES.get(self.descriptor.dtype, str(self.descriptor.dtype)),
+        }
+
+
+def prepare_descriptor(
+    descriptor: ImageModelDescriptor, device: str, dtype: str, source: str
+) -> ImageModelDescriptor:
+    """Move a descriptor to the ``--device``/``--dtype`` choice, refusing dtypes it lacks."""
+    torch_device = pick_device(device)
+    torch_dtype = pick_dtype(dtype, torch_device)
+    if torch_dtype == torch.float16 and not descriptor.supports_half:
+        raise OptionError(f"--dtype fp16 is not supported by the model {source}; use fp32")
+    if torch_dtype == torch.bfloat16 and not descriptor.supports_bfloat16:
+        raise OptionError(f"--dtype bf16 is not supported by the model {source}; use fp32")
+    return descriptor.to(torch_device, torch_dtype).eval()
+
+
+def load_state_dict_file(path: Path, allow_pickle: bool) -> dict[str, torch.Tensor]:
+    """Read a weights file safely: safetensors, or a pickle with ``weights_only=True``."""
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise ModelError(f"upscaler model file {path} does not exist")
+    if suffix in SAFE_SUFFIXES:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError) as exc:
+            raise ModelError(f"upscaler model {path} is not a readable safetensors file") from exc
+    if suffix in PICKLE_SUFFIXES:
+        if not allow_pickle:
+            raise ModelError(
+                f"upscaler model {path} is a pickle file; convert it to .safetensors "
+                "or pass --allow-pickle if you trust it"
+            )
+        try:
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad model file
+            raise ModelError(f"upscaler model {path} cannot be read safely: {exc}") from exc
+        if isinstance(state, dict):
+            for key in ("params_ema", "params", "state_dict", "model"):
+                if isinstance(state.get(key), dict):
+                    state = state[key]
+                    break
+        if not isinstance(state, dict):
+            raise ModelError(f"upscaler model {path} does not hold a state dict")
+        return state
+    raise ModelError(
+        f"upscaler model {path} has an unknown suffix {suffix!r} "
+        f"(expected {', '.join(SAFE_SUFFIXES + PICKLE_SUFFIXES)})"
+    )
+
+
+def load_descriptor(path: Path, allow_pickle: bool = False) -> ImageModelDescriptor:
+    """Load any spandrel-supported RGB->RGB image model from ``path`` (float32, on the CPU)."""
+    state = load_state_dict_file(path, allow_pickle)
+    try:
+        descriptor = ModelLoader().load_from_state_dict(state)
+    except UnsupportedModelError as exc:
+        raise ModelError(f"upscaler model {path}: architecture not recognised by spandrel") from exc
+    except (KeyError, RuntimeError, ValueError, AssertionError) as exc:
+        raise ModelError(f"upscaler model {path} cannot be built: {exc}") from exc
+    if not isinstance(descriptor, ImageModelDescriptor):
+        raise ModelError(f"upscaler model {path} is an inpainting model, not an upscaler")
+    if descriptor.input_channels != 3 or descriptor.output_channels != 3:
+        raise ModelError(
+            f"upscaler model {path} maps {descriptor.input_channels} to "
+            f"{descriptor.output_channels} channels; vidx needs RGB in and out"
+        )
+    return descriptor
+
+
+class ModelFileUpscaler(SpandrelUpscaler):
+    """``--upscaler PATH``: any spandrel-supported model file, ``.safetensors`` by default.
+
+    Pickle checkpoints (``.pth``, ``.pt``, ``.ckpt``) need ``allow_pickle=True`` and still load
+    with ``torch.load(weights_only=True)``. ``tile=None`` picks a tile size from free memory.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        allow_pickle: bool = False,
+        device: str = "auto",
+        dtype: str = "auto",
+        tile: int | None = None,
+        overlap: int = DEFAULT_OVERLAP,
+    ) -> None:
+        check_tiling(tile, overlap)
+        self.path = Path(path)
+        descriptor = load_descriptor(self.path, allow_pickle)
+        descriptor = prepare_descriptor(descriptor, device, dtype, str(self.path))
+        if tile is None:
+            tile = pick_tile(descriptor, descriptor.device, descriptor.dtype, overlap)
+        super().__init__(
+            self.path.name,
+            descriptor,
+            tile=tile,
+            overlap=overlap,
+            variants={descriptor.scale: str(self.path)},
+        )
