@@ -81,6 +81,7 @@ def flow(
     scale: float = 1.0,
     raft_weights: str | None = None,
     device: str | None = None,
+    raft_updates: int = 12,
 ) -> np.ndarray:
     """Dense optical flow from ``src`` to ``dst``.
 
@@ -97,6 +98,7 @@ def flow(
         raft_weights: path to a ``raft_large``/``raft_small`` state dict (``.safetensors``, or a
             torch file read with ``torch.load(weights_only=True)``).
         device: torch device for RAFT (default: CUDA when available, else CPU).
+        raft_updates: RAFT recurrent refinement steps (default 12).
 
     Returns:
         ``(H, W, 2)`` float32 flow; ``p + flow[p]`` is where pixel ``p`` of ``src`` sits in
@@ -118,6 +120,8 @@ def flow(
         raise TemporalError(f"scale must be a number in (0, 1], got {scale!r}") from None
     if not 0.0 < scale <= 1.0:
         raise TemporalError(f"scale must be in (0, 1], got {scale!r}")
+    if int(raft_updates) != raft_updates or raft_updates < 1:
+        raise TemporalError(f"raft_updates must be a positive integer, got {raft_updates!r}")
     if method == "raft" and raft_weights is None:
         raise TemporalError(
             "raft_weights is required for method 'raft': give the path of a torchvision "
@@ -142,7 +146,13 @@ def flow(
     else:
         from temporal.raft import raft_flow
 
-        out = raft_flow(_to_rgb(src_s), _to_rgb(dst_s), str(raft_weights), device=device)
+        out = raft_flow(
+            _to_rgb(src_s),
+            _to_rgb(dst_s),
+            str(raft_weights),
+            device=device,
+            updates=int(raft_updates),
+        )
 
     if out.shape[:2] != (h, w):
         out = resize_flow(out, (h, w))

@@ -157,11 +157,18 @@ def warp_error(
         (lower is steadier; 0 = the output follows the source motion exactly).
 
     Raises:
-        TemporalError: fewer than 2 frames, mismatched lengths, or no pair with reliable pixels.
+        TemporalError: fewer than 2 frames, mismatched lengths (``strict``), or no pair with
+            reliable pixels.
     """
-    errors = list(
-        warp_error_pairs(source_frames, output_frames, max_frames=max_frames, preset=preset)
+    pairs = warp_error_pairs(
+        source_frames,
+        output_frames,
+        max_frames=max_frames,
+        preset=preset,
+        scale=scale,
+        strict=strict,
     )
+    errors = list(pairs)
     if not errors:
         raise TemporalError(
             "source_frames must hold at least 2 frames with some trackable motion to measure "

@@ -50,7 +50,9 @@ def load_raft(path: str, device: str) -> torch.nn.Module:
 
     state = _read_state_dict(path)
     errors = []
-    for builder in (raft_large, raft_small):
+    # raft_large has ~169 state-dict entries, raft_small ~106: try the likelier one first
+    builders = (raft_large, raft_small) if len(state) > 140 else (raft_small, raft_large)
+    for builder in builders:
         model = builder(weights=None, progress=False)
         try:
             model.load_state_dict(state, strict=True)
@@ -69,19 +71,28 @@ def _default_device() -> str:
 
 @torch.inference_mode()
 def raft_flow(
-    src: np.ndarray, dst: np.ndarray, path: str, *, device: str | None = None
+    src: np.ndarray,
+    dst: np.ndarray,
+    path: str,
+    *,
+    device: str | None = None,
+    updates: int = 12,
 ) -> np.ndarray:
-    """RAFT flow from ``src`` to ``dst``: ``(H, W, 3)`` uint8 RGB -> ``(H, W, 2)`` float32."""
+    """RAFT flow from ``src`` to ``dst``: ``(H, W, 3)`` uint8 RGB -> ``(H, W, 2)`` float32.
+
+    ``updates`` is the number of recurrent refinement steps (torchvision's default, 12).
+    """
     dev = device or _default_device()
     model = load_raft(path, dev)
     h, w = src.shape[:2]
-    pad_h, pad_w = (-h) % 8, (-w) % 8
+    # RAFT wants sizes divisible by 8 and at least 128 (its correlation pyramid): pad, crop back
+    pad_h, pad_w = max(128, h + (-h) % 8) - h, max(128, w + (-w) % 8) - w
 
     def prep(im: np.ndarray) -> torch.Tensor:
         t = torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1)[None].float()
         t = t.to(dev) / 127.5 - 1.0
         return F.pad(t, (0, pad_w, 0, pad_h), mode="replicate")
 
-    preds = model(prep(src), prep(dst))
+    preds = model(prep(src), prep(dst), num_flow_updates=updates)
     out = preds[-1][0, :, :h, :w].permute(1, 2, 0)
     return out.float().cpu().numpy()
