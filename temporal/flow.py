@@ -132,6 +132,8 @@ def flow(
             raise TemporalError(f"{name} must be uint8, got dtype {im.dtype}")
 
     h, w = src.shape[:2]
+    if method != "raft":  # classical methods work on luma: convert before shrinking (cheaper)
+        src, dst = to_gray(src, "src"), to_gray(dst, "dst")
     small_h, small_w = max(8, round(h * scale)), max(8, round(w * scale))
     if scale < 1.0 and (small_h, small_w) != (h, w):
         src_s = cv2.resize(src, (small_w, small_h), interpolation=cv2.INTER_AREA)
