@@ -43,6 +43,13 @@ class NcnnLayer:
     params: dict[int, int | float | list[int | float]]
     weights: dict[str, np.ndarray] = field(default_factory=dict)
 
+    def scalar(self, key: int, default: float = 0) -> float:
+        """The scalar param ``key`` (``default`` when absent); ModelError when it is an array."""
+        value = self.params.get(key, default)
+        if isinstance(value, list):
+            raise ModelError(f"ncnn layer {self.name}: param {key} should be a number")
+        return value
+
 
 def _number(text: str) -> int | float:
     return float(text) if any(c in text for c in ".eE") else int(text)
@@ -138,19 +145,18 @@ def read_ncnn(param_path: str | Path, bin_path: str | Path) -> list[NcnnLayer]:
     except OSError as exc:
         raise ModelError(f"cannot read ncnn weight file {bin_path}: {exc.strerror}") from exc
     for layer in layers:
-        p = layer.params
         if layer.type == "Convolution":
-            out_ch, size = int(p.get(0, 0)), int(p.get(6, 0))
-            kw = int(p.get(1, 0))
-            kh = int(p.get(11, kw))
-            if p.get(8, 0):
+            out_ch, size = int(layer.scalar(0)), int(layer.scalar(6))
+            kw = int(layer.scalar(1))
+            kh = int(layer.scalar(11, kw))
+            if layer.scalar(8):
                 raise ModelError(f"{bin_path}: int8 convolution {layer.name} is not supported")
             weight = reader.tagged(size)
             layer.weights["weight"] = weight.reshape(out_ch, size // (out_ch * kh * kw), kh, kw)
-            if p.get(5, 0):
+            if layer.scalar(5):
                 layer.weights["bias"] = reader.raw(out_ch)
         elif layer.type == "PReLU":
-            layer.weights["slope"] = reader.raw(int(p.get(0, 1)))
+            layer.weights["slope"] = reader.raw(int(layer.scalar(0, 1)))
         elif layer.type not in WEIGHTLESS:
             raise ModelError(f"{param_path}: ncnn layer type {layer.type} is not supported")
     if reader.pos != len(reader.data):
@@ -217,7 +223,7 @@ def trailing_resize(layers: list[NcnnLayer]) -> float | None:
     last = layers[-1]
     if last.type != "Interp" or layers[-2].type != "BinaryOp":
         return None
-    return float(last.params.get(1, 1.0))
+    return float(last.scalar(1, 1.0))
 
 
 def ncnn_to_state_dict(param_path: str | Path, bin_path: str | Path) -> dict[str, torch.Tensor]:

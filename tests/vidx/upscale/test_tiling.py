@@ -1,0 +1,72 @@
+"""Tiled inference equals untiled inference, with no seam, and tiles fit in memory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import spandrel
+import torch
+from skimage import data
+from spandrel.architectures.Compact import Compact
+
+from vidx.upscale.esrgan import load_esrgan
+from vidx.upscale.tiling import CPU_TILE_RANGE, pick_tile, resize, run_tiled
+
+
+def tiny_compact(scale: int) -> spandrel.ImageModelDescriptor:
+    """A random 2-conv SRVGGNetCompact (receptive field radius 2) built through spandrel."""
+    torch.manual_seed(0)
+    net = Compact(num_feat=4, num_conv=1, upscale=scale)
+    return spandrel.ModelLoader().load_from_state_dict(net.state_dict())
+
+
+def boundary_mask(shape: tuple[int, int], cuts_y: list[int], cuts_x: list[int]) -> np.ndarray:
+    mask = np.zeros(shape, dtype=bool)
+    for y in cuts_y:
+        mask[max(0, y - 2) : y + 2] = True
+    for x in cuts_x:
+        mask[:, max(0, x - 2) : x + 2] = True
+    return mask
+
+
+@pytest.mark.parametrize(("height", "width", "tile"), [(45, 70, 16), (33, 33, 32), (20, 90, 24)])
+def test_tiling_is_exact_when_overlap_covers_the_receptive_field(
+    height: int, width: int, tile: int
+) -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    descriptor = tiny_compact(scale=2)
+    whole = run_tiled(descriptor, image, tile=0)
+    tiled = run_tiled(descriptor, image, tile=tile, overlap=8)
+    assert tiled.shape == whole.shape == (2 * height, 2 * width, 3)
+    assert np.abs(tiled.astype(int) - whole.astype(int)).max() <= 1  # float sum of two weights
+
+
+def test_anime_tiled_matches_untiled_without_seams() -> None:
+    image = np.ascontiguousarray(data.astronaut()[::4, ::4][40:104, 30:94])
+    upscaler = load_esrgan("esrgan-anime", tile=0)
+    whole = run_tiled(upscaler.descriptor, image, tile=0)
+    tiled = run_tiled(upscaler.descriptor, image, tile=32, overlap=16)  # 2x2 tiles, cut at 128
+    diff = np.abs(tiled.astype(int) - whole.astype(int)).max(axis=2)
+    assert diff.max() <= 2
+    mask = boundary_mask(diff.shape, [128], [128])
+    assert diff[mask].mean() <= 2 * diff[~mask].mean() + 0.02
+    # a seam would be a jump across the tile boundary that the untiled output does not have
+    for axis in (0, 1):
+        jump_tiled = np.abs(np.diff(tiled.astype(int), axis=axis)).take(127, axis=axis).mean()
+        jump_whole = np.abs(np.diff(whole.astype(int), axis=axis)).take(127, axis=axis).mean()
+        assert abs(jump_tiled - jump_whole) < 0.1
+
+
+def test_pick_tile_bounds_cpu_tiles() -> None:
+    for name in ("esrgan", "esrgan-anime"):
+        descriptor = load_esrgan(name, tile=0).descriptor
+        tile = pick_tile(descriptor, torch.device("cpu"), torch.float32)
+        assert CPU_TILE_RANGE[0] <= tile <= CPU_TILE_RANGE[1] and tile % 32 == 0
+
+
+def test_resize_hits_the_exact_size() -> None:
+    image = np.ascontiguousarray(data.chelsea()[:40, :60])
+    assert resize(image, (60, 40)) is image
+    assert resize(image, (31, 17)).shape == (17, 31, 3)
+    assert resize(image, (181, 95)).shape == (95, 181, 3)
