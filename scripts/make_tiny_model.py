@@ -1,0 +1,191 @@
+"""Build a random-weight Stable Diffusion img2img model folder from configs (no download).
+
+Usage: ``python scripts/make_tiny_model.py OUT_DIR [--size tiny|mid|sd15] [--seed 0]``
+
+The way diffusers tests its pipelines: a UNet, a VAE and a CLIP text encoder built from small
+configs with fixed seeds, a hand-made byte-level BPE tokenizer (vocab.json + merges.txt written
+here), a DDIM scheduler with the SD1.x noise schedule, saved with ``save_pretrained``.
+
+- ``tiny``: the diffusers test layout (UNet channels (32, 64), VAE factor 2) — unit tests.
+- ``mid``: the SD1.x layout (4 UNet levels, VAE factor 8) with narrower channels — CPU benchmark.
+- ``sd15``: the real SD1.5 layout and sizes with random weights (~1 B parameters) — GPU only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+SIZES = ("tiny", "mid", "sd15")
+
+
+def _bytes_to_unicode() -> list[str]:
+    """The 256 printable characters GPT-2/CLIP byte-level BPE uses for the bytes 0..255."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(161, 173)) + list(range(174, 256))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return [chr(c) for c in cs]
+
+
+def write_tokenizer(folder: Path) -> None:
+    """Write a small CLIP tokenizer: every byte (alone and word-final) plus a few merges."""
+    folder.mkdir(parents=True, exist_ok=True)
+    chars = _bytes_to_unicode()
+    vocab: dict[str, int] = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for c in chars:
+        vocab.setdefault(c, len(vocab))
+    for c in chars:
+        vocab.setdefault(c + "</w>", len(vocab))
+    merges = ["t h", "th e</w>", "a n", "o n</w>", "i n", "e r", "s t", "o r"]
+    for m in merges:
+        vocab.setdefault(m.replace(" ", ""), len(vocab))
+    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", "utf-8")
+    config = {
+        "tokenizer_class": "CLIPTokenizer",
+        "model_max_length": 77,
+        "bos_token": "<|startoftext|>",
+        "eos_token": "<|endoftext|>",
+        "unk_token": "<|endoftext|>",
+        "pad_token": "<|endoftext|>",
+    }
+    (folder / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+
+
+def _configs(size: str, width_mult: int) -> tuple[dict, dict, dict]:
+    """UNet, VAE and CLIP text configs for one of ``SIZES``."""
+    if size == "tiny":
+        ch = tuple(c * width_mult for c in (32, 64))
+        unet = dict(
+            block_out_channels=ch,
+            layers_per_block=2,
+            sample_size=32,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=32,
+            attention_head_dim=(2, 4),
+        )
+        vae = dict(block_out_channels=[32, 64], layers_per_block=1, sample_size=64)
+        text = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=5, heads=4)
+    elif size == "mid":
+        ch = tuple(c * width_mult for c in (64, 128, 256, 256))
+        unet = dict(
+            block_out_channels=ch,
+            layers_per_block=2,
+            sample_size=32,
+            down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+            up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+            cross_attention_dim=256,
+            attention_head_dim=8,
+        )
+        vae = dict(block_out_channels=[32, 64, 128, 128], layers_per_block=1, sample_size=256)
+        text = dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=4, heads=4)
+    elif size == "sd15":
+        unet = dict(
+            block_out_channels=(320, 640, 1280, 1280),
+            layers_per_block=2,
+            sample_size=64,
+            down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+            up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+            cross_attention_dim=768,
+            attention_head_dim=8,
+        )
+        vae = dict(block_out_channels=[128, 256, 512, 512], layers_per_block=2, sample_size=512)
+        text = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, heads=12)
+    else:
+        raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
+    return unet, vae, text
+
+
+def build_tiny_model(
+    out_dir: str | Path, *, size: str = "tiny", width_mult: int = 1, seed: int = 0
+):
+    """Build and save a random SD img2img model to ``out_dir``; returns the folder as a Path.
+
+    ``size`` picks the layout (``tiny``, ``mid``, ``sd15``); ``width_mult`` widens the UNet
+    channels of ``tiny``/``mid``. Weights are seeded, so the same call gives the same files.
+    """
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        StableDiffusionImg2ImgPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    out = Path(out_dir)
+    unet_cfg, vae_cfg, text_cfg = _configs(size, width_mult)
+    n_vae = len(vae_cfg["block_out_channels"])
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(in_channels=4, out_channels=4, **unet_cfg)
+    torch.manual_seed(seed)
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * n_vae,
+        up_block_types=["UpDecoderBlock2D"] * n_vae,
+        latent_channels=4,
+        **vae_cfg,
+    )
+    tok_dir = out / "_tokenizer_src"
+    write_tokenizer(tok_dir)
+    tokenizer = CLIPTokenizer.from_pretrained(tok_dir)
+    torch.manual_seed(seed)
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+            hidden_size=text_cfg["hidden_size"],
+            intermediate_size=text_cfg["intermediate_size"],
+            num_hidden_layers=text_cfg["num_hidden_layers"],
+            num_attention_heads=text_cfg["heads"],
+            layer_norm_eps=1e-5,
+            vocab_size=1000,
+            max_position_embeddings=77,
+        )
+    )
+    scheduler = DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+    pipe = StableDiffusionImg2ImgPipeline(
+        unet=unet,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.save_pretrained(out, safe_serialization=True)
+    for f in tok_dir.iterdir():
+        f.unlink()
+    tok_dir.rmdir()
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir")
+    parser.add_argument("--size", choices=SIZES, default="tiny")
+    parser.add_argument("--width-mult", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    build_tiny_model(args.out_dir, size=args.size, width_mult=args.width_mult, seed=args.seed)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""A tiny random Stable Diffusion model built once per session, and a panning real-photo clip."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+import temporal  # noqa: E402
+from vidx.frame import FrameContext  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[4]
+
+
+def _builder():
+    spec = importlib.util.spec_from_file_location(
+        "make_tiny_model", ROOT / "scripts" / "make_tiny_model.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_tiny_model
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a shared 2-core box, two spinning threads run ~10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    return _builder()(tmp_path_factory.mktemp("tiny-sd") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_pipe(tiny_model_dir):
+    from vidx.restyle.diffusion import load_pipeline
+
+    torch.manual_seed(0)
+    return load_pipeline(str(tiny_model_dir), "cpu", "fp32")
+
+
+def pan_clip(n: int = 6, size: int = 64, step: int = 4) -> list[np.ndarray]:
+    """``n`` frames of skimage's astronaut photo panning left by ``step`` pixels per frame."""
+    from skimage import data
+
+    photo = cv2.resize(data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
+    frames = []
+    for i in range(n):
+        x0 = 40 + i * step
+        frames.append(np.ascontiguousarray(photo[60 : 60 + size, x0 : x0 + size]))
+    return frames
+
+
+def contexts(frames: list[np.ndarray], interval: int = 0) -> list[FrameContext]:
+    """Frame contexts the way the pipeline makes them: flow current -> previous and its mask."""
+    out = []
+    for i, f in enumerate(frames):
+        if i == 0 or (interval and i % interval == 0):
+            out.append(FrameContext(i, f, keyframe=True))
+            continue
+        back = temporal.flow(f, frames[i - 1])
+        fwd = temporal.flow(frames[i - 1], f)
+        mask = temporal.consistency_mask(back, fwd)
+        out.append(FrameContext(i, f, keyframe=False, flow=back, mask=mask))
+    return out
+
+
+@pytest.fixture(scope="session")
+def clip():
+    frames = pan_clip()
+    return frames, contexts(frames)

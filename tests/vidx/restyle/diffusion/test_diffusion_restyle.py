@@ -1,0 +1,166 @@
+"""Temporal img2img on a tiny random SD model: determinism, keyframes, reuse, each temporal step."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+import temporal
+from vidx.errors import OptionError
+from vidx.frame import FrameContext
+from vidx.restyle.diffusion import DiffusionOptions, DiffusionRestyler, work_size_for
+
+OFF = dict(
+    latent_blend=False, warp_noise=False, pull=False, cross_frame_attn=False, color_anchor=False
+)
+
+
+def options(model, **kw) -> DiffusionOptions:
+    base = dict(
+        model=str(model),
+        prompt="an oil painting",
+        strength=0.5,
+        reuse_strength=0.25,
+        steps=8,
+        guidance=1.0,
+        work_size=64,
+        device="cpu",
+        dtype="fp32",
+        seed=3,
+    )
+    base.update(kw)
+    return DiffusionOptions(**base)
+
+
+def run(pipe, opts, frames, ctxs):
+    r = DiffusionRestyler(opts, pipe=pipe)
+    return r, [r(f, c) for f, c in zip(frames, ctxs, strict=True)]
+
+
+def test_end_to_end_is_deterministic(tiny_pipe, tiny_model_dir, clip):
+    frames, ctxs = clip
+    opts = options(tiny_model_dir, guidance=2.0)
+    r1, out1 = run(tiny_pipe, opts, frames, ctxs)
+    _, out2 = run(tiny_pipe, opts, frames, ctxs)
+    assert all(o.shape == (64, 64, 3) and o.dtype == np.uint8 for o in out1)
+    assert all(np.array_equal(a, b) for a, b in zip(out1, out2, strict=True))
+    info = r1.describe()
+    assert info["frames"] == 6 and info["keyframes"] == 1
+    assert not np.array_equal(out1[0], frames[0])  # it restyled something
+
+
+def test_reuse_strength_runs_fewer_unet_calls(tiny_pipe, tiny_model_dir, clip):
+    frames, ctxs = clip
+    r, _ = run(
+        tiny_pipe,
+        options(tiny_model_dir, steps=8, strength=0.5, reuse_strength=0.25),
+        frames[:3],
+        ctxs[:3],
+    )
+    info = r.describe()
+    assert info["unet_calls_keyframes"] == 4  # int(8 * 0.5)
+    assert info["unet_calls_other"] == 2 * 2  # two frames at int(8 * 0.25)
+    plain, _ = run(tiny_pipe, options(tiny_model_dir, **OFF), frames[:3], ctxs[:3])
+    assert plain.describe()["unet_calls"] == 3 * 4  # no reuse: every frame at full strength
+
+
+def test_keyframe_ignores_previous_state(tiny_pipe, tiny_model_dir, clip):
+    frames, ctxs = clip
+    opts = options(tiny_model_dir)
+    r, _ = run(tiny_pipe, opts, frames[:3], ctxs[:3])
+    again = r(frames[3], FrameContext(3, frames[3], keyframe=True, scene_cut=True))
+    fresh = DiffusionRestyler(opts, pipe=tiny_pipe)(frames[3], FrameContext(0, frames[3], True))
+    assert np.array_equal(again, fresh)
+    # a non-keyframe without flow is treated as a keyframe too
+    r.reset()
+    assert np.array_equal(r(frames[3], FrameContext(4, frames[3], keyframe=False)), fresh)
+
+
+def test_temporal_reuse_lowers_warping_error(tiny_pipe, tiny_model_dir, clip):
+    frames, ctxs = clip
+    kw = dict(strength=0.8, reuse_strength=0.4, steps=10)
+    _, on = run(tiny_pipe, options(tiny_model_dir, **kw), frames, ctxs)
+    _, off = run(tiny_pipe, options(tiny_model_dir, **kw, **OFF), frames, ctxs)
+    err_on, err_off = temporal.warp_error(frames, on), temporal.warp_error(frames, off)
+    assert err_on < 0.6 * err_off, (err_on, err_off)
+
+
+def _latent_gap(pipe, opts, frames, ctxs) -> tuple[float, DiffusionRestyler]:
+    """Mean |z1 - warp(z0)| over reliable latent cells after two frames."""
+    from vidx.restyle.diffusion.img2img import latent_flow_mask
+
+    r = DiffusionRestyler(opts, pipe=pipe)
+    r(frames[0], ctxs[0])
+    z0 = r._prev_latent
+    r(frames[1], ctxs[1])
+    flow, mask = latent_flow_mask(ctxs[1], tuple(z0.shape[2:]), z0)
+    gap = (r._prev_latent - temporal.warp(z0, flow)).abs() * mask
+    return float(gap.sum() / (mask.sum() * z0.shape[1])), r
+
+
+@pytest.mark.parametrize("step", ["latent_blend", "warp_noise", "pull"])
+def test_each_step_pulls_toward_the_warped_previous_latent(tiny_pipe, tiny_model_dir, clip, step):
+    frames, ctxs = clip
+    kw = dict(strength=0.8, reuse_strength=0.8, steps=10, pull_weight=0.8, pull_steps=0.5)
+    off = options(tiny_model_dir, **kw, **OFF)
+    on = dataclasses.replace(off, **{step: True})
+    gap_off, _ = _latent_gap(tiny_pipe, off, frames, ctxs)
+    gap_on, _ = _latent_gap(tiny_pipe, on, frames, ctxs)
+    assert gap_on < 0.9 * gap_off, (step, gap_on, gap_off)
+
+
+def test_warped_noise_follows_the_motion(tiny_pipe, tiny_model_dir, clip):
+    frames, ctxs = clip
+    r = DiffusionRestyler(options(tiny_model_dir, **{**OFF, "warp_noise": True}), pipe=tiny_pipe)
+    r(frames[0], ctxs[0])
+    n0 = r._prev_noise
+    r(frames[1], ctxs[1])
+    n1 = r._prev_noise
+    # the clip pans 4 px per frame = 2 latent cells: the noise moved with it
+    shifted = torch.roll(n0, shifts=-2, dims=3)
+    same = (n1 == shifted).all(dim=1)[0, :, :-2].float().mean()
+    assert same > 0.6, float(same)
+
+
+def test_cross_frame_attention_changes_only_later_frames(tiny_pipe, tiny_model_dir, clip):
+    frames, ctxs = clip
+    off = options(tiny_model_dir, **OFF)
+    on = dataclasses.replace(off, cross_frame_attn=True)
+    r_on, out_on = run(tiny_pipe, on, frames[:3], ctxs[:3])
+    _, out_off = run(tiny_pipe, off, frames[:3], ctxs[:3])
+    assert np.array_equal(out_on[0], out_off[0])
+    assert not np.array_equal(out_on[2], out_off[2])
+    # only the timesteps non-keyframes visit are kept: bounded, one entry per layer and step
+    keys = {step for _, step in r_on.attn.store}
+    assert len(keys) == int(on.steps * on.strength)  # no reuse here: same strength
+
+
+def test_color_anchor_matches_the_keyframe_statistics(tiny_pipe, tiny_model_dir, clip):
+    frames, ctxs = clip
+    opts = options(tiny_model_dir, **{**OFF, "color_anchor": True})
+    _, out = run(tiny_pipe, opts, frames[:3], ctxs[:3])
+    key = out[0].reshape(-1, 3).astype(np.float64)
+    for o in out[1:]:
+        o = o.reshape(-1, 3).astype(np.float64)
+        assert np.allclose(o.mean(0), key.mean(0), atol=1.0)
+        assert np.allclose(o.std(0), key.std(0), atol=1.5)
+
+
+def test_work_size_keeps_aspect_in_multiples_of_8():
+    assert work_size_for(1080, 1920, 512) == (512, 912)
+    assert work_size_for(1920, 1080, 512) == (912, 512)
+    assert work_size_for(100, 100, 64) == (64, 64)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("strength", 0.0), ("steps", 0), ("scheduler", "heun"), ("work_size", 60), ("pull_weight", 2)],
+)
+def test_bad_options_name_the_option(field, value):
+    with pytest.raises(OptionError, match=field.replace("_", "-")):
+        DiffusionOptions(model="x", **{field: value}).check()
+    with pytest.raises(OptionError, match="--model"):
+        DiffusionOptions().check()

@@ -1,0 +1,212 @@
+"""The pieces of an img2img run over a pipeline's components: prompt, VAE, schedule, UNet loop.
+
+diffusers' img2img pipelines take no start latent, so vidx runs its own compact loop over
+``pipe.unet``, ``pipe.vae``, ``pipe.scheduler`` and ``pipe.encode_prompt``.
+Convention: latents are ``(B, 4, h, w)`` already multiplied by the VAE scaling factor,
+``h = H / pipe.vae_scale_factor``; images are ``(H, W, 3)`` uint8.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class Conditioning:
+    """Text conditioning for the UNet, uncond half first when ``guidance > 1``."""
+
+    embeds: torch.Tensor
+    guidance: float
+    added: dict | None = None
+    timestep_cond: torch.Tensor | None = None
+
+    @property
+    def cfg(self) -> bool:
+        return self.guidance > 1.0
+
+
+@dataclass
+class Pull:
+    """Pull toward ``target`` (clean latent), renoised with ``noise``, inside ``mask``
+    (``(1, 1, h, w)`` float in [0, 1], already times the pull weight), for ``steps`` steps."""
+
+    target: torch.Tensor
+    noise: torch.Tensor
+    mask: torch.Tensor
+    steps: int
+
+
+def is_sdxl(pipe) -> bool:
+    return hasattr(pipe, "text_encoder_2")
+
+
+def encode_conditioning(
+    pipe, prompt: str, negative: str, guidance: float, size: tuple[int, int]
+) -> Conditioning:
+    """Encode the prompts once; ``size`` is the working ``(H, W)`` (SDXL time ids use it)."""
+    device = pipe.unet.device
+    cfg = guidance > 1.0
+    added = None
+    if is_sdxl(pipe):
+        pos, neg, pooled, neg_pooled = pipe.encode_prompt(
+            prompt, None, device, 1, cfg, negative or None, None
+        )
+        h, w = size
+        proj = pipe.text_encoder_2.config.projection_dim
+        aes, neg_aes = pipe._get_add_time_ids(
+            (h, w),
+            (0, 0),
+            (h, w),
+            6.0,
+            2.5,
+            (h, w),
+            (0, 0),
+            (h, w),
+            dtype=pos.dtype,
+            text_encoder_projection_dim=proj,
+        )
+        text, ids = pooled, aes
+        if cfg:
+            text, ids = torch.cat([neg_pooled, pooled]), torch.cat([neg_aes, aes])
+        added = {"text_embeds": text.to(device), "time_ids": ids.to(device)}
+    else:
+        pos, neg = pipe.encode_prompt(prompt, device, 1, cfg, negative or None)
+    embeds = torch.cat([neg, pos]) if cfg else pos
+    tcond = None
+    proj_dim = getattr(pipe.unet.config, "time_cond_proj_dim", None)
+    if proj_dim is not None:
+        w = torch.tensor([guidance - 1.0])
+        tcond = pipe.get_guidance_scale_embedding(w, embedding_dim=proj_dim)
+        tcond = tcond.to(device=device, dtype=embeds.dtype)
+    return Conditioning(embeds, guidance, added, tcond)
+
+
+def _vae_dtype(pipe) -> torch.dtype:
+    return next(pipe.vae.parameters()).dtype
+
+
+@torch.no_grad()
+def encode_image(pipe, image: np.ndarray) -> torch.Tensor:
+    """``(H, W, 3)`` uint8 -> latent ``(1, 4, H/f, W/f)`` (posterior mean, scaled)."""
+    vae = pipe.vae
+    x = torch.from_numpy(np.ascontiguousarray(image)).to(vae.device)
+    x = x.permute(2, 0, 1)[None].to(_vae_dtype(pipe)) / 127.5 - 1.0
+    latent = vae.encode(x).latent_dist.mean
+    shift = getattr(vae.config, "shift_factor", None) or 0.0
+    return ((latent - shift) * vae.config.scaling_factor).to(pipe.unet.dtype)
+
+
+@torch.no_grad()
+def decode_latent(pipe, latent: torch.Tensor) -> np.ndarray:
+    """Latent ``(1, 4, h, w)`` -> ``(h*f, w*f, 3)`` uint8."""
+    vae = pipe.vae
+    shift = getattr(vae.config, "shift_factor", None) or 0.0
+    z = latent.to(_vae_dtype(pipe)) / vae.config.scaling_factor + shift
+    x = vae.decode(z).sample[0].float()
+    x = ((x.clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+    return x.permute(1, 2, 0).cpu().numpy()
+
+
+def schedule(pipe, steps: int, strength: float) -> torch.Tensor:
+    """Set the scheduler for ``steps`` and return the img2img tail for ``strength``
+    (``int(steps * strength)`` timesteps, at least one)."""
+    sched = pipe.scheduler
+    sched.set_timesteps(steps, device=pipe.unet.device)
+    n = max(1, min(int(steps * strength), steps))
+    start = (steps - n) * sched.order
+    if hasattr(sched, "set_begin_index"):
+        sched.set_begin_index(start)
+    return sched.timesteps[start:]
+
+
+def renoise(pipe, latent: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """The scheduler's forward process: ``latent`` noised to timestep ``t``."""
+    return pipe.scheduler.add_noise(latent, noise.to(latent.dtype), t.reshape(1))
+
+
+class UNetCounter:
+    """Counts UNet forward calls (a classifier-free-guidance batch is one call)."""
+
+    def __init__(self, unet) -> None:
+        self.calls = 0
+        self._handle = unet.register_forward_pre_hook(self._hook)
+
+    def _hook(self, module, args) -> None:
+        self.calls += 1
+
+    def close(self) -> None:
+        self._handle.remove()
+
+
+def predict_noise(pipe, latents: torch.Tensor, t: torch.Tensor, cond: Conditioning):
+    """One UNet call with classifier-free guidance; ``latents`` is ``(B, 4, h, w)``."""
+    b = latents.shape[0]
+    x = torch.cat([latents] * 2) if cond.cfg else latents
+    x = pipe.scheduler.scale_model_input(x, t)
+    embeds = cond.embeds
+    added = cond.added
+    reps = b if embeds.shape[0] == (2 if cond.cfg else 1) else 1
+    if reps > 1:  # a batch of tiles shares one prompt
+        half = embeds.chunk(2) if cond.cfg else (embeds,)
+        embeds = torch.cat([h.expand(reps, *h.shape[1:]) for h in half])
+        if added is not None:
+            added = {
+                k: torch.cat([h.expand(reps, *h.shape[1:]) for h in v.chunk(len(half))])
+                for k, v in added.items()
+            }
+    tcond = cond.timestep_cond
+    if tcond is not None and tcond.shape[0] != x.shape[0]:
+        tcond = tcond.expand(x.shape[0], -1)
+    out = pipe.unet(
+        x,
+        t,
+        encoder_hidden_states=embeds,
+        timestep_cond=tcond,
+        added_cond_kwargs=added,
+        return_dict=False,
+    )[0]
+    if cond.cfg:
+        uncond, text = out.chunk(2)
+        out = uncond + cond.guidance * (text - uncond)
+    return out
+
+
+Predictor = Callable[[object, torch.Tensor, torch.Tensor, Conditioning], torch.Tensor]
+
+
+@torch.no_grad()
+def denoise(
+    pipe,
+    latents: torch.Tensor,
+    timesteps: torch.Tensor,
+    cond: Conditioning,
+    *,
+    pull: Pull | None = None,
+    predict: Predictor = predict_noise,
+    generator: torch.Generator | None = None,
+    on_step: Callable[[int, torch.Tensor], None] | None = None,
+) -> torch.Tensor:
+    """Run the scheduler from noisy ``latents`` over ``timesteps``; returns the clean latent.
+
+    With ``pull``, for the first ``pull.steps`` steps the latent moves toward
+    ``add_noise(pull.target, pull.noise, t)`` by ``pull.mask`` before the UNet sees it.
+    ``on_step(i, t)`` runs before each UNet call (cross-frame attention keys on ``t``).
+    """
+    sched = pipe.scheduler
+    step_kwargs = {}
+    if generator is not None and "generator" in inspect.signature(sched.step).parameters:
+        step_kwargs["generator"] = generator
+    for i, t in enumerate(timesteps):
+        if pull is not None and i < pull.steps:
+            target = renoise(pipe, pull.target, pull.noise, t)
+            latents = latents + pull.mask.to(latents.dtype) * (target - latents)
+        if on_step is not None:
+            on_step(i, t)
+        eps = predict(pipe, latents, t, cond)
+        latents = sched.step(eps, t, latents, **step_kwargs, return_dict=False)[0]
+    return latents

@@ -1,0 +1,268 @@
+"""Temporal img2img restyle: Stable Diffusion per frame, reusing the previous frame's latent.
+
+Per DESIGN.md "Temporal consistency": keyframes are a plain seeded img2img; every other frame
+starts from its own latent blended with the previous final latent warped along the flow, is
+noised with the previous noise warped the same way, is pulled toward the renoised warped latent
+during the first steps, attends to the keyframe, and is colour-anchored to it. Because it starts
+from a reused latent it runs at ``reuse_strength`` (fewer UNet calls).
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import torch
+
+import temporal
+from vidx.errors import InputError
+from vidx.frame import FrameContext
+from vidx.restyle.diffusion.attention import CrossFrameState, install_cross_frame
+from vidx.restyle.diffusion.denoise import (
+    Conditioning,
+    Pull,
+    decode_latent,
+    denoise,
+    encode_conditioning,
+    encode_image,
+    predict_noise,
+    renoise,
+    schedule,
+)
+from vidx.restyle.diffusion.loading import load_pipeline, set_scheduler
+from vidx.restyle.diffusion.options import DiffusionOptions, work_size_for
+
+MASK_THRESHOLD = 0.75  # a latent cell is reliable when 75% of the pixels under it are
+TILING_PIXELS = 1536 * 1536  # VAE tiling above this many working pixels
+
+
+def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``(H, W, 3)`` uint8 -> ``size = (h, w)``: area when shrinking, cubic when enlarging."""
+    h, w = size
+    if image.shape[:2] == (h, w):
+        return np.ascontiguousarray(image)
+    shrink = h <= image.shape[0] and w <= image.shape[1]
+    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+
+
+def check_frame(image: np.ndarray) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(
+            f"a frame must be an (H, W, 3) uint8 array, got {getattr(image, 'shape', image)}"
+        )
+    if image.dtype != np.uint8:
+        raise InputError(f"a frame must be uint8, got {image.dtype}")
+    return image
+
+
+def seeded_noise(shape: tuple[int, ...], seed: int, like: torch.Tensor) -> torch.Tensor:
+    """N(0, 1) noise drawn on the CPU from ``seed`` (same values on every device)."""
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    return torch.randn(shape, generator=gen).to(device=like.device, dtype=like.dtype)
+
+
+def latent_flow_mask(
+    ctx: FrameContext, size: tuple[int, int], like: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``ctx.flow``/``ctx.mask`` at latent ``size = (h, w)``: flow ``(1, 2, h, w)`` in latent
+    pixels, mask ``(1, 1, h, w)`` float (1 = reliable)."""
+    flow = temporal.resize_flow(ctx.flow.astype(np.float32, copy=False), size)
+    f = torch.from_numpy(flow).permute(2, 0, 1)[None].to(like.device, torch.float32)
+    if ctx.mask is None:
+        m = np.ones(size, dtype=bool)
+    else:
+        m = temporal.resize_mask(ctx.mask.astype(bool, copy=False), size, threshold=MASK_THRESHOLD)
+    mask = torch.from_numpy(np.ascontiguousarray(m)).to(like.device, torch.float32)[None, None]
+    return f, mask
+
+
+class DiffusionRestyler:
+    """Stable Diffusion img2img over a clip, frame by frame, with temporal reuse.
+
+    ``restyler(image, ctx)`` takes an ``(H, W, 3)`` uint8 frame and returns the restyled frame at
+    the working resolution (short side ``options.work_size``, multiples of 8). ``pipe`` may be a
+    loaded img2img pipeline to share (tests, benchmarks, the refiner); else it is loaded from
+    ``options.model``.
+    """
+
+    name = "diffusion"
+
+    def __init__(self, options: DiffusionOptions, pipe=None) -> None:
+        self.options = options.check()
+        if pipe is None:
+            pipe = load_pipeline(options.model, options.device, options.dtype, options.allow_pickle)
+        self.pipe = pipe
+        set_scheduler(pipe, options.scheduler)
+        self.attn: CrossFrameState | None = None
+        if options.cross_frame_attn:
+            self.attn = install_cross_frame(pipe.unet)
+        if options.compile:
+            pipe.unet.compile(dynamic=False)
+        self.unet_calls = 0
+        self.unet_calls_keyframes = 0
+        self.frames = 0
+        self.keyframes = 0
+        self._cond: dict[tuple[int, int], Conditioning] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the previous frame and keyframe (new clip or segment)."""
+        self._prev_latent: torch.Tensor | None = None
+        self._prev_noise: torch.Tensor | None = None
+        self._key_output: np.ndarray | None = None
+        self._fresh = torch.Generator(device="cpu").manual_seed(self.options.seed + 1)
+        if self.attn is not None:
+            self.attn.clear()
+            self.attn.mode = "off"
+
+    def _conditioning(self, size: tuple[int, int]) -> Conditioning:
+        if size not in self._cond:
+            o = self.options
+            self._cond[size] = encode_conditioning(
+                self.pipe, o.prompt, o.negative_prompt, o.guidance, size
+            )
+        return self._cond[size]
+
+    def _predict(self, pipe, latents, t, cond):
+        self.unet_calls += 1
+        return predict_noise(pipe, latents, t, cond)
+
+    def _on_step(self, i: int, t: torch.Tensor) -> None:
+        if self.attn is not None:
+            self.attn.step = int(t)
+
+    @torch.no_grad()
+    def __call__(self, image: np.ndarray, ctx: FrameContext) -> np.ndarray:
+        o, pipe = self.options, self.pipe
+        image = check_frame(image)
+        size = work_size_for(image.shape[0], image.shape[1], o.work_size)
+        if size[0] * size[1] > TILING_PIXELS:
+            pipe.vae.enable_tiling()
+        work = resize_rgb(image, size)
+
+        # 1. encode the frame; decide whether anything can be reused
+        z = encode_image(pipe, work)
+        reuse = (
+            not ctx.keyframe
+            and ctx.flow is not None
+            and self._prev_latent is not None
+            and self._prev_latent.shape == z.shape
+        )
+        cond = self._conditioning(size)
+        lat_size = (z.shape[2], z.shape[3])
+
+        if self.attn is not None:  # before schedule(): it sets the scheduler's timesteps too
+            self._prepare_attention(reuse)
+
+        # 2. start latent, noise, pull
+        pull = None
+        strength = o.strength
+        if reuse:
+            flow, mask = latent_flow_mask(ctx, lat_size, z)
+            warped = temporal.warp(self._prev_latent.float(), flow).to(z.dtype)
+            z_start = z
+            if o.reuse:
+                z_start = temporal.fuse(z, warped, mask, o.latent_blend_weight)
+                strength = min(o.reuse_strength, o.strength)
+            if o.warp_noise:
+                m = mask[0, 0] > 0.5
+                noise = temporal.warp_noise(
+                    self._prev_noise, flow, m, self._fresh, weight=o.warp_noise_weight
+                )
+            else:
+                noise = seeded_noise(tuple(z.shape), o.seed, z)
+            timesteps = schedule(pipe, o.steps, strength)
+            if o.pull and o.pull_weight > 0 and o.pull_steps > 0:
+                n_pull = math.ceil(o.pull_steps * len(timesteps))
+                pull = Pull(warped, noise, mask * o.pull_weight, n_pull)
+        else:
+            z_start = z
+            noise = seeded_noise(tuple(z.shape), o.seed, z)
+            timesteps = schedule(pipe, o.steps, strength)
+
+        # 3. denoise from the noised start latent
+        calls_before = self.unet_calls
+        latents = renoise(pipe, z_start, noise, timesteps[:1])
+        step_gen = torch.Generator(device="cpu").manual_seed(o.seed + 2)
+        try:
+            latents = denoise(
+                pipe,
+                latents,
+                timesteps,
+                cond,
+                pull=pull,
+                predict=self._predict,
+                generator=step_gen,
+                on_step=self._on_step,
+            )
+        finally:
+            if self.attn is not None:
+                self.attn.mode, self.attn.step = "off", None
+
+        # 4. decode, anchor colour, keep state
+        out = decode_latent(pipe, latents)
+        if reuse and o.color_anchor and o.color_anchor_weight > 0 and self._key_output is not None:
+            out = self._anchor(out)
+        self._prev_latent, self._prev_noise = latents, noise
+        self.frames += 1
+        if not reuse:
+            self.keyframes += 1
+            self.unet_calls_keyframes += self.unet_calls - calls_before
+            self._key_output = out
+        return out
+
+    def _prepare_attention(self, reuse: bool) -> None:
+        """Keyframe: store features at the timesteps later frames will visit; else use them."""
+        o = self.options
+        if self.attn is None:
+            return
+        if reuse:
+            self.attn.mode = "use" if self.attn.store else "off"
+            return
+        self.attn.clear()
+        later = schedule(
+            self.pipe, o.steps, min(o.reuse_strength, o.strength) if o.reuse else o.strength
+        )
+        self.attn.keep = {int(t) for t in later}
+        self.attn.mode = "store"
+
+    def _anchor(self, out: np.ndarray) -> np.ndarray:
+        key = self._key_output
+        if key.shape != out.shape:
+            key = resize_rgb(key, out.shape[:2])
+        matched = temporal.match_color(out, key)
+        w = self.options.color_anchor_weight
+        if w >= 1.0:
+            return matched
+        return temporal.fuse(out, matched, np.ones(out.shape[:2], dtype=bool), w)
+
+    def describe(self) -> dict:
+        """Settings and counters: ``unet_calls`` counts UNet forward calls (a guidance batch is
+        one call), split into keyframes and the other frames."""
+        o = self.options
+        other = self.frames - self.keyframes
+        return {
+            "name": self.name,
+            "model": o.model,
+            "work_size": o.work_size,
+            "strength": o.strength,
+            "reuse_strength": o.reuse_strength,
+            "steps": o.steps,
+            "scheduler": o.scheduler,
+            "temporal": {
+                "latent_blend": o.latent_blend,
+                "warp_noise": o.warp_noise,
+                "pull": o.pull,
+                "cross_frame_attn": o.cross_frame_attn,
+                "color_anchor": o.color_anchor,
+            },
+            "frames": self.frames,
+            "keyframes": self.keyframes,
+            "unet_calls": self.unet_calls,
+            "unet_calls_keyframes": self.unet_calls_keyframes,
+            "unet_calls_other": self.unet_calls - self.unet_calls_keyframes,
+            "unet_calls_per_frame": self.unet_calls / self.frames if self.frames else 0.0,
+            "other_frames": other,
+            "attention_store_bytes": self.attn.nbytes() if self.attn is not None else 0,
+        }

@@ -1,0 +1,107 @@
+"""Every knob of the diffusion restyle backend, with the checks that name a bad value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vidx.errors import OptionError
+
+SCHEDULERS = ("euler", "euler-a", "ddim", "dpm++", "lcm", "model")
+
+
+@dataclass
+class DiffusionOptions:
+    """Settings of ``DiffusionRestyler`` (and the defaults of ``DiffusionRefiner``).
+
+    ``strength`` is the img2img strength of keyframes; non-keyframes that start from the warped
+    previous latent use ``reuse_strength`` (fewer UNet steps). Each temporal step of
+    DESIGN.md "Temporal consistency" has its own switch and weight:
+
+    - ``latent_blend`` / ``latent_blend_weight``: start latent = current latent blended with the
+      warped previous final latent inside the flow mask (weight of the warped one).
+    - ``warp_noise`` / ``warp_noise_weight``: noise warped from the previous frame (fresh noise in
+      disoccluded pixels); the weight is the share of fresh noise mixed in everywhere.
+      Off: every frame uses the same seeded noise (what a plain per-frame loop does).
+    - ``pull`` / ``pull_steps`` / ``pull_weight``: for the first ``pull_steps`` fraction of the
+      denoising steps, move the latent toward the renoised warped previous latent inside the mask.
+    - ``cross_frame_attn``: self-attention also attends to the last keyframe's features.
+    - ``color_anchor`` / ``color_anchor_weight``: AdaIN colour match of the output to the last
+      keyframe's output.
+    """
+
+    model: str = ""
+    prompt: str = ""
+    negative_prompt: str = ""
+    strength: float = 0.5
+    steps: int = 20
+    guidance: float = 7.5
+    scheduler: str = "ddim"
+    seed: int = 0
+    work_size: int = 512
+    device: str = "auto"
+    dtype: str = "auto"
+    allow_pickle: bool = False
+    latent_blend: bool = True
+    latent_blend_weight: float = 0.9
+    warp_noise: bool = True
+    warp_noise_weight: float = 0.0
+    pull: bool = True
+    pull_steps: float = 0.5
+    pull_weight: float = 0.5
+    cross_frame_attn: bool = True
+    color_anchor: bool = True
+    color_anchor_weight: float = 1.0
+    reuse_strength: float = 0.35
+    compile: bool = False
+
+    def check(self) -> DiffusionOptions:
+        """Raise OptionError naming the first bad value; returns self."""
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise OptionError(
+                "--model is required for the diffusion restyle (a folder, a "
+                ".safetensors file or a hub id)"
+            )
+        _unit("--strength", self.strength, zero_ok=False)
+        _unit("--reuse-strength", self.reuse_strength, zero_ok=False)
+        _unit("--latent-blend-weight", self.latent_blend_weight)
+        _unit("--warp-noise-weight", self.warp_noise_weight)
+        _unit("--pull-steps", self.pull_steps)
+        _unit("--pull-weight", self.pull_weight)
+        _unit("--color-anchor-weight", self.color_anchor_weight)
+        if not isinstance(self.steps, int) or not 1 <= self.steps <= 1000:
+            raise OptionError(f"--steps must be an integer from 1 to 1000, got {self.steps!r}")
+        if not 0 <= self.guidance <= 50:
+            raise OptionError(f"--guidance must be between 0 and 50, got {self.guidance!r}")
+        if self.scheduler not in SCHEDULERS:
+            raise OptionError(
+                f"--scheduler must be one of {', '.join(SCHEDULERS)}, got {self.scheduler!r}"
+            )
+        if not isinstance(self.work_size, int) or not 64 <= self.work_size <= 4096:
+            raise OptionError(f"--work-size must be 64 to 4096 pixels, got {self.work_size!r}")
+        if self.work_size % 8:
+            raise OptionError(f"--work-size must be a multiple of 8, got {self.work_size!r}")
+        return self
+
+    @property
+    def reuse(self) -> bool:
+        """Whether non-keyframes start from the previous frame's latent at ``reuse_strength``."""
+        return self.latent_blend and self.latent_blend_weight > 0
+
+
+def _unit(name: str, value: float, *, zero_ok: bool = True) -> None:
+    low_ok = value >= 0 if zero_ok else value > 0
+    if not isinstance(value, (int, float)) or not (low_ok and value <= 1):
+        bound = "[0, 1]" if zero_ok else "(0, 1]"
+        raise OptionError(f"{name} must be in {bound}, got {value!r}")
+
+
+def work_size_for(height: int, width: int, work_size: int, multiple: int = 8) -> tuple[int, int]:
+    """Working resolution ``(h, w)``: short side ``work_size``, aspect kept, both multiples of
+    ``multiple`` (at least ``multiple``)."""
+    short = min(height, width)
+    scale = work_size / short
+
+    def snap(n: float) -> int:
+        return max(multiple, int(round(n / multiple)) * multiple)
+
+    return snap(height * scale), snap(width * scale)
