@@ -166,7 +166,12 @@ def quality(frames: list[np.ndarray], style_image: Path) -> list[dict]:
                     "temporal_weight": weight,
                     "warp_error": temporal.warp_error(frames, out),
                     "psnr_to_per_frame": round(
-                        float(np.mean([psnr(a, b) for a, b in zip(out, per_frame, strict=True)])), 2
+                        float(
+                            np.mean(
+                                [psnr(a, b) for a, b in zip(out[1:], per_frame[1:], strict=True)]
+                            )
+                        ),
+                        2,
                     ),
                 }
             )

@@ -53,7 +53,7 @@ def clip() -> tuple[list[np.ndarray], list[FrameContext]]:
     return frames, contexts(frames)
 
 
-@pytest.mark.parametrize("style", ["3"])
+@pytest.mark.parametrize("style", ["0", "12"])
 def test_temporal_lowers_warping_error_and_stays_close(clip, style):
     frames, ctxs = clip
     per_frame = run(StyleRestyler(style, temporal=False), ctxs)
@@ -61,7 +61,8 @@ def test_temporal_lowers_warping_error_and_stays_close(clip, style):
     e_plain = temporal.warp_error(frames, per_frame)
     e_steady = temporal.warp_error(frames, steady)
     assert e_steady < 0.6 * e_plain, (e_steady, e_plain)
-    assert np.mean([psnr(a, b) for a, b in zip(steady, per_frame, strict=True)]) > 22.0
+    # fidelity over the reused frames only (frame 0 is identical by construction)
+    assert np.mean([psnr(a, b) for a, b in zip(steady[1:], per_frame[1:], strict=True)]) > 22.0
     assert np.array_equal(steady[0], per_frame[0])
 
 
