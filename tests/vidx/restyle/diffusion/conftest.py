@@ -80,3 +80,9 @@ def contexts(frames: list[np.ndarray], interval: int = 0) -> list[FrameContext]:
 def clip():
     frames = pan_clip()
     return frames, contexts(frames)
+
+
+@pytest.fixture(scope="session")
+def clip_tools():
+    """``(pan_clip, contexts)`` for tests that make their own clips."""
+    return pan_clip, contexts
