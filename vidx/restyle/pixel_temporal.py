@@ -32,8 +32,9 @@ def soft_mask(mask: np.ndarray, radius: int) -> np.ndarray:
         return m
     size = 2 * radius + 1
     kernel = np.ones((size, size), np.uint8)
-    m = cv2.erode(m, kernel, borderType=cv2.BORDER_REPLICATE)
-    return cv2.GaussianBlur(m, (size, size), sigmaX=radius / 2.0, borderType=cv2.BORDER_REPLICATE)
+    eroded = cv2.erode(m, kernel, borderType=cv2.BORDER_REPLICATE)
+    soft = cv2.GaussianBlur(eroded, (size, size), radius / 2.0, borderType=cv2.BORDER_REPLICATE)
+    return np.asarray(soft, dtype=np.float32)
 
 
 def inside_mask(flow: np.ndarray) -> np.ndarray:
@@ -67,14 +68,14 @@ class PixelTemporal:
     def step(self, fresh: np.ndarray, ctx: FrameContext) -> np.ndarray:
         prev = self.previous
         reuse = (
-            not ctx.keyframe
+            prev is not None
+            and not ctx.keyframe
             and ctx.flow is not None
             and ctx.mask is not None
-            and prev is not None
             and prev.shape == fresh.shape
             and self.weight > 0
         )
-        if not reuse:
+        if prev is None or not reuse:
             self.previous = self.key = fresh
             return fresh
         h, w = fresh.shape[:2]

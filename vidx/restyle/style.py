@@ -149,7 +149,7 @@ def style_vector(style_rgb: np.ndarray, predictor) -> np.ndarray:
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
     square = Image.fromarray(style_rgb[top : top + side, left : left + side])
-    square = square.resize((STYLE_SIZE, STYLE_SIZE), Image.LANCZOS)
+    square = square.resize((STYLE_SIZE, STYLE_SIZE), Image.Resampling.LANCZOS)
     x = (np.asarray(square, dtype=np.float32) / 255.0)[None]
     return predictor.run(None, {predictor.get_inputs()[0].name: x})[0].astype(np.float32)
 
@@ -274,9 +274,11 @@ class StyleRestyler:
 
     def stylize(self, image: np.ndarray) -> np.ndarray:
         """Per-frame result, no temporal state: ``(H, W, 3)`` uint8 -> float32 in [0, 1]."""
-        if self.weights is not None:
-            return stylize_builtin(image, self.weights, self.net)
-        return stylize_arbitrary(image, self.vector, self.net)
+        if self.vector is not None:
+            return stylize_arbitrary(image, self.vector, self.net)
+        if self.weights is None:
+            raise ModelError("the style backend has neither style weights nor a style vector")
+        return stylize_builtin(image, self.weights, self.net)
 
     def __call__(self, image: np.ndarray, ctx: FrameContext) -> np.ndarray:
         """Restyle one frame: ``(H, W, 3)`` uint8 -> ``(h, w, 3)`` uint8 at the work size."""
@@ -290,7 +292,11 @@ class StyleRestyler:
                 f"x{image.shape[2]}"
             )
         wh, ww = work_size(h, w, self.max_side)
-        source = image if (wh, ww) == (h, w) else cv2.resize(image, (ww, wh), cv2.INTER_AREA)
+        source = (
+            image
+            if (wh, ww) == (h, w)
+            else cv2.resize(image, (ww, wh), interpolation=cv2.INTER_AREA)
+        )
         if self.strength <= 0.0:
             self.state.reset()
             return source.copy()
