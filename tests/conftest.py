@@ -1,0 +1,142 @@
+"""Shared test media, made on the fly with PyAV (nothing downloaded, nothing committed)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def pattern(index: int, width: int, height: int) -> np.ndarray:
+    """A textured frame that moves 2 px right per index: gradients plus a frame counter bar."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    xs = x - 2 * index
+    r = 128 + 100 * np.sin(xs / 7.0) * np.cos(y / 11.0)
+    g = 128 + 100 * np.sin((xs + y) / 13.0)
+    b = (xs * 3 + y * 2) % 256
+    img = np.stack([r, g, b], axis=-1).clip(0, 255).astype(np.uint8)
+    bar = min(width, 4 + index * 4)
+    img[:4, :bar] = 255
+    return img
+
+
+def make_clip(
+    path: Path,
+    frames: int = 12,
+    size: tuple[int, int] = (96, 64),
+    *,
+    fps: int = 24,
+    pts: Sequence[int] | None = None,
+    time_base: Fraction | None = None,
+    audio: bool = False,
+    audio_seconds: float | None = None,
+    subtitles: Sequence[tuple[float, float, str]] = (),
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    rotation: int = 0,
+    image: Callable[[int, int, int], np.ndarray] = pattern,
+) -> Path:
+    """Write a test clip. ``pts`` (in ``time_base``) makes it VFR; ``audio`` adds AAC (a tone
+    lasting ``audio_seconds``, default the video's length); ``subtitles`` (start, end, text)
+    adds a subrip subtitle stream (.mkv only)."""
+    w, h = size
+    tb = time_base or Fraction(1, fps)
+    stamps = list(pts) if pts is not None else list(range(frames))
+    container = av.open(str(path), "w")
+    vs = container.add_stream(codec, rate=fps)
+    vs.width, vs.height, vs.pix_fmt = w, h, pix_fmt
+    vs.time_base = tb
+    vs.codec_context.time_base = tb
+    if rotation:
+        vs.set_display_rotation(rotation)
+    astream = None
+    if audio:
+        astream = container.add_stream("aac", rate=48000)
+        astream.layout = "stereo"
+    sub_in = None
+    if subtitles:
+        srt = path.with_suffix(".srt")
+        srt.write_text(
+            "".join(
+                f"{i + 1}\n{_ts(a)} --> {_ts(b)}\n{text}\n\n"
+                for i, (a, b, text) in enumerate(subtitles)
+            )
+        )
+        sub_in = av.open(str(srt))
+        sstream = container.add_stream_from_template(sub_in.streams.subtitles[0])
+    for i, p in enumerate(stamps):
+        frame = av.VideoFrame.from_ndarray(image(i, w, h), format="rgb24")
+        frame.pts = p
+        frame.time_base = tb
+        for packet in vs.encode(frame):
+            container.mux(packet)
+    for packet in vs.encode(None):
+        container.mux(packet)
+    if astream is not None:
+        seconds = audio_seconds if audio_seconds is not None else float((stamps[-1] + 1) * tb)
+        total = int(seconds * 48000)
+        t0 = 0
+        while t0 < total:
+            n = min(1024, total - t0)
+            t = (np.arange(t0, t0 + n) / 48000.0).astype(np.float32)
+            tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+            af = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp", layout="stereo")
+            af.sample_rate = 48000
+            af.pts = t0
+            for packet in astream.encode(af):
+                container.mux(packet)
+            t0 += n
+        for packet in astream.encode(None):
+            container.mux(packet)
+    if sub_in is not None:
+        for packet in sub_in.demux(sub_in.streams.subtitles[0]):
+            if packet.dts is None:
+                continue
+            packet.stream = sstream
+            container.mux(packet)
+        sub_in.close()
+    container.close()
+    return path
+
+
+def _ts(seconds: float) -> str:
+    ms = int(round(seconds * 1000))
+    return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+
+def video_timestamps(path: Path) -> list[float]:
+    """Presentation times (seconds) of every decoded frame, in order."""
+    with av.open(str(path)) as c:
+        return [float(f.pts * f.time_base) for f in c.decode(video=0)]
+
+
+def stream_duration(path: Path, kind: str) -> float:
+    """Seconds covered by the packets of the first stream of ``kind`` (first pts to last end)."""
+    with av.open(str(path)) as c:
+        s = next(st for st in c.streams if st.type == kind)
+        first = last = None
+        for p in c.demux(s):
+            if p.pts is None:
+                continue
+            a = float(p.pts * p.time_base)
+            b = a + float((p.duration or 0) * p.time_base)
+            first = a if first is None else min(first, a)
+            last = b if last is None else max(last, b)
+        return (last or 0.0) - (first or 0.0)
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Callable[..., Path]:
+    """``clip(name, **make_clip options)`` writes a clip into ``tmp_path``."""
+
+    def make(name: str = "in.mp4", **kw: object) -> Path:
+        return make_clip(tmp_path / name, **kw)  # type: ignore[arg-type]
+
+    return make

@@ -1,0 +1,228 @@
+"""The ``vidx`` command line: parse, validate, call the library, render progress."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from vidx.errors import VidxError
+
+app = typer.Typer(
+    name="vidx",
+    help="Restyle and upscale video frame by frame, steady over time, audio and timing intact.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console(soft_wrap=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]vidx: error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn every VidxError into one line on stderr and exit code 2 (no traceback)."""
+    try:
+        yield
+    except VidxError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted; partial output removed", code=130)
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, traceback only when asked for
+        if os.environ.get("VIDX_DEBUG"):
+            raise
+        fail(f"unexpected {type(exc).__name__}: {exc} (set VIDX_DEBUG=1 for a traceback)", code=1)
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable]:
+    """A rich progress bar on stderr (frames, fps, ETA); yields the library's callback."""
+    if not err.is_terminal and not os.environ.get("VIDX_PROGRESS"):
+        yield lambda p: None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[fps]:.1f} fps"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None, fps=0.0)
+
+        def update(p) -> None:  # noqa: ANN001 - vidx.pipeline.Progress
+            bar.update(task, completed=p.done, total=p.total, fps=p.fps)
+
+        yield update
+
+
+# Shared option types ----------------------------------------------------------------------------
+
+Input = Annotated[Path, typer.Argument(help="Input video (any format FFmpeg reads).")]
+OutputOpt = Annotated[
+    Path, typer.Option("-o", "--output", help="Output file (.mp4/.mov/.mkv/.webm).")
+]
+SizeOpt = Annotated[str, typer.Option(help="source, 720p, 1080p, 1440p, 4k, 8k, WxH, or x2/x3/x4.")]
+FitOpt = Annotated[str, typer.Option(help="contain (pad black), cover (crop) or stretch.")]
+UpscalerOpt = Annotated[
+    str, typer.Option(help="lanczos, bicubic, esrgan, esrgan-anime, or a spandrel model file.")
+]
+CodecOpt = Annotated[str, typer.Option(help="h264, hevc, av1 or prores.")]
+CrfOpt = Annotated[int | None, typer.Option(help="Quality (lower is better); codec default.")]
+PresetOpt = Annotated[
+    str | None,
+    typer.Option(help="Encoder preset (x264/x265 names, 0-13 for av1, profile 0-5 for prores)."),
+]
+PixFmtOpt = Annotated[str | None, typer.Option("--pix-fmt", help="e.g. yuv420p, yuv420p10le.")]
+StartOpt = Annotated[float, typer.Option(help="Start at this many seconds.")]
+DurationOpt = Annotated[float | None, typer.Option(help="Process this many seconds.")]
+MaxFramesOpt = Annotated[int | None, typer.Option(help="Process at most this many frames.")]
+OverwriteOpt = Annotated[bool, typer.Option(help="Replace an existing output file.")]
+DeviceOpt = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
+DtypeOpt = Annotated[str, typer.Option(help="auto, fp32, fp16 or bf16.")]
+TileOpt = Annotated[int | None, typer.Option(help="Upscaler tile size in pixels (auto).")]
+PickleOpt = Annotated[
+    bool,
+    typer.Option(help="Allow pickled model files (.pth/.ckpt), loaded with weights_only=True."),
+]
+
+
+@app.command()
+def probe(
+    input: Input,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Describe a video: size, rotation, codec, bit depth, timing, frame count, streams."""
+    from vidx.io.probe import probe as probe_file
+
+    with user_errors():
+        info = probe_file(input)
+    if as_json:
+        out.print_json(json.dumps(info.to_dict()))
+        return
+    rot = f", rotated {info.rotation}°" if info.rotation else ""
+    frames = (
+        f"{info.frames}" + ("" if info.frames_exact else " (estimated)") if info.frames else "?"
+    )
+    dur = f"{info.duration:.3f}s" if info.duration is not None else "?"
+    out.print(f"{info.path}: {info.format}, {dur}", highlight=False)
+    out.print(
+        f"  video: {info.codec} {info.width}x{info.height}{rot}, {info.pix_fmt} "
+        f"({info.bit_depth}-bit), {info.average_rate or '?'} fps avg, time base "
+        f"{info.time_base}, {frames} frames",
+        highlight=False,
+    )
+    for s in info.streams:
+        if s.type != "video":
+            extra = ", ".join(f"{k} {v}" for k, v in s.details.items())
+            lang = f" [{s.language}]" if s.language else ""
+            out.print(f"  {s.type} #{s.index}: {s.codec}{lang} {extra}".rstrip(), highlight=False)
+
+
+def _encode(codec: str, crf: int | None, preset: str | None, pix_fmt: str | None):  # noqa: ANN202
+    from vidx.io.writer import EncodeSettings
+
+    return EncodeSettings(codec, crf, preset, pix_fmt)
+
+
+def _report(result, outputs) -> None:  # noqa: ANN001
+    for w in result.warnings:
+        err.print(f"[yellow]vidx: warning:[/] {w}", highlight=False)
+    t = result.timings
+    fps = result.frames / t.total if t.total else 0.0
+    for path in result.outputs:
+        err.print(
+            f"wrote {path} ({result.frames} frames, {t.total:.1f}s, {fps:.2f} fps)", highlight=False
+        )
+
+
+@app.command()
+def upscale(
+    input: Input,
+    output: OutputOpt,
+    size: SizeOpt = "source",
+    fit: FitOpt = "contain",
+    upscaler: UpscalerOpt = "lanczos",
+    codec: CodecOpt = "h264",
+    crf: CrfOpt = None,
+    preset: PresetOpt = None,
+    pix_fmt: PixFmtOpt = None,
+    start: StartOpt = 0.0,
+    duration: DurationOpt = None,
+    max_frames: MaxFramesOpt = None,
+    overwrite: OverwriteOpt = False,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    tile: TileOpt = None,
+    allow_pickle: PickleOpt = False,
+) -> None:
+    """Upscale (or just transcode with --size source) keeping timing, audio and subtitles."""
+    params = dict(locals())
+    with user_errors():
+        from vidx.io.reader import Trim
+        from vidx.pipeline import Output, run
+        from vidx.sizes import parse_size
+        from vidx.upscale.registry import make_upscaler
+
+        trim = Trim(start, duration, max_frames)
+        spec = parse_size(size)
+        encode = _encode(codec, crf, preset, pix_fmt)
+        up = make_upscaler(
+            upscaler, device=device, dtype=dtype, tile=tile, allow_pickle=allow_pickle
+        )
+        outputs = [Output(output, up, spec, fit, encode)]
+        with progress_bar("upscale") as cb:
+            result = run(
+                input,
+                outputs,
+                trim=trim,
+                overwrite=overwrite,
+                on_progress=cb,
+                params=_jsonable(params),
+            )
+        _report(result, outputs)
+
+
+@app.command()
+def metrics(
+    source: Annotated[Path, typer.Argument(help="The source clip.")],
+    output: Annotated[Path, typer.Argument(help="The processed clip to judge.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    max_frames: MaxFramesOpt = None,
+) -> None:
+    """Warping error (Lai et al. 2018) of OUTPUT, with flow and masks from SOURCE."""
+    with user_errors():
+        from vidx.metrics import clip_metrics
+
+        result = clip_metrics(source, output, max_frames=max_frames)
+    if as_json:
+        out.print_json(json.dumps(result))
+    else:
+        out.print(
+            f"warping error: {result['warp_error']:.6f}  (source frames "
+            f"{result['source_frames']}, output frames {result['output_frames']}, "
+            f"pairs {result['pairs']})",
+            highlight=False,
+        )
+
+
+def _jsonable(params: dict) -> dict:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()}
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m vidx`
+    app()
+    sys.exit(0)

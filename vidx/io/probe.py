@@ -1,0 +1,135 @@
+"""Open an input safely and describe its streams (``vidx probe``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from vidx.errors import InputError
+
+
+def open_input(path: str | Path) -> av.container.InputContainer:
+    """Open ``path`` for reading, turning every way it can fail into one clear InputError."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file")
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder, not a video file")
+    if p.stat().st_size == 0:
+        raise InputError(f"{p}: the file is empty")
+    try:
+        container = av.open(str(p), "r")
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{p}: not a readable video file ({_reason(exc)})") from None
+    if not container.streams.video:
+        kinds: list[str] = sorted({s.type for s in container.streams}) or ["no streams"]
+        container.close()
+        raise InputError(f"{p}: has no video stream (found: {', '.join(kinds)})")
+    return container
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+@dataclass
+class StreamInfo:
+    index: int
+    type: str
+    codec: str
+    language: str | None = None
+    details: dict = field(default_factory=dict)
+
+
+@dataclass
+class VideoInfo:
+    path: str
+    format: str
+    duration: float | None
+    width: int
+    height: int
+    rotation: int
+    codec: str
+    pix_fmt: str | None
+    bit_depth: int
+    time_base: str
+    average_rate: str | None
+    frames: int | None
+    frames_exact: bool
+    streams: list[StreamInfo]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def first_rotation(container: av.container.InputContainer) -> int:
+    """Counter-clockwise display rotation (0/90/180/270) of the first decodable frame."""
+    vs = container.streams.video[0]
+    try:
+        for frame in container.decode(vs):
+            return int(frame.rotation) % 360
+    except av.error.FFmpegError:
+        return 0
+    finally:
+        container.seek(0)
+    return 0
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Describe the file: the first video stream in detail, every other stream briefly."""
+    container = open_input(path)
+    try:
+        vs = container.streams.video[0]
+        ctx = vs.codec_context
+        rotation = first_rotation(container)
+        w, h = ctx.width, ctx.height
+        if rotation in (90, 270):
+            w, h = h, w
+        fmt = ctx.format
+        depth = max((c.bits for c in fmt.components), default=8) if fmt is not None else 8
+        duration = None
+        if vs.duration is not None and vs.time_base is not None:
+            duration = float(vs.duration * vs.time_base)
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        frames = vs.frames or None
+        exact = frames is not None
+        if frames is None and duration and vs.average_rate:
+            frames = int(round(duration * float(vs.average_rate)))
+        streams = []
+        for s in container.streams:
+            details: dict = {}
+            if s.type == "audio":
+                actx: Any = s.codec_context
+                details = {"sample_rate": actx.sample_rate, "channels": actx.channels}
+            streams.append(
+                StreamInfo(
+                    s.index, s.type, s.codec_context.name, s.metadata.get("language"), details
+                )
+            )
+        return VideoInfo(
+            path=str(path),
+            format=container.format.name,
+            duration=duration,
+            width=w,
+            height=h,
+            rotation=rotation,
+            codec=ctx.name,
+            pix_fmt=fmt.name if fmt is not None else None,
+            bit_depth=depth,
+            time_base=str(vs.time_base),
+            average_rate=str(vs.average_rate) if vs.average_rate else None,
+            frames=frames,
+            frames_exact=exact,
+            streams=streams,
+        )
+    finally:
+        container.close()
+
+
+def as_fraction(value: str | None) -> Fraction | None:
+    return Fraction(value) if value else None

@@ -1,0 +1,282 @@
+"""Demux and decode in a thread of its own, handing frames and passthrough packets downstream.
+
+The reader walks the file once: video packets are decoded to RGB frames (rotation applied,
+10-bit converted to 8-bit), audio and subtitle packets are handed on untouched so the writer
+can copy them. Items come out in file order through a bounded queue, so the reader never runs
+more than ``prefetch`` items ahead of the consumer and memory does not grow with clip length.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vidx.errors import InputError, OptionError
+from vidx.frame import Frame
+from vidx.io.probe import open_input
+
+COPY_TYPES = ("audio", "subtitle")
+
+
+@dataclass
+class Passthrough:
+    """A packet of a copied stream, timestamps already shifted for trimming."""
+
+    packet: av.Packet
+    stream_index: int
+
+
+@dataclass(frozen=True)
+class Trim:
+    """``--start``/``--duration`` in seconds and ``--max-frames``; None means no limit."""
+
+    start: float = 0.0
+    duration: float | None = None
+    max_frames: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.start < 0:
+            raise OptionError(f"--start must be >= 0 seconds, got {self.start}")
+        if self.duration is not None and self.duration <= 0:
+            raise OptionError(f"--duration must be > 0 seconds, got {self.duration}")
+        if self.max_frames is not None and self.max_frames <= 0:
+            raise OptionError(f"--max-frames must be > 0, got {self.max_frames}")
+
+    @property
+    def end(self) -> float | None:
+        return None if self.duration is None else self.start + self.duration
+
+
+_DONE = object()
+
+
+class Reader:
+    """Iterate a video as :class:`Frame` and :class:`Passthrough` items in file order.
+
+    ``copy_streams`` says which non-video streams to pass through (default: all audio and
+    subtitle streams). A corrupt or truncated tail stops decoding at the last readable frame
+    (``self.warnings`` says so); a file with no decodable frame at all is an InputError.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        trim: Trim = Trim(),
+        *,
+        prefetch: int = 8,
+        copy_streams: bool = True,
+        threads: int = 0,
+    ) -> None:
+        self.path = Path(path)
+        self.trim = trim
+        self.container = open_input(path)
+        self.video = self.container.streams.video[0]
+        self.video.thread_type = "AUTO"
+        if threads:
+            self.video.codec_context.thread_count = threads
+        self.copied = (
+            [s for s in self.container.streams if s.type in COPY_TYPES] if copy_streams else []
+        )
+        self.time_base: Fraction = self.video.time_base or Fraction(1, 90000)
+        self._pending: list[tuple[float, Passthrough]] = []
+        self._last_pts: int | None = None
+        self._step: int | None = None
+        self.warnings: list[str] = []
+        self.frames_read = 0
+        self.end_time: float | None = None
+        self._queue: queue.Queue = queue.Queue(maxsize=prefetch)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- consumer side -------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[Frame | Passthrough]:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="vidx-reader", daemon=True)
+            self._thread.start()
+        while True:
+            item = self._queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def frames(self) -> Iterator[Frame]:
+        """Only the video frames (the passthrough packets are dropped)."""
+        for item in self:
+            if isinstance(item, Frame):
+                yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        while self._thread is not None and self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self.container.close()
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reader thread -------------------------------------------------------------------------
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            self._demux()
+            self._put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put(exc)
+
+    def _seek(self) -> None:
+        if self.trim.start > 0:
+            self.container.seek(int(self.trim.start * av.time_base), backward=True, any_frame=False)
+
+    def _demux(self) -> None:
+        self._seek()
+        start, end = self.trim.start, self.trim.end
+        vshift = int(round(start / self.time_base)) if start else 0
+        shifts = {
+            s.index: int(round(start / (s.time_base or self.time_base))) if start else 0
+            for s in self.copied
+        }
+        # copied packets wait here until the video has reached their time, so a trim that is
+        # only known late (--max-frames) still cuts audio where the video ends
+        self._pending = []
+        self._last_pts = None
+        self._step = None
+        audio_open = {s.index for s in self.copied if s.type == "audio"}
+        video_done: bool | None = False
+        try:
+            for packet in self.container.demux([self.video, *self.copied]):
+                if self._stop.is_set():
+                    return
+                sid = packet.stream.index
+                if sid != self.video.index:
+                    ts = packet.pts if packet.pts is not None else packet.dts
+                    if ts is None:
+                        continue
+                    t = float(ts * packet.time_base)
+                    if video_done and t >= (self.end_time or 0.0) - 1e-6:
+                        audio_open.discard(sid)
+                        if not audio_open:
+                            break
+                        continue
+                    if (start and t < start - 1e-6) or (end is not None and t >= end - 1e-6):
+                        continue  # (without --start, audio priming before 0 is kept)
+                    if shifts[sid]:
+                        packet.pts = None if packet.pts is None else packet.pts - shifts[sid]
+                        packet.dts = None if packet.dts is None else packet.dts - shifts[sid]
+                    self._pending.append((t, Passthrough(packet, sid)))
+                    if video_done and not self._release(self.end_time):
+                        return
+                    continue
+                if video_done:
+                    if not audio_open:
+                        break
+                    continue
+                video_done = self._emit(self._decode(packet), vshift)
+                if video_done is None:
+                    return
+            if not video_done and self._emit(self._decode(None), vshift) is None:
+                return
+        except av.error.FFmpegError as exc:
+            self._damaged(exc)
+        if self.frames_read == 0:
+            raise InputError(
+                f"{self.path}: no decodable video frame"
+                + (f" after --start {start}" if start else "")
+            )
+        cut = self.trim.duration is not None or self.trim.max_frames is not None
+        self._release(self.end_time if cut else None, final=True)
+
+    def _emit(self, frames: list[av.VideoFrame], vshift: int) -> bool | None:
+        """Hand decoded frames on; True once the trim end is reached, None when stopped."""
+        start, end = self.trim.start, self.trim.end
+        for frame in frames:
+            pts = frame.pts if frame.pts is not None else frame.dts
+            if pts is None:
+                pts = (self._last_pts + (self._step or 1)) if self._last_pts is not None else 0
+            if self._last_pts is not None:
+                if pts <= self._last_pts:
+                    continue  # duplicate or out-of-order timestamp: keep the output monotonic
+                self._step = pts - self._last_pts
+            t = float(pts * self.time_base)
+            if t < start - 1e-6:
+                continue
+            if end is not None and t >= end - 1e-6:
+                self.end_time = end
+                return True if self._release(end) else None
+            self._last_pts = pts
+            if not self._release(t):
+                return None
+            if not self._put(
+                Frame(self._to_rgb(frame), pts - vshift, self.time_base, self.frames_read)
+            ):
+                return None
+            self.frames_read += 1
+            if self.trim.max_frames is not None and self.frames_read >= self.trim.max_frames:
+                stop = t + float((self._step or 1) * self.time_base)
+                self.end_time = stop if end is None else min(stop, end)
+                return True if self._release(self.end_time) else None
+        return False
+
+    def _release(self, until: float | None, final: bool = False) -> bool:
+        """Put pending copied packets with time before ``until`` downstream (all on ``final``
+        when no end is known); drop the rest on ``final``."""
+        keep: list[tuple[float, Passthrough]] = []
+        for t, item in self._pending:
+            if until is None or t < until - 1e-6:
+                if not self._put(item):
+                    return False
+            elif not final:
+                keep.append((t, item))
+        self._pending = keep
+        return True
+
+    def _decode(self, packet: av.Packet | None) -> list[av.VideoFrame]:
+        try:
+            return self.video.decode(packet) if packet is not None else self.video.decode(None)
+        except av.error.EOFError:
+            return []  # already flushed by demux's final empty packet
+        except av.error.InvalidDataError as exc:
+            if self.frames_read == 0 and packet is None:
+                raise
+            self.warnings.append(f"skipped an unreadable packet ({exc})")
+            return []
+
+    def _damaged(self, exc: Exception) -> None:
+        if self.frames_read == 0:
+            raise InputError(f"{self.path}: cannot decode the video ({exc})") from None
+        self.warnings.append(
+            f"the file is damaged after frame {self.frames_read}; "
+            f"kept the {self.frames_read} readable frames ({exc})"
+        )
+
+    @staticmethod
+    def _to_rgb(frame: av.VideoFrame) -> np.ndarray:
+        rgb: np.ndarray = frame.to_ndarray(format="rgb24")
+        turns = (int(frame.rotation) % 360) // 90
+        if turns:
+            rgb = np.ascontiguousarray(np.rot90(rgb, k=turns))
+        return rgb

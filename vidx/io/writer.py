@@ -1,0 +1,289 @@
+"""Encode frames and copy passthrough packets in a thread of its own, into ``OUTPUT.part``.
+
+The file appears under its real name only when it is complete; on any failure (bad option,
+disk full, killed encoder, an exception upstream) the ``.part`` file is removed.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from vidx.errors import OptionError, OutputError
+from vidx.io.reader import Passthrough
+
+CODECS = {"h264": "libx264", "hevc": "libx265", "av1": "libsvtav1", "prores": "prores_ks"}
+DEFAULT_CRF = {"h264": 18, "hevc": 20, "av1": 28}
+DEFAULT_PIX_FMT = {"h264": "yuv420p", "hevc": "yuv420p", "av1": "yuv420p", "prores": "yuv422p10le"}
+X26X_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+)
+FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
+CONTAINER_CODECS = {
+    "mp4": {"h264", "hevc", "av1"},
+    "mov": {"h264", "hevc", "av1", "prores"},
+    "matroska": {"h264", "hevc", "av1", "prores"},
+    "webm": {"av1"},
+}
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """``--codec``, ``--crf``, ``--preset``, ``--pix-fmt``; None takes the codec's default."""
+
+    codec: str = "h264"
+    crf: int | None = None
+    preset: str | None = None
+    pix_fmt: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.codec not in CODECS:
+            raise OptionError(f"--codec must be one of {', '.join(CODECS)}, got {self.codec!r}")
+        if self.crf is not None:
+            if self.codec == "prores":
+                raise OptionError("--crf does not apply to prores (it has no quality scale)")
+            top = 63 if self.codec == "av1" else 51
+            if not 0 <= self.crf <= top:
+                raise OptionError(f"--crf for {self.codec} must be 0 to {top}, got {self.crf}")
+        if self.preset is not None:
+            if self.codec in ("h264", "hevc") and self.preset not in X26X_PRESETS:
+                raise OptionError(
+                    f"--preset for {self.codec} must be one of "
+                    f"{', '.join(X26X_PRESETS)}, got {self.preset!r}"
+                )
+            if self.codec == "av1" and not (self.preset.isdigit() and int(self.preset) <= 13):
+                raise OptionError(f"--preset for av1 must be 0 to 13, got {self.preset!r}")
+            if self.codec == "prores" and self.preset not in ("0", "1", "2", "3", "4", "5"):
+                raise OptionError(f"--preset for prores is the profile 0 to 5, got {self.preset!r}")
+        if self.pix_fmt is not None:
+            try:
+                av.VideoFormat(self.pix_fmt)
+            except ValueError:
+                raise OptionError(f"--pix-fmt {self.pix_fmt!r} is not a pixel format") from None
+
+    @property
+    def encoder(self) -> str:
+        return CODECS[self.codec]
+
+    @property
+    def pixel_format(self) -> str:
+        return self.pix_fmt or DEFAULT_PIX_FMT[self.codec]
+
+    def options(self) -> dict[str, str]:
+        opts: dict[str, str] = {}
+        if self.codec in DEFAULT_CRF:
+            opts["crf"] = str(self.crf if self.crf is not None else DEFAULT_CRF[self.codec])
+        if self.codec == "prores":
+            opts["profile"] = self.preset or "3"
+        elif self.preset is not None:
+            opts["preset"] = self.preset
+        if self.codec == "hevc":
+            opts["x265-params"] = "log-level=error"
+        return opts
+
+    def to_dict(self) -> dict:
+        return {
+            "codec": self.codec,
+            "encoder": self.encoder,
+            "pix_fmt": self.pixel_format,
+            "options": self.options(),
+        }
+
+
+def container_format(path: Path, codec: str) -> str:
+    """The muxer for ``path``'s extension; an unknown extension or a codec it cannot hold is an
+    OptionError."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise OptionError(f"-o {path}: unknown video extension; use one of {', '.join(FORMATS)}")
+    if codec not in CONTAINER_CODECS[fmt]:
+        raise OptionError(
+            f"--codec {codec} cannot be stored in a {path.suffix} file; use .mov or .mkv"
+        )
+    return fmt
+
+
+def part_path(output: Path) -> Path:
+    return output.with_name(output.name + ".part")
+
+
+@dataclass
+class VideoTarget:
+    """What the encoded video stream looks like: canvas size, timing of the source."""
+
+    width: int
+    height: int
+    time_base: Fraction
+    rate: Fraction | None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+_END = object()
+
+
+class Writer:
+    """Threaded encoder: ``put_frame``/``put_packet`` in output order, then ``finish()``.
+
+    ``copy_from`` are the input's audio/subtitle streams to copy packet for packet (a subtitle
+    codec the container cannot hold is dropped with a warning; such audio is an OutputError).
+    """
+
+    def __init__(
+        self,
+        output: str | Path,
+        settings: EncodeSettings,
+        target: VideoTarget,
+        copy_from: list[av.stream.Stream] = (),  # type: ignore[assignment]
+        *,
+        queue_size: int = 4,
+    ) -> None:
+        self.output = Path(output)
+        self.part = part_path(self.output)
+        self.settings = settings
+        self.warnings: list[str] = []
+        self.frames_written = 0
+        fmt = container_format(self.output, settings.codec)
+        self.container = av.open(str(self.part), "w", format=fmt)
+        try:
+            self._setup(target, list(copy_from))
+        except BaseException:
+            self.abort()
+            raise
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="vidx-writer", daemon=True)
+        self._thread.start()
+
+    def _setup(self, target: VideoTarget, copy_from: list[av.stream.Stream]) -> None:
+        s = self.settings
+        self.container.metadata.update(target.metadata)
+        rate = target.rate if target.rate and target.rate > 0 else None
+        vs: Any = self.container.add_stream(s.encoder, rate=rate, options=s.options())
+        vs.width, vs.height = target.width, target.height
+        vs.pix_fmt = s.pixel_format
+        vs.time_base = target.time_base
+        vs.codec_context.time_base = target.time_base
+        if self.settings.codec in ("h264", "hevc", "av1") and target.height >= 720:
+            vs.codec_context.colorspace = 1  # BT.709, matching how frames are converted
+            vs.codec_context.color_primaries = 1
+            vs.codec_context.color_trc = 1
+        self.video = vs
+        self.stream_map: dict[int, av.stream.Stream] = {}
+        supported = self.container.supported_codecs
+        for src in copy_from:
+            name = src.codec_context.name
+            if name not in supported:
+                if src.type == "audio":
+                    raise OptionError(
+                        f"the {name} audio of the input cannot be copied into a "
+                        f"{self.output.suffix} file; use .mkv or .mov"
+                    )
+                self.warnings.append(
+                    f"dropped a {name} subtitle stream: {self.output.suffix} files cannot hold it"
+                )
+                continue
+            out = self.container.add_stream_from_template(src)
+            out.metadata.update(src.metadata)
+            self.stream_map[src.index] = out
+        self._yuv_space = "ITU709" if target.height >= 720 else "ITU601"
+
+    # -- producer side -------------------------------------------------------------------------
+
+    def put_frame(self, rgb: np.ndarray, pts: int | None) -> None:
+        self._put(("frame", rgb, pts))
+
+    def put_packet(self, item: Passthrough) -> None:
+        if item.stream_index in self.stream_map:
+            self._put(("packet", item.packet, item.stream_index))
+
+    def _put(self, item: object) -> None:
+        while True:
+            if self._error is not None:
+                raise self._fail()
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if not self._thread.is_alive():
+                    raise self._fail() from None
+
+    def _fail(self) -> BaseException:
+        err = self._error
+        if isinstance(err, OSError | av.error.FFmpegError):
+            return OutputError(f"writing {self.output} failed: {err}")
+        return err if err is not None else OutputError(f"the writer for {self.output} stopped")
+
+    def finish(self) -> Path:
+        """Flush the encoder, close the file and move it to its final name."""
+        self._put(_END)
+        self._thread.join()
+        if self._error is not None:
+            err = self._fail()
+            self.abort()
+            raise err
+        os.replace(self.part, self.output)
+        return self.output
+
+    def abort(self) -> None:
+        """Stop, close and remove the partial file; never raises."""
+        thread = getattr(self, "_thread", None)
+        if thread is not None and thread.is_alive():
+            self._error = self._error or OutputError("aborted")
+            while thread.is_alive():
+                try:
+                    self._queue.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+        try:
+            self.container.close()
+        except Exception:  # noqa: BLE001 - the file is removed anyway
+            pass
+        self.part.unlink(missing_ok=True)
+
+    # -- writer thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while True:
+                item = self._queue.get()
+                if self._error is not None:
+                    return
+                if item is _END:
+                    for packet in self.video.encode(None):
+                        self.container.mux(packet)
+                    self.container.close()
+                    return
+                kind, payload, extra = item
+                if kind == "frame":
+                    self._encode(payload, extra)
+                else:
+                    payload.stream = self.stream_map[extra]
+                    self.container.mux(payload)
+        except BaseException as exc:
+            self._error = exc
+
+    def _encode(self, rgb: np.ndarray, pts: int | None) -> None:
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame = frame.reformat(format=self.settings.pixel_format, dst_colorspace=self._yuv_space)
+        frame.pts = pts
+        frame.time_base = self.video.codec_context.time_base
+        for packet in self.video.encode(frame):
+            self.container.mux(packet)
+        self.frames_written += 1

@@ -1,0 +1,294 @@
+"""The streaming job: read -> analyse -> restyle -> upscale -> place -> write, for one or more
+outputs that share decoding and analysis.
+
+Decode and encode run in threads of their own behind bounded queues, so they overlap the model
+work done here; nothing holds more than a few frames, so memory does not grow with clip length.
+The library never prints: progress goes to ``on_progress``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vidx import __version__
+from vidx.analysis import AnalysisOptions, Analyzer
+from vidx.errors import OutputError
+from vidx.frame import Frame
+from vidx.io.probe import VideoInfo, probe
+from vidx.io.reader import Passthrough, Reader, Trim
+from vidx.io.writer import EncodeSettings, VideoTarget, Writer, container_format, part_path
+from vidx.restyle.base import Restyler
+from vidx.sizes import Layout, SizeSpec, place, plan_layout
+from vidx.upscale.base import Upscaler
+
+
+@dataclass
+class Output:
+    """One result file of a job and how to make it."""
+
+    path: Path
+    upscaler: Upscaler
+    size: SizeSpec
+    fit: str = "contain"
+    encode: EncodeSettings = field(default_factory=EncodeSettings)
+    restyler: Restyler | None = None
+    name: str = "main"
+
+
+@dataclass
+class Progress:
+    done: int
+    total: int | None
+    elapsed: float
+
+    @property
+    def fps(self) -> float:
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        if not self.total or self.done == 0:
+            return None
+        return max(0.0, (self.total - self.done) / max(self.fps, 1e-9))
+
+
+@dataclass
+class Timings:
+    read_wait: float = 0.0
+    analysis: float = 0.0
+    restyle: float = 0.0
+    upscale: float = 0.0
+    write_wait: float = 0.0
+    total: float = 0.0
+
+
+@dataclass
+class JobResult:
+    outputs: list[Path]
+    frames: int
+    timings: Timings
+    warnings: list[str]
+    layouts: dict[str, Layout]
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def check_outputs(input_path: Path, outputs: list[Output], overwrite: bool) -> None:
+    """Refuse to touch the input or an existing file (without --overwrite) before any work."""
+    seen: set[Path] = set()
+    for out in outputs:
+        container_format(out.path, out.encode.codec)
+        target = out.path.resolve()
+        if target == input_path.resolve():
+            raise OutputError(f"-o {out.path} is the input file; choose another output name")
+        if target in seen:
+            raise OutputError(f"two outputs are both written to {out.path}")
+        seen.add(target)
+        if out.path.exists() and not overwrite:
+            raise OutputError(f"{out.path} already exists; add --overwrite to replace it")
+        if not out.path.parent.is_dir():
+            raise OutputError(f"-o {out.path}: the folder {out.path.parent} does not exist")
+
+
+def expected_frames(info: VideoInfo, trim: Trim) -> int | None:
+    if info.frames is None:
+        return trim.max_frames
+    total = info.frames
+    rate = float(eval_fraction(info.average_rate)) if info.average_rate else None
+    if rate:
+        if trim.start:
+            total = max(0, total - int(trim.start * rate))
+        if trim.duration is not None:
+            total = min(total, int(round(trim.duration * rate)))
+    if trim.max_frames is not None:
+        total = min(total, trim.max_frames)
+    return total
+
+
+def eval_fraction(text: str) -> float:
+    num, _, den = text.partition("/")
+    return float(num) / float(den or 1)
+
+
+def run(
+    input_path: str | Path,
+    outputs: list[Output],
+    *,
+    trim: Trim = Trim(),
+    analysis: AnalysisOptions = AnalysisOptions(enabled=False),
+    overwrite: bool = False,
+    on_progress: ProgressCallback | None = None,
+    params: dict | None = None,
+    prefetch: int = 8,
+) -> JobResult:
+    """Run a whole job; on any failure every partial output is removed and the error re-raised."""
+    input_path = Path(input_path)
+    check_outputs(input_path, outputs, overwrite)
+    info = probe(input_path)
+    total = expected_frames(info, trim)
+    started = time.perf_counter()
+    timings = Timings()
+    reader = Reader(input_path, trim, prefetch=prefetch)
+    analyzer = Analyzer(analysis)
+    writers: list[Writer] = []
+    layouts: dict[str, Layout] = {}
+    early: list[Passthrough] = []
+    done = 0
+    try:
+        for out in outputs:
+            if out.restyler is not None:
+                out.restyler.reset()
+        clock = time.perf_counter()
+        for item in reader:
+            timings.read_wait += time.perf_counter() - clock
+            if isinstance(item, Passthrough):
+                if writers:
+                    for w in writers:
+                        w.put_packet(item)
+                else:
+                    early.append(item)
+                clock = time.perf_counter()
+                continue
+            if not writers:
+                writers = _open_writers(outputs, item, reader, layouts)
+                for packet in early:
+                    for w in writers:
+                        w.put_packet(packet)
+                early.clear()
+            _process(item, outputs, writers, layouts, analyzer, timings)
+            done += 1
+            if on_progress is not None:
+                on_progress(Progress(done, total, time.perf_counter() - started))
+            clock = time.perf_counter()
+        t = time.perf_counter()
+        paths = [w.finish() for w in writers]
+        timings.write_wait += time.perf_counter() - t
+    except BaseException:
+        for w in writers:
+            w.abort()
+        for out in outputs:
+            part_path(out.path).unlink(missing_ok=True)
+        raise
+    finally:
+        reader.close()
+    timings.total = time.perf_counter() - started
+    warnings = list(reader.warnings) + [m for w in writers for m in w.warnings]
+    result = JobResult(paths, done, timings, warnings, layouts)
+    for out, w in zip(outputs, writers, strict=True):
+        write_sidecar(out, w, info, trim, analysis, result, params or {})
+    return result
+
+
+def _open_writers(
+    outputs: list[Output], first: Frame, reader: Reader, layouts: dict[str, Layout]
+) -> list[Writer]:
+    h, w = first.rgb.shape[:2]
+    src = reader.video
+    meta = {
+        k: v
+        for k, v in reader.container.metadata.items()
+        if k in ("title", "comment", "artist", "date")
+    }
+    writers = []
+    for out in outputs:
+        layout = plan_layout(out.size, (w, h), out.fit)
+        layouts[out.name] = layout
+        target = VideoTarget(
+            layout.canvas[0],
+            layout.canvas[1],
+            reader.time_base,
+            src.average_rate or src.guessed_rate,
+            meta,
+        )
+        writers.append(Writer(out.path, out.encode, target, reader.copied))
+    return writers
+
+
+def _process(
+    frame: Frame,
+    outputs: list[Output],
+    writers: list[Writer],
+    layouts: dict[str, Layout],
+    analyzer: Analyzer,
+    timings: Timings,
+) -> None:
+    t0 = time.perf_counter()
+    ctx = analyzer(frame)
+    t1 = time.perf_counter()
+    timings.analysis += t1 - t0
+    for out, writer in zip(outputs, writers, strict=True):
+        layout = layouts[out.name]
+        t1 = time.perf_counter()
+        image = out.restyler(frame.rgb, ctx) if out.restyler is not None else frame.rgb
+        t2 = time.perf_counter()
+        image = out.upscaler(image, layout.content, ctx)
+        image = place(np.ascontiguousarray(image), layout.canvas)
+        t3 = time.perf_counter()
+        writer.put_frame(image, frame.pts)
+        t4 = time.perf_counter()
+        timings.restyle += t2 - t1
+        timings.upscale += t3 - t2
+        timings.write_wait += t4 - t3
+
+
+def versions() -> dict[str, str]:
+    import av
+    import cv2
+    import torch
+
+    return {
+        "vidx": __version__,
+        "python": platform.python_version(),
+        "av": av.__version__,
+        "ffmpeg_libavcodec": ".".join(map(str, av.library_versions.get("libavcodec", ()))),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+    }
+
+
+def write_sidecar(
+    out: Output,
+    writer: Writer,
+    info: VideoInfo,
+    trim: Trim,
+    analysis: AnalysisOptions,
+    result: JobResult,
+    params: dict,
+) -> Path:
+    """``OUTPUT.json``: every parameter, versions and timings, written atomically."""
+    layout = result.layouts[out.name]
+    data = {
+        "output": str(out.path),
+        "input": info.to_dict(),
+        "params": params,
+        "trim": {"start": trim.start, "duration": trim.duration, "max_frames": trim.max_frames},
+        "size": {
+            "spec": out.size.text,
+            "fit": out.fit,
+            "content": list(layout.content),
+            "canvas": list(layout.canvas),
+        },
+        "encode": out.encode.to_dict(),
+        "analysis": analysis.to_dict(),
+        "restyle": out.restyler.describe() if out.restyler is not None else None,
+        "upscale": out.upscaler.describe(),
+        "frames": writer.frames_written,
+        "timings_s": vars(result.timings),
+        "warnings": result.warnings,
+        "versions": versions(),
+    }
+    path = out.path.with_name(out.path.name + ".json")
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+    return path
