@@ -197,6 +197,165 @@ def upscale(
 
 
 @app.command()
+def restyle(
+    input: Input,
+    output: OutputOpt,
+    style: Annotated[
+        str | None, typer.Option(help="Embedded style 0-25, or a blend like 3:0.5,12:0.5.")
+    ] = None,
+    style_image: Annotated[
+        Path | None, typer.Option(help="Any picture to take the style from (embedded backend).")
+    ] = None,
+    prompt: Annotated[
+        str | None,
+        typer.Option(help="Text prompt: selects the Stable Diffusion backend (needs --model)."),
+    ] = None,
+    negative_prompt: Annotated[str, typer.Option(help="Diffusion negative prompt.")] = "",
+    model: Annotated[
+        str | None,
+        typer.Option(help="Diffusers folder, single .safetensors file, or hub id (cached)."),
+    ] = None,
+    strength: Annotated[
+        float | None,
+        typer.Option(
+            help="0..1; style: blend with the source (default 1), diffusion: img2img (0.5)."
+        ),
+    ] = None,
+    steps: Annotated[int, typer.Option(help="Diffusion steps.")] = 20,
+    guidance: Annotated[float, typer.Option(help="Classifier-free guidance scale.")] = 7.5,
+    scheduler: Annotated[str, typer.Option(help="euler, euler-a, ddim, dpm++, lcm.")] = "ddim",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    work_size: Annotated[
+        int | None,
+        typer.Option(
+            help="Diffusion: short side (default 512); style: long side cap (default 1024)."
+        ),
+    ] = None,
+    temporal: Annotated[
+        bool, typer.Option(help="Reuse the previous frame along the optical flow (steady output).")
+    ] = True,
+    temporal_weight: Annotated[
+        float, typer.Option(help="Style backend: weight of the warped previous output.")
+    ] = 0.8,
+    keyframe_interval: Annotated[
+        int, typer.Option(help="Fresh keyframe every N frames (0: only frame 0 and scene cuts).")
+    ] = 30,
+    scene_cuts: Annotated[bool, typer.Option(help="Keyframes at detected scene cuts.")] = True,
+    flow: Annotated[str, typer.Option(help="Optical flow: dis, farneback, raft.")] = "dis",
+    flow_preset: Annotated[
+        str, typer.Option(help="DIS preset: ultrafast, fast, medium, fine.")
+    ] = "medium",
+    raft_weights: Annotated[str | None, typer.Option(help="RAFT weights file.")] = None,
+    analysis_size: Annotated[
+        int, typer.Option(help="Long side (px) at which flow is computed.")
+    ] = 640,
+    latent_blend: Annotated[bool, typer.Option(help="Diffusion: start from warped latent.")] = True,
+    warp_noise: Annotated[bool, typer.Option(help="Diffusion: noise warped along flow.")] = True,
+    pull: Annotated[
+        bool, typer.Option(help="Diffusion: pull early steps to warped latent.")
+    ] = True,
+    pull_steps: Annotated[float, typer.Option(help="Fraction of steps with the pull.")] = 0.5,
+    cross_frame_attn: Annotated[
+        bool, typer.Option(help="Diffusion: attend to the last keyframe.")
+    ] = True,
+    color_anchor: Annotated[
+        bool, typer.Option(help="Diffusion: colour-match to the last keyframe.")
+    ] = True,
+    reuse_strength: Annotated[
+        float,
+        typer.Option(help="Diffusion: strength of non-keyframes started from the warped latent."),
+    ] = 0.35,
+    refine_strength: Annotated[
+        float, typer.Option(help="Diffusion detail refine after upscaling (0 = off).")
+    ] = 0.0,
+    compile: Annotated[bool, typer.Option(help="torch.compile the UNet (GPU).")] = False,
+    size: SizeOpt = "source",
+    fit: FitOpt = "contain",
+    upscaler: UpscalerOpt = "lanczos",
+    codec: CodecOpt = "h264",
+    crf: CrfOpt = None,
+    preset: PresetOpt = None,
+    pix_fmt: PixFmtOpt = None,
+    start: StartOpt = 0.0,
+    duration: DurationOpt = None,
+    max_frames: MaxFramesOpt = None,
+    overwrite: OverwriteOpt = False,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    tile: TileOpt = None,
+    allow_pickle: PickleOpt = False,
+) -> None:
+    """Restyle every frame (embedded --style or diffusion --prompt), then upscale to --size."""
+    params = dict(locals())
+    with user_errors():
+        from vidx.analysis import AnalysisOptions
+        from vidx.io.reader import Trim
+        from vidx.pipeline import Output, check_outputs, run
+        from vidx.restyle.factory import RestyleSpec, make_restyler, with_refine
+        from vidx.sizes import parse_size
+        from vidx.upscale.registry import make_upscaler
+
+        spec = RestyleSpec(
+            style=style,
+            style_image=str(style_image) if style_image else None,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            model=model,
+            strength=strength,
+            steps=steps,
+            guidance=guidance,
+            scheduler=scheduler,
+            seed=seed,
+            work_size=work_size,
+            device=device,
+            dtype=dtype,
+            allow_pickle=allow_pickle,
+            temporal=temporal,
+            temporal_weight=temporal_weight,
+            color_anchor=color_anchor,
+            latent_blend=latent_blend,
+            warp_noise=warp_noise,
+            pull=pull,
+            pull_steps=pull_steps,
+            cross_frame_attn=cross_frame_attn,
+            reuse_strength=reuse_strength,
+            refine_strength=refine_strength,
+            compile=compile,
+        ).check()
+        trim = Trim(start, duration, max_frames)
+        analysis = AnalysisOptions(
+            enabled=temporal,
+            flow_method=flow,
+            flow_preset=flow_preset,
+            analysis_size=analysis_size,
+            keyframe_interval=keyframe_interval,
+            scene_cuts=scene_cuts,
+            raft_weights=raft_weights,
+        )
+        size_spec = parse_size(size)
+        encode = _encode(codec, crf, preset, pix_fmt)
+        up = make_upscaler(
+            upscaler, device=device, dtype=dtype, tile=tile, allow_pickle=allow_pickle
+        )
+        # refuse a bad output before loading any model
+        check_outputs(input, [Output(output, up, size_spec, fit, encode)], overwrite)
+        restyler = make_restyler(spec)
+        up = with_refine(up, spec, restyler)
+        outputs = [Output(output, up, size_spec, fit, encode, restyler)]
+        with progress_bar("restyle") as cb:
+            result = run(
+                input,
+                outputs,
+                trim=trim,
+                analysis=analysis,
+                overwrite=overwrite,
+                on_progress=cb,
+                params=_jsonable(params),
+            )
+        _report(result, outputs)
+
+
+@app.command()
 def metrics(
     source: Annotated[Path, typer.Argument(help="The source clip.")],
     output: Annotated[Path, typer.Argument(help="The processed clip to judge.")],
