@@ -92,15 +92,15 @@ def contexts(frames: list[np.ndarray]) -> list[FrameContext]:
     return out
 
 
-def timed(fn, reps: int) -> float:
-    """Median ms of ``reps`` calls after one warm-up call."""
+def timed(fn, reps: int) -> tuple[float, float]:
+    """(best, median) ms of ``reps`` calls after one warm-up call (best: least disturbed)."""
     fn()
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+    return round(min(times), 1), round(statistics.median(times), 1)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -116,14 +116,18 @@ def speed(style_image: Path, reps: int) -> list[dict]:
         frames = [np.ascontiguousarray(big[t : t + h, 2 * t : 2 * t + w]) for t in range(2)]
         ctx1 = contexts(frames)[1]
         flow_ms = timed(lambda f=frames: contexts(f), reps)
-        for label, kw in (
-            ("style 3", {"style": "3"}),
-            ("style image", {"style_image": style_image}),
-        ):
-            plain = StyleRestyler(**kw, temporal=False, max_side=None)
+        variants: list[tuple[str, dict]] = [
+            ("style 3", {"style": "3", "max_side": None}),
+            ("style image", {"style_image": style_image, "max_side": None}),
+        ]
+        if max(w, h) > 1024:
+            variants.append(("style 3 @1024", {"style": "3", "max_side": 1024}))
+        for label, kw in variants:
+            plain = StyleRestyler(**kw, temporal=False)
             net_ms = timed(lambda r=plain, f=frames, c=ctx1: r(f[1], c), reps)
-            steady = StyleRestyler(**kw, max_side=None)
-            fresh = steady.stylize(frames[1])
+            steady = StyleRestyler(**kw)
+            work = plain(frames[1], ctx1)
+            fresh = steady.stylize(work)
 
             def fuse(r=steady, fresh=fresh, c=ctx1):
                 r.state.previous = fresh
@@ -134,9 +138,10 @@ def speed(style_image: Path, reps: int) -> list[dict]:
                 {
                     "size": f"{w}x{h}",
                     "model": label,
-                    "net_ms": round(net_ms, 1),
-                    "temporal_fusion_ms": round(fuse_ms, 1),
-                    "flow_ms": round(flow_ms, 1),
+                    "work_size": f"{work.shape[1]}x{work.shape[0]}",
+                    "net_ms": net_ms,
+                    "temporal_fusion_ms": fuse_ms,
+                    "flow_ms": flow_ms,
                 }
             )
     return rows
@@ -186,6 +191,7 @@ def main() -> None:
     parser.add_argument("--video", type=Path, default=None, help="clip for the warping error")
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--only", choices=("all", "speed", "quality"), default="all")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -197,8 +203,8 @@ def main() -> None:
             frames, clip = read_clip(video, args.frames, ANALYSIS_SIDE), video.name
         else:
             frames, clip = synthetic_pan(args.frames), "synthetic pan of skimage astronaut"
-        speed_rows = speed(style_image, args.reps)
-        quality_rows = quality(frames, style_image)
+        speed_rows = speed(style_image, args.reps) if args.only != "quality" else []
+        quality_rows = quality(frames, style_image) if args.only != "speed" else []
 
     h, w = frames[0].shape[:2]
     result = {
@@ -212,12 +218,13 @@ def main() -> None:
         f"machine: {result['machine']['nproc']} cpu x {result['machine']['cpu']}, "
         f"providers {result['providers']}"
     )
-    print(f"\n{'size':>10} {'model':>12} {'net ms':>8} {'fusion ms':>10} {'flow ms':>8}")
+    print("\nms per frame, best / median of --reps (fusion excludes flow; flow = 2 DIS + mask)")
+    print(f"{'frame':>10} {'model':>14} {'work':>9} {'net':>15} {'fusion':>13} {'flow':>13}")
     for r in speed_rows:
-        print(
-            f"{r['size']:>10} {r['model']:>12} {r['net_ms']:>8} {r['temporal_fusion_ms']:>10} "
-            f"{r['flow_ms']:>8}"
+        net, fus, flo = (
+            f"{r[k][0]} / {r[k][1]}" for k in ("net_ms", "temporal_fusion_ms", "flow_ms")
         )
+        print(f"{r['size']:>10} {r['model']:>14} {r['work_size']:>9} {net:>15} {fus:>13} {flo:>13}")
     print(f"\nclip: {clip}, {len(frames)} frames at {w}x{h}")
     print(f"{'model':>12} {'weight':>7} {'warp err':>10} {'reduction':>10} {'PSNR dB':>8}")
     for r in quality_rows:
