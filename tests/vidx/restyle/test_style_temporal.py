@@ -106,3 +106,26 @@ def test_soft_mask_never_leaks_into_unreliable_pixels():
     assert soft.dtype == np.float32 and soft.shape == mask.shape
     assert np.all(soft[~mask] == 0.0)
     assert soft[30:, :].min() == pytest.approx(1.0) and 0 < soft[8, 20] < 1
+
+
+def test_flow_at_a_smaller_analysis_size_is_resized(clip):
+    frames, _ = clip
+    small = [cv2.resize(f, (64, 48), interpolation=cv2.INTER_AREA) for f in frames]
+    ctxs = [
+        FrameContext(c.index, f, c.keyframe, flow=c.flow, mask=c.mask)
+        for c, f in zip(contexts(small), frames, strict=True)
+    ]
+    assert ctxs[1].flow.shape == (48, 64, 2)
+    per_frame = run(StyleRestyler("0", temporal=False), ctxs)
+    steady = run(StyleRestyler("0"), ctxs)
+    assert steady[1].shape == frames[1].shape
+    assert temporal.warp_error(frames, steady) < 0.6 * temporal.warp_error(frames, per_frame)
+
+
+def test_anchor_color_keeps_keyframes_and_changes_reused_frames(clip):
+    frames, ctxs = clip
+    plain = run(StyleRestyler("12"), ctxs)
+    anchored = run(StyleRestyler("12", anchor_color=True), ctxs)
+    assert np.array_equal(anchored[0], plain[0])
+    assert not np.array_equal(anchored[-1], plain[-1])
+    assert psnr(anchored[-1], plain[-1]) > 25.0
