@@ -26,9 +26,9 @@ test: lint
 
 demo: setup
 	mkdir -p out
-	$(BIN)/vidx restyle samples/harbour.mp4 -o out/harbour-4k.mp4 --style 3 --size 4k \
-		--upscaler esrgan-anime --overwrite
-	@echo "demo written to out/harbour-4k.mp4"
+	$(BIN)/vidx restyle samples/astronaut-pan.mp4 -o out/astronaut-pan-4k.mp4 --style 3 --size 4k \
+		--upscaler esrgan-anime --preset fast --overwrite
+	@echo "demo written to out/astronaut-pan-4k.mp4"
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache
