@@ -27,8 +27,9 @@ def camera(photo: np.ndarray, t: float) -> np.ndarray:
     m = cv2.getRotationMatrix2D((cx, cy), angle, zoom * WIDTH / (w * 0.8))
     m[0, 2] += WIDTH / 2 - cx
     m[1, 2] += HEIGHT / 2 - cy
-    return cv2.warpAffine(photo, m, (WIDTH, HEIGHT), flags=cv2.INTER_AREA,
-                          borderMode=cv2.BORDER_REFLECT)
+    return cv2.warpAffine(
+        photo, m, (WIDTH, HEIGHT), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT
+    )
 
 
 def main(out: Path) -> None:
