@@ -140,3 +140,66 @@ def clip(tmp_path: Path) -> Callable[..., Path]:
         return make_clip(tmp_path / name, **kw)  # type: ignore[arg-type]
 
     return make
+
+
+REAL_CLIPS = {
+    "cockatoo.mp4": ("python3-imageio", "usr/lib/python3/dist-packages/imageio/resources/images"),
+    "realshort.mp4": ("python3-imageio", "usr/lib/python3/dist-packages/imageio/resources/images"),
+    "vtest.avi": ("opencv-doc", "usr/share/doc/opencv-doc/examples/data"),
+    "Megamind.avi": ("opencv-doc", "usr/share/doc/opencv-doc/examples/data"),
+}
+MEDIA_CACHE = Path(__file__).resolve().parent.parent / ".cache" / "test-media"
+
+
+def real_clip_path(name: str) -> Path | None:
+    """A real clip from a Debian package (fetched with apt-get download + dpkg -x into
+    ``.cache/test-media``, never committed); None when it cannot be had here."""
+    import shutil
+    import subprocess
+
+    package, folder = REAL_CLIPS[name]
+    target = MEDIA_CACHE / name
+    if target.exists():
+        return target
+    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
+        return None
+    work = MEDIA_CACHE / f"_{package}"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        debs = list(work.glob(f"{package}_*.deb"))
+        if not debs:
+            subprocess.run(
+                ["apt-get", "download", package],
+                cwd=work,
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+            debs = list(work.glob(f"{package}_*.deb"))
+        subprocess.run(
+            ["dpkg", "-x", str(debs[0]), str(work / "x")],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        for clip_name, (pkg, sub) in REAL_CLIPS.items():
+            src = work / "x" / sub / clip_name
+            if pkg == package and src.exists():
+                shutil.copy(src, MEDIA_CACHE / clip_name)
+        shutil.rmtree(work / "x", ignore_errors=True)
+    except (subprocess.SubprocessError, OSError, IndexError):
+        return None
+    return target if target.exists() else None
+
+
+@pytest.fixture
+def real_clip() -> Callable[[str], Path]:
+    """``real_clip("Megamind.avi")``: the path, or the test is skipped when it cannot be had."""
+
+    def get(name: str) -> Path:
+        path = real_clip_path(name)
+        if path is None:
+            pytest.skip(f"real clip {name} not available (apt-get download failed)")
+        return path
+
+    return get

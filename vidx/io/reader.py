@@ -88,6 +88,7 @@ class Reader:
         self._pending: list[tuple[float, Passthrough]] = []
         self._last_pts: int | None = None
         self._step: int | None = None
+        self._use_dts = timestamp_source(self.path) == "dts"
         self.warnings: list[str] = []
         self.frames_read = 0
         self.end_time: float | None = None
@@ -214,7 +215,7 @@ class Reader:
         """Hand decoded frames on; True once the trim end is reached, None when stopped."""
         start, end = self.trim.start, self.trim.end
         for frame in frames:
-            pts = frame.pts if frame.pts is not None else frame.dts
+            pts = self._best_effort(frame)
             if pts is None:
                 pts = (self._last_pts + (self._step or 1)) if self._last_pts is not None else 0
             if self._last_pts is not None:
@@ -240,6 +241,11 @@ class Reader:
                 self.end_time = stop if end is None else min(stop, end)
                 return True if self._release(self.end_time) else None
         return False
+
+    def _best_effort(self, frame: av.VideoFrame) -> int | None:
+        """The frame's timestamp from the source chosen by :func:`timestamp_source`."""
+        first, second = (frame.dts, frame.pts) if self._use_dts else (frame.pts, frame.dts)
+        return first if first is not None else second
 
     def _release(self, until: float | None, final: bool = False) -> bool:
         """Put pending copied packets with time before ``until`` downstream (all on ``final``
@@ -280,3 +286,29 @@ class Reader:
         if turns:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=turns))
         return rgb
+
+
+def timestamp_source(path: Path, probe_frames: int = 16) -> str:
+    """``pts`` or ``dts``: which decoded-frame timestamp runs forward in display order.
+
+    Like FFmpeg's best-effort timestamp, but decided up front on the first frames: packed
+    B-frames in AVI give decoded frames stale pts while their dts are right; everywhere else
+    pts is the truth.
+    """
+    faults = {"pts": 0, "dts": 0}
+    last: dict[str, int | None] = {"pts": None, "dts": None}
+    try:
+        with av.open(str(path)) as container:
+            for i, frame in enumerate(container.decode(video=0)):
+                for key, value in (("pts", frame.pts), ("dts", frame.dts)):
+                    if value is None:
+                        faults[key] += 1
+                        continue
+                    if last[key] is not None and value <= last[key]:
+                        faults[key] += 1
+                    last[key] = value
+                if i + 1 >= probe_frames:
+                    break
+    except av.error.FFmpegError:
+        pass
+    return "dts" if faults["pts"] > faults["dts"] else "pts"
