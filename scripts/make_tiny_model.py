@@ -177,6 +177,91 @@ def build_tiny_model(
     return out
 
 
+def build_tiny_xl_model(out_dir: str | Path, *, seed: int = 0):
+    """A tiny random SDXL img2img model (two text encoders, text-time conditioning), saved to
+    ``out_dir``; returns the folder. Used to test the SDXL path."""
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        EulerDiscreteScheduler,
+        StableDiffusionXLImg2ImgPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import (
+        CLIPTextConfig,
+        CLIPTextModel,
+        CLIPTextModelWithProjection,
+        CLIPTokenizer,
+    )
+
+    out = Path(out_dir)
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=2,
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 2),
+        projection_class_embeddings_input_dim=6 * 8 + 32,
+        cross_attention_dim=64,
+    )
+    torch.manual_seed(seed)
+    vae = AutoencoderKL(
+        block_out_channels=[32, 64],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * 2,
+        up_block_types=["UpDecoderBlock2D"] * 2,
+        latent_channels=4,
+        sample_size=64,
+    )
+    config = CLIPTextConfig(
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=5,
+        num_attention_heads=4,
+        layer_norm_eps=1e-5,
+        vocab_size=1000,
+        max_position_embeddings=77,
+        projection_dim=32,
+    )
+    torch.manual_seed(seed)
+    text_encoder = CLIPTextModel(config)
+    torch.manual_seed(seed + 1)
+    text_encoder_2 = CLIPTextModelWithProjection(config)
+    tok_dir = out / "_tokenizer_src"
+    write_tokenizer(tok_dir)
+    tokenizer = CLIPTokenizer.from_pretrained(tok_dir)
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
+    )
+    pipe = StableDiffusionXLImg2ImgPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        text_encoder_2=text_encoder_2,
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        requires_aesthetics_score=False,
+    )
+    pipe.save_pretrained(out, safe_serialization=True)
+    for f in tok_dir.iterdir():
+        f.unlink()
+    tok_dir.rmdir()
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir")

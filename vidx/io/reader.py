@@ -304,7 +304,8 @@ def timestamp_source(path: Path, probe_frames: int = 16) -> str:
                     if value is None:
                         faults[key] += 1
                         continue
-                    if last[key] is not None and value <= last[key]:
+                    previous = last[key]
+                    if previous is not None and value <= previous:
                         faults[key] += 1
                     last[key] = value
                 if i + 1 >= probe_frames:

@@ -80,8 +80,8 @@ def encode_conditioning(
     tcond = None
     proj_dim = getattr(pipe.unet.config, "time_cond_proj_dim", None)
     if proj_dim is not None:
-        w = torch.tensor([guidance - 1.0])
-        tcond = pipe.get_guidance_scale_embedding(w, embedding_dim=proj_dim)
+        gs = torch.tensor([guidance - 1.0])
+        tcond = pipe.get_guidance_scale_embedding(gs, embedding_dim=proj_dim)
         tcond = tcond.to(device=device, dtype=embeds.dtype)
     return Conditioning(embeds, guidance, added, tcond)
 

@@ -67,6 +67,8 @@ def latent_flow_mask(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``ctx.flow``/``ctx.mask`` at latent ``size = (h, w)``: flow ``(1, 2, h, w)`` in latent
     pixels, mask ``(1, 1, h, w)`` float (1 = reliable)."""
+    if ctx.flow is None:
+        raise ValueError("latent_flow_mask needs a context with a flow")
     flow = temporal.resize_flow(ctx.flow.astype(np.float32, copy=False), size)
     f = torch.from_numpy(flow).permute(2, 0, 1)[None].to(like.device, torch.float32)
     if ctx.mask is None:
@@ -143,11 +145,13 @@ class DiffusionRestyler:
 
         # 1. encode the frame; decide whether anything can be reused
         z = encode_image(pipe, work)
+        prev_latent, prev_noise = self._prev_latent, self._prev_noise
         reuse = (
             not ctx.keyframe
             and ctx.flow is not None
-            and self._prev_latent is not None
-            and self._prev_latent.shape == z.shape
+            and prev_latent is not None
+            and prev_noise is not None
+            and prev_latent.shape == z.shape
         )
         cond = self._conditioning(size)
         lat_size = (z.shape[2], z.shape[3])
@@ -158,9 +162,9 @@ class DiffusionRestyler:
         # 2. start latent, noise, pull
         pull = None
         strength = o.strength
-        if reuse:
+        if reuse and prev_latent is not None and prev_noise is not None:
             flow, mask = latent_flow_mask(ctx, lat_size, z)
-            warped = temporal.warp(self._prev_latent.float(), flow).to(z.dtype)
+            warped = temporal.warp(prev_latent.float(), flow).to(z.dtype)
             z_start = z
             if o.reuse:
                 z_start = temporal.fuse(z, warped, mask, o.latent_blend_weight)
@@ -168,7 +172,7 @@ class DiffusionRestyler:
             if o.warp_noise:
                 m = mask[0, 0] > 0.5
                 noise = temporal.warp_noise(
-                    self._prev_noise, flow, m, self._fresh, weight=o.warp_noise_weight
+                    prev_noise, flow, m, self._fresh, weight=o.warp_noise_weight
                 )
             else:
                 noise = seeded_noise(tuple(z.shape), o.seed, z)
@@ -203,7 +207,7 @@ class DiffusionRestyler:
         # 4. decode, anchor colour, keep state
         out = decode_latent(pipe, latents)
         if reuse and o.color_anchor and o.color_anchor_weight > 0 and self._key_output is not None:
-            out = self._anchor(out)
+            out = self._anchor(out, self._key_output)
         self._prev_latent, self._prev_noise = latents, noise
         self.frames += 1
         if not reuse:
@@ -227,8 +231,7 @@ class DiffusionRestyler:
         self.attn.keep = {int(t) for t in later}
         self.attn.mode = "store"
 
-    def _anchor(self, out: np.ndarray) -> np.ndarray:
-        key = self._key_output
+    def _anchor(self, out: np.ndarray, key: np.ndarray) -> np.ndarray:
         if key.shape != out.shape:
             key = resize_rgb(key, out.shape[:2])
         matched = temporal.match_color(out, key)

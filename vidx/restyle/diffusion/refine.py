@@ -162,27 +162,29 @@ class DiffusionRefiner:
                 pipe, o.prompt, o.negative_prompt, o.guidance, (self.tile, self.tile)
             )
         z = encode_image(pipe, padded)
+        prev_latent, prev_noise = self._prev_latent, self._prev_noise
         reuse = (
             ctx is not None
             and not ctx.keyframe
             and ctx.flow is not None
-            and self._prev_latent is not None
-            and self._prev_latent.shape == z.shape
+            and prev_latent is not None
+            and prev_noise is not None
+            and prev_latent.shape == z.shape
         )
         pull, z_start = None, z
         noise = seeded_noise(tuple(z.shape), o.seed, z)
         strength = self.strength
-        if reuse:
+        if reuse and ctx is not None and prev_latent is not None and prev_noise is not None:
             lat = (h // pipe.vae_scale_factor, w // pipe.vae_scale_factor)
             flow, mask = latent_flow_mask(ctx, lat, z)
             flow, mask = _pad_to(flow, z.shape[2:]), _pad_to(mask, z.shape[2:])
-            warped = temporal.warp(self._prev_latent.float(), flow).to(z.dtype)
+            warped = temporal.warp(prev_latent.float(), flow).to(z.dtype)
             if o.reuse:
                 z_start = temporal.fuse(z, warped, mask, o.latent_blend_weight)
                 strength = self.reuse_strength
             if o.warp_noise:
                 noise = temporal.warp_noise(
-                    self._prev_noise,
+                    prev_noise,
                     flow,
                     mask[0, 0] > 0.5,
                     self._fresh,

@@ -19,13 +19,13 @@ from vidx.frame import FrameContext  # noqa: E402
 ROOT = Path(__file__).resolve().parents[4]
 
 
-def _builder():
+def _builder(name: str = "build_tiny_model"):
     spec = importlib.util.spec_from_file_location(
         "make_tiny_model", ROOT / "scripts" / "make_tiny_model.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.build_tiny_model
+    return getattr(module, name)
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +40,11 @@ def one_thread():
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     return _builder()(tmp_path_factory.mktemp("tiny-sd") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_xl_dir(tmp_path_factory) -> Path:
+    return _builder("build_tiny_xl_model")(tmp_path_factory.mktemp("tiny-sdxl") / "model")
 
 
 @pytest.fixture(scope="session")

@@ -164,3 +164,13 @@ def test_bad_options_name_the_option(field, value):
         DiffusionOptions(model="x", **{field: value}).check()
     with pytest.raises(OptionError, match="--model"):
         DiffusionOptions().check()
+
+
+def test_sdxl_model_restyles_with_reuse(tiny_xl_dir, clip):
+    frames, ctxs = clip
+    opts = options(tiny_xl_dir, scheduler="euler", guidance=2.0)
+    r = DiffusionRestyler(opts)
+    assert type(r.pipe).__name__ == "StableDiffusionXLImg2ImgPipeline"
+    outs = [r(f, c) for f, c in zip(frames[:2], ctxs[:2], strict=True)]
+    assert all(o.shape == (64, 64, 3) for o in outs)
+    assert r.describe()["unet_calls"] == 4 + 2
