@@ -1,0 +1,120 @@
+"""Preview sheets: only the shown frames are decoded, one row per varied value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from tests.conftest import make_clip
+from vidx.errors import OptionError, OutputError
+from vidx.preview import (
+    HEADER_HEIGHT,
+    LABEL_WIDTH,
+    grab_frames,
+    make_sheet,
+    pick_frame_times,
+    run_preview,
+)
+from vidx.restyle.factory import RestyleSpec
+from vidx.stills import read_image
+from vidx.upscale.classic import resize
+
+
+def test_pick_frame_times() -> None:
+    assert pick_frame_times(2.0, 3, 0.5) == [0.0, 0.75, 1.5]
+    assert pick_frame_times(2.0, 1) == [1.0]
+    assert pick_frame_times(0.0, 2) == [0.0, 0.0]
+    with pytest.raises(OptionError, match="--frames"):
+        pick_frame_times(1.0, 0)
+
+
+def test_grab_frames_matches_full_decode(tmp_path: Path) -> None:
+    path = make_clip(tmp_path / "in.mp4", frames=24, size=(96, 64))
+    with av.open(str(path)) as c:
+        every = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    grabbed = grab_frames(path, 3)
+    assert [round(t * 24) for t, _ in grabbed] == [0, 12, 23]  # first, middle, last frame
+    for t, rgb in grabbed:
+        np.testing.assert_array_equal(rgb, every[round(t * 24)])
+
+
+def test_make_sheet_layout() -> None:
+    a = np.full((32, 64, 3), 10, np.uint8)
+    b = np.full((16, 32, 3), 200, np.uint8)  # another size: resized to the cell
+    sheet = make_sheet([("source", [a, a]), ("strength 0.5", [b, b])], ["t=0", "t=1"], 100)
+    assert sheet.shape == (HEADER_HEIGHT + 2 * 50, LABEL_WIDTH + 2 * 100, 3)
+    assert (sheet[HEADER_HEIGHT : HEADER_HEIGHT + 50, LABEL_WIDTH:] == 10).all()
+    assert (sheet[HEADER_HEIGHT + 50 :, LABEL_WIDTH:] == 200).all()
+    labels = sheet[HEADER_HEIGHT:, :LABEL_WIDTH]
+    assert labels.max() == 255 and labels.min() < 40  # white text on a dark strip
+    assert sheet[:HEADER_HEIGHT, LABEL_WIDTH:].max() == 255
+
+
+def test_run_preview_style_strengths(tmp_path: Path) -> None:
+    path = make_clip(tmp_path / "in.mp4", frames=24, size=(96, 64))
+    out = tmp_path / "sheet.png"
+    strengths = [0.25, 0.5, 1.0]
+    info = run_preview(
+        path, out, RestyleSpec(style="3"), {"strength": strengths}, frames=3, cell_width=64
+    )
+    sheet = read_image(out)
+    cell_h = round(64 * 64 / 96)
+    assert sheet.shape == (HEADER_HEIGHT + 4 * cell_h, LABEL_WIDTH + 3 * 64, 3)
+    assert info["rows"] == ["source", "strength 0.25", "strength 0.5", "strength 1.0"]
+    assert info["sheet_size"] == [sheet.shape[1], sheet.shape[0]]
+    grabbed = grab_frames(path, 3)
+    cells = [
+        [
+            sheet[HEADER_HEIGHT + r * cell_h : HEADER_HEIGHT + (r + 1) * cell_h][
+                :, LABEL_WIDTH + c * 64 : LABEL_WIDTH + (c + 1) * 64
+            ]
+            for c in range(3)
+        ]
+        for r in range(4)
+    ]
+    for c, (_, rgb) in enumerate(grabbed):
+        np.testing.assert_array_equal(cells[0][c], resize(rgb, (64, cell_h)))
+    rows = [np.stack(r).astype(float) for r in cells]
+    gaps = [np.abs(rows[i + 1] - rows[i]).mean() for i in range(3)]
+    assert all(g > 1.0 for g in gaps)  # every strength gives a different picture
+    assert np.abs(rows[3] - rows[0]).mean() > np.abs(rows[1] - rows[0]).mean()
+
+
+def test_run_preview_styles_and_single_values(tmp_path: Path) -> None:
+    path = make_clip(tmp_path / "in.mp4", frames=6, size=(64, 48))
+    info = run_preview(
+        path,
+        tmp_path / "s.jpg",
+        RestyleSpec(),
+        {"style": ["1", "7"], "strength": [0.8], "seed": [3]},
+        frames=2,
+        cell_width=48,
+    )
+    assert info["rows"] == ["source", "style 1", "style 7"]
+    assert [r["strength"] for r in info["restyle"]] == [0.8, 0.8]
+    assert read_image(tmp_path / "s.jpg").shape == (HEADER_HEIGHT + 3 * 36, LABEL_WIDTH + 96, 3)
+
+
+def test_run_preview_rejects(tmp_path: Path) -> None:
+    path = make_clip(tmp_path / "in.mp4", frames=6, size=(64, 48))
+    out = tmp_path / "sheet.png"
+    spec = RestyleSpec(style="3")
+    with pytest.raises(OptionError, match="only one of"):
+        run_preview(path, out, spec, {"strength": [0.2, 0.4], "style": ["1", "2"]})
+    with pytest.raises(OptionError, match="--strength values must be in"):
+        run_preview(path, out, spec, {"strength": [0.5, 1.5]})
+    with pytest.raises(OptionError, match="not one of them"):
+        run_preview(path, out, spec, {"steps": [10, 20]})
+    with pytest.raises(OptionError, match="at least one value"):
+        run_preview(path, out, spec, {"seed": []})
+    with pytest.raises(OptionError, match="--frames"):
+        run_preview(path, out, spec, {"strength": [0.5]}, frames=0)
+    with pytest.raises(OptionError, match="extension"):
+        run_preview(path, tmp_path / "sheet.mp4", spec, {"strength": [0.5]})
+    out.write_bytes(b"keep")
+    with pytest.raises(OutputError, match="already exists"):
+        run_preview(path, out, spec, {"strength": [0.5]})
+    assert out.read_bytes() == b"keep"

@@ -1,0 +1,259 @@
+"""``vidx preview``: restyle a few frames at several settings and lay them out on one sheet.
+
+Only the frames shown are decoded (a seek near each one), each is restyled as a keyframe at the
+backend's working resolution (no temporal state, no upscaling), so a sheet takes seconds.
+Rows: the source first (labelled ``source``), then one row per value of the one setting that
+varies; columns: the frames, first to last.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from vidx.errors import InputError, OptionError
+from vidx.frame import FrameContext
+from vidx.io.probe import open_input, probe
+from vidx.restyle.base import Restyler
+from vidx.restyle.factory import RestyleSpec, diffusion_options, make_restyler
+from vidx.stills import check_image_output, write_image
+from vidx.upscale.classic import resize
+
+VARIABLE = ("strength", "style", "seed", "prompt")
+HEADER_HEIGHT = 28  # strip above the cells with the column labels
+LABEL_WIDTH = 160  # column left of the cells with the row labels
+BACKGROUND = (24, 24, 24)
+TEXT = (255, 255, 255)
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+MAX_FRAMES = 16
+
+
+def pick_frame_times(duration: float, n: int, step: float = 0.0) -> list[float]:
+    """``n`` times spread evenly from 0 to the last frame's start (``duration - step``).
+
+    ``n == 1`` gives the middle; ``n == 3`` gives first, middle, last.
+    """
+    if n < 1:
+        raise OptionError(f"--frames must be at least 1, got {n}")
+    last = max(0.0, duration - step)
+    if n == 1:
+        return [last / 2]
+    return [last * i / (n - 1) for i in range(n)]
+
+
+def _rgb(frame: av.VideoFrame) -> np.ndarray:
+    """Decoded frame -> ``(H, W, 3)`` uint8 in display orientation (as the Reader does)."""
+    rgb: np.ndarray = frame.to_ndarray(format="rgb24")
+    turns = (int(frame.rotation) % 360) // 90
+    return np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
+
+
+def grab_frames(path: str | Path, n: int = 3) -> list[tuple[float, np.ndarray]]:
+    """Decode only the ``n`` frames at :func:`pick_frame_times`: ``[(time_s, rgb)]``.
+
+    For each time, seek to the keyframe before it and decode up to the first frame at or after
+    it (or the last frame, past the end). Times count from the stream's first frame.
+    """
+    info = probe(path)
+    rate = float(eval_rate(info.average_rate)) if info.average_rate else 0.0
+    times = pick_frame_times(info.duration or 0.0, n, 1.0 / rate if rate else 0.0)
+    container = open_input(path)
+    picked: list[tuple[float, np.ndarray]] = []
+    try:
+        vs = container.streams.video[0]
+        vs.thread_type = "AUTO"
+        tb = vs.time_base
+        origin = float(vs.start_time * tb) if vs.start_time is not None and tb else 0.0
+        for t in times:
+            container.seek(int((origin + t) * av.time_base), backward=True, any_frame=False)
+            best: tuple[float, np.ndarray] | None = None
+            for frame in container.decode(vs):
+                if frame.pts is None or tb is None:
+                    continue
+                ft = float(frame.pts * tb) - origin
+                best = (ft, _rgb(frame))
+                if ft >= t - 1e-3:
+                    break
+            if best is None:
+                raise InputError(f"{path}: no decodable frame near {t:.2f} s")
+            picked.append(best)
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{path}: cannot decode the video ({exc})") from None
+    finally:
+        container.close()
+    return picked
+
+
+def eval_rate(text: str) -> float:
+    num, _, den = text.partition("/")
+    return float(num) / float(den or 1)
+
+
+def _wrap(text: str, width: int, scale: float) -> list[str]:
+    """Split ``text`` into lines that fit ``width`` px (long words are cut)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        cand = f"{line} {word}".strip()
+        if cv2.getTextSize(cand, FONT, scale, 1)[0][0] <= width or not line:
+            line = cand
+        else:
+            lines.append(line)
+            line = word
+        while cv2.getTextSize(line, FONT, scale, 1)[0][0] > width and len(line) > 1:
+            line = line[:-1]
+    return [*lines, line] if line else lines
+
+
+def _put_lines(canvas: np.ndarray, lines: list[str], x: int, y: int, h: int, scale: float) -> None:
+    step = cv2.getTextSize("Ag", FONT, scale, 1)[0][1] + 8
+    for i, text in enumerate(lines[: max(1, (h - 4) // step)]):
+        cv2.putText(canvas, text, (x, y + (i + 1) * step - 2), FONT, scale, TEXT, 1, cv2.LINE_AA)
+
+
+def make_sheet(
+    rows: list[tuple[str, list[np.ndarray]]], col_labels: list[str], cell_width: int = 320
+) -> np.ndarray:
+    """Lay ``rows`` of ``(label, images)`` out as a labelled grid: ``(H, W, 3)`` uint8.
+
+    Every cell is ``cell_width`` wide and as tall as the first image's aspect gives; images
+    are resized to fit the cell exactly. The sheet is
+    ``(HEADER_HEIGHT + len(rows) * cell_h, LABEL_WIDTH + len(col_labels) * cell_width)``,
+    white labels on a dark strip above (columns) and left (rows).
+    """
+    if not rows or not col_labels:
+        raise ValueError("make_sheet needs at least one row and one column")
+    if not 32 <= cell_width <= 4096:
+        raise OptionError(f"--cell-width must be 32 to 4096 pixels, got {cell_width}")
+    h0, w0 = rows[0][1][0].shape[:2]
+    cell_h = max(1, round(cell_width * h0 / w0))
+    cols = len(col_labels)
+    shape = (HEADER_HEIGHT + len(rows) * cell_h, LABEL_WIDTH + cols * cell_width, 3)
+    sheet = np.full(shape, BACKGROUND, dtype=np.uint8)
+    for c, label in enumerate(col_labels):
+        x = LABEL_WIDTH + c * cell_width
+        _put_lines(sheet, _wrap(label, cell_width - 12, 0.5)[:1], x + 6, 0, HEADER_HEIGHT, 0.5)
+    for r, (label, images) in enumerate(rows):
+        if len(images) != cols:
+            raise ValueError(f"row {label!r} has {len(images)} images for {cols} columns")
+        y = HEADER_HEIGHT + r * cell_h
+        _put_lines(sheet, _wrap(label, LABEL_WIDTH - 12, 0.5), 6, y, cell_h, 0.5)
+        for c, image in enumerate(images):
+            x = LABEL_WIDTH + c * cell_width
+            sheet[y : y + cell_h, x : x + cell_width] = resize(image, (cell_width, cell_h))
+    return sheet
+
+
+def check_variations(base: RestyleSpec, variations: dict[str, list]) -> tuple[str | None, list]:
+    """Validate the value lists: known keys, non-empty, strengths in [0, 1], at most one list with
+    several values. Returns ``(varying key or None, its values)``."""
+    varying: list[str] = []
+    for key, values in variations.items():
+        if key not in VARIABLE:
+            raise OptionError(f"preview can vary {', '.join(VARIABLE)}; {key!r} is not one of them")
+        if not isinstance(values, list | tuple) or not values:
+            raise OptionError(f"--{key} needs at least one value, got {values!r}")
+        if key == "strength":
+            for v in values:
+                if not isinstance(v, int | float) or not 0.0 <= float(v) <= 1.0:
+                    raise OptionError(f"--strength values must be in [0, 1], got {v!r}")
+        if len(values) > 1:
+            varying.append(key)
+    if len(varying) > 1:
+        raise OptionError(
+            f"only one of --{' / --'.join(varying)} may list several values for a preview sheet, "
+            "the others take one value"
+        )
+    if not varying:
+        return None, [None]
+    return varying[0], list(variations[varying[0]])
+
+
+def row_label(key: str | None, value: object, spec: RestyleSpec) -> str:
+    if key is None:
+        return f"{spec.backend} restyle"
+    if key == "prompt":
+        return f"prompt: {value}"
+    return f"{key} {value}"
+
+
+def _restylers(specs: list[RestyleSpec]) -> list[Restyler]:
+    """One restyler per spec; diffusion rows share the first row's loaded pipeline."""
+    out: list[Restyler] = []
+    for spec in specs:
+        pipe = getattr(out[0], "pipe", None) if out else None
+        if spec.backend == "diffusion" and pipe is not None:
+            from vidx.restyle.diffusion import DiffusionRestyler
+
+            out.append(DiffusionRestyler(diffusion_options(spec.check()), pipe=pipe))
+        else:
+            out.append(make_restyler(spec))
+    return out
+
+
+def run_preview(
+    input: str | Path,
+    output: str | Path,
+    base: RestyleSpec,
+    variations: dict[str, list],
+    frames: int = 3,
+    cell_width: int = 320,
+    overwrite: bool = False,
+) -> dict:
+    """Write a contact sheet PNG/JPEG: the source row, then one row per varied value.
+
+    ``variations`` maps ``strength``/``style``/``seed``/``prompt`` to value lists; at most one
+    list has several values (the rows), single values apply to every row. Returns a summary
+    (rows, frame times, sheet size, timings in seconds).
+    """
+    src, out = Path(input), Path(output)
+    # 1. check everything before any work
+    check_image_output(src, out, overwrite)
+    if not 1 <= frames <= MAX_FRAMES:
+        raise OptionError(f"--frames must be 1 to {MAX_FRAMES}, got {frames}")
+    if not 32 <= cell_width <= 4096:
+        raise OptionError(f"--cell-width must be 32 to 4096 pixels, got {cell_width}")
+    key, values = check_variations(base, variations)
+    fixed = {k: v[0] for k, v in variations.items() if k != key}
+    specs = [
+        base.with_values({**fixed, **({key: v} if key else {}), "temporal": False}).check()
+        for v in values
+    ]
+    started = time.perf_counter()
+    # 2. decode only the frames shown
+    grabbed = grab_frames(src, frames)
+    t_decode = time.perf_counter()
+    # 3. build the restylers and run every frame as a keyframe
+    restylers = _restylers(specs)
+    t_load = time.perf_counter()
+    rows: list[tuple[str, list[np.ndarray]]] = [("source", [rgb for _, rgb in grabbed])]
+    for value, spec, restyler in zip(values, specs, restylers, strict=True):
+        cells = []
+        for i, (_, rgb) in enumerate(grabbed):
+            restyler.reset()
+            cells.append(restyler(rgb, FrameContext(i, rgb, keyframe=True)))
+        rows.append((row_label(key, value, spec), cells))
+    t_restyle = time.perf_counter()
+    # 4. lay out and write
+    sheet = make_sheet(rows, [f"t={t:.2f}s" for t, _ in grabbed], cell_width)
+    write_image(out, sheet)
+    done = time.perf_counter()
+    return {
+        "output": str(out),
+        "rows": [label for label, _ in rows],
+        "varying": key,
+        "times": [t for t, _ in grabbed],
+        "sheet_size": [sheet.shape[1], sheet.shape[0]],
+        "restyle": [r.describe() for r in restylers],
+        "timings_s": {
+            "decode": t_decode - started,
+            "load": t_load - t_decode,
+            "restyle": t_restyle - t_load,
+            "write": done - t_restyle,
+            "total": done - started,
+        },
+    }
