@@ -129,15 +129,20 @@ def run(
     on_progress: ProgressCallback | None = None,
     params: dict | None = None,
     prefetch: int = 8,
+    copy_streams: bool = True,
 ) -> JobResult:
-    """Run a whole job; on any failure every partial output is removed and the error re-raised."""
+    """Run a whole job; on any failure every partial output is removed and the error re-raised.
+
+    ``copy_streams`` False leaves audio and subtitles out (segments of a resumable job get them
+    once, at assembly).
+    """
     input_path = Path(input_path)
     check_outputs(input_path, outputs, overwrite)
     info = probe(input_path)
     total = expected_frames(info, trim)
     started = time.perf_counter()
     timings = Timings()
-    reader = Reader(input_path, trim, prefetch=prefetch)
+    reader = Reader(input_path, trim, prefetch=prefetch, copy_streams=copy_streams)
     analyzer = Analyzer(analysis)
     writers: list[Writer] = []
     layouts: dict[str, Layout] = {}

@@ -35,11 +35,16 @@ class Passthrough:
 
 @dataclass(frozen=True)
 class Trim:
-    """``--start``/``--duration`` in seconds and ``--max-frames``; None means no limit."""
+    """``--start``/``--duration`` in seconds and ``--max-frames``; None means no limit.
+
+    ``rebase`` shifts timestamps so the trimmed clip starts near 0 (what a user's trim wants);
+    False keeps the source timestamps (segments of a longer job).
+    """
 
     start: float = 0.0
     duration: float | None = None
     max_frames: int | None = None
+    rebase: bool = True
 
     def __post_init__(self) -> None:
         if self.start < 0:
@@ -156,9 +161,10 @@ class Reader:
     def _demux(self) -> None:
         self._seek()
         start, end = self.trim.start, self.trim.end
-        vshift = int(round(start / self.time_base)) if start else 0
+        rebase = start if self.trim.rebase else 0.0
+        vshift = int(round(rebase / self.time_base)) if rebase else 0
         shifts = {
-            s.index: int(round(start / (s.time_base or self.time_base))) if start else 0
+            s.index: int(round(rebase / (s.time_base or self.time_base))) if rebase else 0
             for s in self.copied
         }
         # copied packets wait here until the video has reached their time, so a trim that is
