@@ -210,21 +210,21 @@ def test_still_reader(tmp_path: Path) -> None:
 
 
 def test_still_reader_feeds_the_video_writer(tmp_path: Path) -> None:
-    """What pipeline.run does with a Reader works with a StillReader: a one-frame clip."""
+    """The attributes pipeline.run reads from a Reader (video rate, time_base, copied,
+    container.metadata) are enough to write a one-frame clip from a StillReader."""
     import av
 
-    from vidx.pipeline import Output, _open_writers
+    from vidx.io.writer import EncodeSettings, VideoTarget, Writer
 
     src = write_image(tmp_path / "in.png", picture())
-    out = Output(tmp_path / "one.mp4", ClassicUpscaler(), parse_size("x2"))
-    reader = StillReader(src)
-    layouts: dict = {}
-    first = next(iter(reader))
-    (writer,) = _open_writers([out], first, reader, layouts)  # type: ignore[arg-type]
-    image = out.upscaler(first.rgb, layouts["main"].content)
-    writer.put_frame(image, first.pts)
-    writer.finish()
-    reader.close()
+    with StillReader(src) as reader:
+        rate = reader.video.average_rate or reader.video.guessed_rate
+        meta = dict(reader.container.metadata)
+        target = VideoTarget(128, 72, reader.time_base, rate, meta)
+        writer = Writer(tmp_path / "one.mp4", EncodeSettings(), target, reader.copied)
+        for frame in reader.frames():
+            writer.put_frame(ClassicUpscaler()(frame.rgb, (128, 72)), frame.pts)
+        writer.finish()
     with av.open(str(tmp_path / "one.mp4")) as c:
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     assert len(frames) == 1 and frames[0].shape == (72, 128, 3)
