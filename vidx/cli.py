@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vidx.errors import VidxError
@@ -28,7 +29,9 @@ out = Console(soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]vidx: error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    err.print(
+        f"[bold red]vidx: error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True
+    )
     raise typer.Exit(code)
 
 
@@ -37,6 +40,8 @@ def user_errors() -> Iterator[None]:
     """Turn every VidxError into one line on stderr and exit code 2 (no traceback)."""
     try:
         yield
+    except typer.Exit:
+        raise
     except VidxError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -94,6 +99,10 @@ OverwriteOpt = Annotated[bool, typer.Option(help="Replace an existing output fil
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
 DtypeOpt = Annotated[str, typer.Option(help="auto, fp32, fp16 or bf16.")]
 TileOpt = Annotated[int | None, typer.Option(help="Upscaler tile size in pixels (auto).")]
+CompareOpt = Annotated[
+    str | None,
+    typer.Option(help="Also write OUTPUT.compare.EXT: side, split or stack (source | result)."),
+]
 PickleOpt = Annotated[
     bool,
     typer.Option(help="Allow pickled model files (.pth/.ckpt), loaded with weights_only=True."),
@@ -140,7 +149,7 @@ def _encode(codec: str, crf: int | None, preset: str | None, pix_fmt: str | None
 
 def _report(result, outputs) -> None:  # noqa: ANN001
     for w in result.warnings:
-        err.print(f"[yellow]vidx: warning:[/] {w}", highlight=False)
+        err.print(f"[yellow]vidx: warning:[/] {escape(w)}", highlight=False)
     t = result.timings
     fps = result.frames / t.total if t.total else 0.0
     for path in result.outputs:
@@ -168,10 +177,12 @@ def upscale(
     dtype: DtypeOpt = "auto",
     tile: TileOpt = None,
     allow_pickle: PickleOpt = False,
+    compare: CompareOpt = None,
 ) -> None:
     """Upscale (or just transcode with --size source) keeping timing, audio and subtitles."""
     params = dict(locals())
     with user_errors():
+        from vidx.compare import check_mode
         from vidx.io.reader import Trim
         from vidx.pipeline import Output, run
         from vidx.sizes import parse_size
@@ -183,7 +194,9 @@ def upscale(
         up = make_upscaler(
             upscaler, device=device, dtype=dtype, tile=tile, allow_pickle=allow_pickle
         )
-        outputs = [Output(output, up, spec, fit, encode)]
+        if _still(input, output, None, up, spec, fit, overwrite, params):
+            return
+        outputs = [Output(output, up, spec, fit, encode, compare=check_mode(compare))]
         with progress_bar("upscale") as cb:
             result = run(
                 input,
@@ -284,15 +297,18 @@ def restyle(
     dtype: DtypeOpt = "auto",
     tile: TileOpt = None,
     allow_pickle: PickleOpt = False,
+    compare: CompareOpt = None,
 ) -> None:
     """Restyle every frame (embedded --style or diffusion --prompt), then upscale to --size."""
     params = dict(locals())
     with user_errors():
         from vidx.analysis import AnalysisOptions
+        from vidx.compare import check_mode
         from vidx.io.reader import Trim
         from vidx.pipeline import Output, check_outputs, run
         from vidx.restyle.factory import RestyleSpec, make_restyler, with_refine
         from vidx.sizes import parse_size
+        from vidx.stills import check_image_output, is_image_path
         from vidx.upscale.registry import make_upscaler
 
         spec = RestyleSpec(
@@ -337,11 +353,23 @@ def restyle(
         up = make_upscaler(
             upscaler, device=device, dtype=dtype, tile=tile, allow_pickle=allow_pickle
         )
+        if is_image_path(output):
+            check_image_output(input, output, overwrite)
+            restyler = make_restyler(spec)
+            up = with_refine(up, spec, restyler)
+            _still(input, output, restyler, up, size_spec, fit, overwrite, params)
+            return
         # refuse a bad output before loading any model
-        check_outputs(input, [Output(output, up, size_spec, fit, encode)], overwrite)
+        check_outputs(
+            input,
+            [Output(output, up, size_spec, fit, encode, compare=check_mode(compare))],
+            overwrite,
+        )
         restyler = make_restyler(spec)
         up = with_refine(up, spec, restyler)
-        outputs = [Output(output, up, size_spec, fit, encode, restyler)]
+        outputs = [
+            Output(output, up, size_spec, fit, encode, restyler, compare=check_mode(compare))
+        ]
         with progress_bar("restyle") as cb:
             result = run(
                 input,
@@ -351,6 +379,127 @@ def restyle(
                 overwrite=overwrite,
                 on_progress=cb,
                 params=_jsonable(params),
+            )
+        _report(result, outputs)
+
+
+@app.command()
+def preview(
+    input: Input,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Contact sheet (.png/.jpg).")],
+    strength: Annotated[
+        str | None, typer.Option(help="Comma list of strengths, e.g. 0.25,0.5,0.75 (one row each).")
+    ] = None,
+    style: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Embedded style; repeat the option for several rows (--style 3 --style 7)."
+        ),
+    ] = None,
+    seed: Annotated[str | None, typer.Option(help="Comma list of seeds.")] = None,
+    prompt: Annotated[
+        list[str] | None, typer.Option(help="Diffusion prompt; repeat the option for several rows.")
+    ] = None,
+    style_image: Annotated[Path | None, typer.Option(help="Style picture.")] = None,
+    negative_prompt: Annotated[str, typer.Option(help="Diffusion negative prompt.")] = "",
+    model: Annotated[str | None, typer.Option(help="Diffusion model (see restyle).")] = None,
+    steps: Annotated[int, typer.Option(help="Diffusion steps.")] = 20,
+    guidance: Annotated[float, typer.Option(help="Guidance scale.")] = 7.5,
+    scheduler: Annotated[str, typer.Option(help="Diffusion scheduler.")] = "ddim",
+    work_size: Annotated[int | None, typer.Option(help="Working size (see restyle).")] = None,
+    frames: Annotated[int, typer.Option(help="Frames spread over the clip.")] = 3,
+    cell_width: Annotated[int, typer.Option(help="Width of one cell in pixels.")] = 320,
+    overwrite: OverwriteOpt = False,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    allow_pickle: PickleOpt = False,
+) -> None:
+    """A labelled contact sheet of a few frames at several settings, in seconds."""
+    with user_errors():
+        from vidx.errors import OptionError
+        from vidx.preview import run_preview
+        from vidx.restyle.factory import RestyleSpec
+
+        def numbers(text: str | None, kind: type, name: str) -> list | None:
+            if text is None:
+                return None
+            try:
+                return [kind(v) for v in text.split(",") if v.strip()]
+            except ValueError:
+                raise OptionError(
+                    f"--{name} must be a comma list of numbers, got {text!r}"
+                ) from None
+
+        variations = {
+            k: v
+            for k, v in {
+                "strength": numbers(strength, float, "strength"),
+                "seed": numbers(seed, int, "seed"),
+                "style": style or None,
+                "prompt": prompt or None,
+            }.items()
+            if v
+        }
+        base = RestyleSpec(
+            style=None if prompt else "0",
+            style_image=str(style_image) if style_image else None,
+            prompt=prompt[0] if prompt else None,
+            negative_prompt=negative_prompt,
+            model=model,
+            steps=steps,
+            guidance=guidance,
+            scheduler=scheduler,
+            work_size=work_size,
+            device=device,
+            dtype=dtype,
+            allow_pickle=allow_pickle,
+            temporal=False,
+        )
+        if style_image:
+            base = base.with_values({"style": None})
+        summary = run_preview(
+            input,
+            output,
+            base,
+            variations,
+            frames=frames,
+            cell_width=cell_width,
+            overwrite=overwrite,
+        )
+        rows = len(summary.get("rows", [])) - 1
+        err.print(f"wrote {output} (source + {rows} rows)", highlight=False)
+
+
+@app.command()
+def variants(
+    input: Input,
+    job: Annotated[Path, typer.Option(help="TOML job file: [shared] and [variants.NAME].")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for NAME.mp4 files.")],
+    overwrite: OverwriteOpt = False,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda (overrides job).")] = None,
+) -> None:
+    """Several restyles of one clip in one pass: decoding and optical flow are shared."""
+    params = dict(locals())
+    with user_errors():
+        from vidx.jobfile import load_job
+        from vidx.pipeline import check_outputs, run
+        from vidx.variants import plan_variants
+
+        plan = load_job(job)
+        if output.exists() and not output.is_dir():
+            fail(f"-o {output} is a file; variants need a folder")
+        output.mkdir(parents=True, exist_ok=True)
+        outputs, analysis, trim = plan_variants(plan, output, device=device)
+        check_outputs(input, outputs, overwrite)
+        with progress_bar(f"variants x{len(outputs)}") as cb:
+            result = run(
+                input,
+                outputs,
+                trim=trim,
+                analysis=analysis,
+                overwrite=overwrite,
+                on_progress=cb,
+                params={**_jsonable(params), "job": plan.shared, "variants": plan.variants},
             )
         _report(result, outputs)
 
@@ -376,6 +525,33 @@ def metrics(
             f"pairs {result['pairs']})",
             highlight=False,
         )
+
+
+def _still(input, output, restyler, upscaler, size, fit, overwrite, params) -> bool:  # noqa: ANN001
+    """Image output: process one picture (the input must be a picture too). False for video."""
+    from vidx.stills import is_image_path, process_still
+
+    if not is_image_path(output):
+        return False
+    if not is_image_path(input):
+        fail(
+            f"-o {output} is a picture but {input} is a video; write a video, or use "
+            f"`vidx preview` for stills of a clip"
+        )
+    summary = process_still(
+        input,
+        output,
+        restyler=restyler,
+        upscaler=upscaler,
+        size=size,
+        fit=fit,
+        overwrite=overwrite,
+        params=_jsonable(params),
+    )
+    for w in summary.get("warnings", []):
+        err.print(f"[yellow]vidx: warning:[/] {escape(w)}", highlight=False)
+    err.print(f"wrote {output}", highlight=False)
+    return True
 
 
 def _jsonable(params: dict) -> dict:

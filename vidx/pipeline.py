@@ -20,6 +20,7 @@ import numpy as np
 
 from vidx import __version__
 from vidx.analysis import AnalysisOptions, Analyzer
+from vidx.compare import compare_canvas, compare_path, compose
 from vidx.errors import OutputError
 from vidx.frame import Frame
 from vidx.io.probe import VideoInfo, probe
@@ -27,6 +28,7 @@ from vidx.io.reader import Passthrough, Reader, Trim
 from vidx.io.writer import EncodeSettings, VideoTarget, Writer, container_format, part_path
 from vidx.restyle.base import Restyler
 from vidx.sizes import Layout, SizeSpec, place, plan_layout
+from vidx.stills import StillReader, is_image_path, still_info
 from vidx.upscale.base import Upscaler
 
 
@@ -41,6 +43,7 @@ class Output:
     encode: EncodeSettings = field(default_factory=EncodeSettings)
     restyler: Restyler | None = None
     name: str = "main"
+    compare: str | None = None
 
 
 @dataclass
@@ -93,8 +96,9 @@ def check_outputs(input_path: Path, outputs: list[Output], overwrite: bool) -> N
         if target in seen:
             raise OutputError(f"two outputs are both written to {out.path}")
         seen.add(target)
-        if out.path.exists() and not overwrite:
-            raise OutputError(f"{out.path} already exists; add --overwrite to replace it")
+        for path in [out.path] + ([compare_path(out.path)] if out.compare else []):
+            if path.exists() and not overwrite:
+                raise OutputError(f"{path} already exists; add --overwrite to replace it")
         if not out.path.parent.is_dir():
             raise OutputError(f"-o {out.path}: the folder {out.path.parent} does not exist")
 
@@ -138,13 +142,18 @@ def run(
     """
     input_path = Path(input_path)
     check_outputs(input_path, outputs, overwrite)
-    info = probe(input_path)
+    reader: Reader | StillReader
+    if is_image_path(input_path):  # a picture becomes a one-frame video
+        info, reader = still_info(input_path), StillReader(input_path)
+    else:
+        info = probe(input_path)
+        reader = Reader(input_path, trim, prefetch=prefetch, copy_streams=copy_streams)
     total = expected_frames(info, trim)
     started = time.perf_counter()
     timings = Timings()
-    reader = Reader(input_path, trim, prefetch=prefetch, copy_streams=copy_streams)
     analyzer = Analyzer(analysis)
-    writers: list[Writer] = []
+    writers: list[Writer] = []  # one per output, in order
+    compares: dict[int, Writer] = {}  # output index -> its before/after writer
     layouts: dict[str, Layout] = {}
     early: list[Passthrough] = []
     done = 0
@@ -157,31 +166,35 @@ def run(
             timings.read_wait += time.perf_counter() - clock
             if isinstance(item, Passthrough):
                 if writers:
-                    for w in writers:
+                    for w in [*writers, *compares.values()]:
                         w.put_packet(item)
                 else:
                     early.append(item)
                 clock = time.perf_counter()
                 continue
             if not writers:
-                writers = _open_writers(outputs, item, reader, layouts)
+                writers, compares = _open_writers(outputs, item, reader, layouts)
                 for packet in early:
-                    for w in writers:
+                    for w in [*writers, *compares.values()]:
                         w.put_packet(packet)
                 early.clear()
-            _process(item, outputs, writers, layouts, analyzer, timings)
+            _process(item, outputs, writers, compares, layouts, analyzer, timings)
             done += 1
             if on_progress is not None:
                 on_progress(Progress(done, total, time.perf_counter() - started))
             clock = time.perf_counter()
         t = time.perf_counter()
         paths = [w.finish() for w in writers]
+        for c in compares.values():
+            c.finish()
         timings.write_wait += time.perf_counter() - t
     except BaseException:
-        for w in writers:
+        for w in [*writers, *compares.values()]:
             w.abort()
         for out in outputs:
             part_path(out.path).unlink(missing_ok=True)
+            if out.compare:
+                part_path(compare_path(out.path)).unlink(missing_ok=True)
         raise
     finally:
         reader.close()
@@ -194,8 +207,8 @@ def run(
 
 
 def _open_writers(
-    outputs: list[Output], first: Frame, reader: Reader, layouts: dict[str, Layout]
-) -> list[Writer]:
+    outputs: list[Output], first: Frame, reader: Reader | StillReader, layouts: dict[str, Layout]
+) -> tuple[list[Writer], dict[int, Writer]]:
     h, w = first.rgb.shape[:2]
     src = reader.video
     meta = {
@@ -203,25 +216,31 @@ def _open_writers(
         for k, v in reader.container.metadata.items()
         if k in ("title", "comment", "artist", "date")
     }
-    writers = []
-    for out in outputs:
+    writers: list[Writer] = []
+    compares: dict[int, Writer] = {}
+    rate = src.average_rate or src.guessed_rate
+    for i, out in enumerate(outputs):
         layout = plan_layout(out.size, (w, h), out.fit)
         layouts[out.name] = layout
-        target = VideoTarget(
-            layout.canvas[0],
-            layout.canvas[1],
-            reader.time_base,
-            src.average_rate or src.guessed_rate,
-            meta,
-        )
-        writers.append(Writer(out.path, out.encode, target, reader.copied))
-    return writers
+        target = VideoTarget(layout.canvas[0], layout.canvas[1], reader.time_base, rate, meta)
+        try:
+            writers.append(Writer(out.path, out.encode, target, reader.copied))
+            if out.compare:
+                cw, ch = compare_canvas(layout.canvas, out.compare)
+                ctarget = VideoTarget(cw, ch, reader.time_base, rate, meta)
+                compares[i] = Writer(compare_path(out.path), out.encode, ctarget, reader.copied)
+        except BaseException:
+            for w in [*writers, *compares.values()]:
+                w.abort()
+            raise
+    return writers, compares
 
 
 def _process(
     frame: Frame,
     outputs: list[Output],
     writers: list[Writer],
+    compares: dict[int, Writer],
     layouts: dict[str, Layout],
     analyzer: Analyzer,
     timings: Timings,
@@ -230,7 +249,7 @@ def _process(
     ctx = analyzer(frame)
     t1 = time.perf_counter()
     timings.analysis += t1 - t0
-    for out, writer in zip(outputs, writers, strict=True):
+    for i, (out, writer) in enumerate(zip(outputs, writers, strict=True)):
         layout = layouts[out.name]
         t1 = time.perf_counter()
         image = out.restyler(frame.rgb, ctx) if out.restyler is not None else frame.rgb
@@ -239,6 +258,8 @@ def _process(
         image = place(np.ascontiguousarray(image), layout.canvas)
         t3 = time.perf_counter()
         writer.put_frame(image, frame.pts)
+        if i in compares and out.compare:
+            compares[i].put_frame(compose(frame.rgb, image, out.compare, layout.canvas), frame.pts)
         t4 = time.perf_counter()
         timings.restyle += t2 - t1
         timings.upscale += t3 - t2

@@ -18,6 +18,7 @@ import numpy as np
 from vidx.errors import InputError, OptionError
 from vidx.frame import FrameContext
 from vidx.io.probe import open_input, probe
+from vidx.io.reader import frame_to_rgb
 from vidx.restyle.base import Restyler
 from vidx.restyle.factory import RestyleSpec, diffusion_options, make_restyler
 from vidx.stills import check_image_output, write_image
@@ -45,13 +46,6 @@ def pick_frame_times(duration: float, n: int, step: float = 0.0) -> list[float]:
     return [last * i / (n - 1) for i in range(n)]
 
 
-def _rgb(frame: av.VideoFrame) -> np.ndarray:
-    """Decoded frame -> ``(H, W, 3)`` uint8 in display orientation (as the Reader does)."""
-    rgb: np.ndarray = frame.to_ndarray(format="rgb24")
-    turns = (int(frame.rotation) % 360) // 90
-    return np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
-
-
 def grab_frames(path: str | Path, n: int = 3) -> list[tuple[float, np.ndarray]]:
     """Decode only the ``n`` frames at :func:`pick_frame_times`: ``[(time_s, rgb)]``.
 
@@ -75,7 +69,7 @@ def grab_frames(path: str | Path, n: int = 3) -> list[tuple[float, np.ndarray]]:
                 if frame.pts is None or tb is None:
                     continue
                 ft = float(frame.pts * tb) - origin
-                best = (ft, _rgb(frame))
+                best = (ft, frame_to_rgb(frame))
                 if ft >= t - 1e-3:
                     break
             if best is None:

@@ -287,11 +287,14 @@ class Reader:
 
     @staticmethod
     def _to_rgb(frame: av.VideoFrame) -> np.ndarray:
-        rgb: np.ndarray = frame.to_ndarray(format="rgb24")
-        turns = (int(frame.rotation) % 360) // 90
-        if turns:
-            rgb = np.ascontiguousarray(np.rot90(rgb, k=turns))
-        return rgb
+        return frame_to_rgb(frame)
+
+
+def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
+    """Decoded frame -> ``(H, W, 3)`` uint8 RGB in display orientation (rotation applied)."""
+    rgb: np.ndarray = frame.to_ndarray(format="rgb24")
+    turns = (int(frame.rotation) % 360) // 90
+    return np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
 
 
 def timestamp_source(path: Path, probe_frames: int = 16) -> str:
