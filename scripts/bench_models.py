@@ -145,7 +145,7 @@ image = cv2.resize(data.astronaut(), (w, h), interpolation=cv2.INTER_AREA)
 start = time.perf_counter()
 out = up(image, (4 * w, 4 * h)) if run else image
 seconds = time.perf_counter() - start
-status = open("/proc/self/status").read().split("\n")
+status = open("/proc/self/status").read().splitlines()
 hwm_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 print(out.shape[1], out.shape[0], up.tile, seconds, hwm_kb)
 """
