@@ -262,9 +262,14 @@ class Writer:
     def _run(self) -> None:
         try:
             while True:
-                item = self._queue.get()
+                try:
+                    item = self._queue.get(timeout=0.1)
+                except queue.Empty:
+                    item = None
                 if self._error is not None:
-                    return
+                    return  # aborted
+                if item is None:
+                    continue
                 if item is _END:
                     for packet in self.video.encode(None):
                         self.container.mux(packet)
