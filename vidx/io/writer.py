@@ -207,7 +207,9 @@ class Writer:
     # -- producer side -------------------------------------------------------------------------
 
     def put_frame(self, rgb: np.ndarray, pts: int | None) -> None:
-        self._put(("frame", rgb, pts))
+        """Queue one ``(H, W, 3)`` uint8 frame. Its pixels are copied here, in the caller's
+        thread, so the caller may reuse or change ``rgb`` as soon as this returns."""
+        self._put(("frame", av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), "rgb24"), pts))
 
     def put_packet(self, item: Passthrough) -> None:
         if item.stream_index in self.stream_map:
@@ -284,8 +286,7 @@ class Writer:
         except BaseException as exc:
             self._error = exc
 
-    def _encode(self, rgb: np.ndarray, pts: int | None) -> None:
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    def _encode(self, frame: av.VideoFrame, pts: int | None) -> None:
         frame = frame.reformat(format=self.settings.pixel_format, dst_colorspace=self._yuv_space)
         frame.pts = pts
         frame.time_base = self.video.codec_context.time_base
