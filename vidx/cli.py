@@ -103,6 +103,15 @@ CompareOpt = Annotated[
     str | None,
     typer.Option(help="Also write OUTPUT.compare.EXT: side, split or stack (source | result)."),
 ]
+SegmentOpt = Annotated[
+    int | None,
+    typer.Option(help="Frames per resumable segment (default 240; 0 = one piece, no resume)."),
+]
+ResumeOpt = Annotated[
+    bool,
+    typer.Option(help="Continue from OUTPUT.parts/ after a crash (re-running does the same)."),
+]
+RestartOpt = Annotated[bool, typer.Option(help="Discard OUTPUT.parts/ and start over.")]
 PickleOpt = Annotated[
     bool,
     typer.Option(help="Allow pickled model files (.pth/.ckpt), loaded with weights_only=True."),
@@ -178,13 +187,16 @@ def upscale(
     tile: TileOpt = None,
     allow_pickle: PickleOpt = False,
     compare: CompareOpt = None,
+    segment_frames: SegmentOpt = None,
+    resume: ResumeOpt = True,
+    restart: RestartOpt = False,
 ) -> None:
     """Upscale (or just transcode with --size source) keeping timing, audio and subtitles."""
     params = dict(locals())
     with user_errors():
         from vidx.compare import check_mode
         from vidx.io.reader import Trim
-        from vidx.pipeline import Output, run
+        from vidx.pipeline import Output
         from vidx.sizes import parse_size
         from vidx.upscale.registry import make_upscaler
 
@@ -198,14 +210,7 @@ def upscale(
             return
         outputs = [Output(output, up, spec, fit, encode, compare=check_mode(compare))]
         with progress_bar("upscale") as cb:
-            result = run(
-                input,
-                outputs,
-                trim=trim,
-                overwrite=overwrite,
-                on_progress=cb,
-                params=_jsonable(params),
-            )
+            result = _render(input, outputs, trim, None, cb, params)
         _report(result, outputs)
 
 
@@ -298,6 +303,9 @@ def restyle(
     tile: TileOpt = None,
     allow_pickle: PickleOpt = False,
     compare: CompareOpt = None,
+    segment_frames: SegmentOpt = None,
+    resume: ResumeOpt = True,
+    restart: RestartOpt = False,
 ) -> None:
     """Restyle every frame (embedded --style or diffusion --prompt), then upscale to --size."""
     params = dict(locals())
@@ -305,7 +313,7 @@ def restyle(
         from vidx.analysis import AnalysisOptions
         from vidx.compare import check_mode
         from vidx.io.reader import Trim
-        from vidx.pipeline import Output, check_outputs, run
+        from vidx.pipeline import Output, check_outputs
         from vidx.restyle.factory import RestyleSpec, make_restyler, with_refine
         from vidx.sizes import parse_size
         from vidx.stills import check_image_output, is_image_path
@@ -371,15 +379,7 @@ def restyle(
             Output(output, up, size_spec, fit, encode, restyler, compare=check_mode(compare))
         ]
         with progress_bar("restyle") as cb:
-            result = run(
-                input,
-                outputs,
-                trim=trim,
-                analysis=analysis,
-                overwrite=overwrite,
-                on_progress=cb,
-                params=_jsonable(params),
-            )
+            result = _render(input, outputs, trim, analysis, cb, params)
         _report(result, outputs)
 
 
@@ -477,12 +477,15 @@ def variants(
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for NAME.mp4 files.")],
     overwrite: OverwriteOpt = False,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda (overrides job).")] = None,
+    segment_frames: SegmentOpt = None,
+    resume: ResumeOpt = True,
+    restart: RestartOpt = False,
 ) -> None:
     """Several restyles of one clip in one pass: decoding and optical flow are shared."""
     params = dict(locals())
     with user_errors():
         from vidx.jobfile import load_job
-        from vidx.pipeline import check_outputs, run
+        from vidx.pipeline import check_outputs
         from vidx.variants import plan_variants
 
         plan = load_job(job)
@@ -492,15 +495,8 @@ def variants(
         outputs, analysis, trim = plan_variants(plan, output, device=device)
         check_outputs(input, outputs, overwrite)
         with progress_bar(f"variants x{len(outputs)}") as cb:
-            result = run(
-                input,
-                outputs,
-                trim=trim,
-                analysis=analysis,
-                overwrite=overwrite,
-                on_progress=cb,
-                params={**_jsonable(params), "job": plan.shared, "variants": plan.variants},
-            )
+            params.update(job=plan.shared, variants=plan.variants)
+            result = _render(input, outputs, trim, analysis, cb, params)
         _report(result, outputs)
 
 
@@ -525,6 +521,50 @@ def metrics(
             f"pairs {result['pairs']})",
             highlight=False,
         )
+
+
+def _render(input, outputs, trim, analysis, progress, params):  # noqa: ANN001, ANN202
+    """Run the job: as resumable segments (the default) or, with --segment-frames 0, a picture
+    input or --compare, in one piece."""
+    from vidx.analysis import AnalysisOptions
+    from vidx.pipeline import run
+    from vidx.segments import DEFAULT_SEGMENT_FRAMES, run_segmented
+    from vidx.stills import is_image_path
+
+    analysis = analysis or AnalysisOptions(enabled=False)
+    frames = params.get("segment_frames")
+    frames = DEFAULT_SEGMENT_FRAMES if frames is None else frames
+    if frames < 0:
+        from vidx.errors import OptionError
+
+        raise OptionError(f"--segment-frames must be >= 0, got {frames}")
+    overwrite = params["overwrite"]
+    # what may change between a run and its resumption stays out of the manifest's settings
+    settings = {
+        k: v for k, v in _jsonable(params).items() if k not in ("overwrite", "resume", "restart")
+    }
+    if frames == 0 or is_image_path(input) or any(o.compare for o in outputs):
+        return run(
+            input,
+            outputs,
+            trim=trim,
+            analysis=analysis,
+            overwrite=overwrite,
+            on_progress=progress,
+            params=settings,
+        )
+    return run_segmented(
+        input,
+        outputs,
+        segment_frames=frames,
+        trim=trim,
+        analysis=analysis,
+        resume=params["resume"],
+        restart=params["restart"],
+        overwrite=overwrite,
+        on_progress=progress,
+        params=settings,
+    )
 
 
 def _still(input, output, restyler, upscaler, size, fit, overwrite, params) -> bool:  # noqa: ANN001

@@ -46,8 +46,9 @@ from vidx.sizes import Layout
 DEFAULT_SEGMENT_FRAMES = 240
 MANIFEST = "manifest.json"
 # .mov for every segment, whatever the output: it stores dts (Matroska does not, and the remux
-# needs them) and takes every codec vidx encodes
+# needs them); AV1, which the mov muxer refuses, goes into .mp4 (same muxer family)
 SEGMENT_SUFFIX = ".mov"
+AV1_SEGMENT_SUFFIX = ".mp4"
 FORMAT = 1
 HASH_BYTES = 1 << 20
 COUNTERS = ("frames", "keyframes")  # describe() keys that count work, not settings
@@ -227,7 +228,8 @@ class Parts:
         os.replace(tmp, self.manifest)
 
     def segment_path(self, seg: Segment) -> Path:
-        return self.folder / seg.file
+        path = self.folder / seg.file
+        return path.with_suffix(AV1_SEGMENT_SUFFIX) if self.out.encode.codec == "av1" else path
 
     def finished(self, seg: Segment) -> bool:
         return seg.index in self.done and self.segment_path(seg).exists()

@@ -23,6 +23,7 @@ from vidx.frame import Frame
 from vidx.io.probe import open_input
 
 COPY_TYPES = ("audio", "subtitle")
+SEEK_MARGIN = 0.5
 
 
 @dataclass
@@ -155,8 +156,14 @@ class Reader:
             self._put(exc)
 
     def _seek(self) -> None:
+        """Seek to a keyframe before ``start`` (frames before it are decoded and dropped).
+
+        The target is ``SEEK_MARGIN`` seconds early: demuxers seek by decode time, and a frame
+        shown at ``start`` can be stored a few frames before it (B-frames, packed B-frames).
+        """
         if self.trim.start > 0:
-            self.container.seek(int(self.trim.start * av.time_base), backward=True, any_frame=False)
+            target = max(0.0, self.trim.start - SEEK_MARGIN)
+            self.container.seek(int(target * av.time_base), backward=True, any_frame=False)
 
     def _demux(self) -> None:
         self._seek()

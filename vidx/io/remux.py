@@ -18,7 +18,7 @@ import av
 
 from vidx.errors import InputError, OptionError, OutputError, VidxError
 from vidx.io.probe import open_input
-from vidx.io.reader import COPY_TYPES, Trim, timestamp_source
+from vidx.io.reader import COPY_TYPES, Trim
 from vidx.io.writer import container_format, part_path
 
 EPS = 1e-6  # the Reader's tolerance on trim edges
@@ -44,7 +44,6 @@ class FrameScan:
 
 def scan_frames(path: str | Path, trim: Trim = Trim()) -> FrameScan:
     """Demux the video packets only (no decoding) and apply ``trim`` the way the Reader does."""
-    use_dts = timestamp_source(Path(path)) == "dts"
     container = open_input(path)
     try:
         video = container.streams.video[0]
@@ -52,8 +51,9 @@ def scan_frames(path: str | Path, trim: Trim = Trim()) -> FrameScan:
         stamps: dict[int, bool] = {}
         try:
             for packet in container.demux(video):
-                first, second = (packet.dts, packet.pts) if use_dts else (packet.pts, packet.dts)
-                ts = first if first is not None else second
+                # sorted below, so reordered pts are fine; where the decoder's output takes
+                # dts (packed B-frames) the displayed frame still carries the pts order
+                ts = packet.pts if packet.pts is not None else packet.dts
                 if ts is None or packet.size == 0:
                     continue
                 stamps[ts] = stamps.get(ts, False) or bool(packet.is_keyframe)
@@ -157,7 +157,9 @@ def _mux_all(
     with av.open(str(segments[0][0])) as first:
         template = first.streams.video[0]
         vtb: Fraction = template.time_base or Fraction(1, 90000)
-        vs = out.add_stream_from_template(template)
+        # opaque: copy the codec parameters as they are (no encoder is looked up by the
+        # decoder's name, which fails for AV1 decoded by libdav1d)
+        vs = out.add_stream_from_template(template, opaque=True)
         vs.time_base = vtb
     supported = out.supported_codecs
     stream_map: dict[int, av.stream.Stream] = {}
