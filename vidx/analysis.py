@@ -11,11 +11,13 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-import temporal
 from vidx.errors import OptionError
 from vidx.frame import Frame, FrameContext
 
 FLOW_METHODS = ("dis", "farneback", "raft")
+# temporal.DIS_PRESETS, named here so a job without analysis never imports torch (checked by
+# tests/vidx/test_analysis.py)
+FLOW_PRESETS = ("ultrafast", "fast", "medium", "fine")
 
 
 @dataclass(frozen=True)
@@ -35,10 +37,9 @@ class AnalysisOptions:
             raise OptionError(
                 f"--flow must be one of {', '.join(FLOW_METHODS)}, got {self.flow_method!r}"
             )
-        if self.flow_preset not in temporal.DIS_PRESETS:
+        if self.flow_preset not in FLOW_PRESETS:
             raise OptionError(
-                f"--flow-preset must be one of {', '.join(temporal.DIS_PRESETS)}, "
-                f"got {self.flow_preset!r}"
+                f"--flow-preset must be one of {', '.join(FLOW_PRESETS)}, got {self.flow_preset!r}"
             )
         if not 64 <= self.analysis_size <= 4096:
             raise OptionError(
@@ -67,9 +68,11 @@ class Analyzer:
 
     def __init__(self, options: AnalysisOptions = AnalysisOptions()) -> None:
         self.options = options
-        self.scheduler = (
-            temporal.KeyframeScheduler(options.keyframe_interval) if options.enabled else None
-        )
+        self.scheduler = None
+        if options.enabled:
+            import temporal  # torch comes with it: only jobs that need flow pay the import
+
+            self.scheduler = temporal.KeyframeScheduler(options.keyframe_interval)
         self._prev: np.ndarray | None = None
         self.cuts = 0
 
@@ -86,6 +89,8 @@ class Analyzer:
         if prev is None or prev.shape != small.shape:
             self.scheduler.is_keyframe(frame.index, True)
             return FrameContext(frame.index, frame.rgb, keyframe=True, scene_cut=prev is not None)
+        import temporal
+
         cut = self.options.scene_cuts and temporal.is_scene_cut(prev, small)
         self.cuts += int(cut)
         if self.scheduler.is_keyframe(frame.index, cut):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -12,7 +13,9 @@ import numpy as np
 class Frame:
     """One decoded video frame.
 
-    ``rgb`` is ``(H, W, 3)`` uint8 (display orientation, rotation already applied).
+    ``rgb`` is ``(H, W, 3)`` uint8 (display orientation, rotation already applied). A reader
+    asked for ``decoded`` frames (a straight transcode: no pixel is changed) leaves ``rgb``
+    empty ``(0, 0, 3)`` and hands the decoded ``av.VideoFrame`` in ``decoded`` instead.
     ``pts`` is the source timestamp in ``time_base`` units (shifted so a trimmed clip starts
     near 0); ``index`` counts frames from 0 in output order.
     """
@@ -21,6 +24,7 @@ class Frame:
     pts: int | None
     time_base: Fraction
     index: int
+    decoded: Any = None
 
     @property
     def time(self) -> float:

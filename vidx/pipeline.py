@@ -14,6 +14,7 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from vidx.restyle.base import Restyler
 from vidx.sizes import Layout, SizeSpec, place, plan_layout
 from vidx.stills import StillReader, is_image_path, still_info
 from vidx.upscale.base import Upscaler
+from vidx.upscale.classic import ClassicUpscaler
 
 
 @dataclass
@@ -103,6 +105,16 @@ def check_outputs(input_path: Path, outputs: list[Output], overwrite: bool) -> N
             raise OutputError(f"-o {out.path}: the folder {out.path.parent} does not exist")
 
 
+def is_identity(out: Output, info: VideoInfo) -> bool:
+    """True when ``out`` leaves every pixel as it is: no restyle, no compare, a classical
+    resampler at the source size on an even, unrotated source (a straight transcode)."""
+    if out.restyler is not None or out.compare or not isinstance(out.upscaler, ClassicUpscaler):
+        return False
+    size = (info.width, info.height)
+    layout = plan_layout(out.size, size, out.fit)
+    return info.rotation == 0 and layout.content == size and layout.canvas == size
+
+
 def expected_frames(info: VideoInfo, trim: Trim) -> int | None:
     if info.frames is None:
         return trim.max_frames
@@ -147,7 +159,10 @@ def run(
         info, reader = still_info(input_path), StillReader(input_path)
     else:
         info = probe(input_path)
-        reader = Reader(input_path, trim, prefetch=prefetch, copy_streams=copy_streams)
+        straight = not analysis.enabled and all(is_identity(out, info) for out in outputs)
+        reader = Reader(
+            input_path, trim, prefetch=prefetch, copy_streams=copy_streams, decoded=straight
+        )
     total = expected_frames(info, trim)
     started = time.perf_counter()
     timings = Timings()
@@ -209,7 +224,11 @@ def run(
 def _open_writers(
     outputs: list[Output], first: Frame, reader: Reader | StillReader, layouts: dict[str, Layout]
 ) -> tuple[list[Writer], dict[int, Writer]]:
-    h, w = first.rgb.shape[:2]
+    h, w = (
+        first.rgb.shape[:2]
+        if first.decoded is None
+        else (first.decoded.height, first.decoded.width)
+    )
     src = reader.video
     meta = {
         k: v
@@ -245,6 +264,12 @@ def _process(
     analyzer: Analyzer,
     timings: Timings,
 ) -> None:
+    if frame.decoded is not None:  # a straight transcode: the decoded frame goes to the encoder
+        t0 = time.perf_counter()
+        for writer in writers:
+            writer.put_decoded(frame.decoded, frame.pts)
+        timings.write_wait += time.perf_counter() - t0
+        return
     t0 = time.perf_counter()
     ctx = analyzer(frame)
     t1 = time.perf_counter()
@@ -269,14 +294,13 @@ def _process(
 def versions() -> dict[str, str]:
     import av
     import cv2
-    import torch
 
     return {
         "vidx": __version__,
         "python": platform.python_version(),
         "av": av.__version__,
         "ffmpeg_libavcodec": ".".join(map(str, av.library_versions.get("libavcodec", ()))),
-        "torch": torch.__version__,
+        "torch": metadata.version("torch"),
         "numpy": np.__version__,
         "opencv": cv2.__version__,
     }

@@ -122,7 +122,7 @@ def test_failure_mid_run_removes_partial_output(clip, tmp_path: Path) -> None:  
     with pytest.raises(VidxError, match="boom"):
         run(
             src,
-            [Output(out, Exploding(at=20), parse_size("source"), encode=EncodeSettings())],
+            [Output(out, Exploding(at=20), parse_size("x2"), encode=EncodeSettings())],
             trim=Trim(),
         )
     assert not out.exists() and not Path(str(out) + ".part").exists()

@@ -137,3 +137,15 @@ def test_probe_json(clip) -> None:  # noqa: ANN001
     info = json.loads(result.stdout)
     assert info["width"] == 96 and info["frames"] == 5
     assert [s["type"] for s in info["streams"]] == ["video", "audio"]
+
+
+def test_straight_transcode_keeps_pixels(clip, tmp_path: Path) -> None:  # noqa: ANN001
+    from tests.conftest import pattern
+
+    src = clip(frames=6, size=(128, 96))
+    out = tmp_path / "out.mp4"
+    assert vidx("upscale", src, "-o", out, "--crf", "0").exit_code == 0
+    with av.open(str(out)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(frames) == 6
+    assert abs(frames[4].astype(int) - pattern(4, 128, 96).astype(int)).mean() < 6

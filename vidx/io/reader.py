@@ -24,6 +24,7 @@ from vidx.io.probe import open_input
 
 COPY_TYPES = ("audio", "subtitle")
 SEEK_MARGIN = 0.5
+NO_PIXELS = np.zeros((0, 0, 3), np.uint8)
 
 
 @dataclass
@@ -79,8 +80,10 @@ class Reader:
         prefetch: int = 8,
         copy_streams: bool = True,
         threads: int = 0,
+        decoded: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.decoded = decoded  # hand av.VideoFrames on, no RGB (see Frame)
         self.trim = trim
         self.container = open_input(path)
         self.video = self.container.streams.video[0]
@@ -244,9 +247,11 @@ class Reader:
             self._last_pts = pts
             if not self._release(t):
                 return None
-            if not self._put(
-                Frame(self._to_rgb(frame), pts - vshift, self.time_base, self.frames_read)
-            ):
+            if self.decoded:
+                item = Frame(NO_PIXELS, pts - vshift, self.time_base, self.frames_read, frame)
+            else:
+                item = Frame(self._to_rgb(frame), pts - vshift, self.time_base, self.frames_read)
+            if not self._put(item):
                 return None
             self.frames_read += 1
             if self.trim.max_frames is not None and self.frames_read >= self.trim.max_frames:

@@ -211,6 +211,11 @@ class Writer:
         thread, so the caller may reuse or change ``rgb`` as soon as this returns."""
         self._put(("frame", av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), "rgb24"), pts))
 
+    def put_decoded(self, frame: av.VideoFrame, pts: int | None) -> None:
+        """Queue a decoded source frame as it is (a straight transcode: only the pixel format
+        changes, in the source's own colour space)."""
+        self._put(("decoded", frame, pts))
+
     def put_packet(self, item: Passthrough) -> None:
         if item.stream_index in self.stream_map:
             self._put(("packet", item.packet, item.stream_index))
@@ -280,14 +285,21 @@ class Writer:
                 kind, payload, extra = item
                 if kind == "frame":
                     self._encode(payload, extra)
+                elif kind == "decoded":
+                    self._encode(payload, extra, convert_colour=False)
                 else:
                     payload.stream = self.stream_map[extra]
                     self.container.mux(payload)
         except BaseException as exc:
             self._error = exc
 
-    def _encode(self, frame: av.VideoFrame, pts: int | None) -> None:
-        frame = frame.reformat(format=self.settings.pixel_format, dst_colorspace=self._yuv_space)
+    def _encode(self, frame: av.VideoFrame, pts: int | None, convert_colour: bool = True) -> None:
+        if convert_colour:
+            frame = frame.reformat(
+                format=self.settings.pixel_format, dst_colorspace=self._yuv_space
+            )
+        elif frame.format.name != self.settings.pixel_format:
+            frame = frame.reformat(format=self.settings.pixel_format)
         frame.pts = pts
         frame.time_base = self.video.codec_context.time_base
         for packet in self.video.encode(frame):
