@@ -1,0 +1,35 @@
+"""`vidx metrics`: the warping error of any clip pair, from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from tests.conftest import make_clip, pattern
+from vidx.cli import app
+
+runner = CliRunner()
+
+
+def noisy(i: int, w: int, h: int) -> np.ndarray:
+    rng = np.random.default_rng(i)
+    return np.clip(pattern(i, w, h) + rng.normal(0, 25, (h, w, 3)), 0, 255).astype(np.uint8)
+
+
+def test_metrics_json_ranks_a_flickering_clip_worse(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "src.mp4", frames=8, size=(128, 96))
+    flicker = make_clip(tmp_path / "flicker.mp4", frames=8, size=(128, 96), image=noisy)
+    same = runner.invoke(app, ["metrics", str(src), str(src), "--json"])
+    bad = runner.invoke(app, ["metrics", str(src), str(flicker), "--json"])
+    assert same.exit_code == 0 and bad.exit_code == 0, same.output + bad.output
+    a, b = json.loads(same.stdout), json.loads(bad.stdout)
+    assert a["pairs"] == 7 and a["source_frames"] == a["output_frames"] == 8
+    assert a["warp_error"] < 0.002 < b["warp_error"]
+
+
+def test_metrics_missing_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["metrics", str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4")])
+    assert result.exit_code == 2 and "no such file" in result.stderr
