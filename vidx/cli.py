@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -596,8 +595,3 @@ def _still(input, output, restyler, upscaler, size, fit, overwrite, params) -> b
 
 def _jsonable(params: dict) -> dict:
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()}
-
-
-def main() -> None:  # pragma: no cover - console entry for `python -m vidx`
-    app()
-    sys.exit(0)

@@ -24,7 +24,7 @@ from vidx.analysis import AnalysisOptions, Analyzer
 from vidx.compare import compare_canvas, compare_path, compose
 from vidx.errors import OutputError
 from vidx.frame import Frame
-from vidx.io.probe import VideoInfo, probe
+from vidx.io.probe import VideoInfo, as_fraction, probe
 from vidx.io.reader import Passthrough, Reader, Trim
 from vidx.io.writer import EncodeSettings, VideoTarget, Writer, container_format, part_path
 from vidx.restyle.base import Restyler
@@ -119,7 +119,7 @@ def expected_frames(info: VideoInfo, trim: Trim) -> int | None:
     if info.frames is None:
         return trim.max_frames
     total = info.frames
-    rate = float(eval_fraction(info.average_rate)) if info.average_rate else None
+    rate = float(as_fraction(info.average_rate) or 0) or None
     if rate:
         if trim.start:
             total = max(0, total - int(trim.start * rate))
@@ -128,11 +128,6 @@ def expected_frames(info: VideoInfo, trim: Trim) -> int | None:
     if trim.max_frames is not None:
         total = min(total, trim.max_frames)
     return total
-
-
-def eval_fraction(text: str) -> float:
-    num, _, den = text.partition("/")
-    return float(num) / float(den or 1)
 
 
 def run(

@@ -17,7 +17,7 @@ import numpy as np
 
 from vidx.errors import InputError, OptionError
 from vidx.frame import FrameContext
-from vidx.io.probe import open_input, probe
+from vidx.io.probe import as_fraction, open_input, probe
 from vidx.io.reader import frame_to_rgb
 from vidx.restyle.base import Restyler
 from vidx.restyle.factory import RestyleSpec, diffusion_options, make_restyler
@@ -53,7 +53,7 @@ def grab_frames(path: str | Path, n: int = 3) -> list[tuple[float, np.ndarray]]:
     it (or the last frame, past the end). Times count from the stream's first frame.
     """
     info = probe(path)
-    rate = float(eval_rate(info.average_rate)) if info.average_rate else 0.0
+    rate = float(as_fraction(info.average_rate) or 0)
     times = pick_frame_times(info.duration or 0.0, n, 1.0 / rate if rate else 0.0)
     container = open_input(path)
     picked: list[tuple[float, np.ndarray]] = []
@@ -80,11 +80,6 @@ def grab_frames(path: str | Path, n: int = 3) -> list[tuple[float, np.ndarray]]:
     finally:
         container.close()
     return picked
-
-
-def eval_rate(text: str) -> float:
-    num, _, den = text.partition("/")
-    return float(num) / float(den or 1)
 
 
 def _wrap(text: str, width: int, scale: float) -> list[str]:

@@ -250,7 +250,7 @@ class Reader:
             if self.decoded:
                 item = Frame(NO_PIXELS, pts - vshift, self.time_base, self.frames_read, frame)
             else:
-                item = Frame(self._to_rgb(frame), pts - vshift, self.time_base, self.frames_read)
+                item = Frame(frame_to_rgb(frame), pts - vshift, self.time_base, self.frames_read)
             if not self._put(item):
                 return None
             self.frames_read += 1
@@ -296,10 +296,6 @@ class Reader:
             f"the file is damaged after frame {self.frames_read}; "
             f"kept the {self.frames_read} readable frames ({exc})"
         )
-
-    @staticmethod
-    def _to_rgb(frame: av.VideoFrame) -> np.ndarray:
-        return frame_to_rgb(frame)
 
 
 def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
