@@ -1,19 +1,27 @@
 """Benchmark: vidx temporal diffusion restyle against a naive per-frame img2img loop.
 
-Usage: ``python scripts/bench_restyle.py [--sizes tiny mid] [--frames 24] [--out PATH]``
+Usage: ``python scripts/bench_restyle.py [--sizes tiny mid] [--frames 24] [--set KEY=VALUE ...]
+[--out PATH]``
 
 Both sides use the same random-weight model (built with scripts/make_tiny_model.py), prompt,
-scheduler, strength and steps. The naive side is diffusers' ``StableDiffusionImg2ImgPipeline``
-called per frame with PIL in and out and a fixed seed. The clip is a synthetic pan + zoom over a
-real photo (skimage astronaut). Reported per model: wall time, UNet forward calls per frame
-(a classifier-free-guidance batch is one call), warping error against the source motion
-(``temporal.warp_error``) and PSNR of the temporal output to the naive per-frame output. The
-sd15 size (real SD1.5 layout, random weights, 512 px, fp16) runs only when CUDA is available.
+scheduler, strength, steps and seed. The naive side is diffusers' ``StableDiffusionImg2ImgPipeline``
+called per frame with PIL in and out and a fixed seed; it is also the per-frame reference (same
+model, seed, strength). The clip is a real photo (skimage astronaut) under a known affine motion
+per frame (slow pan + zoom + rotation), so the warping error uses the *exact* motion
+(``temporal.exact_pair_warp_error``), per pair with its worst pair (keyframe pairs included).
+Reported per model: wall time, UNet calls per frame (a guidance batch is one call), warping
+error mean / max, detail retention ``DR_t`` of the temporal output over the per-frame one (min and
+mean), a blur-matched baseline (the per-frame output blurred with the Gaussian sigma that gives it
+the temporal output's gradient energy) and the warping-error ratio against it, and PSNR to the
+per-frame output. ``--set`` overrides any ``DiffusionOptions`` field (e.g. ``--set
+warp_noise=false``). The sd15 size (real SD1.5 layout, random weights, 512 px, fp16) runs only
+when CUDA is available.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -40,25 +48,58 @@ from vidx.restyle.diffusion.loading import set_scheduler  # noqa: E402
 
 # (frame height, frame width, work size) per model size
 SETUPS = {"tiny": (128, 160, 128), "mid": (256, 320, 256), "sd15": (512, 640, 512)}
+# motion per frame, in photo pixels / fraction / degrees
+PAN = (1.5, 0.5)
+ZOOM = 0.005
+ROTATION = 0.25
 
 
-def make_clip(n: int, height: int, width: int) -> list[np.ndarray]:
-    """Pan right + slow zoom in over skimage's astronaut photo, ``n`` frames of (h, w, 3)."""
+def frame_to_photo(i: int, height: int, width: int) -> np.ndarray:
+    """3x3 matrix taking frame-i pixel coordinates to photo coordinates (pan, zoom in, rotate)."""
+    s = 1.3 * 256 / height / (1.0 + ZOOM) ** i  # photo pixels per frame pixel
+    th = np.deg2rad(ROTATION * i)
+    rot = s * np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    cf = np.array([(width - 1) / 2, (height - 1) / 2])
+    cp = np.array([256.0 + PAN[0] * i, 256.0 + PAN[1] * i])
+    m = np.eye(3)
+    m[:2, :2], m[:2, 2] = rot, cp - rot @ cf
+    return m
+
+
+def make_clip(n: int, height: int, width: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``n`` frames of skimage's astronaut under the known motion, and the exact backward flow
+    of each pair (t -> t-1, ``(h, w, 2)``; entry 0 is None)."""
     from skimage import data
 
-    photo = data.astronaut()
-    frames = []
+    photo = cv2.GaussianBlur(data.astronaut(), (0, 0), 0.6)
+    frames, flows = [], []
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    pts = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
     for i in range(n):
-        cw = 400 - 4 * i
-        ch = round(cw * height / width)
-        x0, y0 = 20 + 3 * i, 40 + i
-        crop = photo[y0 : y0 + ch, x0 : x0 + cw]
-        frames.append(cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA))
-    return frames
+        m = frame_to_photo(i, height, width)
+        frames.append(
+            cv2.warpAffine(
+                photo,
+                m[:2],
+                (width, height),
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_REFLECT,
+            )
+        )
+        if i == 0:
+            flows.append(None)
+            continue
+        q = np.linalg.inv(frame_to_photo(i - 1, height, width)) @ m @ pts
+        flow = np.dstack(
+            [(q[0] - pts[0]).reshape(height, width), (q[1] - pts[1]).reshape(height, width)]
+        )
+        flows.append(flow.astype(np.float32))
+    return frames, flows
 
 
 def make_contexts(frames: list[np.ndarray], interval: int) -> tuple[list[FrameContext], float]:
-    """Contexts as the pipeline's analysis makes them; returns them and the seconds spent."""
+    """Contexts as the pipeline's analysis makes them (DIS on the source, not the exact motion);
+    returns them and the seconds spent."""
     sched = temporal.KeyframeScheduler(interval)
     out, start = [], time.perf_counter()
     for i, f in enumerate(frames):
@@ -71,9 +112,36 @@ def make_contexts(frames: list[np.ndarray], interval: int) -> tuple[list[FrameCo
     return out, time.perf_counter() - start
 
 
-def psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+def exact_errors(outputs: list[np.ndarray], flows: list[np.ndarray]) -> dict:
+    """Per-pair warping error with the exact motion, and its mean / max / worst pair."""
+    per_pair = [
+        temporal.exact_pair_warp_error(outputs[t - 1], outputs[t], flows[t])
+        for t in range(1, len(outputs))
+    ]
+    summary = temporal.error_summary(per_pair)
+    summary["worst_pair"] += 1  # pair (t-1, t) is named by t
+    return {**summary, "per_pair": per_pair}
+
+
+def clip_psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     mse = np.mean([np.mean((x.astype(np.float64) - y) ** 2) for x, y in zip(a, b, strict=True)])
     return float(10 * np.log10(255.0**2 / max(mse, 1e-12)))
+
+
+def quality(outputs: list[np.ndarray], reference: list[np.ndarray], flows) -> dict:
+    """Detail retention against the per-frame reference and the blur-matched baseline."""
+    drs = [temporal.detail_retention(o, r) for o, r in zip(outputs, reference, strict=True)]
+    energy = float(np.mean([temporal.gradient_energy(o) for o in outputs]))
+    sigma = temporal.blur_matched_sigma(reference, energy)
+    blurred = [temporal.gaussian_blur(r, sigma) for r in reference]
+    return {
+        "detail_retention": drs,
+        "detail_retention_min": float(min(drs)),
+        "detail_retention_mean": float(np.mean(drs)),
+        "blur_matched_sigma": sigma,
+        "blur_matched_warp_error": exact_errors(blurred, flows)["mean"],
+        "psnr_to_per_frame_db": clip_psnr(outputs, reference),
+    }
 
 
 def run_naive(model: Path, opts: DiffusionOptions, frames, device, dtype) -> dict:
@@ -105,10 +173,33 @@ def run_temporal(model: Path, opts: DiffusionOptions, frames, ctxs) -> dict:
     restyler = DiffusionRestyler(opts)
     outs, start = [], time.perf_counter()
     for f, c in zip(frames, ctxs, strict=True):
-        outs.append(restyler(f, c))
+        out = restyler(f, c)
+        if out.shape[:2] != f.shape[:2]:
+            out = cv2.resize(out, (f.shape[1], f.shape[0]), interpolation=cv2.INTER_AREA)
+        outs.append(out)
     wall = time.perf_counter() - start
     info = restyler.describe()
     return {"wall_s": wall, "unet_calls": info["unet_calls"], "outputs": outs, "describe": info}
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``["key=value", ...]`` -> DiffusionOptions overrides (bools, ints, floats, strings)."""
+    fields = {f.name: f for f in dataclasses.fields(DiffusionOptions)}
+    out: dict = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in fields:
+            raise SystemExit(f"--set wants KEY=VALUE with a DiffusionOptions field, got {item!r}")
+        default = getattr(DiffusionOptions(), key)
+        if isinstance(default, bool):
+            out[key] = raw.lower() in ("1", "true", "yes", "on")
+        elif isinstance(default, int):
+            out[key] = int(raw)
+        elif isinstance(default, float):
+            out[key] = float(raw)
+        else:
+            out[key] = raw
+    return out
 
 
 def bench_size(size: str, args, workdir: Path) -> dict:
@@ -116,9 +207,9 @@ def bench_size(size: str, args, workdir: Path) -> dict:
     dtype = "fp16" if device == "cuda" else "fp32"
     height, width, work = SETUPS[size]
     model = build_tiny_model(workdir / size, size=size)
-    frames = make_clip(args.frames, height, width)
+    frames, flows = make_clip(args.frames, height, width)
     ctxs, analysis_s = make_contexts(frames, args.keyframe_interval)
-    opts = DiffusionOptions(
+    settings = dict(
         model=str(model),
         prompt="an oil painting of an astronaut, thick brush strokes",
         negative_prompt="blurry",
@@ -132,35 +223,39 @@ def bench_size(size: str, args, workdir: Path) -> dict:
         dtype=dtype,
         seed=0,
     )
+    opts = DiffusionOptions(**{**settings, **parse_overrides(args.set)})
     naive = run_naive(model, opts, frames, device, dtype)
     temp = run_temporal(model, opts, frames, ctxs)
     n = len(frames)
+    t_err, n_err = exact_errors(temp["outputs"], flows), exact_errors(naive["outputs"], flows)
     row = {
         "size": size,
         "device": device,
         "frame": [height, width],
         "frames": n,
+        "source_warp_error": exact_errors(frames, flows)["mean"],
         "naive": {
             "wall_s": naive["wall_s"],
             "unet_calls_per_frame": naive["unet_calls"] / n,
-            "warp_error": temporal.warp_error(frames, naive["outputs"]),
+            "warp_error": n_err,
         },
         "temporal": {
             "wall_s": temp["wall_s"],
             "wall_with_analysis_s": temp["wall_s"] + analysis_s,
             "unet_calls_per_frame": temp["unet_calls"] / n,
-            "warp_error": temporal.warp_error(frames, temp["outputs"]),
-            "psnr_to_naive_db": psnr(temp["outputs"], naive["outputs"]),
+            "warp_error": t_err,
             "keyframes": temp["describe"]["keyframes"],
+            **quality(temp["outputs"], naive["outputs"], flows),
         },
-        "source_warp_error": temporal.warp_error(frames, frames),
     }
     t, nv = row["temporal"], row["naive"]
     row["ratios"] = {
         "unet_calls": nv["unet_calls_per_frame"] / t["unet_calls_per_frame"],
         "wall": t["wall_s"] / nv["wall_s"],
         "wall_with_analysis": t["wall_with_analysis_s"] / nv["wall_s"],
-        "warp_error": t["warp_error"] / nv["warp_error"],
+        "warp_error": t_err["mean"] / n_err["mean"],
+        "warp_error_vs_blur_matched": t_err["mean"] / t["blur_matched_warp_error"],
+        "worst_pair_over_mean": t_err["max"] / t_err["mean"],
     }
     if args.save_frames:
         out = Path(args.save_frames) / size
@@ -173,39 +268,52 @@ def bench_size(size: str, args, workdir: Path) -> dict:
 
 def print_table(rows: list[dict]) -> None:
     head = (
-        f"{'model':6} {'side':9} {'wall s':>8} {'UNet/frame':>10} {'warp err':>10} {'vs naive':>24}"
+        f"{'model':6} {'side':9} {'wall s':>8} {'UNet/frame':>10} {'warp err':>9} {'worst':>9} "
+        f"{'DR min':>7} {'DR mean':>7}"
     )
     print(head)
     print("-" * len(head))
     for r in rows:
         nv, t, q = r["naive"], r["temporal"], r["ratios"]
+        ne, te = nv["warp_error"], t["warp_error"]
         print(
-            f"{r['size']:6} {'naive':9} {nv['wall_s']:8.1f} {nv['unet_calls_per_frame']:10.2f} "
-            f"{nv['warp_error']:10.5f}"
+            f"{r['size']:6} {'per-frame':9} {nv['wall_s']:8.1f} {nv['unet_calls_per_frame']:10.2f} "
+            f"{ne['mean']:9.5f} {ne['max']:9.5f} {1.0:7.3f} {1.0:7.3f}"
         )
-        note = f"{q['unet_calls']:.2f}x fewer, {q['wall']:.2f}x time"
         print(
             f"{'':6} {'temporal':9} {t['wall_s']:8.1f} {t['unet_calls_per_frame']:10.2f} "
-            f"{t['warp_error']:10.5f} {note:>24}"
+            f"{te['mean']:9.5f} {te['max']:9.5f} {t['detail_retention_min']:7.3f} "
+            f"{t['detail_retention_mean']:7.3f}"
         )
         print(
-            f"{'':6} {'':9} warp error x{q['warp_error']:.2f}, with flow analysis "
-            f"{q['wall_with_analysis']:.2f}x time, PSNR to naive {t['psnr_to_naive_db']:.1f} dB"
+            f"{'':6} warp error x{q['warp_error']:.2f} of per-frame, x"
+            f"{q['warp_error_vs_blur_matched']:.2f} of blur-matched per-frame (sigma "
+            f"{t['blur_matched_sigma']:.2f}, {t['blur_matched_warp_error']:.5f}); worst pair "
+            f"{te['worst_pair']} = {q['worst_pair_over_mean']:.2f}x mean"
         )
+        print(
+            f"{'':6} time x{q['wall']:.2f} (x{q['wall_with_analysis']:.2f} with flow analysis), "
+            f"{q['unet_calls']:.2f}x fewer UNet calls, PSNR to per-frame "
+            f"{t['psnr_to_per_frame_db']:.1f} dB; source itself {r['source_warp_error']:.5f}"
+        )
+        print(f"{'':6} per pair: " + " ".join(f"{e:.4f}" for e in te["per_pair"]))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["tiny", "mid", "sd15"], choices=list(SETUPS))
     parser.add_argument("--frames", type=int, default=24)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--strength", type=float, default=0.5)
-    parser.add_argument("--reuse-strength", type=float, default=0.2)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--strength", type=float, default=0.6)
+    parser.add_argument("--reuse-strength", type=float, default=0.35)
     parser.add_argument("--guidance", type=float, default=7.5)
     parser.add_argument("--scheduler", default="ddim")
-    parser.add_argument("--keyframe-interval", type=int, default=12)
+    parser.add_argument("--keyframe-interval", type=int, default=8)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="DiffusionOptions field"
+    )
     parser.add_argument("--save-frames", default="", help="folder for source|naive|temporal PNGs")
     parser.add_argument("--out", default="bench-results/diffusion_restyle.json")
     args = parser.parse_args(argv)

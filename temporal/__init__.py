@@ -15,7 +15,19 @@ from __future__ import annotations
 from temporal.errors import FlowModelError, TemporalError
 from temporal.flow import DIS_PRESETS, METHODS, flow, to_gray
 from temporal.fusion import fuse, match_color
-from temporal.metrics import WarpErrorMeter, pair_warp_error, warp_error, warp_error_pairs
+from temporal.metrics import (
+    WarpErrorMeter,
+    blur_matched_sigma,
+    detail_retention,
+    error_summary,
+    exact_pair_warp_error,
+    gaussian_blur,
+    gradient_energy,
+    pair_warp_error,
+    psnr,
+    warp_error,
+    warp_error_pairs,
+)
 from temporal.noise import warp_noise
 from temporal.occlusion import consistency_mask
 from temporal.raft import load_raft
@@ -30,13 +42,20 @@ __all__ = [
     "KeyframeScheduler",
     "TemporalError",
     "WarpErrorMeter",
+    "blur_matched_sigma",
     "consistency_mask",
+    "detail_retention",
+    "error_summary",
+    "exact_pair_warp_error",
     "flow",
     "fuse",
+    "gaussian_blur",
+    "gradient_energy",
     "is_scene_cut",
     "load_raft",
     "match_color",
     "pair_warp_error",
+    "psnr",
     "resize_flow",
     "resize_mask",
     "scene_cut_score",

@@ -10,23 +10,31 @@ resized to the source size first (``cv2.INTER_AREA``).
 The flow uses the ``"fine"`` DIS preset, computed at a long side of at most 1024 pixels
 (``scale=None``) and resized back to the source size, so a 4K clip costs about what a 1080p
 one does; pass ``scale=1.0`` for full-resolution flow.
+
+Steadiness is only honest next to sharpness (blur alone cuts the warping error many times), so
+this module also has the rest of DESIGN.md "Metrics": the warping error of a pair with a given
+(exact) flow, for synthetic clips of known motion; gradient energy and detail retention
+``DR_t = E(steadied_t) / E(per_frame_t)``; a blur-matched baseline (the per-frame output blurred
+until its gradient energy equals the steadied output's); and PSNR.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
 
-from temporal._checks import check_image
+from temporal._checks import check_flow_array, check_image
 from temporal.errors import TemporalError
 from temporal.flow import DEFAULT_PRESET
 from temporal.flow import flow as compute_flow
 from temporal.occlusion import consistency_mask
-from temporal.warp import warp
+from temporal.resize import resize_flow, resize_mask
+from temporal.warp import sample_coords, warp
 
 ANALYSIS_LONG_SIDE = 1024
+LUMA = (0.299, 0.587, 0.114)  # BT.601 weights of R, G, B
 
 
 def auto_scale(size: tuple[int, int]) -> float:
@@ -211,3 +219,177 @@ class WarpErrorMeter:
     def reset(self) -> None:
         """Forget the previous frame (call at a cut you do not want scored across)."""
         self._prev = None
+
+
+def exact_pair_warp_error(
+    out_prev: np.ndarray,
+    out_cur: np.ndarray,
+    flow: np.ndarray,
+    mask: np.ndarray | None = None,
+) -> float | None:
+    """Warping error of one pair with a given (exact) flow; None when no pixel is reliable.
+
+    Args:
+        out_prev, out_cur: ``(H, W, 3)`` uint8 (or float in [0, 1]) output frames t-1 and t.
+        flow: ``(h, w, 2)`` backward flow t -> t-1 in pixels (the known motion of a synthetic
+            clip); resized to ``H x W`` with its vectors rescaled when it has another size.
+        mask: ``(h, w)`` bool, True where the flow is trusted; None = where ``p + flow[p]``
+            lies inside the frame. Resized like the flow (a cell stays True only if all of it is).
+
+    Returns:
+        Mean squared RGB difference in [0, 1] between ``out_cur`` and ``warp(out_prev, flow)``
+        over the masked pixels and channels.
+    """
+    cur = _unit_float(out_cur, "out_cur")
+    prev = _unit_float(out_prev, "out_prev")
+    if prev.shape != cur.shape:
+        raise TemporalError(f"out_prev {prev.shape} and out_cur {cur.shape} differ in shape")
+    size = cur.shape[:2]
+    f = check_flow_array(flow)
+    if f.shape[:2] != size:
+        if mask is not None:
+            mask = resize_mask(np.asarray(mask, dtype=bool), size, threshold=0.999)
+        f = resize_flow(f, size)
+    if mask is None:
+        xs, ys = sample_coords(f)
+        h, w = size
+        m = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
+    else:
+        m = np.asarray(mask, dtype=bool)
+        if m.shape != size:
+            raise TemporalError(f"mask must have shape {f.shape[:2]}, got {m.shape}")
+    if not m.any():
+        return None
+    diff = (cur - warp(prev, f)) ** 2
+    return float(diff[m].mean())
+
+
+def error_summary(errors: Iterable[float | None]) -> dict:
+    """``{"mean", "max", "worst_pair", "pairs"}`` of per-pair errors (pair k = frames k, k+1;
+    None entries, pairs with no reliable pixel, are skipped but keep their index)."""
+    indexed = [(i, float(e)) for i, e in enumerate(errors) if e is not None]
+    if not indexed:
+        raise TemporalError("errors must hold at least one scored pair")
+    worst = max(indexed, key=lambda p: p[1])
+    return {
+        "mean": float(np.mean([e for _, e in indexed])),
+        "max": worst[1],
+        "worst_pair": worst[0],
+        "pairs": len(indexed),
+    }
+
+
+def _unit_float(image: np.ndarray, name: str) -> np.ndarray:
+    image = check_image(image, name)
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / 255.0
+    if image.dtype == np.uint16:
+        return image.astype(np.float32) / 65535.0
+    if not np.issubdtype(image.dtype, np.floating):
+        raise TemporalError(f"{name} must be uint8, uint16 or float in [0, 1], got {image.dtype}")
+    return image.astype(np.float32, copy=False)
+
+
+def luma(image: np.ndarray) -> np.ndarray:
+    """``(H, W)`` float32 luma in [0, 1] (BT.601 weights) of an RGB or grey frame."""
+    x = _unit_float(image, "image")
+    if x.ndim == 2:
+        return x
+    if x.shape[2] == 1:
+        return x[:, :, 0]
+    if x.shape[2] < 3:
+        raise TemporalError(f"image must have 1 or 3 channels, got {x.shape[2]}")
+    r, g, b = LUMA
+    return r * x[:, :, 0] + g * x[:, :, 1] + b * x[:, :, 2]
+
+
+def gradient_energy(image: np.ndarray) -> float:
+    """Mean squared 3x3 Sobel gradient ``gx^2 + gy^2`` of the luma (in [0, 1]) of ``image``."""
+    y = luma(image)
+    gx = cv2.Sobel(y, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REFLECT)
+    gy = cv2.Sobel(y, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REFLECT)
+    return float(np.mean(gx.astype(np.float64) ** 2 + gy.astype(np.float64) ** 2))
+
+
+def detail_retention(steadied: np.ndarray, per_frame: np.ndarray) -> float:
+    """``DR = gradient_energy(steadied) / gradient_energy(per_frame)`` of one frame (1 = as
+    sharp as the per-frame result, same model, seed and strength; < 1 = softened).
+
+    ``per_frame`` is resized to the size of ``steadied`` (area) when they differ.
+    """
+    steadied = check_image(steadied, "steadied")
+    per_frame = check_image(per_frame, "per_frame")
+    if per_frame.shape[:2] != steadied.shape[:2]:
+        h, w = steadied.shape[:2]
+        per_frame = cv2.resize(per_frame, (w, h), interpolation=cv2.INTER_AREA)
+    ref = gradient_energy(per_frame)
+    if ref <= 0.0:
+        raise TemporalError("per_frame has no gradient energy (a flat frame); DR is undefined")
+    return gradient_energy(steadied) / ref
+
+
+def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of standard deviation ``sigma`` pixels (kernel to 4 sigma, reflected
+    borders), same shape and dtype; ``sigma <= 0`` returns a copy."""
+    image = check_image(image, "image")
+    if sigma <= 0:
+        return image.copy()
+    k = 2 * int(np.ceil(4.0 * sigma)) + 1
+    out = cv2.GaussianBlur(image, (k, k), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)
+    return out.reshape(image.shape)
+
+
+def blur_matched_sigma(
+    frames: Sequence[np.ndarray],
+    target_energy: float,
+    *,
+    max_sigma: float = 8.0,
+    tol: float = 1e-3,
+) -> float:
+    """The Gaussian sigma that brings the mean gradient energy of ``frames`` down to
+    ``target_energy`` (bisection; energy falls monotonically with sigma).
+
+    Args:
+        frames: per-frame outputs, ``(H, W, 3)`` uint8 or float.
+        target_energy: the mean ``gradient_energy`` of the steadied output.
+        max_sigma: upper end of the search (returned when even it is not blurry enough).
+        tol: stop when the bracket is narrower than this many pixels.
+
+    Returns:
+        0.0 when ``frames`` are already at or below the target, else sigma in (0, max_sigma].
+        The blur is applied to the frames as stored (uint8 results are rounded), so
+        ``gaussian_blur`` with this sigma reproduces the matched energy.
+    """
+    frames = list(frames)
+    if not frames:
+        raise TemporalError("frames must hold at least one frame")
+    if not target_energy >= 0:
+        raise TemporalError(f"target_energy must be >= 0, got {target_energy!r}")
+
+    def energy(sigma: float) -> float:
+        return float(np.mean([gradient_energy(gaussian_blur(f, sigma)) for f in frames]))
+
+    if energy(0.0) <= target_energy:
+        return 0.0
+    if energy(max_sigma) >= target_energy:
+        return float(max_sigma)
+    lo, hi = 0.0, float(max_sigma)
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        if energy(mid) > target_energy:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def psnr(a: np.ndarray, b: np.ndarray, *, peak: float | None = None) -> float:
+    """PSNR in dB between two images of the same shape (``peak`` = 255 for uint8, 65535 for
+    uint16, 1 for floats unless given); identical images give ``inf``."""
+    a, b = check_image(a, "a"), check_image(b, "b")
+    if a.shape != b.shape:
+        raise TemporalError(f"a {a.shape} and b {b.shape} must have the same shape")
+    if peak is None:
+        peak = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(a.dtype, 1.0)
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0.0 else float(10.0 * np.log10(peak**2 / mse))

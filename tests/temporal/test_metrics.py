@@ -56,3 +56,70 @@ def test_length_mismatch(pan_clip):
         temporal.warp_error(clip, clip[:3], strict=True)
     with pytest.raises(ValueError, match="at least 2 frames"):
         temporal.warp_error(clip[:1], clip[:1])
+
+
+def _shift(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """``out[y, x] = image[y - dy, x - dx]`` (content moves by (dx, dy)), edges replicated."""
+    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    h, w = image.shape[:2]
+    return cv2.warpAffine(
+        image, m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def test_exact_warp_error_is_zero_for_the_known_shift(photos):
+    prev = np.ascontiguousarray(photos["astronaut"][100:148, 100:164])
+    cur = _shift(prev, 3, -2)  # content moved right 3, up 2
+    flow = np.zeros((48, 64, 2), np.float32)
+    flow[..., 0], flow[..., 1] = -3.0, 2.0  # backward flow cur -> prev
+    assert temporal.exact_pair_warp_error(prev, cur, flow) == pytest.approx(0.0, abs=1e-12)
+    # the wrong flow is not free, and the default mask drops pixels that come from outside
+    assert temporal.exact_pair_warp_error(prev, cur, np.zeros_like(flow)) > 1e-3
+    mask = np.zeros((48, 64), bool)
+    assert temporal.exact_pair_warp_error(prev, cur, flow, mask) is None
+
+
+def test_exact_warp_error_resizes_the_flow_to_the_output():
+    prev = np.zeros((16, 16, 3), np.uint8)
+    prev[:, ::2] = 255  # vertical stripes, 1 px
+    cur = _shift(prev, 2, 0)
+    flow = np.zeros((8, 8, 2), np.float32)
+    flow[..., 0] = -1.0  # 1 px at half size = 2 px at full size
+    assert temporal.exact_pair_warp_error(prev, cur, flow) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_error_summary_reports_the_worst_pair():
+    s = temporal.error_summary([0.01, None, 0.05, 0.02])
+    assert s == {"mean": pytest.approx(0.08 / 3), "max": 0.05, "worst_pair": 2, "pairs": 3}
+    with pytest.raises(ValueError, match="errors"):
+        temporal.error_summary([None])
+
+
+def test_blur_lowers_detail_retention(photos):
+    img = np.ascontiguousarray(photos["astronaut"][::4, ::4])
+    assert temporal.detail_retention(img, img) == pytest.approx(1.0)
+    drs = [temporal.detail_retention(temporal.gaussian_blur(img, s), img) for s in (0.5, 1, 2)]
+    assert 1.0 > drs[0] > drs[1] > drs[2] > 0.0
+    big = cv2.resize(img, (256, 256), interpolation=cv2.INTER_NEAREST)
+    assert temporal.detail_retention(img, big) == pytest.approx(1.0, abs=0.05)  # resized
+    with pytest.raises(ValueError, match="flat"):
+        temporal.detail_retention(img, np.zeros_like(img))
+
+
+def test_blur_matched_sigma_recovers_a_known_blur(photos):
+    frames = [np.ascontiguousarray(photos[k][:192, :192]).astype(np.float32) / 255 for k in photos]
+    for sigma in (0.8, 1.7):
+        target = np.mean(
+            [temporal.gradient_energy(temporal.gaussian_blur(f, sigma)) for f in frames]
+        )
+        found = temporal.blur_matched_sigma(frames, float(target))
+        assert found == pytest.approx(sigma, abs=0.02)
+    assert temporal.blur_matched_sigma(frames, 1e9) == 0.0  # already below the target
+
+
+def test_psnr():
+    a = np.zeros((4, 4, 3), np.uint8)
+    b = a.copy()
+    b[0, 0, 0] = 255
+    assert temporal.psnr(a, a) == float("inf")
+    assert temporal.psnr(a, b) == pytest.approx(10 * np.log10(48))
