@@ -30,7 +30,7 @@ from temporal.metrics import (
 )
 from temporal.noise import warp_noise
 from temporal.occlusion import consistency_mask
-from temporal.raft import load_raft
+from temporal.raft import build_raft, load_raft
 from temporal.resize import resize_flow, resize_mask
 from temporal.scenecut import KeyframeScheduler, is_scene_cut, scene_cut_score
 from temporal.warp import warp
@@ -42,6 +42,7 @@ __all__ = [
     "KeyframeScheduler",
     "TemporalError",
     "WarpErrorMeter",
+    "build_raft",
     "blur_matched_sigma",
     "consistency_mask",
     "detail_retention",

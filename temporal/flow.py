@@ -7,12 +7,17 @@ where the same point sits in ``dst``; pixel centres are at integer coordinates.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import cv2
 import numpy as np
 
 from temporal._checks import check_image
 from temporal.errors import TemporalError
 from temporal.resize import resize_flow
+
+if TYPE_CHECKING:
+    from temporal.raft import RaftWeights
 
 METHODS = ("dis", "farneback", "raft")
 DIS_PRESETS = {
@@ -79,7 +84,7 @@ def flow(
     *,
     preset: str = DEFAULT_PRESET,
     scale: float = 1.0,
-    raft_weights: str | None = None,
+    raft_weights: RaftWeights | None = None,
     device: str | None = None,
     raft_updates: int = 12,
 ) -> np.ndarray:
@@ -95,8 +100,13 @@ def flow(
             and rotation, about twice the time of ``"medium"``).
         scale: analysis scale in (0, 1]; below 1 the flow is computed on copies shrunk with
             ``cv2.INTER_AREA`` and resized back with its vectors rescaled.
-        raft_weights: path to a ``raft_large``/``raft_small`` state dict (``.safetensors``, or a
-            torch file read with ``torch.load(weights_only=True)``).
+        raft_weights: the ``raft_large``/``raft_small`` weights, one of: a path to a state dict
+            file (``.safetensors``, or a torch file read with ``torch.load(weights_only=True)``;
+            kept for compatibility), an already-loaded state dict ``{name: tensor}`` (the
+            caller applies its own file rules; the model built from it is cached by the dict's
+            identity, so pass the same dict object each call and do not change it), or a RAFT
+            ``torch.nn.Module`` built once (e.g. with ``temporal.raft.build_raft``; moved to
+            ``device`` in place).
         device: torch device for RAFT (default: CUDA when available, else CPU).
         raft_updates: RAFT recurrent refinement steps (default 12).
 
@@ -151,7 +161,7 @@ def flow(
         out = raft_flow(
             _to_rgb(src_s),
             _to_rgb(dst_s),
-            str(raft_weights),
+            cast("RaftWeights", raft_weights),  # not None: checked above
             device=device,
             updates=int(raft_updates),
         )

@@ -78,6 +78,30 @@ def test_raft_runs_from_a_local_safetensors_file(photos, tmp_path):
     assert f.shape == (60, 76, 2) and f.dtype == np.float32 and np.isfinite(f).all()
 
 
+def test_raft_from_a_loaded_state_dict_or_module(photos):
+    """The caller may read the file itself (its own pickle rules) and hand over the dict."""
+    from torchvision.models.optical_flow import raft_small
+
+    from temporal.raft import build_raft, raft_model
+
+    torch.manual_seed(0)
+    state = {f"module.{k}": v for k, v in raft_small(weights=None).state_dict().items()}
+    img = photos["chelsea"][:40, :48]
+    dst = photos["chelsea"][2:42, 3:51]
+    f = temporal.flow(img, dst, "raft", raft_weights=state, device="cpu", raft_updates=2)
+    assert f.shape == (40, 48, 2) and np.isfinite(f).all()
+    built = raft_model(state, "cpu")
+    assert raft_model(state, "cpu") is built  # built once per dict, cached by identity
+    model = build_raft(state)
+    assert raft_model(model, "cpu") is model  # a module is used as it is
+    for a, b in zip(built.state_dict().values(), model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    with pytest.raises(FlowModelError, match="neither.*keys missing, 1 unexpected .*'weight'"):
+        temporal.flow(img, img, "raft", raft_weights={"weight": torch.zeros(3)})
+    with pytest.raises(FlowModelError, match="must be a file path"):
+        temporal.flow(img, img, "raft", raft_weights=3)
+
+
 def test_bad_arguments_name_themselves(photos):
     img = photos["chelsea"][:32, :32]
     for kwargs, word in [

@@ -3,7 +3,8 @@
 ``SpandrelUpscaler`` wraps a loaded spandrel ``ImageModelDescriptor``: it decides whether the
 model runs at all, runs it tiled, and finishes with a high-quality resize to the exact target
 size. ``ModelFileUpscaler`` loads the descriptor from a ``.safetensors`` file (or, only when the
-user allows it, a pickle checkpoint through ``torch.load(weights_only=True)``).
+user allows it, a pickle checkpoint through ``torch.load(weights_only=True)``), read by
+:mod:`vidx.weights`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from vidx.device import pick_device, pick_dtype
 from vidx.errors import InputError, ModelError, OptionError
 from vidx.frame import FrameContext
 from vidx.upscale.tiling import default_overlap, pick_tile, resize, run_tiled
+from vidx.weights import first_line, load_state_dict
 
-SAFE_SUFFIXES = (".safetensors",)
-PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 DTYPE_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 
@@ -128,40 +128,8 @@ def prepare_descriptor(
 
 
 def load_state_dict_file(path: Path, allow_pickle: bool) -> dict[str, torch.Tensor]:
-    """Read a weights file safely: safetensors, or a pickle with ``weights_only=True``."""
-    suffix = path.suffix.lower()
-    if not path.is_file():
-        raise ModelError(f"upscaler model file {path} does not exist")
-    if suffix in SAFE_SUFFIXES:
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path))
-        except (SafetensorError, OSError) as exc:
-            raise ModelError(f"upscaler model {path} is not a readable safetensors file") from exc
-    if suffix in PICKLE_SUFFIXES:
-        if not allow_pickle:
-            raise ModelError(
-                f"upscaler model {path} is a pickle file; convert it to .safetensors "
-                "or pass --allow-pickle if you trust it"
-            )
-        try:
-            state = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad model file
-            raise ModelError(f"upscaler model {path} cannot be read safely: {exc}") from exc
-        if isinstance(state, dict):
-            for key in ("params_ema", "params", "state_dict", "model"):
-                if isinstance(state.get(key), dict):
-                    state = state[key]
-                    break
-        if not isinstance(state, dict):
-            raise ModelError(f"upscaler model {path} does not hold a state dict")
-        return state
-    raise ModelError(
-        f"upscaler model {path} has an unknown suffix {suffix!r} "
-        f"(expected {', '.join(SAFE_SUFFIXES + PICKLE_SUFFIXES)})"
-    )
+    """Read an upscaler weights file through :func:`vidx.weights.load_state_dict`."""
+    return load_state_dict(path, allow_pickle=allow_pickle, what="upscaler model")
 
 
 def load_descriptor(path: Path, allow_pickle: bool = False) -> ImageModelDescriptor:
@@ -172,7 +140,7 @@ def load_descriptor(path: Path, allow_pickle: bool = False) -> ImageModelDescrip
     except UnsupportedModelError as exc:
         raise ModelError(f"upscaler model {path}: architecture not recognised by spandrel") from exc
     except (KeyError, RuntimeError, ValueError, AssertionError) as exc:
-        raise ModelError(f"upscaler model {path} cannot be built: {exc}") from exc
+        raise ModelError(f"upscaler model {path} cannot be built: {first_line(exc)}") from exc
     if not isinstance(descriptor, ImageModelDescriptor):
         raise ModelError(f"upscaler model {path} is an inpainting model, not an upscaler")
     if descriptor.input_channels != 3 or descriptor.output_channels != 3:
