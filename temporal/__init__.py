@@ -28,7 +28,7 @@ from temporal.metrics import (
     warp_error,
     warp_error_pairs,
 )
-from temporal.noise import warp_noise
+from temporal.noise import NoiseField, integral_warp_noise, noise_field, warp_noise
 from temporal.occlusion import consistency_mask
 from temporal.raft import build_raft, load_raft
 from temporal.resize import resize_flow, resize_mask
@@ -38,6 +38,7 @@ from temporal.warp import warp
 __all__ = [
     "DIS_PRESETS",
     "METHODS",
+    "NoiseField",
     "FlowModelError",
     "KeyframeScheduler",
     "TemporalError",
@@ -52,9 +53,11 @@ __all__ = [
     "fuse",
     "gaussian_blur",
     "gradient_energy",
+    "integral_warp_noise",
     "is_scene_cut",
     "load_raft",
     "match_color",
+    "noise_field",
     "pair_warp_error",
     "psnr",
     "resize_flow",

@@ -32,6 +32,7 @@ from vidx.restyle.diffusion.denoise import (
 )
 from vidx.restyle.diffusion.loading import load_pipeline, set_scheduler
 from vidx.restyle.diffusion.options import DiffusionOptions, work_size_for
+from vidx.restyle.diffusion.reuse import SEED_SCHEDULER, NoiseCarrier
 
 MASK_THRESHOLD = 0.75  # a latent cell is reliable when 75% of the pixels under it are
 TILING_PIXELS = 1536 * 1536  # VAE tiling above this many working pixels
@@ -54,12 +55,6 @@ def check_frame(image: np.ndarray) -> np.ndarray:
     if image.dtype != np.uint8:
         raise InputError(f"a frame must be uint8, got {image.dtype}")
     return image
-
-
-def seeded_noise(shape: tuple[int, ...], seed: int, like: torch.Tensor) -> torch.Tensor:
-    """N(0, 1) noise drawn on the CPU from ``seed`` (same values on every device)."""
-    gen = torch.Generator(device="cpu").manual_seed(int(seed))
-    return torch.randn(shape, generator=gen).to(device=like.device, dtype=like.dtype)
 
 
 def latent_flow_mask(
@@ -106,6 +101,7 @@ class DiffusionRestyler:
         self.frames = 0
         self.keyframes = 0
         self._cond: dict[tuple[int, int], Conditioning] = {}
+        self._noise = NoiseCarrier(self.options)
         self.reset()
 
     def reset(self) -> None:
@@ -113,7 +109,7 @@ class DiffusionRestyler:
         self._prev_latent: torch.Tensor | None = None
         self._prev_noise: torch.Tensor | None = None
         self._key_output: np.ndarray | None = None
-        self._fresh = torch.Generator(device="cpu").manual_seed(self.options.seed + 1)
+        self._noise.reset()
         if self.attn is not None:
             self.attn.clear()
             self.attn.mode = "off"
@@ -169,26 +165,20 @@ class DiffusionRestyler:
             if o.reuse:
                 z_start = temporal.fuse(z, warped, mask, o.latent_blend_weight)
                 strength = min(o.reuse_strength, o.strength)
-            if o.warp_noise:
-                m = mask[0, 0] > 0.5
-                noise = temporal.warp_noise(
-                    prev_noise, flow, m, self._fresh, weight=o.warp_noise_weight
-                )
-            else:
-                noise = seeded_noise(tuple(z.shape), o.seed, z)
+            noise = self._noise.carry(flow, mask[0, 0] > 0.5, z)
             timesteps = schedule(pipe, o.steps, strength)
             if o.pull and o.pull_weight > 0 and o.pull_steps > 0:
                 n_pull = math.ceil(o.pull_steps * len(timesteps))
                 pull = Pull(warped, noise, mask * o.pull_weight, n_pull)
         else:
             z_start = z
-            noise = seeded_noise(tuple(z.shape), o.seed, z)
+            noise = self._noise.start(z)
             timesteps = schedule(pipe, o.steps, strength)
 
         # 3. denoise from the noised start latent
         calls_before = self.unet_calls
         latents = renoise(pipe, z_start, noise, timesteps[:1])
-        step_gen = torch.Generator(device="cpu").manual_seed(o.seed + 2)
+        step_gen = torch.Generator(device="cpu").manual_seed(o.seed + SEED_SCHEDULER)
         try:
             latents = denoise(
                 pipe,
@@ -256,6 +246,7 @@ class DiffusionRestyler:
             "temporal": {
                 "latent_blend": o.latent_blend,
                 "warp_noise": o.warp_noise,
+                "noise_warp": o.noise_warp,
                 "pull": o.pull,
                 "cross_frame_attn": o.cross_frame_attn,
                 "color_anchor": o.color_anchor,

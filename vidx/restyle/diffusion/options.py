@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from vidx.errors import OptionError
 
 SCHEDULERS = ("euler", "euler-a", "ddim", "dpm++", "lcm", "model")
+NOISE_WARPS = ("integral", "nearest")
 
 
 @dataclass
@@ -22,6 +23,9 @@ class DiffusionOptions:
     - ``warp_noise`` / ``warp_noise_weight``: noise warped from the previous frame (fresh noise in
       disoccluded pixels); the weight is the share of fresh noise mixed in everywhere.
       Off: every frame uses the same seeded noise (what a plain per-frame loop does).
+      ``noise_warp`` picks the method: ``"integral"`` (default; follows sub-pixel motion and
+      stays i.i.d. Gaussian, with ``noise_subcells`` sub-cells per latent pixel) or
+      ``"nearest"`` (the old nearest-neighbour gather).
     - ``pull`` / ``pull_steps`` / ``pull_weight``: for the first ``pull_steps`` fraction of the
       denoising steps, move the latent toward the renoised warped previous latent inside the mask.
     - ``cross_frame_attn``: self-attention also attends to the last keyframe's features.
@@ -53,6 +57,8 @@ class DiffusionOptions:
     color_anchor_weight: float = 1.0
     reuse_strength: float = 0.35
     compile: bool = False
+    noise_warp: str = "integral"
+    noise_subcells: int = 8
 
     def check(self) -> DiffusionOptions:
         """Raise OptionError naming the first bad value; returns self."""
@@ -80,6 +86,14 @@ class DiffusionOptions:
             raise OptionError(f"--work-size must be 64 to 4096 pixels, got {self.work_size!r}")
         if self.work_size % 8:
             raise OptionError(f"--work-size must be a multiple of 8, got {self.work_size!r}")
+        if self.noise_warp not in NOISE_WARPS:
+            raise OptionError(
+                f"noise_warp must be one of {', '.join(NOISE_WARPS)}, got {self.noise_warp!r}"
+            )
+        if not isinstance(self.noise_subcells, int) or not 1 <= self.noise_subcells <= 16:
+            raise OptionError(
+                f"noise_subcells must be an integer from 1 to 16, got {self.noise_subcells!r}"
+            )
         return self
 
     @property

@@ -29,9 +29,14 @@ from vidx.restyle.diffusion.denoise import (
     renoise,
     schedule,
 )
-from vidx.restyle.diffusion.img2img import check_frame, latent_flow_mask, seeded_noise
+from vidx.restyle.diffusion.img2img import check_frame, latent_flow_mask
 from vidx.restyle.diffusion.loading import load_pipeline, set_scheduler
 from vidx.restyle.diffusion.options import DiffusionOptions
+from vidx.restyle.diffusion.reuse import (
+    SEED_REFINE_FRESH_NOISE,
+    SEED_REFINE_SCHEDULER,
+    NoiseCarrier,
+)
 from vidx.upscale.base import Upscaler
 
 TILING_PIXELS = 1024 * 1024
@@ -116,12 +121,13 @@ class DiffusionRefiner:
         self.unet_calls = 0
         self.frames = 0
         self._cond: Conditioning | None = None
+        self._noise = NoiseCarrier(self.options, SEED_REFINE_FRESH_NOISE)
         self.reset()
 
     def reset(self) -> None:
         self._prev_latent: torch.Tensor | None = None
         self._prev_noise: torch.Tensor | None = None
-        self._fresh = torch.Generator(device="cpu").manual_seed(self.options.seed + 11)
+        self._noise.reset()
 
     def _tiled_predict(self, pipe, latents: torch.Tensor, t: torch.Tensor, cond: Conditioning):
         _, _, h, w = latents.shape
@@ -172,7 +178,7 @@ class DiffusionRefiner:
             and prev_latent.shape == z.shape
         )
         pull, z_start = None, z
-        noise = seeded_noise(tuple(z.shape), o.seed, z)
+        noise = None
         strength = self.strength
         if reuse and ctx is not None and prev_latent is not None and prev_noise is not None:
             lat = (h // pipe.vae_scale_factor, w // pipe.vae_scale_factor)
@@ -182,21 +188,16 @@ class DiffusionRefiner:
             if o.reuse:
                 z_start = temporal.fuse(z, warped, mask, o.latent_blend_weight)
                 strength = self.reuse_strength
-            if o.warp_noise:
-                noise = temporal.warp_noise(
-                    prev_noise,
-                    flow,
-                    mask[0, 0] > 0.5,
-                    self._fresh,
-                    weight=o.warp_noise_weight,
-                )
+            noise = self._noise.carry(flow, mask[0, 0] > 0.5, z)
+        if noise is None:
+            noise = self._noise.start(z)
         timesteps = schedule(pipe, o.steps, strength)
         if reuse and o.pull and o.pull_weight > 0 and o.pull_steps > 0:
             pull = Pull(
                 warped, noise, mask * o.pull_weight, math.ceil(o.pull_steps * len(timesteps))
             )
         latents = renoise(pipe, z_start, noise, timesteps[:1])
-        gen = torch.Generator(device="cpu").manual_seed(o.seed + 12)
+        gen = torch.Generator(device="cpu").manual_seed(o.seed + SEED_REFINE_SCHEDULER)
         latents = denoise(
             pipe,
             latents,
