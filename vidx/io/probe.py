@@ -10,6 +10,7 @@ from typing import Any
 import av
 
 from vidx.errors import InputError
+from vidx.io.deinterlace import field_order, is_interlaced
 
 
 def open_input(path: str | Path) -> av.container.InputContainer:
@@ -61,6 +62,8 @@ class VideoInfo:
     frames: int | None
     frames_exact: bool
     streams: list[StreamInfo]
+    interlaced: bool = False
+    field_order: str | None = None  # "progressive", "top field first", "bottom field first"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,15 +71,20 @@ class VideoInfo:
 
 def first_rotation(container: av.container.InputContainer) -> int:
     """Counter-clockwise display rotation (0/90/180/270) of the first decodable frame."""
+    return _first_frame(container)[0]
+
+
+def _first_frame(container: av.container.InputContainer) -> tuple[int, bool]:
+    """Rotation and interlaced flag of the first decodable frame ((0, False) when none)."""
     vs = container.streams.video[0]
     try:
         for frame in container.decode(vs):
-            return int(frame.rotation) % 360
+            return int(frame.rotation) % 360, bool(frame.interlaced_frame)
     except av.error.FFmpegError:
-        return 0
+        return 0, False
     finally:
         container.seek(0)
-    return 0
+    return 0, False
 
 
 def probe(path: str | Path) -> VideoInfo:
@@ -85,7 +93,9 @@ def probe(path: str | Path) -> VideoInfo:
     try:
         vs = container.streams.video[0]
         ctx = vs.codec_context
-        rotation = first_rotation(container)
+        rotation, flagged = _first_frame(container)
+        order = field_order(vs)
+        interlaced = flagged or is_interlaced(order)  # (order None: not declared)
         w, h = ctx.width, ctx.height
         if rotation in (90, 270):
             w, h = h, w
@@ -126,6 +136,8 @@ def probe(path: str | Path) -> VideoInfo:
             frames=frames,
             frames_exact=exact,
             streams=streams,
+            interlaced=interlaced,
+            field_order=order,
         )
     finally:
         container.close()

@@ -20,6 +20,7 @@ import numpy as np
 
 from vidx.errors import InputError, OptionError
 from vidx.frame import Frame
+from vidx.io.deinterlace import Deinterlacer, check_mode, field_order, is_interlaced, notice
 from vidx.io.probe import open_input
 
 COPY_TYPES = ("audio", "subtitle")
@@ -70,6 +71,13 @@ class Reader:
     ``copy_streams`` says which non-video streams to pass through (default: all audio and
     subtitle streams). A corrupt or truncated tail stops decoding at the last readable frame
     (``self.warnings`` says so); a file with no decodable frame at all is an InputError.
+
+    ``deinterlace`` ``"auto"`` (default) runs interlaced frames through FFmpeg's ``bwdif``
+    (see :mod:`vidx.io.deinterlace`): frames the decoder flags as interlaced, or every frame
+    when the stream declares a field order. One frame comes out per frame in, with its
+    timestamp, and ``self.warnings`` gets one notice. This applies to ``decoded`` frames too,
+    so a straight transcode of an interlaced source comes out progressive. ``"off"`` hands
+    frames on as decoded.
     """
 
     def __init__(
@@ -81,7 +89,9 @@ class Reader:
         copy_streams: bool = True,
         threads: int = 0,
         decoded: bool = False,
+        deinterlace: str = "auto",
     ) -> None:
+        self.deinterlace = check_mode(deinterlace)
         self.path = Path(path)
         self.decoded = decoded  # hand av.VideoFrames on, no RGB (see Frame)
         self.trim = trim
@@ -94,6 +104,8 @@ class Reader:
             [s for s in self.container.streams if s.type in COPY_TYPES] if copy_streams else []
         )
         self.time_base: Fraction = self.video.time_base or Fraction(1, 90000)
+        self.field_order = field_order(self.video)  # "top field first", ... or None
+        self._deinterlacer: Deinterlacer | None = None
         self._pending: list[tuple[float, Passthrough]] = []
         self._last_pts: int | None = None
         self._step: int | None = None
@@ -212,10 +224,10 @@ class Reader:
                     if not audio_open:
                         break
                     continue
-                video_done = self._emit(self._decode(packet), vshift)
+                video_done = self._emit(self._decoded_frames(packet), vshift)
                 if video_done is None:
                     return
-            if not video_done and self._emit(self._decode(None), vshift) is None:
+            if not video_done and self._emit(self._decoded_frames(None), vshift) is None:
                 return
         except av.error.FFmpegError as exc:
             self._damaged(exc)
@@ -277,6 +289,26 @@ class Reader:
                 keep.append((t, item))
         self._pending = keep
         return True
+
+    def _decoded_frames(self, packet: av.Packet | None) -> list[av.VideoFrame]:
+        """Decode ``packet`` (None: flush), deinterlacing when needed (see the class doc)."""
+        frames = self._decode(packet)
+        if self.deinterlace == "off":
+            return frames
+        out: list[av.VideoFrame] = []
+        for frame in frames:
+            if self._deinterlacer is None:
+                declared = is_interlaced(self.field_order)
+                if not (frame.interlaced_frame or declared):
+                    out.append(frame)
+                    continue
+                all_frames = declared and not frame.interlaced_frame
+                self._deinterlacer = Deinterlacer(self.time_base, self.field_order, all_frames)
+                self.warnings.append(notice(self.field_order))
+            out.extend(self._deinterlacer.push(frame))
+        if packet is None and self._deinterlacer is not None:
+            out.extend(self._deinterlacer.flush())
+        return out
 
     def _decode(self, packet: av.Packet | None) -> list[av.VideoFrame]:
         try:
