@@ -1,6 +1,7 @@
 """Build a random-weight Stable Diffusion img2img model folder from configs (no download).
 
-Usage: ``python scripts/make_tiny_model.py OUT_DIR [--size tiny|mid|sd15] [--seed 0]``
+Usage: ``python scripts/make_tiny_model.py OUT_DIR [--size tiny|mid|sd15] [--seed 0]
+[--time-cond-proj-dim N]``
 
 The way diffusers tests its pipelines: a UNet, a VAE and a CLIP text encoder built from small
 configs with fixed seeds, a hand-made byte-level BPE tokenizer (vocab.json + merges.txt written
@@ -104,12 +105,19 @@ def _configs(size: str, width_mult: int) -> tuple[dict, dict, dict]:
 
 
 def build_tiny_model(
-    out_dir: str | Path, *, size: str = "tiny", width_mult: int = 1, seed: int = 0
+    out_dir: str | Path,
+    *,
+    size: str = "tiny",
+    width_mult: int = 1,
+    seed: int = 0,
+    time_cond_proj_dim: int | None = None,
 ):
     """Build and save a random SD img2img model to ``out_dir``; returns the folder as a Path.
 
     ``size`` picks the layout (``tiny``, ``mid``, ``sd15``); ``width_mult`` widens the UNet
-    channels of ``tiny``/``mid``. Weights are seeded, so the same call gives the same files.
+    channels of ``tiny``/``mid``; ``time_cond_proj_dim`` gives the UNet a guidance embedding
+    the way LCM-distilled models have one. Weights are seeded, so the same call gives the same
+    files.
     """
     import torch
     from diffusers import (
@@ -124,7 +132,9 @@ def build_tiny_model(
     unet_cfg, vae_cfg, text_cfg = _configs(size, width_mult)
     n_vae = len(vae_cfg["block_out_channels"])
     torch.manual_seed(seed)
-    unet = UNet2DConditionModel(in_channels=4, out_channels=4, **unet_cfg)
+    unet = UNet2DConditionModel(
+        in_channels=4, out_channels=4, time_cond_proj_dim=time_cond_proj_dim, **unet_cfg
+    )
     torch.manual_seed(seed)
     vae = AutoencoderKL(
         in_channels=3,
@@ -268,8 +278,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", choices=SIZES, default="tiny")
     parser.add_argument("--width-mult", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--time-cond-proj-dim", type=int, default=None, help="guidance embedding (LCM-like)"
+    )
     args = parser.parse_args(argv)
-    build_tiny_model(args.out_dir, size=args.size, width_mult=args.width_mult, seed=args.seed)
+    build_tiny_model(
+        args.out_dir,
+        size=args.size,
+        width_mult=args.width_mult,
+        seed=args.seed,
+        time_cond_proj_dim=args.time_cond_proj_dim,
+    )
 
 
 if __name__ == "__main__":

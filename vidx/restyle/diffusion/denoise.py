@@ -18,16 +18,26 @@ import torch
 
 @dataclass
 class Conditioning:
-    """Text conditioning for the UNet, uncond half first when ``guidance > 1``."""
+    """Text conditioning for the UNet, uncond half first when ``cfg``.
+
+    ``use_cfg`` None means classifier-free guidance whenever ``guidance > 1``.
+    ``timestep_cond`` is the guidance embedding of guidance-distilled (LCM) UNets.
+    """
 
     embeds: torch.Tensor
     guidance: float
     added: dict | None = None
     timestep_cond: torch.Tensor | None = None
+    use_cfg: bool | None = None
 
     @property
     def cfg(self) -> bool:
-        return self.guidance > 1.0
+        return self.guidance > 1.0 if self.use_cfg is None else self.use_cfg
+
+
+def has_guidance_embedding(pipe) -> bool:
+    """Whether the UNet takes guidance as an embedding (``time_cond_proj_dim``: LCM-distilled)."""
+    return getattr(pipe.unet.config, "time_cond_proj_dim", None) is not None
 
 
 @dataclass
@@ -46,11 +56,24 @@ def is_sdxl(pipe) -> bool:
 
 
 def encode_conditioning(
-    pipe, prompt: str, negative: str, guidance: float, size: tuple[int, int]
+    pipe,
+    prompt: str,
+    negative: str,
+    guidance: float,
+    size: tuple[int, int],
+    *,
+    cfg_with_embedding: bool = False,
 ) -> Conditioning:
-    """Encode the prompts once; ``size`` is the working ``(H, W)`` (SDXL time ids use it)."""
+    """Encode the prompts once; ``size`` is the working ``(H, W)`` (SDXL time ids use it).
+
+    A UNet with a guidance embedding (LCM-distilled, ``time_cond_proj_dim``) gets ``guidance``
+    through the embedding (``w = guidance - 1``, as diffusers does) and no classifier-free
+    guidance, unless ``cfg_with_embedding``; any other UNet gets classifier-free guidance when
+    ``guidance > 1``.
+    """
     device = pipe.unet.device
-    cfg = guidance > 1.0
+    embedded = has_guidance_embedding(pipe)
+    cfg = guidance > 1.0 and (cfg_with_embedding or not embedded)
     added = None
     if is_sdxl(pipe):
         pos, neg, pooled, neg_pooled = pipe.encode_prompt(
@@ -78,12 +101,12 @@ def encode_conditioning(
         pos, neg = pipe.encode_prompt(prompt, device, 1, cfg, negative or None)
     embeds = torch.cat([neg, pos]) if cfg else pos
     tcond = None
-    proj_dim = getattr(pipe.unet.config, "time_cond_proj_dim", None)
-    if proj_dim is not None:
+    if embedded:
+        proj_dim = pipe.unet.config.time_cond_proj_dim
         gs = torch.tensor([guidance - 1.0])
         tcond = pipe.get_guidance_scale_embedding(gs, embedding_dim=proj_dim)
         tcond = tcond.to(device=device, dtype=embeds.dtype)
-    return Conditioning(embeds, guidance, added, tcond)
+    return Conditioning(embeds, guidance, added, tcond, use_cfg=cfg)
 
 
 def _vae_dtype(pipe) -> torch.dtype:

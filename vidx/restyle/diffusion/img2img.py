@@ -118,7 +118,12 @@ class DiffusionRestyler:
         if size not in self._cond:
             o = self.options
             self._cond[size] = encode_conditioning(
-                self.pipe, o.prompt, o.negative_prompt, o.guidance, size
+                self.pipe,
+                o.prompt,
+                o.negative_prompt,
+                o.guidance,
+                size,
+                cfg_with_embedding=o.lcm_cfg,
             )
         return self._cond[size]
 

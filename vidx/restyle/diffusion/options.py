@@ -26,6 +26,9 @@ class DiffusionOptions:
       ``noise_warp`` picks the method: ``"integral"`` (default; follows sub-pixel motion and
       stays i.i.d. Gaussian, with ``noise_subcells`` sub-cells per latent pixel) or
       ``"nearest"`` (the old nearest-neighbour gather).
+
+    ``lcm_cfg``: a UNet with a guidance embedding (LCM-distilled, ``time_cond_proj_dim``) takes
+    ``guidance`` through the embedding only; set this to also run classifier-free guidance.
     - ``pull`` / ``pull_steps`` / ``pull_weight``: for the first ``pull_steps`` fraction of the
       denoising steps, move the latent toward the renoised warped previous latent inside the mask.
     - ``cross_frame_attn``: self-attention also attends to the last keyframe's features.
@@ -59,6 +62,7 @@ class DiffusionOptions:
     compile: bool = False
     noise_warp: str = "integral"
     noise_subcells: int = 8
+    lcm_cfg: bool = False
 
     def check(self) -> DiffusionOptions:
         """Raise OptionError naming the first bad value; returns self."""

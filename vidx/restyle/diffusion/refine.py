@@ -165,7 +165,12 @@ class DiffusionRefiner:
             pipe.vae.enable_tiling()
         if self._cond is None:
             self._cond = encode_conditioning(
-                pipe, o.prompt, o.negative_prompt, o.guidance, (self.tile, self.tile)
+                pipe,
+                o.prompt,
+                o.negative_prompt,
+                o.guidance,
+                (self.tile, self.tile),
+                cfg_with_embedding=o.lcm_cfg,
             )
         z = encode_image(pipe, padded)
         prev_latent, prev_noise = self._prev_latent, self._prev_noise

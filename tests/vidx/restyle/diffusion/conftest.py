@@ -43,6 +43,12 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_lcm_dir(tmp_path_factory) -> Path:
+    """The tiny model with a guidance embedding (``time_cond_proj_dim``), as LCM UNets have."""
+    return _builder()(tmp_path_factory.mktemp("tiny-lcm") / "model", time_cond_proj_dim=32)
+
+
+@pytest.fixture(scope="session")
 def tiny_xl_dir(tmp_path_factory) -> Path:
     return _builder("build_tiny_xl_model")(tmp_path_factory.mktemp("tiny-sdxl") / "model")
 

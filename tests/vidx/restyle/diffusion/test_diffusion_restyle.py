@@ -194,3 +194,38 @@ def test_sdxl_model_restyles_with_reuse(tiny_xl_dir, clip):
     outs = [r(f, c) for f, c in zip(frames[:2], ctxs[:2], strict=True)]
     assert all(o.shape == (64, 64, 3) for o in outs)
     assert r.describe()["unet_calls"] == 4 + 2
+
+
+def _unet_batches(unet):
+    """A list that collects the batch size of every UNet call, and the hook's handle."""
+    seen: list[int] = []
+    return seen, unet.register_forward_pre_hook(lambda m, a: seen.append(a[0].shape[0]))
+
+
+def test_guidance_embedding_models_skip_classifier_free_guidance(tiny_lcm_dir, clip):
+    """LCM-distilled UNets take guidance as an embedding: no second (CFG) batch unless asked."""
+    from vidx.restyle.diffusion.denoise import encode_conditioning
+
+    frames, ctxs = clip
+    opts = options(tiny_lcm_dir, **OFF, guidance=7.5)
+    r = DiffusionRestyler(opts)
+    assert r.pipe.unet.config.time_cond_proj_dim == 32
+    cond = encode_conditioning(r.pipe, "an oil painting", "", 7.5, (64, 64))
+    assert not cond.cfg and cond.embeds.shape[0] == 1
+    assert cond.timestep_cond is not None and cond.timestep_cond.shape == (1, 32)
+    seen, handle = _unet_batches(r.pipe.unet)
+    r(frames[0], ctxs[0])
+    assert seen and set(seen) == {1}
+    both = DiffusionRestyler(dataclasses.replace(opts, lcm_cfg=True), pipe=r.pipe)
+    seen.clear()
+    both(frames[0], ctxs[0])
+    handle.remove()
+    assert set(seen) == {2}
+
+
+def test_plain_models_keep_classifier_free_guidance(tiny_pipe):
+    from vidx.restyle.diffusion.denoise import encode_conditioning
+
+    cond = encode_conditioning(tiny_pipe, "an oil painting", "", 7.5, (64, 64))
+    assert cond.cfg and cond.embeds.shape[0] == 2 and cond.timestep_cond is None
+    assert not encode_conditioning(tiny_pipe, "an oil painting", "", 1.0, (64, 64)).cfg
