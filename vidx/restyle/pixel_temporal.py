@@ -46,24 +46,20 @@ def inside_mask(flow: np.ndarray) -> np.ndarray:
 
 
 class PixelTemporal:
-    """Carries the previous output (and the last keyframe output) of one restyle backend.
+    """Carries the previous output of one restyle backend.
 
     Images are ``(H, W, 3)`` float32 in ``[0, 1]``. ``step(fresh, ctx)`` returns what the frame
     should be: ``fresh`` itself on keyframes (``ctx.keyframe``, no flow, size change), else
     ``fresh`` with the warped previous output fused in with ``weight`` inside the feathered
-    ``ctx.mask``; with ``anchor_color`` the fused frame's per-channel mean and std are matched to
-    the last keyframe output (whole frames: the two are not aligned) against slow colour drift.
+    ``ctx.mask``.
     """
 
-    def __init__(self, weight: float = 0.8, *, anchor_color: bool = False) -> None:
+    def __init__(self, weight: float = 0.8) -> None:
         self.weight = float(weight)
-        self.anchor_color = anchor_color
         self.previous: np.ndarray | None = None
-        self.key: np.ndarray | None = None
 
     def reset(self) -> None:
         self.previous = None
-        self.key = None
 
     def step(self, fresh: np.ndarray, ctx: FrameContext) -> np.ndarray:
         prev = self.previous
@@ -76,7 +72,7 @@ class PixelTemporal:
             and self.weight > 0
         )
         if prev is None or not reuse:
-            self.previous = self.key = fresh
+            self.previous = fresh
             return fresh
         h, w = fresh.shape[:2]
         flow = np.asarray(ctx.flow, dtype=np.float32)
@@ -89,8 +85,6 @@ class PixelTemporal:
         alpha = soft_mask(reliable, feather_radius(h, w))
         warped = temporal.warp(prev, flow).astype(np.float32)
         out = temporal.fuse(fresh, warped, alpha, self.weight).astype(np.float32)
-        if self.anchor_color and self.key is not None:
-            out = temporal.match_color(out, self.key).astype(np.float32)
         out = np.clip(out, 0.0, 1.0)
         self.previous = out
         return out

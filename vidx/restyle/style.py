@@ -200,7 +200,6 @@ class StyleRestyler:
         strength: float = 1.0,
         temporal: bool = True,
         temporal_weight: float = 0.8,
-        anchor_color: bool = False,
         device: str = "auto",
         max_side: int | None = 1024,
     ) -> None:
@@ -213,7 +212,6 @@ class StyleRestyler:
         self.strength = float(strength)
         self.temporal = bool(temporal)
         self.temporal_weight = float(temporal_weight)
-        self.anchor_color = bool(anchor_color)
         self.max_side = max_side
         self.device = device
         self.providers = onnx_providers(device)
@@ -230,7 +228,7 @@ class StyleRestyler:
             self.weights = parse_style(style)
             self.model = "multistyle26"
         self.net = self._session(self.model)
-        self.state = PixelTemporal(self.temporal_weight, anchor_color=self.anchor_color)
+        self.state = PixelTemporal(self.temporal_weight)
 
     def _session(self, name: str):
         session = onnx_session(name, self.providers)
@@ -290,7 +288,6 @@ class StyleRestyler:
             "strength": self.strength,
             "temporal": self.temporal,
             "temporal_weight": self.temporal_weight,
-            "anchor_color": self.anchor_color,
             "max_side": self.max_side,
             "device": "cuda" if self.net.get_providers()[0] == CUDA_EP else "cpu",
             "providers": list(self.net.get_providers()),
