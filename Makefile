@@ -1,5 +1,6 @@
-# vidx: `make demo` sets up and restyles the sample clip to 4K; `make test` sets up and runs
-# ruff, mypy and pytest. Both create .venv/ in this folder and install into it with pip.
+# vidx: `make demo` sets up, then restyles the sample clip and upscales it to 720p with a
+# before/after video beside it; `make test` sets up and runs ruff, mypy and pytest. Both create
+# .venv/ in this folder and install into it with pip.
 
 PYTHON ?= python3
 VENV := .venv
@@ -26,9 +27,10 @@ test: lint
 
 demo: setup
 	mkdir -p out
-	$(BIN)/vidx restyle samples/astronaut-pan.mp4 -o out/astronaut-pan-4k.mp4 --style 3 --size 4k \
-		--upscaler esrgan-anime --preset fast --overwrite
-	@echo "demo written to out/astronaut-pan-4k.mp4"
+	$(BIN)/vidx restyle samples/rocket-tilt.mp4 -o out/rocket-tilt-720p.mp4 \
+		--style blue-swirl --strength 0.7 --size 720p --upscaler lanczos --preset fast \
+		--compare side --overwrite
+	@echo "demo written to out/rocket-tilt-720p.mp4 (before | after: out/rocket-tilt-720p.compare.mp4)"
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache

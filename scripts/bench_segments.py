@@ -59,12 +59,12 @@ def main() -> None:
         size = parse_size(args.upscale)
 
         def plain() -> None:
-            run(src, [Output(Path(tmp) / "plain.mp4", ClassicUpscaler(), size)], overwrite=True)
+            run(src, [Output(Path(tmp) / "plain.mp4", ClassicUpscaler(), size)])
 
         def segmented(frames: int):
             def job() -> None:
                 out = Output(Path(tmp) / f"seg{frames}.mp4", ClassicUpscaler(), size)
-                run_segmented(src, [out], segment_frames=frames, overwrite=True)
+                run_segmented(src, [out], segment_frames=frames)
 
             return job
 

@@ -21,14 +21,18 @@ sys.path.insert(0, str(ROOT))
 
 from scripts.bench_io import machine  # noqa: E402
 from vidx.jobfile import Job, load_job  # noqa: E402
+from vidx.jobs import build_outputs, plan, trim_of  # noqa: E402
 from vidx.pipeline import run  # noqa: E402
-from vidx.variants import plan_variants  # noqa: E402
+from vidx.variants import variant_targets  # noqa: E402
 
 
 def timed(job: Job, clip: Path, outdir: Path) -> float:
-    outputs, analysis, trim = plan_variants(job, outdir)
+    """One pass over every variant, models loaded before the clock starts."""
+    targets = variant_targets(job, outdir, {"overwrite": True, "segment_frames": 0})
+    shared = plan(clip, targets).shared
+    outputs = build_outputs(targets)
     start = time.perf_counter()
-    run(clip, outputs, trim=trim, analysis=analysis, overwrite=True)
+    run(clip, outputs, trim=trim_of(shared), analysis=shared.analysis)
     return time.perf_counter() - start
 
 

@@ -1,55 +1,19 @@
 """Per-frame temporal analysis on the source: flow, consistency mask, scene cuts, keyframes.
 
 Computed once per frame pair at an analysis resolution and shared by every stage and every
-output of a job (see DESIGN.md, Data flow).
+output of a job (see docs/DESIGN.md, Data flow). The options are
+:class:`vidx.options.AnalysisOptions`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 
-from vidx.errors import OptionError
 from vidx.frame import Frame, FrameContext
-
-FLOW_METHODS = ("dis", "farneback", "raft")
-# temporal.DIS_PRESETS, named here so a job without analysis never imports torch (checked by
-# tests/vidx/test_analysis.py)
-FLOW_PRESETS = ("ultrafast", "fast", "medium", "fine")
-
-
-@dataclass(frozen=True)
-class AnalysisOptions:
-    """``enabled`` False skips flow entirely (every frame is a keyframe, e.g. a plain upscale)."""
-
-    enabled: bool = True
-    flow_method: str = "dis"
-    flow_preset: str = "medium"
-    analysis_size: int = 640
-    keyframe_interval: int = 0
-    scene_cuts: bool = True
-    raft_weights: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.flow_method not in FLOW_METHODS:
-            raise OptionError(
-                f"--flow must be one of {', '.join(FLOW_METHODS)}, got {self.flow_method!r}"
-            )
-        if self.flow_preset not in FLOW_PRESETS:
-            raise OptionError(
-                f"--flow-preset must be one of {', '.join(FLOW_PRESETS)}, got {self.flow_preset!r}"
-            )
-        if not 64 <= self.analysis_size <= 4096:
-            raise OptionError(
-                f"--analysis-size must be 64 to 4096 pixels, got {self.analysis_size}"
-            )
-        if self.keyframe_interval < 0:
-            raise OptionError(f"--keyframe-interval must be >= 0, got {self.keyframe_interval}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from vidx.options import AnalysisOptions
 
 
 def analysis_frame(rgb: np.ndarray, long_side: int) -> np.ndarray:
@@ -66,10 +30,13 @@ def analysis_frame(rgb: np.ndarray, long_side: int) -> np.ndarray:
 class Analyzer:
     """Turns each frame, in order, into its :class:`FrameContext`."""
 
-    def __init__(self, options: AnalysisOptions = AnalysisOptions()) -> None:
-        self.options = options
+    def __init__(self, options: AnalysisOptions | None = None, raft_state: Any = None) -> None:
+        """``options`` None computes nothing: every frame is a keyframe. ``raft_state`` is the
+        RAFT model already loaded (see :func:`vidx.weights.load_raft_model`)."""
+        self.options = options or AnalysisOptions()
+        self.raft_state = raft_state
         self.scheduler = None
-        if options.enabled:
+        if options is not None:
             import temporal  # torch comes with it: only jobs that need flow pay the import
 
             self.scheduler = temporal.KeyframeScheduler(options.keyframe_interval)
@@ -95,7 +62,7 @@ class Analyzer:
         self.cuts += int(cut)
         if self.scheduler.is_keyframe(frame.index, cut):
             return FrameContext(frame.index, frame.rgb, keyframe=True, scene_cut=cut)
-        method, weights = self.options.flow_method, self.options.raft_weights
+        method, weights = self.options.flow, self.raft_state or self.options.raft_weights
         preset = self.options.flow_preset
         back = temporal.flow(small, prev, method, preset=preset, raft_weights=weights)
         fwd = temporal.flow(prev, small, method, preset=preset, raft_weights=weights)

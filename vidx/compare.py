@@ -16,7 +16,7 @@ PANEL_LONG_SIDE = 1920
 
 def check_mode(mode: str | None) -> str | None:
     if mode is not None and mode not in MODES:
-        raise OptionError(f"--compare must be one of {', '.join(MODES)}, got {mode!r}")
+        raise OptionError(f"must be one of {', '.join(MODES)}, got {mode!r}", param="compare")
     return mode
 
 

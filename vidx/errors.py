@@ -12,7 +12,21 @@ class InputError(VidxError, ValueError):
 
 
 class OptionError(VidxError, ValueError):
-    """An option value is out of range or malformed; the message names the option and the value."""
+    """An option value is out of range or malformed.
+
+    ``param`` names the option as the library knows it (``fit``, ``start``); the message reads
+    ``"<param> <detail>"``. Each face renders the name its own way: the CLI as its flag
+    (``--fit``), a job file as its key and line.
+    """
+
+    def __init__(self, detail: str, *, param: str | None = None) -> None:
+        self.param = param
+        self.detail = detail
+        super().__init__(f"{param} {detail}" if param else detail)
+
+    def named(self, name: str) -> str:
+        """The message with the parameter spelled ``name`` (a flag, a job-file key)."""
+        return f"{name} {self.detail}" if self.param else self.detail
 
 
 class OutputError(VidxError, OSError):

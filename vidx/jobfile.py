@@ -1,7 +1,7 @@
 """Variants job files (``vidx variants --job JOB.toml``): parse and validate before any work.
 
-A job file has a ``[shared]`` table (settings every variant starts from, plus those that must
-be shared: analysis and trimming) and one ``[variants.NAME]`` table per output::
+A job file has a ``[shared]`` table (options every variant starts from, plus those that must be
+shared: analysis, trimming, device) and one ``[variants.NAME]`` table per output::
 
     [shared]
     upscaler = "lanczos"
@@ -10,87 +10,54 @@ be shared: analysis and trimming) and one ``[variants.NAME]`` table per output::
     [variants.winter]
     style = 5
 
-Every error names the key and its line: unknown keys, bad types, bad names, paths that leave
-the job file's folder, duplicate names.
+The keys are the option names of :mod:`vidx.options` (those marked for job files; a job file
+can never allow pickled weights, only the command line can). Every error names the key and its
+line: unknown keys, bad types or values, bad names, duplicate names, and paths that leave the
+job file's folder (``..``, absolute paths, symlinks pointing out). Relative paths resolve
+against the job file's folder, not the working directory.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from vidx.errors import OptionError
+from vidx.options import JobOptions, Opt, all_options, check_type
+from vidx.upscale.registry import NAMES as UPSCALERS
 
-STR, INT, NUM, BOOL = (str,), (int,), (int, float), (bool,)
-RESTYLE_KEYS: dict[str, tuple[type, ...]] = {
-    "style": (str, int),
-    "style_image": STR,
-    "prompt": STR,
-    "negative_prompt": STR,
-    "model": STR,
-    "strength": NUM,
-    "steps": INT,
-    "guidance": NUM,
-    "scheduler": STR,
-    "seed": INT,
-    "work_size": INT,
-    "temporal": BOOL,
-    "temporal_weight": NUM,
-    "color_anchor": BOOL,
-    "latent_blend": BOOL,
-    "warp_noise": BOOL,
-    "pull": BOOL,
-    "pull_steps": NUM,
-    "cross_frame_attn": BOOL,
-    "reuse_strength": NUM,
-    "refine_strength": NUM,
-    "allow_pickle": BOOL,
-}
-OUTPUT_KEYS: dict[str, tuple[type, ...]] = {
-    "size": STR,
-    "fit": STR,
-    "upscaler": STR,
-    "codec": STR,
-    "crf": INT,
-    "preset": STR,
-    "pix_fmt": STR,
-    "compare": STR,
-    "tile": INT,
-}
-SHARED_ONLY_KEYS: dict[str, tuple[type, ...]] = {
-    "keyframe_interval": INT,
-    "scene_cuts": BOOL,
-    "flow": STR,
-    "flow_preset": STR,
-    "analysis_size": INT,
-    "raft_weights": STR,
-    "start": NUM,
-    "duration": NUM,
-    "max_frames": INT,
-    "device": STR,
-    "dtype": STR,
-}
-PATH_KEYS = ("style_image", "model", "raft_weights")
-VARIANT_KEYS = {**RESTYLE_KEYS, **OUTPUT_KEYS}
-SHARED_KEYS = {**VARIANT_KEYS, **SHARED_ONLY_KEYS}
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
+
+
+def job_keys(*, shared: bool) -> dict[str, Opt]:
+    """The keys a ``[shared]`` (``shared``) or ``[variants.NAME]`` table accepts."""
+    return {
+        name: Opt.of(f)
+        for name, (_, f) in all_options().items()
+        if Opt.of(f).job and (shared or not Opt.of(f).shared_only)
+    }
+
+
+def path_key(name: str) -> bool:
+    return name == "upscaler" or Opt.of(all_options()[name][1]).path
 
 
 @dataclass
 class Job:
-    """A validated job: ``shared`` settings and, per variant name, its own settings (paths
-    already resolved against the job file's folder)."""
+    """A validated job: ``shared`` options and, per variant name, its own (paths already
+    resolved against the job file's folder)."""
 
     path: Path
     shared: dict[str, Any]
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def settings(self, name: str) -> dict[str, Any]:
-        """Shared settings overlaid with variant ``name``'s own."""
+        """Shared options overlaid with variant ``name``'s own."""
         return {**self.shared, **self.variants[name]}
 
 
@@ -112,7 +79,7 @@ def load_job(path: str | Path) -> Job:
     """Read and validate ``path``; raise OptionError naming the file, key and line."""
     path = Path(path)
     if not path.is_file():
-        raise OptionError(f"--job {path}: no such file")
+        raise OptionError(f"{path}: no such file", param="job")
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
         data = tomllib.loads(text)
@@ -130,7 +97,7 @@ def load_job(path: str | Path) -> Job:
                 f"{where('', key)}: unknown table or key {key!r} "
                 f"(a job has [shared] and [variants.NAME] tables)"
             )
-    shared = _check_table(data.get("shared", {}), SHARED_KEYS, "shared", where, path.parent)
+    shared = _check_table(data.get("shared", {}), "shared", where, path.parent)
     variants_raw = data.get("variants", {})
     if not isinstance(variants_raw, dict) or not variants_raw:
         raise OptionError(f"{where('variants')}: the job has no [variants.NAME] tables")
@@ -151,45 +118,58 @@ def load_job(path: str | Path) -> Job:
                 f"(same file name as {seen[name.lower()]!r})"
             )
         seen[name.lower()] = name
-        for key in table:
-            if key in SHARED_ONLY_KEYS:
-                raise OptionError(
-                    f"{where(label, key)}: {key!r} can only be set in [shared] "
-                    f"(it is computed once for all variants)"
-                )
-        variants[name] = _check_table(table, VARIANT_KEYS, label, where, path.parent)
+        variants[name] = _check_table(table, label, where, path.parent)
+        try:  # the values, on the combined options (a prompt in one table, its model in another)
+            JobOptions.from_flat({**shared, **variants[name]})
+        except OptionError as exc:
+            key = exc.param or ""
+            table_of = label if key in variants[name] else "shared"
+            raise OptionError(f"{where(table_of, key)}: {exc.named(key)}") from None
     return Job(path, shared, variants)
 
 
-def _check_table(
-    table: Any, allowed: dict[str, tuple[type, ...]], label: str, where: Any, folder: Path
-) -> dict[str, Any]:
+def _check_table(table: Any, label: str, where: Any, folder: Path) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise OptionError(f"{where(label)}: [{label}] must be a table")
+    shared = label == "shared"
+    allowed = job_keys(shared=shared)
     out: dict[str, Any] = {}
     for key, value in table.items():
         if key not in allowed:
-            raise OptionError(f"{where(label, key)}: unknown key {key!r} in [{label}]")
-        types = allowed[key]
-        ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
-        if not ok:
-            names = " or ".join(t.__name__ for t in types)
-            raise OptionError(f"{where(label, key)}: {key!r} must be {names}, got {value!r}")
-        if key in PATH_KEYS and isinstance(value, str):
+            everywhere = job_keys(shared=True)
+            if not shared and key in everywhere:
+                why = "can only be set in [shared] (it is computed once for all variants)"
+            elif key in all_options():
+                why = "can only be given on the command line"
+            else:
+                why = f"is not a key of [{label}]"
+            raise OptionError(f"{where(label, key)}: {key!r} {why}")
+        try:
+            check_type(all_options()[key][0], key, value)
+        except OptionError as exc:
+            raise OptionError(f"{where(label, key)}: {exc.named(key)}") from None
+        if path_key(key) and isinstance(value, str):
             value = _inside(value, key, folder, where(label, key))
-        out[key] = str(value) if key == "style" else value
+        out[key] = value
     return out
 
 
 def _inside(value: str, key: str, folder: Path, place: str) -> str:
-    """Resolve a path against the job folder; a path that leaves it is an error. A ``model``
-    that does not look like a path (a hub id such as ``org/name``) is kept as it is."""
-    looks_local = value.startswith((".", "/", "~")) or value.endswith(
-        (".safetensors", ".ckpt", ".pth", ".pt", ".png", ".jpg", ".jpeg", ".webp")
-    )
-    candidate = (folder / value).resolve()
-    if key == "model" and not looks_local and not candidate.exists():
+    """Resolve a path against the job folder; one that leaves it (``..``, absolute, ``~``, a
+    symlink pointing out) is an error. A built-in upscaler name, or a ``model`` written as a
+    hub id (``org/name``) with no such local path, is kept as it is."""
+    if key == "upscaler" and value in UPSCALERS:
         return value
-    if not candidate.is_relative_to(folder.resolve()):
+    local = folder / value
+    if key == "model" and HUB_ID.fullmatch(value) and not local.exists() and ".." not in value:
+        return value
+    parts = Path(value).parts
+    if Path(value).is_absolute() or value.startswith("~") or ".." in parts:
+        raise OptionError(
+            f"{place}: {key} {value!r} must be a path inside the job file's folder "
+            "(relative, without '..')"
+        )
+    real = Path(os.path.realpath(local))
+    if not real.is_relative_to(os.path.realpath(folder)):
         raise OptionError(f"{place}: {key} {value!r} points outside the job file's folder")
-    return str(candidate)
+    return str(local.absolute())

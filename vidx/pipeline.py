@@ -8,28 +8,25 @@ The library never prints: progress goes to ``on_progress``.
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from vidx import __version__
-from vidx.analysis import AnalysisOptions, Analyzer
+from vidx.analysis import Analyzer
 from vidx.compare import compare_canvas, compare_path, compose
-from vidx.errors import OutputError
 from vidx.frame import Frame
 from vidx.io.probe import VideoInfo, as_fraction, probe
 from vidx.io.reader import Passthrough, Reader, Trim
-from vidx.io.writer import EncodeSettings, VideoTarget, Writer, container_format, part_path
+from vidx.io.still import StillReader, is_image_path, still_info
+from vidx.io.writer import EncodeSettings, VideoTarget, Writer, part_path
+from vidx.options import AnalysisOptions, JobOptions
 from vidx.restyle.base import Restyler
+from vidx.sidecar import write_sidecar
 from vidx.sizes import Layout, SizeSpec, place, plan_layout
-from vidx.stills import StillReader, is_image_path, still_info
 from vidx.upscale.base import Upscaler
 from vidx.upscale.classic import ClassicUpscaler
 
@@ -46,6 +43,10 @@ class Output:
     restyler: Restyler | None = None
     name: str = "main"
     compare: str | None = None
+    options: JobOptions | None = None  # what the sidecar and the resume manifest record
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
 
 
 @dataclass
@@ -57,12 +58,6 @@ class Progress:
     @property
     def fps(self) -> float:
         return self.done / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
-    def eta(self) -> float | None:
-        if not self.total or self.done == 0:
-            return None
-        return max(0.0, (self.total - self.done) / max(self.fps, 1e-9))
 
 
 @dataclass
@@ -85,24 +80,6 @@ class JobResult:
 
 
 ProgressCallback = Callable[[Progress], None]
-
-
-def check_outputs(input_path: Path, outputs: list[Output], overwrite: bool) -> None:
-    """Refuse to touch the input or an existing file (without --overwrite) before any work."""
-    seen: set[Path] = set()
-    for out in outputs:
-        container_format(out.path, out.encode.codec)
-        target = out.path.resolve()
-        if target == input_path.resolve():
-            raise OutputError(f"-o {out.path} is the input file; choose another output name")
-        if target in seen:
-            raise OutputError(f"two outputs are both written to {out.path}")
-        seen.add(target)
-        for path in [out.path] + ([compare_path(out.path)] if out.compare else []):
-            if path.exists() and not overwrite:
-                raise OutputError(f"{path} already exists; add --overwrite to replace it")
-        if not out.path.parent.is_dir():
-            raise OutputError(f"-o {out.path}: the folder {out.path.parent} does not exist")
 
 
 def is_identity(out: Output, info: VideoInfo) -> bool:
@@ -135,33 +112,41 @@ def run(
     outputs: list[Output],
     *,
     trim: Trim = Trim(),
-    analysis: AnalysisOptions = AnalysisOptions(enabled=False),
-    overwrite: bool = False,
+    analysis: AnalysisOptions | None = None,
+    raft_state: Any = None,
     on_progress: ProgressCallback | None = None,
-    params: dict | None = None,
     prefetch: int = 8,
     copy_streams: bool = True,
+    sidecars: bool = True,
+    deinterlace: str = "auto",
 ) -> JobResult:
-    """Run a whole job; on any failure every partial output is removed and the error re-raised.
+    """Run a whole job over checked outputs (see :mod:`vidx.jobs`, which plans and checks them);
+    on any failure every partial output is removed and the error re-raised.
 
-    ``copy_streams`` False leaves audio and subtitles out (segments of a resumable job get them
-    once, at assembly).
+    ``analysis`` None computes no flow (every frame a keyframe). ``copy_streams`` False leaves
+    audio and subtitles out and ``sidecars`` False writes none (segments of a resumable job get
+    both once, at assembly). ``raft_state``: RAFT weights already loaded, when ``analysis`` asks
+    for RAFT flow; ``deinterlace``: ``auto`` or ``off`` (see :class:`vidx.io.reader.Reader`).
     """
     input_path = Path(input_path)
-    check_outputs(input_path, outputs, overwrite)
     reader: Reader | StillReader
     if is_image_path(input_path):  # a picture becomes a one-frame video
         info, reader = still_info(input_path), StillReader(input_path)
     else:
         info = probe(input_path)
-        straight = not analysis.enabled and all(is_identity(out, info) for out in outputs)
+        straight = analysis is None and all(is_identity(out, info) for out in outputs)
         reader = Reader(
-            input_path, trim, prefetch=prefetch, copy_streams=copy_streams, decoded=straight
+            input_path,
+            trim,
+            prefetch=prefetch,
+            copy_streams=copy_streams,
+            decoded=straight,
+            deinterlace=deinterlace,
         )
     total = expected_frames(info, trim)
     started = time.perf_counter()
     timings = Timings()
-    analyzer = Analyzer(analysis)
+    analyzer = Analyzer(analysis, raft_state)
     writers: list[Writer] = []  # one per output, in order
     compares: dict[int, Writer] = {}  # output index -> its before/after writer
     layouts: dict[str, Layout] = {}
@@ -211,8 +196,9 @@ def run(
     timings.total = time.perf_counter() - started
     warnings = list(reader.warnings) + [m for w in writers for m in w.warnings]
     result = JobResult(paths, done, timings, warnings, layouts)
-    for out, w in zip(outputs, writers, strict=True):
-        write_sidecar(out, w, info, trim, analysis, result, params or {})
+    if sidecars:
+        for out, w in zip(outputs, writers, strict=True):
+            write_sidecar(out.path, record(out, w.frames_written, info, trim, result), params(out))
     return result
 
 
@@ -286,36 +272,18 @@ def _process(
         timings.write_wait += t4 - t3
 
 
-def versions() -> dict[str, str]:
-    import av
-    import cv2
-
-    return {
-        "vidx": __version__,
-        "python": platform.python_version(),
-        "av": av.__version__,
-        "ffmpeg_libavcodec": ".".join(map(str, av.library_versions.get("libavcodec", ()))),
-        "torch": metadata.version("torch"),
-        "numpy": np.__version__,
-        "opencv": cv2.__version__,
-    }
+def params(out: Output) -> dict[str, Any]:
+    """The options the sidecar records for ``out`` (empty when built by hand)."""
+    return out.options.to_dict() if out.options is not None else {}
 
 
-def write_sidecar(
-    out: Output,
-    writer: Writer,
-    info: VideoInfo,
-    trim: Trim,
-    analysis: AnalysisOptions,
-    result: JobResult,
-    params: dict,
-) -> Path:
-    """``OUTPUT.json``: every parameter, versions and timings, written atomically."""
+def record(
+    out: Output, frames: int, info: VideoInfo, trim: Trim, result: JobResult
+) -> dict[str, Any]:
+    """What the sidecar says of one video output besides its options."""
     layout = result.layouts[out.name]
-    data = {
-        "output": str(out.path),
+    return {
         "input": info.to_dict(),
-        "params": params,
         "trim": {"start": trim.start, "duration": trim.duration, "max_frames": trim.max_frames},
         "size": {
             "spec": out.size.text,
@@ -324,16 +292,9 @@ def write_sidecar(
             "canvas": list(layout.canvas),
         },
         "encode": out.encode.to_dict(),
-        "analysis": analysis.to_dict(),
         "restyle": out.restyler.describe() if out.restyler is not None else None,
         "upscale": out.upscaler.describe(),
-        "frames": writer.frames_written,
+        "frames": frames,
         "timings_s": vars(result.timings),
         "warnings": result.warnings,
-        "versions": versions(),
     }
-    path = out.path.with_name(out.path.name + ".json")
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
-    return path

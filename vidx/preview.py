@@ -19,9 +19,10 @@ from vidx.errors import InputError, OptionError
 from vidx.frame import FrameContext
 from vidx.io.probe import as_fraction, open_input, probe
 from vidx.io.reader import frame_to_rgb
+from vidx.io.still import write_image
+from vidx.options import DeviceOptions, RestyleOptions
 from vidx.restyle.base import Restyler
-from vidx.restyle.factory import RestyleSpec, diffusion_options, make_restyler
-from vidx.stills import check_image_output, write_image
+from vidx.restyle.factory import diffusion_options, make_restyler
 from vidx.upscale.classic import resize
 
 VARIABLE = ("strength", "style", "seed", "prompt")
@@ -39,7 +40,7 @@ def pick_frame_times(duration: float, n: int, step: float = 0.0) -> list[float]:
     ``n == 1`` gives the middle; ``n == 3`` gives first, middle, last.
     """
     if n < 1:
-        raise OptionError(f"--frames must be at least 1, got {n}")
+        raise OptionError(f"must be at least 1, got {n}", param="frames")
     last = max(0.0, duration - step)
     if n == 1:
         return [last / 2]
@@ -117,7 +118,7 @@ def make_sheet(
     if not rows or not col_labels:
         raise ValueError("make_sheet needs at least one row and one column")
     if not 32 <= cell_width <= 4096:
-        raise OptionError(f"--cell-width must be 32 to 4096 pixels, got {cell_width}")
+        raise OptionError(f"must be 32 to 4096 pixels, got {cell_width}", param="cell_width")
     h0, w0 = rows[0][1][0].shape[:2]
     cell_h = max(1, round(cell_width * h0 / w0))
     cols = len(col_labels)
@@ -137,32 +138,48 @@ def make_sheet(
     return sheet
 
 
-def check_variations(base: RestyleSpec, variations: dict[str, list]) -> tuple[str | None, list]:
+def check_variations(base: RestyleOptions, variations: dict[str, list]) -> tuple[str | None, list]:
     """Validate the value lists: known keys, non-empty, strengths in [0, 1], at most one list with
     several values. Returns ``(varying key or None, its values)``."""
     varying: list[str] = []
     for key, values in variations.items():
         if key not in VARIABLE:
-            raise OptionError(f"preview can vary {', '.join(VARIABLE)}; {key!r} is not one of them")
+            raise OptionError(
+                f"cannot vary in a preview (it varies {', '.join(VARIABLE)})", param=key
+            )
         if not isinstance(values, list | tuple) or not values:
-            raise OptionError(f"--{key} needs at least one value, got {values!r}")
-        if key == "strength":
-            for v in values:
-                if not isinstance(v, int | float) or not 0.0 <= float(v) <= 1.0:
-                    raise OptionError(f"--strength values must be in [0, 1], got {v!r}")
+            raise OptionError(f"needs at least one value, got {values!r}", param=key)
         if len(values) > 1:
             varying.append(key)
     if len(varying) > 1:
         raise OptionError(
-            f"only one of --{' / --'.join(varying)} may list several values for a preview sheet, "
-            "the others take one value"
+            f"and {varying[1]} both list several values; a preview sheet varies one setting, "
+            "the others take one value",
+            param=varying[0],
         )
     if not varying:
         return None, [None]
     return varying[0], list(variations[varying[0]])
 
 
-def row_label(key: str | None, value: object, spec: RestyleSpec) -> str:
+def plan_rows(
+    base: RestyleOptions, variations: dict[str, list], frames: int, cell_width: int
+) -> tuple[list[RestyleOptions], str | None, list]:
+    """Check the sheet's options; one restyle option set per row, the varying key, its values."""
+    if not 1 <= frames <= MAX_FRAMES:
+        raise OptionError(f"must be 1 to {MAX_FRAMES}, got {frames}", param="frames")
+    if not 32 <= cell_width <= 4096:
+        raise OptionError(f"must be 32 to 4096 pixels, got {cell_width}", param="cell_width")
+    key, values = check_variations(base, variations)
+    fixed = {k: v[0] for k, v in variations.items() if k != key}
+    specs = [
+        base.with_values(**{**fixed, **({key: v} if key else {}), "temporal": False})
+        for v in values
+    ]
+    return specs, key, values
+
+
+def row_label(key: str | None, value: object, spec: RestyleOptions) -> str:
     if key is None:
         return f"{spec.backend} restyle"
     if key == "prompt":
@@ -170,7 +187,7 @@ def row_label(key: str | None, value: object, spec: RestyleSpec) -> str:
     return f"{key} {value}"
 
 
-def _restylers(specs: list[RestyleSpec]) -> list[Restyler]:
+def _restylers(specs: list[RestyleOptions], device: DeviceOptions) -> list[Restyler]:
     """One restyler per spec; diffusion rows share the first row's loaded pipeline."""
     out: list[Restyler] = []
     for spec in specs:
@@ -178,46 +195,37 @@ def _restylers(specs: list[RestyleSpec]) -> list[Restyler]:
         if spec.backend == "diffusion" and pipe is not None:
             from vidx.restyle.diffusion import DiffusionRestyler
 
-            out.append(DiffusionRestyler(diffusion_options(spec.check()), pipe=pipe))
+            out.append(DiffusionRestyler(diffusion_options(spec, device), pipe=pipe))
         else:
-            out.append(make_restyler(spec))
+            out.append(make_restyler(spec, device))
     return out
 
 
 def run_preview(
     input: str | Path,
     output: str | Path,
-    base: RestyleSpec,
+    base: RestyleOptions,
     variations: dict[str, list],
+    device: DeviceOptions = DeviceOptions(),
     frames: int = 3,
     cell_width: int = 320,
-    overwrite: bool = False,
 ) -> dict:
     """Write a contact sheet PNG/JPEG: the source row, then one row per varied value.
 
     ``variations`` maps ``strength``/``style``/``seed``/``prompt`` to value lists; at most one
     list has several values (the rows), single values apply to every row. Returns a summary
-    (rows, frame times, sheet size, timings in seconds).
+    (rows, frame times, sheet size, timings in seconds). The output path is checked by the
+    caller (:func:`vidx.api.preview`).
     """
     src, out = Path(input), Path(output)
     # 1. check everything before any work
-    check_image_output(src, out, overwrite)
-    if not 1 <= frames <= MAX_FRAMES:
-        raise OptionError(f"--frames must be 1 to {MAX_FRAMES}, got {frames}")
-    if not 32 <= cell_width <= 4096:
-        raise OptionError(f"--cell-width must be 32 to 4096 pixels, got {cell_width}")
-    key, values = check_variations(base, variations)
-    fixed = {k: v[0] for k, v in variations.items() if k != key}
-    specs = [
-        base.with_values({**fixed, **({key: v} if key else {}), "temporal": False}).check()
-        for v in values
-    ]
+    specs, key, values = plan_rows(base, variations, frames, cell_width)
     started = time.perf_counter()
     # 2. decode only the frames shown
     grabbed = grab_frames(src, frames)
     t_decode = time.perf_counter()
     # 3. build the restylers and run every frame as a keyframe
-    restylers = _restylers(specs)
+    restylers = _restylers(specs, device)
     t_load = time.perf_counter()
     rows: list[tuple[str, list[np.ndarray]]] = [("source", [rgb for _, rgb in grabbed])]
     for value, spec, restyler in zip(values, specs, restylers, strict=True):

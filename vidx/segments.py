@@ -3,10 +3,12 @@
 Each segment is one :func:`vidx.pipeline.run` over a slice of the input (source timestamps kept,
 no audio), so restylers and the analyzer start fresh and the segment's first frame is a keyframe:
 a segment renders the same whether the job ran straight through or was resumed after a crash.
-``OUTPUT.parts/manifest.json`` records the input's fingerprint, every parameter, the segment
+``OUTPUT.parts/manifest.json`` records the input's fingerprint (a hash of all of it), every option
+value under the option schema version (see :meth:`vidx.options.JobOptions.to_dict`), the segment
 plan and the finished segments (rewritten atomically after each one). When every segment is
 there, the video packets are remuxed (no re-encode) with the input's audio and subtitles copied
-once, the sidecar ``OUTPUT.json`` is written and the parts folder removed.
+once, the sidecar ``OUTPUT.json`` is written and the parts folder removed (only the files vidx
+put there: anything else in it is left, with the folder).
 
 Convention: segment k holds the planned frames ``[first, first + frames)`` of the trimmed clip;
 boundaries sit every ``segment_frames`` frames, moved to a source keyframe when one lies within a
@@ -17,40 +19,37 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
-from vidx import __version__
-from vidx.analysis import AnalysisOptions
 from vidx.errors import OptionError, OutputError
+from vidx.io.fingerprint import changed, fingerprint
 from vidx.io.probe import probe
 from vidx.io.reader import Trim
 from vidx.io.remux import FrameScan, assemble, copy_warnings, scan_frames
-from vidx.io.writer import Writer
+from vidx.options import DEFAULT_SEGMENT_FRAMES, AnalysisOptions
 from vidx.pipeline import (
     JobResult,
     Output,
     Progress,
     ProgressCallback,
     Timings,
-    check_outputs,
+    params,
+    record,
     run,
-    write_sidecar,
 )
+from vidx.sidecar import write_json, write_sidecar
 from vidx.sizes import Layout
+from vidx.version import __version__
 
-DEFAULT_SEGMENT_FRAMES = 240
 MANIFEST = "manifest.json"
 # .mov for every segment, whatever the output: it stores dts (Matroska does not, and the remux
 # needs them); AV1, which the mov muxer refuses, goes into .mp4 (same muxer family)
 SEGMENT_SUFFIX = ".mov"
 AV1_SEGMENT_SUFFIX = ".mp4"
-FORMAT = 1
-HASH_BYTES = 1 << 20
+FORMAT = 2  # 2: options under a schema version, full-content input hash
 COUNTERS = ("frames", "keyframes")  # describe() keys that count work, not settings
 
 
@@ -84,7 +83,7 @@ def plan_segments(scan: FrameScan, segment_frames: int) -> list[Segment]:
     """Cut the scanned frames into segments of about ``segment_frames``, snapping each boundary
     to the nearest source keyframe within a quarter segment."""
     if segment_frames < 1:
-        raise OptionError(f"--segment-frames must be >= 1, got {segment_frames}")
+        raise OptionError(f"must be >= 1, got {segment_frames}", param="segment_frames")
     n = len(scan.times)
     reach = segment_frames // 4
     keys = scan.keyframes
@@ -102,22 +101,6 @@ def plan_segments(scan: FrameScan, segment_frames: int) -> list[Segment]:
     return segments
 
 
-def fingerprint(path: Path) -> dict:
-    """Size, mtime and SHA-256 of the first and last MiB: cheap, and enough to notice a
-    different or re-encoded input (mtime is recorded but not compared: a copy changes it)."""
-    st = path.stat()
-    with path.open("rb") as f:
-        head = hashlib.sha256(f.read(HASH_BYTES)).hexdigest()
-        f.seek(max(0, st.st_size - HASH_BYTES))
-        tail = hashlib.sha256(f.read(HASH_BYTES)).hexdigest()
-    return {
-        "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns,
-        "head_sha256": head,
-        "tail_sha256": tail,
-    }
-
-
 def _settings(value: object) -> object:
     """``describe()`` output without its work counters (they grow while a job runs)."""
     if isinstance(value, dict):
@@ -132,14 +115,15 @@ def _settings(value: object) -> object:
 
 
 def job_settings(
-    out: Output, trim: Trim, analysis: AnalysisOptions, segment_frames: int, params: dict
+    out: Output, trim: Trim, analysis: AnalysisOptions | None, segment_frames: int
 ) -> dict:
     """Everything that decides the pixels of ``out``: compared on resume."""
+    options = out.options.to_dict(resume_only=True) if out.options is not None else {}
     data = {
         "vidx": __version__,
-        "params": params,
+        "options": options,
         "trim": asdict(trim),
-        "analysis": analysis.to_dict(),
+        "analysis": analysis.to_dict() if analysis is not None else None,
         "segment_frames": segment_frames,
         "output": {
             "suffix": out.path.suffix.lower(),
@@ -177,34 +161,38 @@ class Parts:
 
     def open(self, input_path: Path, settings: dict, restart: bool, resume: bool) -> bool:
         """Create or check the folder; True when an earlier run's manifest is taken up."""
-        if restart and self.folder.exists():
-            shutil.rmtree(self.folder)
+        if self.folder.exists() and not self.manifest.is_file():
+            raise OutputError(
+                f"{self.folder} is not a vidx parts folder (no {MANIFEST}); move it away"
+            )
+        if restart:
+            self.remove()
         fp = fingerprint(input_path)
         if self.manifest.exists():
             try:
                 old = json.loads(self.manifest.read_text())
             except (OSError, ValueError):
                 old = {}
-            if old.get("format") != FORMAT:
+            if not isinstance(old, dict) or old.get("format") != FORMAT:
                 raise OutputError(
-                    f"{self.folder} holds no readable manifest; add --restart to start over"
+                    f"{self.folder} holds a manifest this vidx cannot read (damaged, or from "
+                    "another version); add --restart to start over"
                 )
             if not resume:
                 raise OutputError(
                     f"{self.folder} holds an unfinished run of this job; add --resume to "
                     "continue it or --restart to start over"
                 )
-            keys = ("size", "head_sha256", "tail_sha256")
-            if any(old["input"].get(k) != fp[k] for k in keys):
+            why = changed(old.get("input", {}), fp)
+            if why:
                 raise OutputError(
-                    f"the input {input_path} changed since {self.folder} was started "
-                    f"(size {old['input'].get('size')} -> {fp['size']} bytes or its content); "
+                    f"the input {input_path} changed since {self.folder} was started ({why}); "
                     "add --restart to start over"
                 )
             changes = _changed(old.get("settings"), settings)
             if changes:
                 raise OptionError(
-                    f"the settings differ from those {self.folder} was started with: "
+                    f"the options differ from those {self.folder} was started with: "
                     f"{'; '.join(changes[:5])}; use the same options or add --restart"
                 )
             self.data = old
@@ -222,10 +210,25 @@ class Parts:
         }
         return False
 
+    def remove(self) -> None:
+        """Delete what vidx put in the folder (manifest, segments), then the folder if that
+        leaves it empty; anything else is kept where it is."""
+        if not self.manifest.is_file():
+            return
+        for path in self.folder.iterdir():
+            ours = path.name in (MANIFEST, MANIFEST + ".part") or (
+                path.name.startswith("seg")
+                and path.suffix in (SEGMENT_SUFFIX, AV1_SEGMENT_SUFFIX, ".part")
+            )
+            if ours and path.is_file() and not path.is_symlink():
+                path.unlink()
+        try:
+            self.folder.rmdir()
+        except OSError:
+            pass  # the user's own files are still in it
+
     def save(self) -> None:
-        tmp = self.manifest.with_name(MANIFEST + ".part")
-        tmp.write_text(json.dumps(self.data, indent=2))
-        os.replace(tmp, self.manifest)
+        write_json(self.manifest, self.data)
 
     def segment_path(self, seg: Segment) -> Path:
         path = self.folder / seg.file
@@ -235,36 +238,30 @@ class Parts:
         return seg.index in self.done and self.segment_path(seg).exists()
 
 
-@dataclass
-class _Written:
-    frames_written: int
-
-
 def run_segmented(
     input_path: str | Path,
     outputs: list[Output],
     *,
     segment_frames: int = DEFAULT_SEGMENT_FRAMES,
     trim: Trim = Trim(),
-    analysis: AnalysisOptions = AnalysisOptions(enabled=False),
+    analysis: AnalysisOptions | None = None,
+    raft_state: Any = None,
     resume: bool = True,
     restart: bool = False,
-    overwrite: bool = False,
     on_progress: ProgressCallback | None = None,
-    params: dict | None = None,
+    deinterlace: str = "auto",
 ) -> JobResult:
     """Run a job as resumable segments; same contract and sidecar as :func:`pipeline.run`.
 
     A failure leaves nothing at the final paths but keeps ``OUTPUT.parts/`` so the same call
     continues where it stopped. ``resume`` False refuses an existing parts folder; ``restart``
     wipes it. Changed input or settings against the manifest are an OutputError/OptionError.
+    The outputs are checked by the caller (:func:`vidx.jobs.plan`).
     """
-    # 1. check inputs and outputs before any work
+    # 1. check the plan before any work
     input_path = Path(input_path)
-    params = dict(params or {})
-    check_outputs(input_path, outputs, overwrite)
     if segment_frames < 1:
-        raise OptionError(f"--segment-frames must be >= 1, got {segment_frames}")
+        raise OptionError(f"must be >= 1, got {segment_frames}", param="segment_frames")
     info = probe(input_path)
     warnings: list[str] = []
     for out in outputs:
@@ -273,9 +270,7 @@ def run_segmented(
     # 2. open or take up each output's parts folder; plan the segments once
     parts = [Parts(out) for out in outputs]
     resumed = [
-        p.open(
-            input_path, job_settings(p.out, trim, analysis, segment_frames, params), restart, resume
-        )
+        p.open(input_path, job_settings(p.out, trim, analysis, segment_frames), restart, resume)
         for p in parts
     ]
     plans = [p.data["segments"] for p, r in zip(parts, resumed, strict=True) if r]
@@ -308,10 +303,11 @@ def run_segmented(
             ],
             trim=seg.trim,
             analysis=analysis,
-            overwrite=True,
+            raft_state=raft_state,
             on_progress=_offset(on_progress, done_frames, total, started),
-            params=params,
             copy_streams=False,
+            sidecars=False,
+            deinterlace=deinterlace,
         )
         if result.frames != seg.frames:
             warnings.append(
@@ -350,11 +346,10 @@ def run_segmented(
         warnings.append(f"the output has {frames} frames where the scan planned {total}")
     timings.total = time.perf_counter() - started
     result = JobResult(paths, frames, timings, warnings, layouts)
-    sidecar_params = {**params, "segment_frames": segment_frames, "segments": len(segments)}
     for out, p in zip(outputs, parts, strict=True):
-        written = cast(Writer, _Written(frames))
-        write_sidecar(out, written, info, trim, analysis, result, sidecar_params)
-        shutil.rmtree(p.folder, ignore_errors=True)
+        data = {**record(out, frames, info, trim, result), "segments": len(segments)}
+        write_sidecar(out.path, data, params(out))
+        p.remove()
     return result
 
 
@@ -367,6 +362,7 @@ def _segment_output(out: Output, path: Path) -> Output:
         encode=out.encode,
         restyler=out.restyler,
         name=out.name,
+        options=out.options,
     )
 
 

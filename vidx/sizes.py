@@ -44,15 +44,18 @@ def parse_size(text: str) -> SizeSpec:
     if m := re.fullmatch(r"x(\d+(?:\.\d+)?)", word):
         factor = float(m.group(1))
         if not 0 < factor <= 16:
-            raise OptionError(f"--size {text!r}: a scale factor must be between 0 and 16")
+            raise OptionError(f"{text!r}: a scale factor must be between 0 and 16", param="size")
         return SizeSpec("scale", factor=factor, text=word)
     if m := re.fullmatch(r"(\d+)x(\d+)", word):
         w, h = int(m.group(1)), int(m.group(2))
         if not (16 <= w <= 16384 and 16 <= h <= 16384):
-            raise OptionError(f"--size {text!r}: width and height must be 16 to 16384 pixels")
+            raise OptionError(
+                f"{text!r}: width and height must be 16 to 16384 pixels", param="size"
+            )
         return SizeSpec("exact", w, h, text=word)
     raise OptionError(
-        f"--size {text!r} is not a size; use source, 720p, 1080p, 1440p, 4k, 8k, WxH or x2/x3/x4"
+        f"{text!r} is not a size; use source, 720p, 1080p, 1440p, 4k, 8k, WxH or x2/x3/x4",
+        param="size",
     )
 
 
@@ -78,7 +81,7 @@ def plan_layout(spec: SizeSpec, source: tuple[int, int], fit: str = "contain") -
     edge-replicated row/column so 4:2:0 encoders accept it.
     """
     if fit not in FITS:
-        raise OptionError(f"--fit must be one of {', '.join(FITS)}, got {fit!r}")
+        raise OptionError(f"must be one of {', '.join(FITS)}, got {fit!r}", param="fit")
     sw, sh = source
     if spec.kind == "source":
         return Layout((sw, sh), (_even(sw), _even(sh)), fit)

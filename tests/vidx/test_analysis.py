@@ -8,9 +8,10 @@ import pytest
 
 import temporal
 from tests.conftest import pattern
-from vidx.analysis import FLOW_PRESETS, AnalysisOptions, Analyzer
+from vidx.analysis import Analyzer
 from vidx.errors import OptionError
 from vidx.frame import Frame
+from vidx.options import FLOW_PRESETS, AnalysisOptions
 
 
 def test_flow_presets_match_temporal() -> None:
@@ -44,12 +45,14 @@ def test_a_hard_cut_is_a_keyframe() -> None:
 @pytest.mark.parametrize(
     ("kw", "needle"),
     [
-        ({"flow_method": "lk"}, "--flow"),
-        ({"flow_preset": "slow"}, "--flow-preset"),
-        ({"analysis_size": 10}, "--analysis-size"),
-        ({"keyframe_interval": -1}, "--keyframe"),
+        ({"flow": "lk"}, "flow"),
+        ({"flow_preset": "slow"}, "flow_preset"),
+        ({"analysis_size": 10}, "analysis_size"),
+        ({"keyframe_interval": -1}, "keyframe_interval"),
+        ({"flow": "raft"}, "raft_weights"),
     ],
 )
 def test_bad_analysis_options(kw: dict, needle: str) -> None:
-    with pytest.raises(OptionError, match=needle):
+    with pytest.raises(OptionError, match=needle) as caught:
         AnalysisOptions(**kw)
+    assert caught.value.param == next(iter(kw))

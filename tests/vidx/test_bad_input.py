@@ -35,7 +35,7 @@ def upscale(src: Path, out: Path, *extra: str):  # noqa: ANN201
 
 def test_missing_file(tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
-    assert_clean_failure(upscale(tmp_path / "nope.mp4", out), out, "no such file")
+    assert_clean_failure(upscale(tmp_path / "nope.mp4", out), out, "does not exist")
 
 
 def test_empty_file(tmp_path: Path) -> None:

@@ -32,4 +32,4 @@ def test_metrics_json_ranks_a_flickering_clip_worse(tmp_path: Path) -> None:
 
 def test_metrics_missing_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["metrics", str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4")])
-    assert result.exit_code == 2 and "no such file" in result.stderr
+    assert result.exit_code == 2 and "does not exist" in result.stderr

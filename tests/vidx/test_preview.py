@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_clip
+from vidx.api import preview
 from vidx.errors import OptionError, OutputError
+from vidx.io.still import read_image
+from vidx.options import RestyleOptions
 from vidx.preview import (
     HEADER_HEIGHT,
     LABEL_WIDTH,
@@ -18,8 +21,6 @@ from vidx.preview import (
     pick_frame_times,
     run_preview,
 )
-from vidx.restyle.factory import RestyleSpec
-from vidx.stills import read_image
 from vidx.upscale.classic import resize
 
 
@@ -27,7 +28,7 @@ def test_pick_frame_times() -> None:
     assert pick_frame_times(2.0, 3, 0.5) == [0.0, 0.75, 1.5]
     assert pick_frame_times(2.0, 1) == [1.0]
     assert pick_frame_times(0.0, 2) == [0.0, 0.0]
-    with pytest.raises(OptionError, match="--frames"):
+    with pytest.raises(OptionError, match="frames"):
         pick_frame_times(1.0, 0)
 
 
@@ -58,7 +59,7 @@ def test_run_preview_style_strengths(tmp_path: Path) -> None:
     out = tmp_path / "sheet.png"
     strengths = [0.25, 0.5, 1.0]
     info = run_preview(
-        path, out, RestyleSpec(style="3"), {"strength": strengths}, frames=3, cell_width=64
+        path, out, RestyleOptions(style="3"), {"strength": strengths}, frames=3, cell_width=64
     )
     sheet = read_image(out)
     cell_h = round(64 * 64 / 96)
@@ -88,7 +89,7 @@ def test_run_preview_styles_and_single_values(tmp_path: Path) -> None:
     info = run_preview(
         path,
         tmp_path / "s.jpg",
-        RestyleSpec(),
+        RestyleOptions(),
         {"style": ["1", "7"], "strength": [0.8], "seed": [3]},
         frames=2,
         cell_width=48,
@@ -98,23 +99,23 @@ def test_run_preview_styles_and_single_values(tmp_path: Path) -> None:
     assert read_image(tmp_path / "s.jpg").shape == (HEADER_HEIGHT + 3 * 36, LABEL_WIDTH + 96, 3)
 
 
-def test_run_preview_rejects(tmp_path: Path) -> None:
+def test_preview_rejects_before_any_work(tmp_path: Path) -> None:
     path = make_clip(tmp_path / "in.mp4", frames=6, size=(64, 48))
     out = tmp_path / "sheet.png"
-    spec = RestyleSpec(style="3")
-    with pytest.raises(OptionError, match="only one of"):
-        run_preview(path, out, spec, {"strength": [0.2, 0.4], "style": ["1", "2"]})
-    with pytest.raises(OptionError, match="--strength values must be in"):
-        run_preview(path, out, spec, {"strength": [0.5, 1.5]})
-    with pytest.raises(OptionError, match="not one of them"):
-        run_preview(path, out, spec, {"steps": [10, 20]})
+    with pytest.raises(OptionError, match="both list several values"):
+        preview(path, out, vary={"strength": [0.2, 0.4], "style": ["1", "2"]}, style="3")
+    with pytest.raises(OptionError, match="strength must be a finite number in"):
+        preview(path, out, vary={"strength": [0.5, 1.5]}, style="3")
+    with pytest.raises(OptionError, match="cannot vary in a preview"):
+        preview(path, out, vary={"steps": [10, 20]}, style="3")
     with pytest.raises(OptionError, match="at least one value"):
-        run_preview(path, out, spec, {"seed": []})
-    with pytest.raises(OptionError, match="--frames"):
-        run_preview(path, out, spec, {"strength": [0.5]}, frames=0)
-    with pytest.raises(OptionError, match="extension"):
-        run_preview(path, tmp_path / "sheet.mp4", spec, {"strength": [0.5]})
+        preview(path, out, vary={"seed": []}, style="3")
+    with pytest.raises(OptionError, match="frames"):
+        preview(path, out, vary={"strength": [0.5]}, frames=0, style="3")
+    with pytest.raises(OptionError, match="picture"):
+        preview(path, tmp_path / "sheet.mp4", vary={"strength": [0.5]}, style="3")
     out.write_bytes(b"keep")
     with pytest.raises(OutputError, match="already exists"):
-        run_preview(path, out, spec, {"strength": [0.5]})
+        preview(path, out, vary={"strength": [0.5]}, style="3")
     assert out.read_bytes() == b"keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "sheet.png"]

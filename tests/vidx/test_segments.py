@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 
 from tests.conftest import stream_duration, video_timestamps
-from vidx.analysis import AnalysisOptions
+from vidx.api import render
 from vidx.errors import OptionError, OutputError
 from vidx.io.reader import Trim
 from vidx.io.remux import scan_frames
+from vidx.options import AnalysisOptions
 from vidx.pipeline import Output, run
 from vidx.segments import parts_dir, plan_segments, run_segmented
 from vidx.sizes import parse_size
@@ -66,7 +67,7 @@ def test_plan_covers_every_frame_once_and_snaps_to_keyframes(clip) -> None:
     assert segs[-1].end is None
     scan.keyframes = [0, 10, 23]
     assert [s.first for s in plan_segments(scan, 8)] == [0, 10, 16, 23]
-    with pytest.raises(OptionError, match="--segment-frames"):
+    with pytest.raises(OptionError, match="segment_frames"):
         plan_segments(scan, 0)
 
 
@@ -92,7 +93,7 @@ def test_segmented_output_matches_plain_run_timing_and_audio(clip, tmp_path, tri
     assert seen == list(range(1, result.frames + 1))
     assert not parts_dir(seg).exists() and not seg.with_name("seg.mp4.part").exists()
     side = json.loads(seg.with_name("seg.mp4.json").read_text())
-    assert side["frames"] == result.frames and side["params"]["segment_frames"] == 7
+    assert side["frames"] == result.frames and side["segments"] == -(-result.frames // 7)
 
 
 def test_vfr_mkv_with_subtitles(clip, tmp_path) -> None:
@@ -138,13 +139,13 @@ def test_changed_settings_or_input_need_restart(clip, tmp_path) -> None:
     run_segmented(src, [lanczos_output(out, "bicubic")], segment_frames=4, restart=True)
     assert len(decoded(out)) == 17
     with pytest.raises(OutputError, match="--overwrite"):
-        run_segmented(src, [lanczos_output(out)], segment_frames=4)
+        render(src, out, size="x2", segment_frames=4)
 
 
 JOB = """
 import sys, time
 from pathlib import Path
-from vidx.analysis import AnalysisOptions
+from vidx.options import AnalysisOptions
 from vidx.pipeline import Output
 from vidx.restyle.style import StyleRestyler
 from vidx.segments import run_segmented

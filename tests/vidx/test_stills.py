@@ -10,18 +10,19 @@ import cv2
 import numpy as np
 import pytest
 
+from vidx.api import render
 from vidx.errors import InputError, OptionError, OutputError
 from vidx.frame import Frame
-from vidx.sizes import parse_size
-from vidx.stills import (
+from vidx.io.still import (
     StillReader,
     is_image_path,
-    process_still,
     read_image,
     still_info,
     to_uint8,
     write_image,
 )
+from vidx.sizes import parse_size
+from vidx.stills import process_still
 from vidx.upscale.classic import ClassicUpscaler
 
 
@@ -167,26 +168,23 @@ def test_process_still_with_style_restyler(tmp_path: Path) -> None:
     assert any("8 bits" in w for w in side["warnings"])
 
 
-def test_process_still_refuses(tmp_path: Path) -> None:
+def test_still_jobs_refuse_before_any_work(tmp_path: Path) -> None:
     src = write_image(tmp_path / "in.png", picture())
-    up, size = ClassicUpscaler(), parse_size("x2")
     with pytest.raises(OutputError, match="is the input"):
-        process_still(src, src, restyler=None, upscaler=up, size=size)
+        render(src, src, size="x2")
     out = write_image(tmp_path / "out.png", picture(seed=1))
     before = out.read_bytes()
     with pytest.raises(OutputError, match="already exists"):
-        process_still(src, out, restyler=None, upscaler=up, size=size)
+        render(src, out, size="x2")
     assert out.read_bytes() == before
-    process_still(src, out, restyler=None, upscaler=up, size=size, overwrite=True)
+    render(src, out, size="x2", overwrite=True)
     assert read_image(out).shape == (72, 128, 3)
-    with pytest.raises(InputError, match="no such file"):
-        process_still(
-            tmp_path / "nope.png", tmp_path / "o2.png", restyler=None, upscaler=up, size=size
-        )
+    with pytest.raises(InputError, match="does not exist"):
+        render(tmp_path / "nope.png", tmp_path / "o2.png", size="x2")
     with pytest.raises(OutputError, match="does not exist"):
-        process_still(src, tmp_path / "sub" / "o.png", restyler=None, upscaler=up, size=size)
+        render(src, tmp_path / "sub" / "o.png", size="x2")
     with pytest.raises(OptionError, match="fit"):
-        process_still(src, tmp_path / "o3.png", restyler=None, upscaler=up, size=size, fit="x")
+        render(src, tmp_path / "o3.png", size="x2", fit="x")
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == ["in.png", "out.png", "out.png.json"]
 

@@ -74,7 +74,7 @@ def check_pixels(width: int, height: int, limit: int = MAX_PIXELS, what: str = "
         InputError: the size is empty, or larger than ``limit``; the message says how to raise it.
     """
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise OptionError(f"--max-pixels must be a positive pixel count, got {limit!r}")
+        raise OptionError(f"must be a positive pixel count, got {limit!r}", param="max_pixels")
     if width < 1 or height < 1:
         raise InputError(f"{what} has no pixels ({width}x{height})")
     pixels = width * height

@@ -8,6 +8,7 @@ more than ``prefetch`` items ahead of the consumer and memory does not grow with
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 from collections.abc import Iterator
@@ -50,12 +51,12 @@ class Trim:
     rebase: bool = True
 
     def __post_init__(self) -> None:
-        if self.start < 0:
-            raise OptionError(f"--start must be >= 0 seconds, got {self.start}")
-        if self.duration is not None and self.duration <= 0:
-            raise OptionError(f"--duration must be > 0 seconds, got {self.duration}")
+        if not math.isfinite(self.start) or self.start < 0:
+            raise OptionError(f"must be >= 0 seconds, got {self.start}", param="start")
+        if self.duration is not None and not (math.isfinite(self.duration) and self.duration > 0):
+            raise OptionError(f"must be > 0 seconds, got {self.duration}", param="duration")
         if self.max_frames is not None and self.max_frames <= 0:
-            raise OptionError(f"--max-frames must be > 0, got {self.max_frames}")
+            raise OptionError(f"must be > 0, got {self.max_frames}", param="max_frames")
 
     @property
     def end(self) -> float | None:

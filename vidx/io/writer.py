@@ -55,28 +55,38 @@ class EncodeSettings:
 
     def __post_init__(self) -> None:
         if self.codec not in CODECS:
-            raise OptionError(f"--codec must be one of {', '.join(CODECS)}, got {self.codec!r}")
+            raise OptionError(
+                f"must be one of {', '.join(CODECS)}, got {self.codec!r}", param="codec"
+            )
         if self.crf is not None:
             if self.codec == "prores":
-                raise OptionError("--crf does not apply to prores (it has no quality scale)")
+                raise OptionError("does not apply to prores (it has no quality scale)", param="crf")
             top = 63 if self.codec == "av1" else 51
             if not 0 <= self.crf <= top:
-                raise OptionError(f"--crf for {self.codec} must be 0 to {top}, got {self.crf}")
+                raise OptionError(
+                    f"for {self.codec} must be 0 to {top}, got {self.crf}", param="crf"
+                )
         if self.preset is not None:
             if self.codec in ("h264", "hevc") and self.preset not in X26X_PRESETS:
                 raise OptionError(
-                    f"--preset for {self.codec} must be one of "
-                    f"{', '.join(X26X_PRESETS)}, got {self.preset!r}"
+                    f"for {self.codec} must be one of {', '.join(X26X_PRESETS)}, got "
+                    f"{self.preset!r}",
+                    param="preset",
                 )
             if self.codec == "av1" and not (self.preset.isdigit() and int(self.preset) <= 13):
-                raise OptionError(f"--preset for av1 must be 0 to 13, got {self.preset!r}")
+                raise OptionError(f"for av1 must be 0 to 13, got {self.preset!r}", param="preset")
             if self.codec == "prores" and self.preset not in ("0", "1", "2", "3", "4", "5"):
-                raise OptionError(f"--preset for prores is the profile 0 to 5, got {self.preset!r}")
+                raise OptionError(
+                    f"for prores is the profile 0 to 5, got {self.preset!r}", param="preset"
+                )
         if self.pix_fmt is not None:
-            try:
-                av.VideoFormat(self.pix_fmt)
-            except ValueError:
-                raise OptionError(f"--pix-fmt {self.pix_fmt!r} is not a pixel format") from None
+            usable = encoder_formats(CODECS[self.codec])
+            if self.pix_fmt not in usable:
+                raise OptionError(
+                    f"{self.pix_fmt!r} is not a pixel format {self.encoder} encodes "
+                    f"(use one of {', '.join(sorted(usable))})",
+                    param="pix_fmt",
+                )
 
     @property
     def encoder(self) -> str:
@@ -107,15 +117,26 @@ class EncodeSettings:
         }
 
 
+def encoder_formats(encoder: str) -> set[str]:
+    """The YUV pixel formats ``encoder`` accepts (vidx writes YUV video only)."""
+    try:
+        formats = av.codec.Codec(encoder, "w").video_formats or ()
+    except Exception:  # noqa: BLE001 - an encoder missing from this FFmpeg build
+        return set()
+    return {f.name for f in formats if f.name.startswith("yuv") and not f.name.startswith("yuvj")}
+
+
 def container_format(path: Path, codec: str) -> str:
     """The muxer for ``path``'s extension; an unknown extension or a codec it cannot hold is an
     OptionError."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise OptionError(f"-o {path}: unknown video extension; use one of {', '.join(FORMATS)}")
+        raise OptionError(
+            f"{path}: unknown video extension; use one of {', '.join(FORMATS)}", param="output"
+        )
     if codec not in CONTAINER_CODECS[fmt]:
         raise OptionError(
-            f"--codec {codec} cannot be stored in a {path.suffix} file; use .mov or .mkv"
+            f"{codec} cannot be stored in a {path.suffix} file; use .mov or .mkv", param="codec"
         )
     return fmt
 

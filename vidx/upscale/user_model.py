@@ -52,7 +52,7 @@ def _check_call(image: np.ndarray, size: tuple[int, int]) -> None:
 def check_tiling(tile: int | None, overlap: int | None) -> None:
     """OptionError for a negative ``--tile`` or overlap (None = automatic, 0 = no tiling)."""
     if tile is not None and tile < 0:
-        raise OptionError(f"--tile must be 0 (off) or a positive pixel count, got {tile}")
+        raise OptionError(f"must be 0 (off) or a positive pixel count, got {tile}", param="tile")
     if overlap is not None and overlap < 0:
         raise OptionError(f"tile overlap must be >= 0, got {overlap}")
 
@@ -121,9 +121,9 @@ def prepare_descriptor(
     torch_device = pick_device(device)
     torch_dtype = pick_dtype(dtype, torch_device)
     if torch_dtype == torch.float16 and not descriptor.supports_half:
-        raise OptionError(f"--dtype fp16 is not supported by the model {source}; use fp32")
+        raise OptionError(f"fp16 is not supported by the model {source}; use fp32", param="dtype")
     if torch_dtype == torch.bfloat16 and not descriptor.supports_bfloat16:
-        raise OptionError(f"--dtype bf16 is not supported by the model {source}; use fp32")
+        raise OptionError(f"bf16 is not supported by the model {source}; use fp32", param="dtype")
     return descriptor.to(torch_device, torch_dtype).eval()
 
 

@@ -84,11 +84,11 @@ def test_audio_packets_are_trimmed_with_the_video(clip) -> None:  # noqa: ANN001
 
 
 def test_bad_trims() -> None:
-    with pytest.raises(OptionError, match="--start"):
+    with pytest.raises(OptionError, match="^start "):
         Trim(start=-1)
-    with pytest.raises(OptionError, match="--duration"):
+    with pytest.raises(OptionError, match="^duration "):
         Trim(duration=0)
-    with pytest.raises(OptionError, match="--max-frames"):
+    with pytest.raises(OptionError, match="^max_frames "):
         Trim(max_frames=0)
 
 

@@ -8,7 +8,8 @@ from skimage import data
 
 from vidx.errors import OptionError
 from vidx.upscale.classic import INTERPOLATION
-from vidx.upscale.registry import NAMES, REGISTRY, list_models, make_upscaler, model_files
+from vidx.upscale.factory import make_upscaler
+from vidx.upscale.registry import NAMES, REGISTRY, list_models, model_files
 
 
 def test_names_are_the_registry() -> None:

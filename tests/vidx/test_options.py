@@ -1,0 +1,142 @@
+"""Options declared once: the CLI, job files and the API share names, defaults and checks; the
+CLI and the API give the same output and sidecar; the package has no import cycle."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from typer.main import get_command
+
+import vidx
+from vidx.cli import app, flag
+from vidx.errors import OptionError
+from vidx.jobfile import job_keys, load_job
+from vidx.options import JobOptions, Opt, all_options, default_of
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli_defaults(command: str) -> dict[str, object]:
+    click = get_command(app).commands[command]  # type: ignore[attr-defined]
+    return {p.name: p.default for p in click.params if p.name in all_options()}
+
+
+def test_every_option_is_a_cli_flag_with_the_declared_default() -> None:
+    restyle = cli_defaults("restyle")
+    assert set(restyle) == set(all_options())
+    for name, (_, f) in all_options().items():
+        assert restyle[name] == default_of(f), name
+    assert set(cli_defaults("upscale")) < set(restyle)
+
+
+def test_defaults_are_identical_from_cli_job_file_and_api(tmp_path: Path) -> None:
+    job = tmp_path / "job.toml"
+    job.write_text("[variants.a]\n")
+    from_job = JobOptions.from_flat(load_job(job).settings("a"))
+    from_api = JobOptions()
+    from_cli = JobOptions.from_flat(cli_defaults("restyle"))
+    assert from_job == from_api == from_cli
+    assert from_api.analysis.keyframe_interval == 30  # once 0 in the library, 30 in the CLI
+
+
+def test_job_files_take_every_option_but_the_command_line_ones() -> None:
+    shared = job_keys(shared=True)
+    assert "allow_pickle" not in shared and "overwrite" not in shared
+    assert {"style", "model", "upscaler", "keyframe_interval", "fit"} <= set(shared)
+    assert "keyframe_interval" not in job_keys(shared=False)
+
+
+def test_errors_name_the_parameter_and_the_cli_maps_it() -> None:
+    with pytest.raises(OptionError) as caught:
+        JobOptions.from_flat({"fit": "fill"})
+    assert caught.value.param == "fit" and str(caught.value).startswith("fit must be")
+    assert caught.value.named(flag("fit")).startswith("--fit must be")
+    assert flag("max_frames") == "--max-frames" and flag("output") == "-o"
+    for name, (_, f) in all_options().items():
+        assert Opt.of(f).panel, name
+
+
+def test_the_manifest_leaves_out_what_may_change_on_resume() -> None:
+    data = JobOptions().with_values(overwrite=True, restart=True).to_dict(resume_only=True)
+    assert data["schema"] == 1 and data["run"] == {"segment_frames": 240}
+    assert data["restyle"]["diffusion_temporal"]["reuse_strength"] == 0.35
+
+
+def frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+def test_cli_and_api_give_the_same_frames_and_sidecar(clip, tmp_path: Path) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    src = clip(frames=6)
+    a, b = tmp_path / "cli.mp4", tmp_path / "api.mp4"
+    args = ["restyle", str(src), "-o", str(a), "--style", "3", "--strength", "0.5", "--size", "x2"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    vidx.render(src, b, style="3", strength=0.5, size="x2")
+    for x, y in zip(frames(a), frames(b), strict=True):
+        np.testing.assert_array_equal(x, y)
+    side_a = json.loads(Path(f"{a}.json").read_text())
+    side_b = json.loads(Path(f"{b}.json").read_text())
+    assert side_a["params"] == side_b["params"]
+    assert side_a["params"]["restyle"]["style"] == "3"
+
+
+def test_the_api_is_exported_and_takes_plain_strings(clip, tmp_path: Path) -> None:  # noqa: ANN001
+    for name in ("render", "preview", "variants", "probe", "metrics", "JobOptions"):
+        assert hasattr(vidx, name), name
+    info = vidx.probe(str(clip(frames=3)))
+    assert info.frames == 3
+
+
+def imports_of(path: Path, package: str) -> set[str]:
+    """Every vidx module ``path`` imports, at the top or inside a function."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == package:  # from vidx import x: the submodule x, or vidx itself
+                found |= {f"{package}.{a.name}" for a in node.names}
+            elif node.module.startswith(package + "."):
+                found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith(package + ".")}
+    return found
+
+
+def test_no_import_cycle_in_vidx() -> None:
+    modules = {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in (ROOT / "vidx").rglob("*.py")
+    }
+    graph = {m: {i for i in imports_of(p, "vidx") if i in modules} for m, p in modules.items()}
+    state: dict[str, int] = {}
+
+    def visit(m: str, trail: list[str]) -> None:
+        state[m] = 1
+        for n in graph[m]:
+            if state.get(n) == 1:
+                raise AssertionError(" -> ".join([*trail, m, n]))
+            if n not in state:
+                visit(n, [*trail, m])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [])
+
+
+def test_cli_functions_are_short() -> None:
+    tree = ast.parse((ROOT / "vidx" / "cli.py").read_text())
+    long = [
+        (n.name, n.end_lineno - n.lineno + 1)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.FunctionDef) and n.end_lineno - n.lineno + 1 > 60
+    ]
+    assert long == []

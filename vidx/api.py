@@ -1,0 +1,133 @@
+"""The Python API: what the ``vidx`` commands do, callable from a notebook or a script.
+
+Options are keyword arguments named as in :mod:`vidx.options` (the CLI flags without ``--``,
+dashes as underscores), or a whole :class:`~vidx.options.JobOptions`; both give the same
+checks, defaults, outputs and sidecars as the CLI. Errors are :class:`vidx.errors.VidxError`
+subclasses with one-line messages; nothing prints, progress goes to ``on_progress``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from vidx.io.inputs import check_regular_file
+from vidx.io.lock import OutputLock
+from vidx.io.probe import VideoInfo
+from vidx.jobfile import load_job
+from vidx.jobs import Target, execute, plan, plan_preview
+from vidx.options import JobOptions
+from vidx.pipeline import JobResult, ProgressCallback
+from vidx.variants import variant_targets
+
+
+def _options(options: JobOptions | None, values: dict[str, Any]) -> JobOptions:
+    base = options or JobOptions()
+    return base.with_values(**values) if values else base
+
+
+def render(
+    input: str | Path,
+    output: str | Path,
+    options: JobOptions | None = None,
+    *,
+    on_progress: ProgressCallback | None = None,
+    command: str = "vidx.render",
+    **values: Any,
+) -> JobResult:
+    """Restyle and/or upscale ``input`` into ``output`` (a video, or a picture for a picture).
+
+    ``values`` override ``options`` (e.g. ``style="3", strength=0.5, size="4k"``). A video job
+    runs in resumable segments unless ``segment_frames=0``: calling it again after a crash
+    continues where it stopped. ``command`` describes this run to a second one refused by the
+    output's lock.
+    """
+    job = plan(input, [Target(Path(output), _options(options, values))])
+    return execute(job, on_progress=on_progress, command=command)
+
+
+def variants(
+    input: str | Path,
+    job: str | Path,
+    output_dir: str | Path,
+    *,
+    on_progress: ProgressCallback | None = None,
+    command: str = "vidx.variants",
+    **values: Any,
+) -> JobResult:
+    """Every ``[variants.NAME]`` of the TOML ``job`` file as ``OUTPUT_DIR/NAME.mp4``, in one
+    pass (decoding and flow shared). ``values`` (e.g. ``overwrite=True``) override the job."""
+    parsed = load_job(job)
+    outdir = Path(output_dir)
+    targets = variant_targets(parsed, outdir, values)
+    checked = plan(input, targets, reads=[parsed.path], make_folder=outdir)
+    return execute(checked, on_progress=on_progress, command=command)
+
+
+def preview(
+    input: str | Path,
+    output: str | Path,
+    options: JobOptions | None = None,
+    *,
+    vary: dict[str, list] | None = None,
+    frames: int = 3,
+    cell_width: int = 320,
+    command: str = "vidx.preview",
+    **values: Any,
+) -> dict:
+    """A labelled contact sheet: a few frames of ``input`` restyled at each value of one list
+    in ``vary`` (``strength``, ``style``, ``seed`` or ``prompt``); returns its summary."""
+    from vidx.preview import plan_rows, run_preview
+
+    opts = _options(options, values)
+    if not opts.restyle.active:
+        opts = opts.with_values(style="0")
+    plan_rows(opts.restyle, vary or {}, frames, cell_width)  # every option, before any file
+    job = plan_preview(input, output, opts)
+    with OutputLock([job.targets[0].path], command=command):
+        return run_preview(
+            job.input,
+            job.targets[0].path,
+            opts.restyle,
+            vary or {},
+            opts.device,
+            frames=frames,
+            cell_width=cell_width,
+        )
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Size, rotation, codec, bit depth, timing, frame count and streams of a video."""
+    from vidx.io.probe import probe as probe_file
+
+    check_regular_file(Path(path), "input")
+    return probe_file(path)
+
+
+def metrics(
+    source: str | Path,
+    output: str | Path,
+    *,
+    max_frames: int | None = None,
+    reference: str | Path | None = None,
+) -> dict:
+    """Warping error of ``output`` (flow and masks from ``source``); with ``reference`` (a
+    per-frame render) also detail retention and fidelity. See :func:`vidx.metrics.clip_metrics`."""
+    from vidx.metrics import clip_metrics
+
+    for path in (source, output, *([reference] if reference else [])):
+        check_regular_file(Path(path), "input")
+    if reference is None:
+        return clip_metrics(source, output, max_frames=max_frames)
+    return clip_metrics(source, output, max_frames=max_frames, reference=reference)
+
+
+def style_gallery(
+    input: str | Path, output: str | Path, *, overwrite: bool = False, **kwargs: Any
+) -> Path:
+    """One labelled thumbnail per embedded style, on a frame of ``input``."""
+    from vidx.gallery import style_gallery as gallery
+
+    check_regular_file(Path(input), "input")
+    with OutputLock([Path(output)], command="vidx styles --gallery"):
+        return gallery(input, output, overwrite=overwrite, **kwargs)

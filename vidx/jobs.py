@@ -1,0 +1,462 @@
+"""One job path: plan a job, check all of it, then run it.
+
+Every face ends here (``vidx upscale``/``restyle``/``variants``, :func:`vidx.render`): a job is
+an input and one or more :class:`Target` outputs, each with its :class:`JobOptions`.
+:func:`plan` checks everything that can be checked before any work (options, the input's kind,
+size and trim range, every file the job reads, every path it will write), so a refusal leaves
+nothing on disk; :func:`execute` then locks the outputs, loads the models and runs.
+
+Convention: every path vidx writes for an output is derived in :meth:`Target.paths` and nowhere
+else; none may be (by real path or inode) a file the job reads, and an existing one needs
+``overwrite`` (a ``.parts`` folder only when it holds vidx's manifest; a foreign one is never
+adopted or deleted).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from vidx.compare import compare_path
+from vidx.errors import ModelError, OptionError, OutputError
+from vidx.io.inputs import check_image_file, check_pixels, check_regular_file
+from vidx.io.lock import OutputLock, lock_path
+from vidx.io.probe import VideoInfo, probe
+from vidx.io.reader import Trim
+from vidx.io.still import is_image_path, still_info
+from vidx.io.still import temp_path as image_temp_path
+from vidx.io.writer import container_format, part_path
+from vidx.options import JobOptions
+from vidx.pipeline import JobResult, Output, ProgressCallback, run
+from vidx.segments import MANIFEST, parts_dir, run_segmented
+from vidx.sidecar import sidecar_path
+from vidx.sidecar import temp_path as json_temp_path
+from vidx.sizes import parse_size
+from vidx.stills import process_still
+from vidx.upscale.registry import NAMES as UPSCALERS
+
+WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pth", ".pt", ".bin")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One output of a job: where it goes, what it is called in the job, its options."""
+
+    path: Path
+    options: JobOptions
+    name: str = "main"
+
+    @property
+    def image(self) -> bool:
+        return is_image_path(self.path)
+
+    def paths(self) -> dict[str, Path]:
+        """Every path vidx may write for this output, by what it is."""
+        p = self.path
+        out = {
+            "output": p,
+            "sidecar": sidecar_path(p),
+            "sidecar temp file": json_temp_path(sidecar_path(p)),
+            "lock file": lock_path(p),
+        }
+        if self.image:
+            out["temp file"] = image_temp_path(p)
+            return out
+        out["temp file"] = part_path(p)
+        out["parts folder"] = parts_dir(p)
+        if self.options.size.compare:
+            out["compare video"] = compare_path(p)
+            out["compare temp file"] = part_path(compare_path(p))
+        return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked job, ready for :func:`execute`."""
+
+    input: Path
+    info: VideoInfo
+    targets: list[Target]
+    reads: list[Path]  # every file the job reads (the input, models, pictures, weights)
+    make_folder: Path | None = None  # the output folder execute() creates (variants)
+
+    @property
+    def image_input(self) -> bool:
+        return is_image_path(self.input)
+
+    @property
+    def shared(self) -> JobOptions:
+        """The options every output shares (trim, analysis, device, input, run)."""
+        return self.targets[0].options
+
+    @property
+    def segmented(self) -> bool:
+        o = self.shared
+        return (
+            o.run.segment_frames > 0
+            and not self.image_input
+            and not any(t.options.size.compare for t in self.targets)
+        )
+
+
+def plan(
+    input: str | Path,
+    targets: list[Target],
+    reads: Iterable[Path] = (),
+    *,
+    make_folder: Path | None = None,
+) -> Plan:
+    """Check a whole job before any work; raise the first problem as a VidxError.
+
+    ``reads`` are further files the job reads (a job file): no output may replace them.
+    ``make_folder``: the outputs' folder, which :func:`execute` creates if it is missing (its
+    parent must exist).
+    """
+    src = Path(input)
+    if not targets:
+        raise OptionError("a job needs at least one output")
+    shared = targets[0].options
+    # 1. the input: a regular file, a picture or a video within the pixel limit, a trim inside it
+    check_regular_file(src, "input")
+    if is_image_path(src):
+        check_image_file(src, shared.input.max_pixels, "input")
+        info = still_info(src)
+    else:
+        info = probe(src)
+        check_pixels(info.width, info.height, shared.input.max_pixels, f"input {src}")
+        _check_trim(info, shared)
+    # 2. what the job reads besides the input
+    files = [src, *reads]
+    for t in targets:
+        files += _model_files(t.options)
+    # 3. what it writes
+    if make_folder is not None:
+        if make_folder.exists() and not make_folder.is_dir():
+            raise OutputError(f"output {make_folder} is a file; variants need a folder")
+        if not make_folder.parent.is_dir():
+            raise OutputError(
+                f"output {make_folder}: the folder {make_folder.parent} does not exist"
+            )
+        make_folder = None if make_folder.is_dir() else make_folder
+    for t in targets:
+        _check_target(src, t, make_folder)
+    _check_paths(targets, files)
+    return Plan(src, info, targets, files, make_folder)
+
+
+def plan_preview(input: str | Path, output: str | Path, options: JobOptions) -> Plan:
+    """Check a preview sheet job: a video input, a picture output, the restyle's files."""
+    src, out = Path(input), Path(output)
+    check_regular_file(src, "input")
+    if is_image_path(src):
+        raise OptionError(f"{src} is a picture; preview takes a video", param="input")
+    info = probe(src)
+    check_pixels(info.width, info.height, options.input.max_pixels, f"input {src}")
+    target = Target(out, options)
+    if not target.image:
+        raise OptionError(f"{out}: a contact sheet is a picture (.png or .jpg)", param="output")
+    _check_target(src, target, None, video_ok=True)
+    files = [src, *_model_files(options)]
+    _check_paths([target], files)
+    return Plan(src, info, [target], files)
+
+
+def _check_trim(info: VideoInfo, options: JobOptions) -> None:
+    start = options.trim.start
+    if info.duration is not None and start > 0 and start >= info.duration:
+        raise OptionError(
+            f"{start:g} s is past the end of the input ({info.duration:.3f} s)", param="start"
+        )
+
+
+def _model_files(options: JobOptions) -> list[Path]:
+    """The weight and picture files ``options`` name, each checked to exist (no loading)."""
+    found: list[Path] = []
+    r, limit = options.restyle, options.input.max_pixels
+    if r.active and r.style_image:
+        check_image_file(Path(r.style_image), limit, "style_image")
+        found.append(Path(r.style_image))
+    if r.active and r.model and _looks_local(r.model):
+        model = Path(r.model)
+        if not model.exists():
+            raise ModelError(f"model {r.model}: no such file or folder")
+        if model.is_file():
+            check_regular_file(model, "model")
+        found.append(model)
+    name = options.upscale.upscaler
+    if name not in UPSCALERS:
+        if not (any(c in name for c in "/\\.") or Path(name).exists()):
+            raise OptionError(
+                f"must be one of {', '.join(UPSCALERS)} or a model file, got {name!r}",
+                param="upscaler",
+            )
+        check_regular_file(Path(name), "upscaler")
+        found.append(Path(name))
+    a = options.analysis
+    if r.active and r.temporal and a.flow == "raft" and a.raft_weights:
+        check_regular_file(Path(a.raft_weights), "raft_weights")
+        found.append(Path(a.raft_weights))
+    return found
+
+
+def _looks_local(model: str) -> bool:
+    """A model that is a path (a folder or file) rather than a hub id such as ``org/name``."""
+    return (
+        Path(model).exists()
+        or model.startswith((".", "/", "~"))
+        or model.lower().endswith(WEIGHT_SUFFIXES)
+        or model.count("/") > 1
+        or "\\" in model
+    )
+
+
+def _check_target(src: Path, t: Target, make_folder: Path | None, video_ok: bool = False) -> None:
+    p = t.path
+    if t.image:
+        if not is_image_path(src) and not video_ok:
+            raise OptionError(
+                f"{p} is a picture but the input {src} is a video; write a video, or use "
+                "`vidx preview` for stills of a clip",
+                param="output",
+            )
+        if t.options.size.compare:
+            raise OptionError("needs a video output", param="compare")
+    else:
+        container_format(p, t.options.encode.codec)
+    if p.is_dir():
+        raise OutputError(f"output {p} is a folder; name the output file inside it")
+    if make_folder is not None and p.parent == make_folder:
+        return  # created by execute()
+    if not p.parent.is_dir():
+        raise OutputError(f"output {p}: the folder {p.parent} does not exist")
+    if not os.access(p.parent, os.W_OK | os.X_OK):
+        raise OutputError(f"output {p}: the folder {p.parent} is not writable")
+
+
+def _check_paths(targets: list[Target], reads: list[Path]) -> None:
+    """No derived path is a file the job reads or another output's; existing ones need
+    ``overwrite``; a parts folder must be vidx's own."""
+    seen: dict[str, str] = {}
+    for t in targets:
+        for what, path in t.paths().items():
+            key = _real(path)
+            if key in seen:
+                raise OutputError(f"two outputs would both write {path} ({seen[key]} and {what})")
+            seen[key] = f"the {what} of {t.path}"
+            for r in reads:
+                if _same(path, r) and what == "output":
+                    raise OutputError(
+                        f"output {t.path} is the input file; choose another output name"
+                    )
+                if _same(path, r):
+                    raise OutputError(
+                        f"the {what} of -o {t.path} would be {path}, which the job reads; "
+                        "choose another output name"
+                    )
+    for t in targets:
+        overwrite = t.options.run.overwrite
+        for what, path in t.paths().items():
+            if what == "parts folder":
+                _check_parts(path, t)
+            elif what != "lock file" and (path.exists() or path.is_symlink()) and not overwrite:
+                hint = "" if what == "output" else " (left by an earlier run?)"
+                raise OutputError(f"{path} already exists{hint}; add --overwrite to replace it")
+
+
+def _check_parts(folder: Path, t: Target) -> None:
+    if not (folder.exists() or folder.is_symlink()):
+        return
+    if folder.is_symlink() or not folder.is_dir():
+        raise OutputError(
+            f"{folder} exists and is not a vidx parts folder; move it away (vidx keeps the "
+            f"segments of {t.path.name} there)"
+        )
+    if not (folder / MANIFEST).is_file():
+        raise OutputError(
+            f"{folder} is not a vidx parts folder (no {MANIFEST}); move it away, vidx will not "
+            "adopt or delete it"
+        )
+
+
+def _real(path: Path) -> str:
+    return os.path.realpath(path)
+
+
+def _same(a: Path, b: Path) -> bool:
+    """``a`` and ``b`` are one file: the same real path, or (both existing) the same inode."""
+    if _real(a) == _real(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def execute(
+    job: Plan, *, on_progress: ProgressCallback | None = None, command: str = "vidx"
+) -> JobResult:
+    """Lock the outputs, build the models, run the job (segmented when it can resume)."""
+    made = job.make_folder
+    if made is not None:
+        made.mkdir()
+    try:
+        return _execute(job, on_progress, command)
+    except BaseException:
+        if made is not None and not any(made.iterdir()):
+            made.rmdir()
+        raise
+
+
+def notices(info: VideoInfo, t: Target) -> list[str]:
+    """What the output changes about the picture without being asked: chroma subsampling,
+    bit depth, an odd size made even (each said once, as a warning)."""
+    if t.image or info.pix_fmt is None or info.format == "image":
+        return []
+    import av
+
+    out: list[str] = []
+    settings = t.options.encode.settings()
+    src, dst = av.VideoFormat(info.pix_fmt), av.VideoFormat(settings.pixel_format)
+    name = f"{t.path.name}:"
+    if src.name.startswith("yuv") and _chroma(src) != _chroma(dst):
+        out.append(
+            f"{name} the source's {_chroma(src)} chroma is written as {_chroma(dst)} "
+            f"({settings.pixel_format}); --pix-fmt {_keep(src, dst)} keeps it"
+        )
+    if info.bit_depth > 8 and dst.components[0].bits < info.bit_depth:
+        out.append(
+            f"{name} the {info.bit_depth}-bit source is written at {dst.components[0].bits} bits "
+            f"({settings.pixel_format}); choose a 10-bit --pix-fmt such as yuv420p10le to keep more"
+        )
+    if t.options.size.size == "source" and (info.width % 2 or info.height % 2):
+        w, h = info.width + info.width % 2, info.height + info.height % 2
+        out.append(f"{name} the odd source size {info.width}x{info.height} is padded to {w}x{h}")
+    return out
+
+
+def _chroma(fmt) -> str:  # noqa: ANN001 - av.VideoFormat
+    """``4:2:0``, ``4:2:2``, ``4:4:4`` (or ``4:0:0`` for gray) from the format's name."""
+    if len(fmt.components) < 3:
+        return "4:0:0"
+    for tag in ("420", "422", "411", "440"):
+        if tag in fmt.name:
+            return ":".join(tag)
+    return "4:4:4"
+
+
+def _keep(src, dst) -> str:  # noqa: ANN001 - av.VideoFormat
+    depth = "10le" if "10" in dst.name else ""
+    return "yuv" + _chroma(src).replace(":", "") + "p" + depth
+
+
+def _execute(job: Plan, on_progress: ProgressCallback | None, command: str) -> JobResult:
+    result = _run(job, on_progress, command)
+    said = [n for t in job.targets for n in notices(job.info, t)]
+    result.warnings[:0] = said
+    return result
+
+
+def _run(job: Plan, on_progress: ProgressCallback | None, command: str) -> JobResult:
+    with OutputLock([t.path for t in job.targets], command=command):
+        _check_paths(job.targets, job.reads)  # again, under the lock: another run may have ended
+        if job.image_input and all(t.image for t in job.targets):
+            return _run_still(job)
+        outputs = build_outputs(job.targets)
+        shared = job.shared
+        analysis = shared.analysis if any(_temporal(t.options) for t in job.targets) else None
+        raft_state = None
+        if analysis is not None and analysis.flow == "raft":
+            from vidx.weights import load_raft_model
+
+            raft_state = load_raft_model(
+                Path(analysis.raft_weights or ""), allow_pickle=shared.device.allow_pickle
+            )
+        trim = trim_of(shared)
+        if not job.segmented:
+            return run(
+                job.input,
+                outputs,
+                trim=trim,
+                analysis=analysis,
+                raft_state=raft_state,
+                on_progress=on_progress,
+                deinterlace=shared.input.deinterlace,
+            )
+        return run_segmented(
+            job.input,
+            outputs,
+            segment_frames=shared.run.segment_frames,
+            trim=trim,
+            analysis=analysis,
+            raft_state=raft_state,
+            resume=shared.run.resume,
+            restart=shared.run.restart,
+            on_progress=on_progress,
+            deinterlace=shared.input.deinterlace,
+        )
+
+
+def _temporal(options: JobOptions) -> bool:
+    return options.restyle.active and options.restyle.temporal
+
+
+def trim_of(options: JobOptions) -> Trim:
+    t = options.trim
+    return Trim(t.start, t.duration, t.max_frames)
+
+
+def build_outputs(targets: list[Target]) -> list[Output]:
+    """Load each target's upscaler and restyler (an upscaler shared by several targets is
+    loaded once) and describe the pipeline's outputs."""
+    from vidx.restyle.factory import make_restyler, with_refine
+    from vidx.upscale.factory import make_upscaler
+
+    upscalers: dict[tuple, object] = {}
+    outputs = []
+    for t in targets:
+        o = t.options
+        key = (o.upscale.upscaler, o.upscale.tile, o.device)
+        if key not in upscalers:
+            upscalers[key] = make_upscaler(
+                o.upscale.upscaler,
+                device=o.device.device,
+                dtype=o.device.dtype,
+                tile=o.upscale.tile,
+                allow_pickle=o.device.allow_pickle,
+            )
+        restyler = make_restyler(o.restyle, o.device) if o.restyle.active else None
+        upscaler = with_refine(upscalers[key], o.restyle, restyler, o.device)  # type: ignore[arg-type]
+        outputs.append(
+            Output(
+                t.path,
+                upscaler,
+                parse_size(o.size.size),
+                o.size.fit,
+                o.encode.settings(),
+                restyler,
+                name=t.name,
+                compare=o.size.compare,
+                options=o,
+            )
+        )
+    return outputs
+
+
+def _run_still(job: Plan) -> JobResult:
+    from vidx.pipeline import Timings
+
+    out = build_outputs(job.targets)[0]
+    t = job.targets[0]
+    summary = process_still(
+        job.input,
+        t.path,
+        restyler=out.restyler,
+        upscaler=out.upscaler,
+        size=out.size,
+        fit=out.fit,
+        params=t.options.to_dict(),
+    )
+    timings = Timings(total=summary["timings_s"]["total"])
+    return JobResult([t.path], 1, timings, summary["warnings"], {})

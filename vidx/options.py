@@ -1,0 +1,564 @@
+"""Every user option of vidx, declared once.
+
+Each option group is a frozen dataclass: its fields are the options, with their defaults, their
+help text and their checks. The CLI flags, the TOML job-file keys, the Python API's keyword
+arguments, the sidecar's ``params`` and the resume manifest are all derived from these classes
+(as diffusers derives a pipeline's config from its ``__init__``), so a default or a check is
+written in one place only.
+
+Convention: option names are unique across groups, so a flat ``{name: value}`` mapping (CLI
+keyword arguments, a job-file table, ``vidx.render(**options)``) routes to one group each.
+Errors are :class:`OptionError` naming the option (``param``); each face spells it its own way.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+import typing
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields, replace
+from typing import Any, ClassVar, TypeVar
+
+from vidx.errors import OptionError
+
+SCHEMA = 1  # version of the option layout recorded in sidecars and resume manifests
+
+# the --help panels, in the order the CLI shows them
+IO = "Input and output"
+S, R, D, T, E, RUN = "Size", "Restyle", "Diffusion", "Temporal", "Encode", "Run"
+PANELS = (IO, S, R, D, T, E, RUN)
+
+
+@dataclass(frozen=True)
+class Opt:
+    """What the faces need to know about one option besides its name, type and default.
+
+    ``job``: may appear in a job file; ``shared_only``: only in its ``[shared]`` table (it is
+    computed once for every variant); ``path``: a file path, resolved against the job file's
+    folder there and checked against the outputs; ``resume``: part of the resume manifest
+    (False for options that may change between a run and its resumption).
+    """
+
+    help: str
+    panel: str
+    choices: tuple[str, ...] | None = None
+    job: bool = True
+    shared_only: bool = False
+    path: bool = False
+    resume: bool = True
+    flag: str | None = None
+
+    @staticmethod
+    def of(f: Field) -> Opt:
+        return f.metadata["vidx"]
+
+
+def option(default: Any, help: str, panel: str, **meta: Any) -> Any:
+    """A dataclass field carrying its :class:`Opt`."""
+    return field(default=default, metadata={"vidx": Opt(help, panel, **meta)})
+
+
+def choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise OptionError(f"must be one of {', '.join(allowed)}, got {value!r}", param=name)
+
+
+def number(
+    name: str, value: Any, low: float | None = None, high: float | None = None, *, open_low=False
+) -> None:
+    """Finite, and within ``[low, high]`` (``(low, high]`` with ``open_low``)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if open_low else value >= low
+    if ok and high is not None:
+        ok = value <= high
+    if not ok:
+        left = "(" if open_low else "["
+        bounds = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+        raise OptionError(f"must be a finite number in {bounds}, got {value!r}", param=name)
+
+
+G = TypeVar("G", bound="OptionGroup")
+
+
+class OptionGroup:
+    """Shared behaviour of the option dataclasses."""
+
+    group: ClassVar[str]  # the attribute of JobOptions holding this group
+
+    @classmethod
+    def options(cls) -> list[Field]:
+        """The group's own options (nested groups excluded)."""
+        return [f for f in fields(cls) if "vidx" in f.metadata]  # type: ignore[arg-type]
+
+    @classmethod
+    def nested(cls) -> list[Field]:
+        return [f for f in fields(cls) if "vidx" not in f.metadata]  # type: ignore[arg-type]
+
+    @classmethod
+    def names(cls) -> list[str]:
+        names = [f.name for f in cls.options()]
+        for f in cls.nested():
+            names += hints(cls)[f.name].names()
+        return names
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_flat(cls: type[G], values: dict[str, Any]) -> G:
+        """Build from a flat ``{option: value}`` mapping (nested groups' options included);
+        keys the group does not know are ignored (see :meth:`JobOptions.from_flat`)."""
+        own = {f.name: values[f.name] for f in cls.options() if f.name in values}
+        for f in cls.nested():
+            own[f.name] = hints(cls)[f.name].from_flat(values)
+        for name, value in own.items():
+            check_type(cls, name, value)
+        return cls(**own)
+
+    def flat(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in self.options()}
+        for f in self.nested():
+            out.update(getattr(self, f.name).flat())
+        return out
+
+    def with_values(self: G, **values: Any) -> G:
+        """A copy with some options replaced (flat names, nested groups included)."""
+        unknown = sorted(set(values) - set(self.names()))
+        if unknown:
+            raise OptionError(f"is not an option of {type(self).__name__}", param=unknown[0])
+        return type(self).from_flat({**self.flat(), **values})
+
+
+def hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def allowed_types(cls: type, name: str) -> tuple[type, ...]:
+    """The runtime types an option accepts (``float`` also takes ``int``)."""
+    hint = hints(cls)[name]
+    args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    out: list[type] = []
+    for arg in args:
+        out += [int, float] if arg is float else [type(None) if arg is None else arg]
+    return tuple(out)
+
+
+def check_type(cls: type, name: str, value: Any) -> None:
+    if isinstance(value, OptionGroup):
+        return
+    allowed = allowed_types(cls, name)
+    ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
+    if not ok:
+        words = {type(None): "none", float: "a number", int: "an integer", str: "text"}
+        wanted = [words.get(t, t.__name__) for t in allowed if not (t is int and float in allowed)]
+        raise OptionError(f"must be {' or '.join(wanted)}, got {value!r}", param=name)
+
+
+@dataclass(frozen=True)
+class TrimOptions(OptionGroup):
+    """Which part of the input to process."""
+
+    group: ClassVar[str] = "trim"
+    start: float = option(0.0, "Start at this many seconds.", IO, shared_only=True)
+    duration: float | None = option(None, "Process this many seconds.", IO, shared_only=True)
+    max_frames: int | None = option(None, "Process at most this many frames.", IO, shared_only=True)
+
+    def __post_init__(self) -> None:
+        number("start", self.start, 0)
+        if self.duration is not None:
+            number("duration", self.duration, 0, open_low=True)
+        if self.max_frames is not None:
+            number("max_frames", self.max_frames, 1)
+
+
+FITS = ("contain", "cover", "stretch")
+COMPARE_MODES = ("side", "split", "stack")
+
+
+@dataclass(frozen=True)
+class SizeOptions(OptionGroup):
+    """The output picture: its size, how the frame fits it, and an optional before/after."""
+
+    group: ClassVar[str] = "size"
+    size: str = option("source", "source, 720p, 1080p, 1440p, 4k, 8k, WxH, or x2/x3/x4.", S)
+    fit: str = option("contain", "contain (pad black), cover (crop) or stretch.", S, choices=FITS)
+    compare: str | None = option(
+        None,
+        "Also write OUTPUT.compare.EXT: side, split or stack (source | result).",
+        IO,
+        choices=COMPARE_MODES,
+    )
+
+    def __post_init__(self) -> None:
+        from vidx.sizes import parse_size
+
+        parse_size(self.size)
+        choice("fit", self.fit, FITS)
+        if self.compare is not None:
+            choice("compare", self.compare, COMPARE_MODES)
+
+
+@dataclass(frozen=True)
+class EncodeOptions(OptionGroup):
+    """How the video is encoded; None takes the codec's default."""
+
+    group: ClassVar[str] = "encode"
+    codec: str = option("h264", "h264, hevc, av1 or prores.", E)
+    crf: int | None = option(None, "Quality (lower is better); codec default.", E)
+    preset: str | None = option(
+        None, "Encoder preset (x264/x265 names, 0-13 for av1, profile 0-5 for prores).", E
+    )
+    pix_fmt: str | None = option(None, "e.g. yuv420p, yuv420p10le.", E)
+
+    def __post_init__(self) -> None:
+        self.settings()  # the encoder's own checks
+
+    def settings(self):  # noqa: ANN201 - vidx.io.writer.EncodeSettings (av imported lazily)
+        from vidx.io.writer import EncodeSettings
+
+        return EncodeSettings(self.codec, self.crf, self.preset, self.pix_fmt)
+
+
+@dataclass(frozen=True)
+class UpscaleOptions(OptionGroup):
+    """The upscaler that brings each frame to the output size."""
+
+    group: ClassVar[str] = "upscale"
+    upscaler: str = option(
+        "lanczos", "A built-in name (see `vidx models`) or a spandrel model file.", S
+    )
+    tile: int | None = option(None, "Upscaler tile size in pixels (auto).", S)
+
+    def __post_init__(self) -> None:
+        if not self.upscaler.strip():
+            raise OptionError("must name an upscaler, got ''", param="upscaler")
+        if self.tile is not None:
+            number("tile", self.tile, 32, 8192)
+
+
+@dataclass(frozen=True)
+class DiffusionTemporalOptions(OptionGroup):
+    """The diffusion backend's temporal steps, each with its own switch."""
+
+    group: ClassVar[str] = "diffusion_temporal"
+    latent_blend: bool = option(True, "Diffusion: start from the warped previous latent.", T)
+    warp_noise: bool = option(True, "Diffusion: noise warped along the flow.", T)
+    pull: bool = option(True, "Diffusion: pull early steps toward the warped latent.", T)
+    pull_steps: float = option(0.5, "Diffusion: fraction of steps with the pull.", T)
+    cross_frame_attn: bool = option(True, "Diffusion: attend to the last keyframe.", T)
+    color_anchor: bool = option(True, "Diffusion: colour-match to the last keyframe.", T)
+    reuse_strength: float = option(
+        0.35, "Diffusion: strength of non-keyframes started from the warped latent.", T
+    )
+
+    def __post_init__(self) -> None:
+        number("pull_steps", self.pull_steps, 0, 1)
+        number("reuse_strength", self.reuse_strength, 0, 1, open_low=True)
+
+
+@dataclass(frozen=True)
+class RestyleOptions(OptionGroup):
+    """The restyle: the embedded style network (``style``/``style_image``) or Stable Diffusion
+    img2img (``prompt`` and ``model``). ``strength`` None is the backend's default (1.0 for
+    style, 0.5 for diffusion); ``work_size`` None too (style: long side 1024, diffusion: short
+    side 512). ``temporal`` False turns every temporal step off at once."""
+
+    group: ClassVar[str] = "restyle"
+    style: str | int | None = option(
+        None, "Embedded style 0-25 or its name, or a blend like 3:0.5,12:0.5.", R
+    )
+    style_image: str | None = option(
+        None, "Any picture to take the style from (embedded backend).", R, path=True
+    )
+    prompt: str | None = option(
+        None, "Text prompt: selects the Stable Diffusion backend (needs --model).", D
+    )
+    negative_prompt: str = option("", "Diffusion negative prompt.", D)
+    model: str | None = option(
+        None, "Diffusers folder, single .safetensors file, or hub id (cached).", D, path=True
+    )
+    strength: float | None = option(
+        None, "0..1; style: blend with the source (default 1), diffusion: img2img (0.5).", R
+    )
+    steps: int = option(20, "Diffusion steps.", D)
+    guidance: float = option(7.5, "Classifier-free guidance scale.", D)
+    scheduler: str = option("ddim", "euler, euler-a, ddim, dpm++, lcm or model.", D)
+    seed: int = option(0, "Random seed.", D)
+    work_size: int | None = option(
+        None, "Diffusion: short side (default 512); style: long side cap (default 1024).", R
+    )
+    temporal: bool = option(
+        True, "Reuse the previous frame along the optical flow (steady output).", T
+    )
+    temporal_weight: float = option(0.8, "Style backend: weight of the warped previous output.", T)
+    refine_strength: float = option(0.0, "Diffusion detail refine after upscaling (0 = off).", D)
+    compile: bool = option(False, "torch.compile the UNet (GPU).", D)
+    diffusion_temporal: DiffusionTemporalOptions = field(default_factory=DiffusionTemporalOptions)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.style, int) and not isinstance(self.style, bool):
+            object.__setattr__(self, "style", str(self.style))  # a job file's `style = 5`
+        if self.prompt is not None and (self.style is not None or self.style_image is not None):
+            raise OptionError(
+                "is for diffusion; give either a prompt or a style/style_image, not both",
+                param="prompt",
+            )
+        if self.prompt is None and self.model is not None:
+            raise OptionError("needs a prompt (the diffusion backend)", param="model")
+        if self.prompt is not None and not self.model:
+            raise OptionError(
+                "is required for the diffusion restyle (a folder, a .safetensors file or a hub id)",
+                param="model",
+            )
+        if self.strength is not None:
+            number("strength", self.strength, 0, 1, open_low=self.prompt is not None)
+        number("temporal_weight", self.temporal_weight, 0, 1)
+        number("refine_strength", self.refine_strength, 0, 1)
+        if self.refine_strength and self.prompt is None:
+            raise OptionError(
+                "needs a prompt and a model (diffusion refine)", param="refine_strength"
+            )
+        if self.work_size is not None:
+            number("work_size", self.work_size, 64, 4096)
+
+    @property
+    def backend(self) -> str:
+        return "diffusion" if self.prompt is not None else "style"
+
+    @property
+    def active(self) -> bool:
+        """Whether anything asks for a restyle (a style, a style image or a prompt)."""
+        return any(v is not None for v in (self.style, self.style_image, self.prompt))
+
+
+FLOW_METHODS = ("dis", "farneback", "raft")
+# temporal.DIS_PRESETS, named here so a job without analysis never imports torch
+FLOW_PRESETS = ("ultrafast", "fast", "medium", "fine")
+
+
+@dataclass(frozen=True)
+class AnalysisOptions(OptionGroup):
+    """Optical flow, masks, scene cuts and keyframes, computed once on the source for every
+    output of a job."""
+
+    group: ClassVar[str] = "analysis"
+    keyframe_interval: int = option(
+        30, "Fresh keyframe every N frames (0: only frame 0 and scene cuts).", T, shared_only=True
+    )
+    scene_cuts: bool = option(True, "Keyframes at detected scene cuts.", T, shared_only=True)
+    flow: str = option(
+        "dis", "Optical flow: dis, farneback or raft.", T, choices=FLOW_METHODS, shared_only=True
+    )
+    flow_preset: str = option(
+        "medium",
+        "DIS preset: ultrafast, fast, medium, fine.",
+        T,
+        choices=FLOW_PRESETS,
+        shared_only=True,
+    )
+    analysis_size: int = option(
+        640, "Long side (px) at which flow is computed.", T, shared_only=True
+    )
+    raft_weights: str | None = option(
+        None,
+        "RAFT weights file (.safetensors; pickles need --allow-pickle).",
+        T,
+        shared_only=True,
+        path=True,
+    )
+
+    def __post_init__(self) -> None:
+        choice("flow", self.flow, FLOW_METHODS)
+        choice("flow_preset", self.flow_preset, FLOW_PRESETS)
+        number("analysis_size", self.analysis_size, 64, 4096)
+        number("keyframe_interval", self.keyframe_interval, 0)
+        if self.flow == "raft" and not self.raft_weights:
+            raise OptionError(
+                "needs raft_weights (a weights file; nothing is downloaded)", param="flow"
+            )
+
+
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("auto", "fp32", "fp16", "bf16")
+
+
+@dataclass(frozen=True)
+class DeviceOptions(OptionGroup):
+    """Where models run, and whether pickled weight files may be loaded (never from a job
+    file: only the person running vidx can allow that)."""
+
+    group: ClassVar[str] = "device"
+    device: str = option("auto", "auto, cpu or cuda.", RUN, choices=DEVICES, shared_only=True)
+    dtype: str = option("auto", "auto, fp32, fp16 or bf16.", RUN, choices=DTYPES, shared_only=True)
+    allow_pickle: bool = option(
+        False,
+        "Allow pickled model files (.pth/.ckpt), loaded with weights_only=True.",
+        RUN,
+        job=False,
+    )
+
+    def __post_init__(self) -> None:
+        if not (self.device in DEVICES or self.device.startswith("cuda:")):
+            raise OptionError(
+                f"must be one of {', '.join(DEVICES)}, got {self.device!r}", param="device"
+            )
+        choice("dtype", self.dtype, DTYPES)
+
+
+DEINTERLACE = ("auto", "off")
+MAX_PIXELS = 16384 * 16384
+
+
+@dataclass(frozen=True)
+class InputOptions(OptionGroup):
+    """How the input is read."""
+
+    group: ClassVar[str] = "input"
+    deinterlace: str = option(
+        "auto",
+        "auto: deinterlace interlaced sources (bwdif); off: keep fields.",
+        IO,
+        choices=DEINTERLACE,
+        shared_only=True,
+    )
+    max_pixels: int = option(
+        MAX_PIXELS, "Refuse pictures and frames with more pixels than this.", IO, shared_only=True
+    )
+
+    def __post_init__(self) -> None:
+        choice("deinterlace", self.deinterlace, DEINTERLACE)
+        number("max_pixels", self.max_pixels, 1)
+
+
+DEFAULT_SEGMENT_FRAMES = 240
+
+
+@dataclass(frozen=True)
+class RunOptions(OptionGroup):
+    """How the job runs: resumable segments, and what it may replace."""
+
+    group: ClassVar[str] = "run"
+    segment_frames: int = option(
+        DEFAULT_SEGMENT_FRAMES,
+        "Frames per resumable segment (0 = one piece, no resume).",
+        RUN,
+        job=False,
+    )
+    resume: bool = option(
+        True,
+        "Continue from OUTPUT.parts/ after a crash (re-running does the same).",
+        RUN,
+        job=False,
+        resume=False,
+    )
+    restart: bool = option(
+        False, "Discard OUTPUT.parts/ and start over.", RUN, job=False, resume=False
+    )
+    overwrite: bool = option(False, "Replace existing outputs.", IO, job=False, resume=False)
+
+    def __post_init__(self) -> None:
+        number("segment_frames", self.segment_frames, 0)
+
+
+GROUPS: tuple[type[OptionGroup], ...] = (
+    TrimOptions,
+    SizeOptions,
+    EncodeOptions,
+    UpscaleOptions,
+    RestyleOptions,
+    AnalysisOptions,
+    DeviceOptions,
+    InputOptions,
+    RunOptions,
+)
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """Every option of one job, group by group."""
+
+    trim: TrimOptions = field(default_factory=TrimOptions)
+    size: SizeOptions = field(default_factory=SizeOptions)
+    encode: EncodeOptions = field(default_factory=EncodeOptions)
+    upscale: UpscaleOptions = field(default_factory=UpscaleOptions)
+    restyle: RestyleOptions = field(default_factory=RestyleOptions)
+    analysis: AnalysisOptions = field(default_factory=AnalysisOptions)
+    device: DeviceOptions = field(default_factory=DeviceOptions)
+    input: InputOptions = field(default_factory=InputOptions)
+    run: RunOptions = field(default_factory=RunOptions)
+
+    @classmethod
+    def from_flat(cls, values: dict[str, Any]) -> JobOptions:
+        """Route a flat ``{option: value}`` mapping to its groups; an unknown name, a wrong
+        type or a bad value is an OptionError naming the option."""
+        known = all_options()
+        for name in values:
+            if name not in known:
+                raise OptionError("is not a vidx option", param=name)
+        return cls(**{g.group: g.from_flat(values) for g in GROUPS})  # type: ignore[arg-type]
+
+    def flat(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for g in GROUPS:
+            out.update(getattr(self, g.group).flat())
+        return out
+
+    def with_values(self, **values: Any) -> JobOptions:
+        return JobOptions.from_flat({**self.flat(), **values})
+
+    def to_dict(self, *, resume_only: bool = False) -> dict[str, Any]:
+        """``{"schema": N, group: {option: value}}``: the sidecar's ``params`` and, with
+        ``resume_only``, the settings a resumed run must share (run-only options left out)."""
+        data: dict[str, Any] = {"schema": SCHEMA}
+        for g in GROUPS:
+            values = getattr(self, g.group).to_dict()
+            if resume_only:
+                values = {
+                    k: v
+                    for k, v in values.items()
+                    if k not in all_options() or Opt.of(all_options()[k][1]).resume
+                }
+            data[g.group] = values
+        return data
+
+
+def all_options() -> dict[str, tuple[type[OptionGroup], Field]]:
+    """Every option name -> (its group class, its field), nested groups flattened."""
+    out: dict[str, tuple[type[OptionGroup], Field]] = {}
+
+    def add(cls: type[OptionGroup]) -> None:
+        for f in cls.options():
+            if f.name in out:
+                raise RuntimeError(f"option {f.name!r} is declared twice")  # a bug in vidx
+            out[f.name] = (cls, f)
+        for f in cls.nested():
+            add(hints(cls)[f.name])
+
+    for g in GROUPS:
+        add(g)
+    return out
+
+
+def default_of(f: Field) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    return f.default_factory()  # type: ignore[misc,operator]
+
+
+__all__ = [
+    "SCHEMA",
+    "AnalysisOptions",
+    "DeviceOptions",
+    "DiffusionTemporalOptions",
+    "EncodeOptions",
+    "InputOptions",
+    "JobOptions",
+    "RestyleOptions",
+    "RunOptions",
+    "SizeOptions",
+    "TrimOptions",
+    "UpscaleOptions",
+    "all_options",
+    "replace",
+]

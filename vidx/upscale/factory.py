@@ -1,0 +1,39 @@
+"""Build an upscaler from the ``upscaler`` option: a registry name or a model file path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vidx.errors import OptionError
+from vidx.upscale.base import Upscaler
+from vidx.upscale.registry import NAMES, REGISTRY
+
+
+def make_upscaler(
+    name: str,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    tile: int | None = None,
+    allow_pickle: bool = False,
+) -> Upscaler:
+    """A registry name (see :data:`NAMES`) or a path to any spandrel-supported model file."""
+    info = REGISTRY.get(name)
+    if info is not None and info.kind == "classical":
+        from vidx.upscale.classic import ClassicUpscaler
+
+        return ClassicUpscaler(name)
+    if info is not None:
+        from vidx.upscale.esrgan import load_esrgan
+
+        return load_esrgan(name, device=device, dtype=dtype, tile=tile)
+    looks_like_path = any(c in name for c in "/\\.") or Path(name).exists()
+    if looks_like_path:
+        from vidx.upscale.user_model import ModelFileUpscaler
+
+        return ModelFileUpscaler(
+            Path(name), allow_pickle=allow_pickle, device=device, dtype=dtype, tile=tile
+        )
+    raise OptionError(
+        f"must be one of {', '.join(NAMES)} or a model file path, got {name!r}", param="upscaler"
+    )
