@@ -42,7 +42,7 @@ def gallery_frame(input: str | Path, time: float | None = None) -> np.ndarray:
     at ``time`` seconds from its first frame (None: the middle of the clip)."""
     path = Path(input)
     if time is not None and not (math.isfinite(time) and time >= 0):
-        raise OptionError(f"--time must be >= 0 seconds, got {time}")
+        raise OptionError(f"must be >= 0 seconds, got {time}", param="time")
     if is_image_path(path):
         return to_uint8(read_image(path))
     if time is None:
@@ -51,7 +51,9 @@ def gallery_frame(input: str | Path, time: float | None = None) -> np.ndarray:
         return grab_frames(path, 1)[0][1]
     duration = probe(path).duration
     if duration is not None and time >= duration:
-        raise OptionError(f"--time must be less than the clip's {duration:.2f} s, got {time}")
+        raise OptionError(
+            f"must be less than the clip's {duration:.2f} s, got {time}", param="time"
+        )
     with Reader(path, Trim(start=time, max_frames=1), copy_streams=False) as reader:
         for frame in reader.frames():
             return frame.rgb
@@ -112,19 +114,19 @@ def style_gallery(
     # 1. check inputs and output
     src, out = Path(input), Path(output)
     if not 32 <= cell_width <= 4096:
-        raise OptionError(f"--cell-width must be 32 to 4096 pixels, got {cell_width}")
+        raise OptionError(f"must be 32 to 4096 pixels, got {cell_width}", param="cell_width")
     if max_side is not None and max_side < MIN_SIDE:
-        raise OptionError(f"--max-side must be at least {MIN_SIDE} pixels, got {max_side}")
+        raise OptionError(f"must be at least {MIN_SIDE} pixels, got {max_side}", param="work_size")
     if not is_image_path(out):
-        raise OptionError(f"--gallery {out}: not a picture name; use a .png file")
+        raise OptionError(f"{out}: not a picture name; use a .png file", param="gallery")
     if not src.exists():
         raise InputError(f"{src}: no such file")
     if out.exists() and out.resolve() == src.resolve():
-        raise OutputError(f"--gallery {out} is the input file; choose another output name")
+        raise OutputError(f"{out} is the input file; choose another name for the gallery")
     if out.exists() and not overwrite:
         raise OutputError(f"{out} already exists; add --overwrite to replace it")
     if not out.parent.is_dir():
-        raise OutputError(f"--gallery {out}: the folder {out.parent} does not exist")
+        raise OutputError(f"{out}: the folder {out.parent} does not exist")
     # 2. prepare the frame at the work size and the style network
     frame = gallery_frame(src, time)
     h, w = frame.shape[:2]

@@ -58,12 +58,13 @@ def onnx_providers(device: str = "auto") -> list[str]:
     import onnxruntime as ort
 
     if device not in DEVICES:
-        raise OptionError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+        raise OptionError(f"must be one of {', '.join(DEVICES)}, got {device!r}", param="device")
     has_cuda = CUDA_EP in ort.get_available_providers()
     if device == "cuda" and not has_cuda:
         raise OptionError(
-            "--device cuda was asked for, but this onnxruntime has no CUDAExecutionProvider "
-            "(install onnxruntime-gpu) for the style backend"
+            "cuda was asked for, but this onnxruntime has no CUDAExecutionProvider "
+            "(install onnxruntime-gpu) for the style backend",
+            param="device",
         )
     return [CUDA_EP, CPU_EP] if device != "cpu" and has_cuda else [CPU_EP]
 
@@ -96,10 +97,10 @@ def load_style_image(path: str | Path) -> np.ndarray:
             img = ImageOps.exif_transpose(opened)
             img.load()
     except FileNotFoundError:
-        raise OptionError(f"--style-image {str(path)!r} does not exist") from None
+        raise OptionError(f"{str(path)!r} does not exist", param="style_image") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        msg = f"--style-image {str(path)!r} cannot be read as an image: {exc}"
-        raise OptionError(msg) from None
+        msg = f"{str(path)!r} cannot be read as an image: {exc}"
+        raise OptionError(msg, param="style_image") from None
     if img.mode in ("RGBA", "LA", "P", "PA"):
         img = img.convert("RGBA")
         img = Image.alpha_composite(Image.new("RGBA", img.size, (255, 255, 255, 255)), img)
@@ -204,11 +205,15 @@ class StyleRestyler:
         max_side: int | None = 1024,
     ) -> None:
         if not 0.0 <= strength <= 1.0:
-            raise OptionError(f"--strength must be between 0 and 1, got {strength}")
+            raise OptionError(f"must be between 0 and 1, got {strength}", param="strength")
         if not 0.0 <= temporal_weight <= 1.0:
-            raise OptionError(f"--temporal-weight must be between 0 and 1, got {temporal_weight}")
+            raise OptionError(
+                f"must be between 0 and 1, got {temporal_weight}", param="temporal_weight"
+            )
         if max_side is not None and max_side < MIN_SIDE:
-            raise OptionError(f"--max-side must be at least {MIN_SIDE} pixels, got {max_side}")
+            raise OptionError(
+                f"must be at least {MIN_SIDE} pixels, got {max_side}", param="work_size"
+            )
         self.strength = float(strength)
         self.temporal = bool(temporal)
         self.temporal_weight = float(temporal_weight)
@@ -223,7 +228,11 @@ class StyleRestyler:
             self.vector = style_vector(rgb, self._session("arbitrary_predict"))
             self.model = "arbitrary_transform"
         elif style is None:
-            raise OptionError("the style backend needs --style N|NAME or --style-image PATH")
+            raise OptionError(
+                "is needed by the style backend: a number 0 to 25 or a name (or give a style "
+                "image)",
+                param="style",
+            )
         else:
             self.weights = parse_style(style)
             self.model = "multistyle26"

@@ -92,12 +92,12 @@ def parse_style(spec: str | int) -> np.ndarray:
     summing to 1."""
     weights = np.zeros(NUM_STYLES, dtype=np.float64)
     hint = (
-        f"--style must be a style number 0 to {NUM_STYLES - 1}, a style name (vidx styles lists "
-        "them) or a blend like 3:0.5,ember:0.5"
+        f"must be a style number 0 to {NUM_STYLES - 1}, a style name (vidx styles lists them) "
+        "or a blend like 3:0.5,ember:0.5"
     )
     parts = [p.strip() for p in str(spec).split(",")]
     if not any(parts):
-        raise OptionError(f"{hint}, got {spec!r}")
+        raise OptionError(f"{hint}, got {spec!r}", param="style")
     for part in parts:
         index_text, colon, weight_text = part.partition(":")
         try:
@@ -105,18 +105,20 @@ def parse_style(spec: str | int) -> np.ndarray:
         except ValueError:
             close = difflib.get_close_matches(index_text.strip().lower(), STYLE_INDEX, n=1)
             maybe = f" (did you mean {close[0]}?)" if close else ""
-            raise OptionError(f"{hint}, got {spec!r}{maybe}") from None
+            raise OptionError(f"{hint}, got {spec!r}{maybe}", param="style") from None
         try:
             weight = float(weight_text) if colon else 1.0
         except ValueError:
-            raise OptionError(f"{hint}, got {spec!r}") from None
+            raise OptionError(f"{hint}, got {spec!r}", param="style") from None
         if not 0 <= index < NUM_STYLES:
-            raise OptionError(f"{hint}; index {index} is out of range in {spec!r}")
+            raise OptionError(f"{hint}; index {index} is out of range in {spec!r}", param="style")
         if not math.isfinite(weight) or weight < 0:
-            raise OptionError(f"{hint}; weights must be >= 0, got {weight_text!r} in {spec!r}")
+            raise OptionError(
+                f"{hint}; weights must be >= 0, got {weight_text!r} in {spec!r}", param="style"
+            )
         weights[index] += weight
     if weights.sum() <= 0:
-        raise OptionError(f"{hint}; the weights are all zero in {spec!r}")
+        raise OptionError(f"{hint}; the weights are all zero in {spec!r}", param="style")
     return (weights / weights.sum()).astype(np.float32)
 
 
