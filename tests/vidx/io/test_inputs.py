@@ -114,7 +114,7 @@ def test_pixel_limit_message() -> None:
     check_pixels(30000, 30000, limit=900_000_000)
     with pytest.raises(InputError, match="no pixels"):
         check_pixels(0, 10)
-    with pytest.raises(OptionError, match="--max-pixels"):
+    with pytest.raises(OptionError, match="^max_pixels "):
         check_pixels(10, 10, limit=0)
 
 
