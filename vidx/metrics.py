@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 import temporal
+from vidx.errors import InputError
 from vidx.io.reader import Reader, Trim
 
 
@@ -51,7 +52,7 @@ def clip_metrics(
         output's size).
 
     Raises:
-        TemporalError: fewer than 2 frames, or no pair with trackable motion.
+        InputError: a clip with fewer than 2 frames, or no pair with trackable motion.
     """
     src_count, out_count, ref_count = [0], [0], [0]
     src = _frames(Path(source), max_frames, src_count)
@@ -75,10 +76,16 @@ def clip_metrics(
     for it in (src, res) if ref is None else (src, res, ref):
         for _ in it:
             pass
+    for path, count in ((source, src_count[0]), (output, out_count[0])):
+        if count < 2:
+            raise InputError(
+                f"{path} has {count} frame{'' if count == 1 else 's'}; a warping error needs "
+                "at least 2 frames"
+            )
     if not any(e is not None for e in errors):
-        raise temporal.TemporalError(
-            "source must hold at least 2 frames with some trackable motion to measure a "
-            "warping error"
+        raise InputError(
+            f"{source} has no trackable motion between its frames; the warping error needs "
+            "some (a still or blank clip has none)"
         )
     summary = temporal.error_summary(errors)
     result: dict = {

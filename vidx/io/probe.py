@@ -23,13 +23,16 @@ def open_input(path: str | Path) -> av.container.InputContainer:
     if p.stat().st_size == 0:
         raise InputError(f"{p}: the file is empty")
     try:
-        container = av.open(str(p), "r")
+        container = av.open(str(p), "r", metadata_errors="replace")  # tags may be garbage
     except av.error.FFmpegError as exc:
         raise InputError(f"{p}: not a readable video file ({_reason(exc)})") from None
     if not container.streams.video:
         kinds: list[str] = sorted({s.type for s in container.streams}) or ["no streams"]
         container.close()
         raise InputError(f"{p}: has no video stream (found: {', '.join(kinds)})")
+    if container.streams.video[0].codec_context is None:  # a codec FFmpeg does not know
+        container.close()
+        raise InputError(f"{p}: its video stream cannot be decoded (unknown or damaged codec)")
     return container
 
 
@@ -83,7 +86,10 @@ def _first_frame(container: av.container.InputContainer) -> tuple[int, bool]:
     except av.error.FFmpegError:
         return 0, False
     finally:
-        container.seek(0)
+        try:
+            container.seek(0)
+        except av.error.FFmpegError:
+            pass  # a damaged index: the metadata read next needs no position
     return 0, False
 
 
@@ -113,14 +119,11 @@ def probe(path: str | Path) -> VideoInfo:
         streams = []
         for s in container.streams:
             details: dict = {}
-            if s.type == "audio":
-                actx: Any = s.codec_context
+            actx: Any = s.codec_context  # None for a codec FFmpeg does not know
+            if s.type == "audio" and actx is not None:
                 details = {"sample_rate": actx.sample_rate, "channels": actx.channels}
-            streams.append(
-                StreamInfo(
-                    s.index, s.type, s.codec_context.name, s.metadata.get("language"), details
-                )
-            )
+            name = actx.name if actx is not None else "unknown"
+            streams.append(StreamInfo(s.index, s.type, name, s.metadata.get("language"), details))
         return VideoInfo(
             path=str(path),
             format=container.format.name,

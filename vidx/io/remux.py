@@ -98,7 +98,9 @@ def copy_warnings(input_path: str | Path, output: Path, codec: str) -> list[str]
     warnings = []
     with open_input(input_path) as container:
         for src in container.streams:
-            if src.type not in COPY_TYPES or src.codec_context.name in supported:
+            if src.type not in COPY_TYPES or src.codec_context is None:
+                continue  # an undecodable stream (unknown codec) is not copied
+            if src.codec_context.name in supported:
                 continue
             name = src.codec_context.name
             if src.type == "audio":
@@ -164,7 +166,8 @@ def _mux_all(
     supported = out.supported_codecs
     stream_map: dict[int, av.stream.Stream] = {}
     for src in source.streams:
-        if src.type in COPY_TYPES and src.codec_context.name in supported:
+        ctx = src.codec_context  # None for an undecodable stream (unknown codec): not copied
+        if src.type in COPY_TYPES and ctx is not None and ctx.name in supported:
             dst = out.add_stream_from_template(src)
             dst.metadata.update(src.metadata)
             stream_map[src.index] = dst
