@@ -10,6 +10,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -203,3 +205,17 @@ def real_clip() -> Callable[[str], Path]:
         return path
 
     return get
+
+
+def run_cli(*args: object) -> Result:
+    """Run the ``vidx`` CLI in this process, every argument turned into a string: the one CLI
+    runner of the test suite (``run_cli("upscale", src, "-o", out)``)."""
+    from vidx.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    """:func:`run_cli` as a fixture."""
+    return run_cli

@@ -6,18 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from tests.conftest import video_timestamps
-from vidx.cli import app
+from tests.conftest import run_cli, video_timestamps
 from vidx.errors import VidxError
 from vidx.io.reader import Trim
 from vidx.io.writer import EncodeSettings
 from vidx.pipeline import Output, run
 from vidx.sizes import parse_size
 from vidx.upscale.classic import ClassicUpscaler
-
-runner = CliRunner()
 
 
 def assert_clean_failure(result, out: Path, needle: str) -> None:  # noqa: ANN001
@@ -30,7 +26,7 @@ def assert_clean_failure(result, out: Path, needle: str) -> None:  # noqa: ANN00
 
 
 def upscale(src: Path, out: Path, *extra: str):  # noqa: ANN201
-    return runner.invoke(app, ["upscale", str(src), "-o", str(out), *extra])
+    return run_cli("upscale", src, "-o", out, *extra)
 
 
 def test_missing_file(tmp_path: Path) -> None:

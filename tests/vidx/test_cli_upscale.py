@@ -8,16 +8,8 @@ from pathlib import Path
 
 import av
 import pytest
-from typer.testing import CliRunner
 
-from tests.conftest import stream_duration, video_timestamps
-from vidx.cli import app
-
-runner = CliRunner()
-
-
-def vidx(*args: object):  # noqa: ANN201
-    return runner.invoke(app, [str(a) for a in args])
+from tests.conftest import run_cli, stream_duration, video_timestamps
 
 
 def video_size(path: Path) -> tuple[int, int]:
@@ -29,7 +21,7 @@ def video_size(path: Path) -> tuple[int, int]:
 def test_transcode_keeps_frames_timestamps_and_audio(clip, tmp_path: Path) -> None:  # noqa: ANN001
     src = clip(frames=24, audio=True)
     out = tmp_path / "out.mp4"
-    result = vidx("upscale", src, "-o", out, "--size", "source")
+    result = run_cli("upscale", src, "-o", out, "--size", "source")
     assert result.exit_code == 0, result.output
     assert video_timestamps(out) == pytest.approx(video_timestamps(src), abs=1e-3)
     assert stream_duration(out, "audio") == pytest.approx(stream_duration(src, "audio"), abs=0.01)
@@ -43,7 +35,7 @@ def test_vfr_stays_vfr(clip, tmp_path: Path) -> None:  # noqa: ANN001
     pts = [0, 1, 2, 5, 6, 11, 12, 13, 20]
     src = clip(frames=len(pts), pts=pts, time_base=Fraction(1, 30), fps=30)
     out = tmp_path / "out.mkv"
-    assert vidx("upscale", src, "-o", out, "--size", "x2").exit_code == 0
+    assert run_cli("upscale", src, "-o", out, "--size", "x2").exit_code == 0
     assert video_timestamps(out) == pytest.approx([p / 30 for p in pts], abs=1e-3)
     assert video_size(out) == (192, 128)
 
@@ -51,7 +43,7 @@ def test_vfr_stays_vfr(clip, tmp_path: Path) -> None:  # noqa: ANN001
 def test_subtitles_are_copied_into_mkv(clip, tmp_path: Path) -> None:  # noqa: ANN001
     src = clip("in.mkv", frames=24, audio=True, subtitles=[(0.1, 0.5, "hello"), (0.6, 0.9, "x")])
     out = tmp_path / "out.mkv"
-    assert vidx("upscale", src, "-o", out).exit_code == 0
+    assert run_cli("upscale", src, "-o", out).exit_code == 0
     with av.open(str(out)) as c:
         kinds = [s.type for s in c.streams]
         subs = list(c.demux(c.streams.subtitles[0]))
@@ -62,12 +54,12 @@ def test_subtitles_are_copied_into_mkv(clip, tmp_path: Path) -> None:  # noqa: A
 def test_trim_cuts_video_and_audio_together(clip, tmp_path: Path) -> None:  # noqa: ANN001
     src = clip(frames=72, audio=True)
     out = tmp_path / "out.mp4"
-    assert vidx("upscale", src, "-o", out, "--start", "1", "--duration", "1").exit_code == 0
+    assert run_cli("upscale", src, "-o", out, "--start", "1", "--duration", "1").exit_code == 0
     stamps = video_timestamps(out)
     assert len(stamps) == 24 and stamps[0] == pytest.approx(0.0, abs=1e-3)
     assert stream_duration(out, "audio") == pytest.approx(1.0, abs=0.05)
     out2 = tmp_path / "out2.mp4"
-    assert vidx("upscale", src, "-o", out2, "--max-frames", "12").exit_code == 0
+    assert run_cli("upscale", src, "-o", out2, "--max-frames", "12").exit_code == 0
     assert len(video_timestamps(out2)) == 12
     assert stream_duration(out2, "audio") == pytest.approx(0.5, abs=0.05)
 
@@ -84,14 +76,14 @@ def test_trim_cuts_video_and_audio_together(clip, tmp_path: Path) -> None:  # no
 def test_sizes_are_exact(clip, tmp_path: Path, size, fit, expected) -> None:  # noqa: ANN001
     src = clip(frames=3)
     out = tmp_path / "out.mp4"
-    assert vidx("upscale", src, "-o", out, "--size", size, "--fit", fit).exit_code == 0
+    assert run_cli("upscale", src, "-o", out, "--size", size, "--fit", fit).exit_code == 0
     assert video_size(out) == expected
 
 
 def test_odd_sized_source_is_encoded(clip, tmp_path: Path) -> None:  # noqa: ANN001
     src = clip("odd.mkv", frames=3, size=(95, 63), pix_fmt="yuv444p")
     out = tmp_path / "out.mp4"
-    result = vidx("upscale", src, "-o", out, "--size", "source")
+    result = run_cli("upscale", src, "-o", out, "--size", "source")
     assert result.exit_code == 0, result.output
     assert video_size(out) == (96, 64)
 
@@ -100,7 +92,7 @@ def test_odd_sized_source_is_encoded(clip, tmp_path: Path) -> None:  # noqa: ANN
 def test_other_codecs(clip, tmp_path: Path, codec: str, ext: str) -> None:  # noqa: ANN001
     src = clip(frames=4, audio=True)
     out = tmp_path / f"out.{ext}"
-    result = vidx("upscale", src, "-o", out, "--codec", codec)
+    result = run_cli("upscale", src, "-o", out, "--codec", codec)
     assert result.exit_code == 0, result.output
     assert len(video_timestamps(out)) == 4
     with av.open(str(out)) as c:
@@ -115,24 +107,24 @@ def test_existing_output_needs_overwrite(clip, tmp_path: Path) -> None:  # noqa:
     src = clip(frames=3)
     out = tmp_path / "out.mp4"
     out.write_bytes(b"keep me")
-    result = vidx("upscale", src, "-o", out)
+    result = run_cli("upscale", src, "-o", out)
     assert result.exit_code == 2 and "--overwrite" in result.stderr
     assert out.read_bytes() == b"keep me"
-    assert vidx("upscale", src, "-o", out, "--overwrite").exit_code == 0
+    assert run_cli("upscale", src, "-o", out, "--overwrite").exit_code == 0
     assert len(video_timestamps(out)) == 3
 
 
 def test_output_equal_to_input_is_refused(clip) -> None:  # noqa: ANN001
     src = clip(frames=3)
     before = src.read_bytes()
-    result = vidx("upscale", src, "-o", src, "--overwrite")
+    result = run_cli("upscale", src, "-o", src, "--overwrite")
     assert result.exit_code == 2 and "is the input" in result.stderr
     assert src.read_bytes() == before
 
 
 def test_probe_json(clip) -> None:  # noqa: ANN001
     src = clip(frames=5, audio=True)
-    result = vidx("probe", src, "--json")
+    result = run_cli("probe", src, "--json")
     assert result.exit_code == 0
     info = json.loads(result.stdout)
     assert info["width"] == 96 and info["frames"] == 5
@@ -144,7 +136,7 @@ def test_straight_transcode_keeps_pixels(clip, tmp_path: Path) -> None:  # noqa:
 
     src = clip(frames=6, size=(128, 96))
     out = tmp_path / "out.mp4"
-    assert vidx("upscale", src, "-o", out, "--crf", "0").exit_code == 0
+    assert run_cli("upscale", src, "-o", out, "--crf", "0").exit_code == 0
     with av.open(str(out)) as c:
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     assert len(frames) == 6

@@ -6,12 +6,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-from typer.testing import CliRunner
 
-from tests.conftest import make_clip, pattern
-from vidx.cli import app
-
-runner = CliRunner()
+from tests.conftest import make_clip, pattern, run_cli
 
 
 def noisy(i: int, w: int, h: int) -> np.ndarray:
@@ -22,8 +18,8 @@ def noisy(i: int, w: int, h: int) -> np.ndarray:
 def test_metrics_json_ranks_a_flickering_clip_worse(tmp_path: Path) -> None:
     src = make_clip(tmp_path / "src.mp4", frames=8, size=(128, 96))
     flicker = make_clip(tmp_path / "flicker.mp4", frames=8, size=(128, 96), image=noisy)
-    same = runner.invoke(app, ["metrics", str(src), str(src), "--json"])
-    bad = runner.invoke(app, ["metrics", str(src), str(flicker), "--json"])
+    same = run_cli("metrics", src, src, "--json")
+    bad = run_cli("metrics", src, flicker, "--json")
     assert same.exit_code == 0 and bad.exit_code == 0, same.output + bad.output
     a, b = json.loads(same.stdout), json.loads(bad.stdout)
     assert a["pairs"] == 7 and a["source_frames"] == a["output_frames"] == 8
@@ -31,5 +27,5 @@ def test_metrics_json_ranks_a_flickering_clip_worse(tmp_path: Path) -> None:
 
 
 def test_metrics_missing_file(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["metrics", str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4")])
+    result = run_cli("metrics", tmp_path / "a.mp4", tmp_path / "b.mp4")
     assert result.exit_code == 2 and "does not exist" in result.stderr

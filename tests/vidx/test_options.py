@@ -13,6 +13,7 @@ import pytest
 from typer.main import get_command
 
 import vidx
+from tests.conftest import run_cli
 from vidx.cli import app, flag
 from vidx.errors import OptionError
 from vidx.jobfile import job_keys, load_job
@@ -73,12 +74,10 @@ def frames(path: Path) -> list[np.ndarray]:
 
 
 def test_cli_and_api_give_the_same_frames_and_sidecar(clip, tmp_path: Path) -> None:  # noqa: ANN001
-    from typer.testing import CliRunner
-
     src = clip(frames=6)
     a, b = tmp_path / "cli.mp4", tmp_path / "api.mp4"
     args = ["restyle", str(src), "-o", str(a), "--style", "3", "--strength", "0.5", "--size", "x2"]
-    result = CliRunner().invoke(app, args)
+    result = run_cli(*args)
     assert result.exit_code == 0, result.output
     vidx.render(src, b, style="3", strength=0.5, size="x2")
     for x, y in zip(frames(a), frames(b), strict=True):

@@ -7,12 +7,8 @@ from pathlib import Path
 
 import av
 import pytest
-from typer.testing import CliRunner
 
-from tests.conftest import stream_duration, video_timestamps
-from vidx.cli import app
-
-runner = CliRunner()
+from tests.conftest import run_cli, stream_duration, video_timestamps
 
 
 @pytest.mark.parametrize(
@@ -25,7 +21,7 @@ def test_real_clip_keeps_timing_and_audio(real_clip, tmp_path: Path, name, ext, 
     args = ["upscale", str(src), "-o", str(out), "--size", "x2", "--preset", "ultrafast"]
     if frames:
         args += ["--max-frames", str(frames)]
-    result = runner.invoke(app, args)
+    result = run_cli(*args)
     assert result.exit_code == 0, result.output
     want = sorted(video_timestamps(src))[: frames or None]  # display order
     got = video_timestamps(out)

@@ -9,19 +9,12 @@ import av
 import cv2
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from tests.conftest import stream_duration, video_timestamps
-from vidx.cli import app
+from tests.conftest import run_cli, stream_duration, video_timestamps
 from vidx.errors import OptionError
 from vidx.jobfile import load_job
 
-runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def vidx(*args: object):  # noqa: ANN201
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def size_of(path: Path) -> tuple[int, int]:
@@ -60,7 +53,7 @@ compare = "side"
 """,
     )
     outdir = tmp_path / "out"
-    result = vidx("variants", src, "--job", job, "-o", outdir)
+    result = run_cli("variants", src, "--job", job, "-o", outdir)
     assert result.exit_code == 0, result.output
     winter, summer = outdir / "winter.mp4", outdir / "summer.mp4"
     assert video_timestamps(winter) == pytest.approx(video_timestamps(src), abs=1e-3)
@@ -103,7 +96,7 @@ def test_bad_job_files_fail_before_work(clip, tmp_path: Path, text: str, needle:
     src = clip(frames=3)
     job = write_job(tmp_path, text)
     outdir = tmp_path / "out"
-    result = vidx("variants", src, "--job", job, "-o", outdir)
+    result = run_cli("variants", src, "--job", job, "-o", outdir)
     assert result.exit_code == 2, result.output
     assert needle in result.stderr.replace("\n", "")
     assert not any(outdir.glob("*.mp4"))
@@ -117,7 +110,7 @@ def test_bad_job_files_fail_before_work(clip, tmp_path: Path, text: str, needle:
 def test_compare_video_has_same_timing_and_audio(clip, tmp_path: Path, mode, size) -> None:  # noqa: ANN001
     src = clip(frames=6, audio=True)
     out = tmp_path / "out.mp4"
-    result = vidx("upscale", src, "-o", out, "--compare", mode)
+    result = run_cli("upscale", src, "-o", out, "--compare", mode)
     assert result.exit_code == 0, result.output
     cmp = tmp_path / "out.compare.mp4"
     assert size_of(cmp) == size
@@ -126,7 +119,7 @@ def test_compare_video_has_same_timing_and_audio(clip, tmp_path: Path, mode, siz
 
 
 def test_bad_compare_mode(clip, tmp_path: Path) -> None:  # noqa: ANN001
-    result = vidx("upscale", clip(frames=2), "-o", tmp_path / "o.mp4", "--compare", "wipe")
+    result = run_cli("upscale", clip(frames=2), "-o", tmp_path / "o.mp4", "--compare", "wipe")
     assert result.exit_code == 2 and "--compare" in result.stderr
 
 
@@ -135,27 +128,27 @@ def test_still_in_still_out_and_still_to_video(tmp_path: Path) -> None:
     src = tmp_path / "in.png"
     cv2.imwrite(str(src), img)
     out = tmp_path / "out.png"
-    assert vidx("upscale", src, "-o", out, "--size", "1080p").exit_code == 0
+    assert run_cli("upscale", src, "-o", out, "--size", "1080p").exit_code == 0
     assert cv2.imread(str(out)).shape == (1080, 1920, 3)
     assert (tmp_path / "out.png.json").exists()
     video = tmp_path / "one.mp4"
-    assert vidx("restyle", src, "-o", video, "--style", "2", "--size", "x2").exit_code == 0
+    assert run_cli("restyle", src, "-o", video, "--style", "2", "--size", "x2").exit_code == 0
     assert len(video_timestamps(video)) == 1 and size_of(video) == (128, 72)
 
 
 def test_video_to_picture_is_refused(clip, tmp_path: Path) -> None:  # noqa: ANN001
-    result = vidx("upscale", clip(frames=2), "-o", tmp_path / "x.png")
+    result = run_cli("upscale", clip(frames=2), "-o", tmp_path / "x.png")
     assert result.exit_code == 2 and "vidx preview" in result.stderr
 
 
 def test_preview_sheet(clip, tmp_path: Path) -> None:  # noqa: ANN001
     src = clip(frames=24, size=(128, 72))
     sheet = tmp_path / "sheet.png"
-    result = vidx(
+    result = run_cli(
         "preview", src, "-o", sheet, "--style", "3", "--strength", "0.3,0.9", "--cell-width", "128"
     )
     assert result.exit_code == 0, result.output
     img = cv2.imread(str(sheet))
     assert img.shape[1] > 3 * 128 and img.shape[0] > 3 * 72
-    bad = vidx("preview", src, "-o", tmp_path / "b.png", "--strength", "0.3,x")
+    bad = run_cli("preview", src, "-o", tmp_path / "b.png", "--strength", "0.3,x")
     assert bad.exit_code == 2 and "--strength" in bad.stderr
