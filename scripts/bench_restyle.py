@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -98,17 +99,19 @@ def make_clip(n: int, height: int, width: int) -> tuple[list[np.ndarray], list[n
 
 
 def make_contexts(frames: list[np.ndarray], interval: int) -> tuple[list[FrameContext], float]:
-    """Contexts as the pipeline's analysis makes them (DIS on the source, not the exact motion);
-    returns them and the seconds spent."""
+    """Contexts like the pipeline's analysis makes them (DIS on the source, not the exact
+    motion), with the flow also on periodic keyframes; returns them and the seconds spent."""
     sched = temporal.KeyframeScheduler(interval)
     out, start = [], time.perf_counter()
     for i, f in enumerate(frames):
-        if sched.is_keyframe(i):
+        key = sched.is_keyframe(i)
+        if i == 0:
             out.append(FrameContext(i, f, keyframe=True))
             continue
+        # periodic keyframes carry the flow too (no cut here), so they can be anchored
         back, fwd = temporal.flow(f, frames[i - 1]), temporal.flow(frames[i - 1], f)
         mask = temporal.consistency_mask(back, fwd)
-        out.append(FrameContext(i, f, keyframe=False, flow=back, mask=mask))
+        out.append(FrameContext(i, f, keyframe=key, flow=back, mask=mask))
     return out, time.perf_counter() - start
 
 
@@ -182,6 +185,32 @@ def run_temporal(model: Path, opts: DiffusionOptions, frames, ctxs) -> dict:
     return {"wall_s": wall, "unet_calls": info["unet_calls"], "outputs": outs, "describe": info}
 
 
+def cached_naive(folder: str, size: str, opts: DiffusionOptions, frames, run) -> dict:
+    """``run()`` once per setting: with ``folder``, the per-frame outputs (and their wall time
+    and UNet calls) are kept there and reused by later runs with the same setting."""
+    if not folder:
+        return run()
+    keys = ("prompt", "negative_prompt", "strength", "steps", "guidance", "scheduler", "seed")
+    key = json.dumps([size, len(frames)] + [getattr(opts, k) for k in keys])
+    path = Path(folder) / f"naive-{hashlib.sha1(key.encode()).hexdigest()[:12]}.npz"
+    if path.exists():
+        data = np.load(path)
+        return {
+            "wall_s": float(data["wall_s"]),
+            "unet_calls": int(data["unet_calls"]),
+            "outputs": list(data["outputs"]),
+        }
+    result = run()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        path,
+        outputs=np.stack(result["outputs"]),
+        wall_s=result["wall_s"],
+        unet_calls=result["unet_calls"],
+    )
+    return result
+
+
 def parse_overrides(items: list[str]) -> dict:
     """``["key=value", ...]`` -> DiffusionOptions overrides (bools, ints, floats, strings)."""
     fields = {f.name: f for f in dataclasses.fields(DiffusionOptions)}
@@ -224,7 +253,9 @@ def bench_size(size: str, args, workdir: Path) -> dict:
         seed=0,
     )
     opts = DiffusionOptions(**{**settings, **parse_overrides(args.set)})
-    naive = run_naive(model, opts, frames, device, dtype)
+    naive = cached_naive(
+        args.naive_cache, size, opts, frames, lambda: run_naive(model, opts, frames, device, dtype)
+    )
     temp = run_temporal(model, opts, frames, ctxs)
     n = len(frames)
     t_err, n_err = exact_errors(temp["outputs"], flows), exact_errors(naive["outputs"], flows)
@@ -245,6 +276,7 @@ def bench_size(size: str, args, workdir: Path) -> dict:
             "unet_calls_per_frame": temp["unet_calls"] / n,
             "warp_error": t_err,
             "keyframes": temp["describe"]["keyframes"],
+            "anchored_keyframes": temp["describe"]["anchored_keyframes"],
             **quality(temp["outputs"], naive["outputs"], flows),
         },
     }
@@ -313,6 +345,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="DiffusionOptions field"
+    )
+    parser.add_argument(
+        "--naive-cache", default="", help="folder to keep and reuse the per-frame outputs"
     )
     parser.add_argument("--save-frames", default="", help="folder for source|naive|temporal PNGs")
     parser.add_argument("--out", default="bench-results/diffusion_restyle.json")

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vidx.restyle.diffusion.fusion import X0Fusion, fuse_prediction
+
 
 @dataclass
 class Conditioning:
@@ -213,11 +215,14 @@ def denoise(
     predict: Predictor = predict_noise,
     generator: torch.Generator | None = None,
     on_step: Callable[[int, torch.Tensor], None] | None = None,
+    fusion: X0Fusion | None = None,
 ) -> torch.Tensor:
     """Run the scheduler from noisy ``latents`` over ``timesteps``; returns the clean latent.
 
     With ``pull``, for the first ``pull.steps`` steps the latent moves toward
     ``add_noise(pull.target, pull.noise, t)`` by ``pull.mask`` before the UNet sees it.
+    With ``fusion``, for the first ``fusion.steps`` steps the prediction's x̂0 is blended with
+    ``fusion.target`` inside ``fusion.mask`` (``fusion.fuse_prediction``).
     ``on_step(i, t)`` runs before each UNet call (cross-frame attention keys on ``t``).
     """
     sched = pipe.scheduler
@@ -231,5 +236,7 @@ def denoise(
         if on_step is not None:
             on_step(i, t)
         eps = predict(pipe, latents, t, cond)
+        if fusion is not None and i < fusion.steps:
+            eps = fuse_prediction(sched, latents, eps, t, fusion)
         latents = sched.step(eps, t, latents, **step_kwargs, return_dict=False)[0]
     return latents

@@ -1,10 +1,16 @@
 """Temporal img2img restyle: Stable Diffusion per frame, reusing the previous frame's latent.
 
-Per DESIGN.md "Temporal consistency": keyframes are a plain seeded img2img; every other frame
-starts from its own latent blended with the previous final latent warped along the flow, is
-noised with the previous noise warped the same way, is pulled toward the renoised warped latent
-during the first steps, attends to the keyframe, and is colour-anchored to it. Because it starts
-from a reused latent it runs at ``reuse_strength`` (fewer UNet calls).
+Per DESIGN.md "Temporal consistency": the first frame and scene cuts are a plain seeded
+img2img. Every other frame is steadied toward a reference: the anchor (last keyframe) latent
+warped once along the flow composed since the anchor, or the previous latent warped once where
+the anchor is not seen. It starts from its own latent blended with that reference, is noised
+with the previous noise warped along the flow (integral noise warping), and in the first steps
+its predicted x̂0 is fused with the reference inside a strict, feathered mask
+(``fusion.fuse_prediction``); it attends to the keyframe and is colour-anchored to it. Because
+it starts from a reused latent it runs at ``reuse_strength`` (fewer UNet calls). A periodic
+keyframe that comes with a flow runs at ``strength`` from its own latent but is fused toward the
+reference too, so it does not pop, and becomes the next anchor. ``fusion="latent"`` keeps the
+0.1 method (previous final latent re-warped and pulled toward).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from vidx.restyle.diffusion.denoise import (
     renoise,
     schedule,
 )
+from vidx.restyle.diffusion.fusion import AnchorTrack, X0Fusion, feather_mask, latent_mask
 from vidx.restyle.diffusion.loading import load_pipeline, set_scheduler
 from vidx.restyle.diffusion.options import DiffusionOptions, work_size_for
 from vidx.restyle.diffusion.reuse import SEED_SCHEDULER, NoiseCarrier
@@ -100,6 +107,8 @@ class DiffusionRestyler:
         self.unet_calls_keyframes = 0
         self.frames = 0
         self.keyframes = 0
+        self.anchored_keyframes = 0
+        self._track = AnchorTrack()
         self._cond: dict[tuple[int, int], Conditioning] = {}
         self._noise = NoiseCarrier(self.options)
         self.reset()
@@ -110,6 +119,7 @@ class DiffusionRestyler:
         self._prev_noise: torch.Tensor | None = None
         self._key_output: np.ndarray | None = None
         self._noise.reset()
+        self._track.clear()
         if self.attn is not None:
             self.attn.clear()
             self.attn.mode = "off"
@@ -144,39 +154,53 @@ class DiffusionRestyler:
             pipe.vae.enable_tiling()
         work = resize_rgb(image, size)
 
-        # 1. encode the frame; decide whether anything can be reused
+        # 1. encode the frame; decide what can be reused
         z = encode_image(pipe, work)
-        prev_latent, prev_noise = self._prev_latent, self._prev_noise
-        reuse = (
-            not ctx.keyframe
-            and ctx.flow is not None
+        prev_latent = self._prev_latent
+        linked = (
+            ctx.flow is not None
             and prev_latent is not None
-            and prev_noise is not None
+            and self._prev_noise is not None
             and prev_latent.shape == z.shape
         )
+        x0_mode = o.fusion == "x0"
+        reuse = linked and not ctx.keyframe
+        # a periodic keyframe with a flow keeps continuity; only a scene cut starts fresh
+        anchored = linked and ctx.keyframe and x0_mode and o.anchor_keyframes and not ctx.scene_cut
         cond = self._conditioning(size)
         lat_size = (z.shape[2], z.shape[3])
 
         if self.attn is not None:  # before schedule(): it sets the scheduler's timesteps too
             self._prepare_attention(reuse)
 
-        # 2. start latent, noise, pull
-        pull = None
+        # 2. start latent, noise, and what to steady toward (pull or x̂0 fusion)
+        pull, fusion = None, None
         strength = o.strength
-        if reuse and prev_latent is not None and prev_noise is not None:
-            flow, mask = latent_flow_mask(ctx, lat_size, z)
-            warped = temporal.warp(prev_latent.float(), flow).to(z.dtype)
-            z_start = z
-            if o.reuse:
-                z_start = temporal.fuse(z, warped, mask, o.latent_blend_weight)
+        z_start = z
+        if (reuse or anchored) and prev_latent is not None:
+            if x0_mode:
+                flow, _ = latent_flow_mask(ctx, lat_size, z)
+                hard, _ = latent_mask(ctx.mask, lat_size, z, dilate=o.mask_dilate, feather=0)
+                self._track.advance(flow, hard)
+                ref, reliable = self._track.reference(prev_latent, flow, hard)
+                soft = feather_mask(reliable, o.mask_feather)
+                noise_mask = hard[0, 0] > 0.5
+            else:
+                flow, soft = latent_flow_mask(ctx, lat_size, z)
+                ref = temporal.warp(prev_latent.float(), flow).to(z.dtype)
+                noise_mask = soft[0, 0] > 0.5
+            if reuse and o.reuse:
+                z_start = temporal.fuse(z, ref, soft, o.latent_blend_weight)
                 strength = min(o.reuse_strength, o.strength)
-            noise = self._noise.carry(flow, mask[0, 0] > 0.5, z)
+            noise = self._noise.carry(flow, noise_mask, z)
             timesteps = schedule(pipe, o.steps, strength)
-            if o.pull and o.pull_weight > 0 and o.pull_steps > 0:
+            if x0_mode and o.fusion_weight > 0 and o.fusion_steps > 0:
+                n_fuse = math.ceil(o.fusion_steps * len(timesteps))
+                fusion = X0Fusion(ref, soft * o.fusion_weight, n_fuse)
+            elif not x0_mode and o.pull and o.pull_weight > 0 and o.pull_steps > 0:
                 n_pull = math.ceil(o.pull_steps * len(timesteps))
-                pull = Pull(warped, noise, mask * o.pull_weight, n_pull)
+                pull = Pull(ref, noise, soft * o.pull_weight, n_pull)
         else:
-            z_start = z
             noise = self._noise.start(z)
             timesteps = schedule(pipe, o.steps, strength)
 
@@ -191,6 +215,7 @@ class DiffusionRestyler:
                 timesteps,
                 cond,
                 pull=pull,
+                fusion=fusion,
                 predict=self._predict,
                 generator=step_gen,
                 on_step=self._on_step,
@@ -199,14 +224,16 @@ class DiffusionRestyler:
             if self.attn is not None:
                 self.attn.mode, self.attn.step = "off", None
 
-        # 4. decode, anchor colour, keep state
+        # 4. decode, anchor colour, keep state (a keyframe becomes the new anchor)
         out = decode_latent(pipe, latents)
         if reuse and o.color_anchor and o.color_anchor_weight > 0 and self._key_output is not None:
             out = self._anchor(out, self._key_output)
         self._prev_latent, self._prev_noise = latents, noise
         self.frames += 1
         if not reuse:
+            self._track.set(latents)
             self.keyframes += 1
+            self.anchored_keyframes += int(anchored)
             self.unet_calls_keyframes += self.unet_calls - calls_before
             self._key_output = out
         return out
@@ -253,11 +280,14 @@ class DiffusionRestyler:
                 "warp_noise": o.warp_noise,
                 "noise_warp": o.noise_warp,
                 "pull": o.pull,
+                "fusion": o.fusion,
+                "anchor_keyframes": o.anchor_keyframes,
                 "cross_frame_attn": o.cross_frame_attn,
                 "color_anchor": o.color_anchor,
             },
             "frames": self.frames,
             "keyframes": self.keyframes,
+            "anchored_keyframes": self.anchored_keyframes,
             "unet_calls": self.unet_calls,
             "unet_calls_keyframes": self.unet_calls_keyframes,
             "unet_calls_other": self.unet_calls - self.unet_calls_keyframes,

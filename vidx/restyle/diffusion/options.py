@@ -8,6 +8,7 @@ from vidx.errors import OptionError
 
 SCHEDULERS = ("euler", "euler-a", "ddim", "dpm++", "lcm", "model")
 NOISE_WARPS = ("integral", "nearest")
+FUSIONS = ("x0", "latent")
 
 
 @dataclass
@@ -26,6 +27,15 @@ class DiffusionOptions:
       ``noise_warp`` picks the method: ``"integral"`` (default; follows sub-pixel motion and
       stays i.i.d. Gaussian, with ``noise_subcells`` sub-cells per latent pixel) or
       ``"nearest"`` (the old nearest-neighbour gather).
+
+    ``fusion``: ``"x0"`` (default) steadies toward a reference built from the anchor (the last
+    keyframe's latent warped once along the flow composed since then) and, for the first
+    ``fusion_steps`` fraction of the steps, blends the predicted clean latent x̂0 with it by
+    ``fusion_weight`` inside a strict (``mask_dilate`` cells), feathered (``mask_feather``
+    cells) mask, variance-compensated; ``pull`` is not used. ``"latent"`` is the 0.1 method
+    (previous final latent re-warped every frame, then pulled). ``anchor_keyframes``: a
+    periodic keyframe that comes with a flow (not a scene cut) re-renders at ``strength`` but
+    is fused toward the previous frames instead of starting fresh.
 
     ``lcm_cfg``: a UNet with a guidance embedding (LCM-distilled, ``time_cond_proj_dim``) takes
     ``guidance`` through the embedding only; set this to also run classifier-free guidance.
@@ -63,6 +73,12 @@ class DiffusionOptions:
     noise_warp: str = "integral"
     noise_subcells: int = 8
     lcm_cfg: bool = False
+    fusion: str = "x0"
+    fusion_steps: float = 0.5
+    fusion_weight: float = 0.8
+    anchor_keyframes: bool = True
+    mask_dilate: int = 1
+    mask_feather: float = 1.0
 
     def check(self) -> DiffusionOptions:
         """Raise OptionError naming the first bad value; returns self."""
@@ -90,6 +106,16 @@ class DiffusionOptions:
             raise OptionError(f"--work-size must be 64 to 4096 pixels, got {self.work_size!r}")
         if self.work_size % 8:
             raise OptionError(f"--work-size must be a multiple of 8, got {self.work_size!r}")
+        if self.fusion not in FUSIONS:
+            raise OptionError(f"fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
+        _unit("fusion_steps", self.fusion_steps)
+        _unit("fusion_weight", self.fusion_weight)
+        if not isinstance(self.mask_dilate, int) or not 0 <= self.mask_dilate <= 8:
+            raise OptionError(
+                f"mask_dilate must be an integer from 0 to 8, got {self.mask_dilate!r}"
+            )
+        if not isinstance(self.mask_feather, (int, float)) or not 0 <= self.mask_feather <= 8:
+            raise OptionError(f"mask_feather must be in [0, 8], got {self.mask_feather!r}")
         if self.noise_warp not in NOISE_WARPS:
             raise OptionError(
                 f"noise_warp must be one of {', '.join(NOISE_WARPS)}, got {self.noise_warp!r}"

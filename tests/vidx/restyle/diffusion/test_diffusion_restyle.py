@@ -14,7 +14,12 @@ from vidx.frame import FrameContext
 from vidx.restyle.diffusion import DiffusionOptions, DiffusionRestyler, work_size_for
 
 OFF = dict(
-    latent_blend=False, warp_noise=False, pull=False, cross_frame_attn=False, color_anchor=False
+    latent_blend=False,
+    warp_noise=False,
+    pull=False,
+    cross_frame_attn=False,
+    color_anchor=False,
+    fusion_weight=0.0,
 )
 
 
@@ -101,12 +106,20 @@ def _latent_gap(pipe, opts, frames, ctxs) -> tuple[float, DiffusionRestyler]:
     return float(gap.sum() / (mask.sum() * z0.shape[1])), r
 
 
-@pytest.mark.parametrize("step", ["latent_blend", "warp_noise", "pull"])
+STEPS = {
+    "latent_blend": dict(latent_blend=True),
+    "warp_noise": dict(warp_noise=True),
+    "pull": dict(pull=True, fusion="latent"),
+    "x0_fusion": dict(fusion_weight=0.8),
+}
+
+
+@pytest.mark.parametrize("step", list(STEPS))
 def test_each_step_pulls_toward_the_warped_previous_latent(tiny_pipe, tiny_model_dir, clip, step):
     frames, ctxs = clip
     kw = dict(strength=0.8, reuse_strength=0.8, steps=10, pull_weight=0.8, pull_steps=0.5)
     off = options(tiny_model_dir, **kw, **OFF)
-    on = dataclasses.replace(off, **{step: True})
+    on = dataclasses.replace(off, **STEPS[step])
     gap_off, _ = _latent_gap(tiny_pipe, off, frames, ctxs)
     gap_on, _ = _latent_gap(tiny_pipe, on, frames, ctxs)
     assert gap_on < 0.9 * gap_off, (step, gap_on, gap_off)

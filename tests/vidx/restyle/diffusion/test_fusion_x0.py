@@ -1,0 +1,106 @@
+"""x̂0 fusion pieces: strict feathered latent masks, the anchor track, variance-compensated
+blending, rewriting the model output, and anchored keyframes in the restyler."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+from diffusers import DDIMScheduler
+
+from vidx.frame import FrameContext
+from vidx.restyle.diffusion import DiffusionOptions, DiffusionRestyler
+from vidx.restyle.diffusion.fusion import (
+    AnchorTrack,
+    X0Fusion,
+    blend_compensated,
+    fuse_prediction,
+    latent_mask,
+)
+
+
+def test_one_bad_pixel_marks_its_cell_and_the_mask_is_dilated_and_feathered():
+    mask = np.ones((64, 64), bool)
+    mask[20, 20] = False  # one pixel of latent cell (2, 2) at 8 px per cell
+    like = torch.zeros(1)
+    hard, soft = latent_mask(mask, (8, 8), like, dilate=0, feather=0)
+    assert hard[0, 0, 2, 2] == 0 and hard.sum() == 63
+    hard, soft = latent_mask(mask, (8, 8), like, dilate=1, feather=1.0)
+    assert hard[0, 0, 1:4, 1:4].sum() == 0 and hard.sum() == 64 - 9
+    assert torch.all(soft <= hard) and 0 < soft[0, 0, 0, 0] < 1 and soft[0, 0, 7, 7] > 0.9
+
+
+def test_anchor_track_composes_flows_and_shrinks_where_the_anchor_is_seen():
+    anchor = torch.randn(1, 4, 16, 16, generator=torch.Generator().manual_seed(0))
+    track = AnchorTrack()
+    track.set(anchor)
+    shift = torch.zeros(1, 2, 16, 16)
+    shift[:, 0] = 1.0  # each frame: cur[x] = prev[x + 1]
+    ones = torch.ones(1, 1, 16, 16)
+    for _ in range(3):
+        track.advance(shift, ones)
+    ref, reliable = track.reference(anchor, shift, ones)
+    torch.testing.assert_close(ref[..., :-3], anchor[..., 3:])  # one warp by 3, not 3 warps
+    assert track.valid is not None and track.valid[..., -2:].sum() == 0
+    assert torch.all(reliable == 1)  # the previous latent fills in where the anchor is not
+
+
+def test_blend_compensated_keeps_high_frequency_energy():
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.randn(1, 4, 32, 32, generator=g), torch.randn(1, 4, 32, 32, generator=g)
+    m = torch.full((1, 1, 32, 32), 0.5)
+    plain = a + m * (b - a)
+    comp = blend_compensated(a, b, m)
+
+    def hf(x):
+        return float((x - torch.nn.functional.avg_pool2d(x, 3, 1, 1)).pow(2).mean())
+
+    assert hf(plain) < 0.6 * hf(a)
+    assert abs(hf(comp) / hf(a) - 1.0) < 0.05
+
+
+def test_fuse_prediction_moves_x0_to_the_target():
+    sched = DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
+    sched.set_timesteps(10)
+    t = sched.timesteps[3]
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(1, 4, 8, 8, generator=g)
+    eps = torch.randn(1, 4, 8, 8, generator=g) * 0.1
+    target = torch.randn(1, 4, 8, 8, generator=g) * 3
+    a = float(sched.alphas_cumprod[int(t)]) ** 0.5
+    s = (1 - a**2) ** 0.5
+    none = X0Fusion(target, torch.zeros(1, 1, 8, 8), 1)
+    torch.testing.assert_close(fuse_prediction(sched, x, eps, t, none), eps)
+    full = X0Fusion(target, torch.ones(1, 1, 8, 8), 1)
+    new = fuse_prediction(sched, x, eps, t, full)
+    torch.testing.assert_close((x - s * new) / a, target, atol=1e-4, rtol=1e-4)
+
+
+def test_periodic_keyframe_is_anchored_and_a_scene_cut_is_not(tiny_pipe, tiny_model_dir, clip):
+    frames, ctxs = clip
+    opts = DiffusionOptions(
+        model=str(tiny_model_dir),
+        prompt="an oil painting",
+        steps=6,
+        guidance=1.0,
+        work_size=64,
+        device="cpu",
+        dtype="fp32",
+        seed=3,
+        cross_frame_attn=False,
+    )
+    key = dataclasses.replace(ctxs[2], keyframe=True)
+    cut = dataclasses.replace(ctxs[2], keyframe=True, scene_cut=True)
+    outs = {}
+    for name, c in (("anchored", key), ("cut", cut)):
+        r = DiffusionRestyler(opts, pipe=tiny_pipe)
+        r(frames[0], ctxs[0])
+        r(frames[1], ctxs[1])
+        outs[name] = r(frames[2], c)
+        info = r.describe()
+        assert info["keyframes"] == 2
+        assert info["anchored_keyframes"] == (1 if name == "anchored" else 0)
+    fresh = DiffusionRestyler(opts, pipe=tiny_pipe)(frames[2], FrameContext(2, frames[2], True))
+    assert np.array_equal(outs["cut"], fresh)  # a cut starts over
+    assert not np.array_equal(outs["anchored"], fresh)
