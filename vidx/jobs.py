@@ -30,7 +30,7 @@ from vidx.io.still import temp_path as image_temp_path
 from vidx.io.writer import container_format, part_path
 from vidx.options import JobOptions
 from vidx.pipeline import JobResult, Output, ProgressCallback, run
-from vidx.segments import MANIFEST, parts_dir, run_segmented
+from vidx.segments import MANIFEST, discard_unstarted, parts_dir, run_segmented
 from vidx.sidecar import sidecar_path
 from vidx.sidecar import temp_path as json_temp_path
 from vidx.sizes import parse_size
@@ -384,18 +384,22 @@ def _run(job: Plan, on_progress: ProgressCallback | None, command: str) -> JobRe
                 on_progress=on_progress,
                 deinterlace=shared.input.deinterlace,
             )
-        return run_segmented(
-            job.input,
-            outputs,
-            segment_frames=shared.run.segment_frames,
-            trim=trim,
-            analysis=analysis,
-            raft_state=raft_state,
-            resume=shared.run.resume,
-            restart=shared.run.restart,
-            on_progress=on_progress,
-            deinterlace=shared.input.deinterlace,
-        )
+        try:
+            return run_segmented(
+                job.input,
+                outputs,
+                segment_frames=shared.run.segment_frames,
+                trim=trim,
+                analysis=analysis,
+                raft_state=raft_state,
+                resume=shared.run.resume,
+                restart=shared.run.restart,
+                on_progress=on_progress,
+                deinterlace=shared.input.deinterlace,
+            )
+        except BaseException:
+            discard_unstarted(outputs)  # a parts folder with no finished segment is not kept
+            raise
 
 
 def _temporal(options: JobOptions) -> bool:

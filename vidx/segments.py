@@ -315,7 +315,7 @@ def run_segmented(
                 f"{seg.frames}"
             )
         layouts.update(result.layouts)
-        warnings += result.warnings
+        warnings += [w for w in result.warnings if w not in warnings]  # once, not per segment
         for name, value in vars(result.timings).items():
             setattr(timings, name, getattr(timings, name) + value)
         for p in parts:
@@ -351,6 +351,22 @@ def run_segmented(
         write_sidecar(out.path, data, params(out))
         p.remove()
     return result
+
+
+def discard_unstarted(outputs: list[Output]) -> None:
+    """After a failed run: remove each output's parts folder that holds no finished segment
+    (nothing to resume, so nothing to keep); folders with finished segments stay."""
+    for out in outputs:
+        parts = Parts(out)
+        if parts.folder.is_dir() and not any(parts.folder.iterdir()):
+            parts.folder.rmdir()  # made by this run before its manifest (plan() refuses others)
+            continue
+        try:
+            parts.data = json.loads(parts.manifest.read_text())
+        except (OSError, ValueError):
+            continue  # none, or not one we can read: leave it
+        if isinstance(parts.data, dict) and not parts.done:
+            parts.remove()
 
 
 def _segment_output(out: Output, path: Path) -> Output:

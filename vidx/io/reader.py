@@ -102,7 +102,13 @@ class Reader:
         if threads:
             self.video.codec_context.thread_count = threads
         self.copied = (
-            [s for s in self.container.streams if s.type in COPY_TYPES] if copy_streams else []
+            [
+                s
+                for s in self.container.streams
+                if s.type in COPY_TYPES and s.codec_context is not None  # None: undecodable
+            ]
+            if copy_streams
+            else []
         )
         self.time_base: Fraction = self.video.time_base or Fraction(1, 90000)
         self.field_order = field_order(self.video)  # "top field first", ... or None
@@ -348,7 +354,7 @@ def timestamp_source(path: Path, probe_frames: int = 16) -> str:
     faults = {"pts": 0, "dts": 0}
     last: dict[str, int | None] = {"pts": None, "dts": None}
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path), metadata_errors="replace") as container:
             for i, frame in enumerate(container.decode(video=0)):
                 for key, value in (("pts", frame.pts), ("dts", frame.dts)):
                     if value is None:
