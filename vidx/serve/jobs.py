@@ -1,0 +1,371 @@
+"""The web UI's job queue: one job at a time, the rest wait in order and know their place.
+
+Every job is a call of the Python API the CLI makes (:func:`vidx.api.render`,
+:func:`vidx.api.preview`, :func:`vidx.api.variants`), with its outputs in a folder of its own
+under ``STATE/jobs/ID/``. The queue is kept in ``STATE/jobs.json`` (rewritten atomically on
+every change, progress at most once a second), so a reloaded page shows it and a restarted
+server takes up unfinished jobs: calling the API again with the same options continues from the
+finished segments in ``OUTPUT.parts/``. Cancelling a running job stops it at the next frame and
+keeps those segments; :meth:`JobQueue.resume` queues it again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from vidx.errors import OptionError, VidxError
+
+log = logging.getLogger("vidx.serve")
+
+KINDS = ("render", "preview", "variants")
+WAITING, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+FINISHED = (DONE, FAILED, CANCELLED)
+SAVE_EVERY = 1.0  # seconds between progress writes of jobs.json
+
+
+class JobCancelled(Exception):
+    """Raised inside a running job (from its progress callback) when it is cancelled."""
+
+
+@dataclass
+class Job:
+    """One queued call of the API and what became of it (all JSON-friendly)."""
+
+    id: str
+    kind: str
+    input: str
+    output: str  # a file (render, preview) or a folder (variants)
+    options: dict[str, Any]
+    name: str = ""  # the input as the user knows it
+    vary: dict[str, list] | None = None  # preview rows
+    job_file: str | None = None  # variants
+    state: str = WAITING
+    done: int = 0
+    total: int | None = None
+    fps: float = 0.0
+    frames: int | None = None
+    error: str | None = None
+    note: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    created: float = 0.0
+    started: float | None = None
+    finished: float | None = None
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the current speed (None before the first frame)."""
+        if self.state != RUNNING or not self.total or self.fps <= 0:
+            return None
+        return max(0.0, (self.total - self.done) / self.fps)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+Runner = Callable[[Job, Callable[[int, int | None, float], None]], None]
+
+
+class JobQueue:
+    """Jobs in ``state_dir``, run one at a time by a worker thread (:meth:`start`)."""
+
+    def __init__(self, state_dir: Path, runner: Runner | None = None) -> None:
+        self.state_dir = Path(state_dir)
+        self.jobs_dir = self.state_dir / "jobs"
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.file = self.state_dir / "jobs.json"
+        self.runner = runner or run_job
+        self._jobs: dict[str, Job] = {}
+        self._cond = threading.Condition(threading.RLock())
+        self._cancel: set[str] = set()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._saved = 0.0
+        self._load()
+
+    # the queue -----------------------------------------------------------------------------
+
+    def submit(
+        self,
+        kind: str,
+        input: Path,
+        options: dict[str, Any],
+        *,
+        name: str = "",
+        vary: dict[str, list] | None = None,
+        job_text: str | None = None,
+    ) -> Job:
+        """Check the options (OptionError, before anything is queued) and queue a job."""
+        from vidx.options import JobOptions
+
+        if kind not in KINDS:
+            raise OptionError(f"must be one of {', '.join(KINDS)}, got {kind!r}", param="kind")
+        JobOptions().with_values(**options)
+        with self._cond:
+            job_id = f"{max((int(j) for j in self._jobs), default=0) + 1:04d}"
+            folder = self.jobs_dir / job_id
+            folder.mkdir()
+            stem = Path(name or input.name).stem or "clip"
+            output = {
+                "render": folder / f"{stem}-vidx.mp4",
+                "preview": folder / f"{stem}-preview.png",
+                "variants": folder / "variants",
+            }[kind]
+            if input.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"):
+                if kind == "render":
+                    output = output.with_suffix(".png")
+            job_file = None
+            if job_text is not None:
+                job_file = folder / "job.toml"
+                job_file.write_text(job_text, encoding="utf-8")
+            job = Job(
+                job_id,
+                kind,
+                str(input),
+                str(output),
+                dict(options),
+                name=name or input.name,
+                vary=vary,
+                job_file=str(job_file) if job_file else None,
+                created=time.time(),
+            )
+            self._jobs[job_id] = job
+            self._save()
+            self._cond.notify_all()
+            return job
+
+    def get(self, job_id: str | None) -> Job | None:
+        with self._cond:
+            job = self._jobs.get(job_id or "")
+            return Job.from_dict(asdict(job)) if job else None
+
+    def all(self) -> list[Job]:
+        """Every job, oldest first (copies)."""
+        with self._cond:
+            return [Job.from_dict(asdict(j)) for j in sorted(self._jobs.values(), key=_order)]
+
+    def place(self, job_id: str) -> int | None:
+        """How many jobs run or wait before a waiting job (0: it is next); None otherwise."""
+        with self._cond:
+            job = self._jobs.get(job_id)
+            if job is None or job.state != WAITING:
+                return None
+            ahead = [j for j in self._jobs.values() if j.state == RUNNING]
+            ahead += [
+                j for j in self._jobs.values() if j.state == WAITING and _order(j) < _order(job)
+            ]
+            return len(ahead)
+
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a waiting job at once, a running one at its next frame (its finished
+        segments stay for :meth:`resume`). False when the job is not waiting or running."""
+        with self._cond:
+            job = self._jobs.get(job_id)
+            if job is None or job.state not in (WAITING, RUNNING):
+                return False
+            if job.state == WAITING:
+                self._finish(job, CANCELLED, note="cancelled before it started")
+            else:
+                self._cancel.add(job_id)
+            return True
+
+    def resume(self, job_id: str) -> bool:
+        """Queue a cancelled or failed job again: it continues from its finished segments."""
+        with self._cond:
+            job = self._jobs.get(job_id)
+            if job is None or job.state not in (CANCELLED, FAILED):
+                return False
+            job.state, job.error, job.note, job.finished = WAITING, None, "resumed", None
+            job.created = time.time()
+            self._save()
+            self._cond.notify_all()
+            return True
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Job | None:
+        """Block until the job has finished (or ``timeout`` seconds); returns a copy."""
+        end = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while True:
+                job = self._jobs.get(job_id)
+                if job is None or job.state in FINISHED:
+                    return self.get(job_id)
+                left = None if end is None else end - time.monotonic()
+                if left is not None and left <= 0:
+                    return self.get(job_id)
+                self._cond.wait(left if left is not None else 1.0)
+
+    # the worker ----------------------------------------------------------------------------
+
+    def start(self) -> JobQueue:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="vidx-serve-jobs", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the worker; a running job is interrupted and stays queued for the next start."""
+        with self._cond:
+            self._stopping = True
+            self._cancel.update(j.id for j in self._jobs.values() if j.state == RUNNING)
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _next(self) -> Job | None:
+        waiting = [j for j in self._jobs.values() if j.state == WAITING]
+        return min(waiting, key=_order) if waiting else None
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                job = self._next()
+                while job is None and not self._stopping:
+                    self._cond.wait(1.0)
+                    job = self._next()
+                if self._stopping or job is None:
+                    return
+                job.state, job.started, job.done = RUNNING, time.time(), 0
+                self._save()
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        def progress(done: int, total: int | None, fps: float) -> None:
+            with self._cond:
+                if job.id in self._cancel:
+                    raise JobCancelled(job.id)
+                job.done, job.total, job.fps = done, total, fps
+                if time.monotonic() - self._saved >= SAVE_EVERY:
+                    self._save()
+                self._cond.notify_all()
+
+        try:
+            self.runner(job, progress)
+        except JobCancelled:
+            with self._cond:
+                self._cancel.discard(job.id)
+                if self._stopping:  # a server shutdown, not the user: take it up on restart
+                    job.state, job.note = WAITING, "interrupted by a server stop"
+                    self._save()
+                else:
+                    self._finish(job, CANCELLED, note=kept_note(job))
+            return
+        except VidxError as exc:
+            self._finish(job, FAILED, error=str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug: the job fails, the server goes on
+            log.exception("job %s failed", job.id)
+            self._finish(job, FAILED, error=f"unexpected {type(exc).__name__}: {exc}")
+            return
+        self._finish(job, DONE)
+
+    def _finish(self, job: Job, state: str, *, error: str | None = None, note: str | None = None):
+        with self._cond:
+            job.state, job.error, job.finished = state, error, time.time()
+            if note is not None:
+                job.note = note
+            self._cancel.discard(job.id)
+            self._save()
+            self._cond.notify_all()
+
+    # the file --------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        if not self.file.is_file():
+            return
+        try:
+            data = json.loads(self.file.read_text(encoding="utf-8"))
+            jobs = [Job.from_dict(d) for d in data.get("jobs", [])]
+        except (ValueError, TypeError, AttributeError) as exc:
+            broken = self.file.with_suffix(".broken.json")
+            os.replace(self.file, broken)
+            log.warning("%s could not be read (%s); moved to %s", self.file, exc, broken)
+            return
+        for job in jobs:
+            if job.state == RUNNING or (job.state == WAITING and job.started):
+                job.state, job.note = WAITING, "resumed after a server restart"
+            self._jobs[job.id] = job
+        self._save()
+
+    def _save(self) -> None:
+        data = {"version": 1, "jobs": [asdict(j) for j in sorted(self._jobs.values(), key=_order)]}
+        tmp = self.file.with_name(f".{self.file.name}.tmp")
+        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        os.replace(tmp, self.file)
+        self._saved = time.monotonic()
+
+
+def _order(job: Job) -> tuple[float, int]:
+    return job.created, int(job.id)
+
+
+def kept_note(job: Job) -> str:
+    from vidx.segments import parts_dir
+
+    parts = parts_dir(Path(job.output))
+    if job.kind == "render" and parts.is_dir():
+        return f"cancelled; finished segments kept in {parts.name}/ (resume continues there)"
+    return "cancelled"
+
+
+def run_job(job: Job, progress: Callable[[int, int | None, float], None]) -> None:
+    """Run ``job`` through the Python API; fills in its result files and frame count."""
+    from vidx import api
+    from vidx.quiet import quiet_libraries
+    from vidx.sidecar import sidecar_path
+
+    command = f"vidx serve (job {job.id})"
+    output = Path(job.output)
+
+    def on_progress(p: Any) -> None:  # vidx.pipeline.Progress
+        progress(p.done, p.total, p.fps)
+
+    with quiet_libraries() as notes:
+        if job.kind == "preview":
+            api.preview(
+                job.input,
+                output,
+                vary=job.vary or {},
+                overwrite=True,
+                command=command,
+                **job.options,
+            )
+            outputs = [output]
+        elif job.kind == "variants":
+            result = api.variants(
+                job.input,
+                job.job_file or "",
+                output,
+                on_progress=on_progress,
+                command=command,
+                **job.options,
+            )
+            outputs, job.frames = list(result.outputs), result.frames
+            job.warnings = list(result.warnings)
+        elif output.exists() and sidecar_path(output).exists():  # finished before a restart
+            outputs = [output]
+        else:
+            result = api.render(
+                job.input, output, on_progress=on_progress, command=command, **job.options
+            )
+            outputs, job.frames = list(result.outputs), result.frames
+            job.warnings = list(result.warnings)
+    job.warnings += [n for n in notes if n not in job.warnings]
+    extra = [sidecar_path(p) for p in outputs] + [_compare(p) for p in outputs]
+    job.files = [str(p) for p in [*outputs, *extra] if p.is_file()]
+
+
+def _compare(output: Path) -> Path:
+    from vidx.compare import compare_path
+
+    return compare_path(output)

@@ -1,0 +1,118 @@
+"""Which files the web UI may read: clips under ``--root`` (never outside it) and checked uploads.
+
+Convention: a path the browser sends is *relative to the root*; it is refused when absolute,
+when any part is ``..``, or when it resolves (symbolic links followed) outside the root. An
+upload is accepted only within the size limit and when :func:`vidx.io.probe.probe` reads it as
+media, before any job sees it; accepted uploads are copied into the server's state folder so a
+restarted server still has them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path, PurePosixPath
+
+from vidx.errors import InputError, OptionError
+from vidx.io.inputs import check_regular_file
+from vidx.io.still import is_image_path
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mxf", ".ts", ".gif")
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
+MEDIA_SUFFIXES = VIDEO_SUFFIXES + PICTURE_SUFFIXES
+MAX_LISTED = 500  # clips offered in the root picker
+
+
+def under_root(root: Path, relative: str) -> Path:
+    """The real path of ``relative`` inside ``root``; OptionError(param="root") when it is
+    empty, absolute, has a ``..`` part, or leaves ``root`` through a symbolic link."""
+    text = relative.strip()
+    if not text:
+        raise OptionError("path is empty; pick a clip under the root folder", param="root")
+    parts = PurePosixPath(text.replace("\\", "/"))
+    if parts.is_absolute() or text.startswith("~"):
+        raise OptionError(f"path {text!r} must be relative to the root folder", param="root")
+    if ".." in parts.parts:
+        raise OptionError(f"path {text!r} may not contain '..'", param="root")
+    base = Path(os.path.realpath(root))
+    real = Path(os.path.realpath(base / parts))
+    if real != base and base not in real.parents:
+        raise OptionError(f"path {text!r} leads outside the root folder", param="root")
+    return real
+
+
+def list_media(root: Path, limit: int = MAX_LISTED) -> list[str]:
+    """Media files under ``root`` as sorted relative paths (hidden folders and links that leave
+    the root skipped), at most ``limit``."""
+    base = Path(os.path.realpath(root))
+    found: list[str] = []
+    for folder, dirs, files in os.walk(base):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith(".") or not name.lower().endswith(MEDIA_SUFFIXES):
+                continue
+            rel = Path(folder, name).relative_to(base).as_posix()
+            try:
+                under_root(base, rel)
+            except OptionError:
+                continue
+            found.append(rel)
+            if len(found) >= limit:
+                return found
+    return found
+
+
+def check_media(path: Path, name: str | None = None) -> str:
+    """A one-line summary of the clip or picture at ``path``; InputError naming ``name`` (the
+    file's name as the user knows it) when it is not media vidx can read."""
+    from vidx.io.probe import probe
+
+    shown = name or path.name
+    try:
+        check_regular_file(path, "file")
+        if is_image_path(path):
+            from vidx.io.inputs import image_size
+
+            w, h = image_size(path)
+            return f"{shown}: picture {w}x{h}"
+        info = probe(path)
+    except InputError as exc:
+        raise InputError(f"{shown} is not a video or picture vidx can read ({exc})") from None
+    frames = f"{info.frames} frames" if info.frames else "? frames"
+    dur = f", {info.duration:.2f} s" if info.duration else ""
+    return f"{shown}: {info.codec} {info.width}x{info.height}, {frames}{dur}"
+
+
+def accept_upload(upload: Path, name: str, store: Path, max_bytes: int) -> tuple[Path, str]:
+    """Check an uploaded file (size, then media) and copy it into ``store``; returns the stored
+    path and its summary. Nothing is stored when a check fails (InputError)."""
+    size = upload.stat().st_size
+    if size > max_bytes:
+        raise InputError(f"{name} is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
+    clean = safe_name(name)
+    check_media(upload, clean)
+    digest = _digest(upload)
+    target = store / f"{digest[:16]}-{clean}"
+    if not target.exists():
+        store.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(upload, tmp)
+        os.replace(tmp, target)
+    return target, check_media(target, clean)
+
+
+def safe_name(name: str) -> str:
+    """A file name with no folder part and only ordinary characters (``clip 1.mp4`` ->
+    ``clip_1.mp4``)."""
+    base = Path(name.replace("\\", "/")).name or "upload"
+    kept = "".join(c if c.isalnum() or c in "._-" else "_" for c in base).lstrip(".")
+    return kept[-120:] or "upload"
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
