@@ -20,7 +20,7 @@ from vidx.analysis import Analyzer
 from vidx.compare import compare_canvas, compare_path, compose
 from vidx.frame import Frame
 from vidx.io.probe import VideoInfo, as_fraction, probe
-from vidx.io.reader import Passthrough, Reader, Trim
+from vidx.io.reader import Passthrough, Reader, Trim, repaired_warning
 from vidx.io.still import StillReader, is_image_path, still_info
 from vidx.io.writer import EncodeSettings, VideoTarget, Writer, part_path
 from vidx.options import AnalysisOptions, JobOptions
@@ -77,6 +77,7 @@ class JobResult:
     timings: Timings
     warnings: list[str]
     layouts: dict[str, Layout]
+    repaired: int = 0  # frames whose duplicate or backward timestamp was moved forward
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -195,7 +196,10 @@ def run(
         reader.close()
     timings.total = time.perf_counter() - started
     warnings = list(reader.warnings) + [m for w in writers for m in w.warnings]
-    result = JobResult(paths, done, timings, warnings, layouts)
+    repaired = getattr(reader, "repaired", 0)
+    if repaired:
+        warnings.append(repaired_warning(repaired))
+    result = JobResult(paths, done, timings, warnings, layouts, repaired)
     if sidecars:
         for out, w in zip(outputs, writers, strict=True):
             write_sidecar(out.path, record(out, w.frames_written, info, trim, result), params(out))

@@ -27,7 +27,7 @@ from typing import Any, cast
 from vidx.errors import OptionError, OutputError
 from vidx.io.fingerprint import changed, fingerprint
 from vidx.io.probe import probe
-from vidx.io.reader import Trim
+from vidx.io.reader import Trim, repaired_warning
 from vidx.io.remux import FrameScan, assemble, copy_warnings, scan_frames
 from vidx.options import DEFAULT_SEGMENT_FRAMES, AnalysisOptions
 from vidx.pipeline import (
@@ -291,6 +291,7 @@ def run_segmented(
     timings = Timings()
     layouts: dict[str, Layout] = {}
     done_frames = 0
+    repaired = 0
     for seg in segments:
         if all(p.finished(seg) for p in parts):
             done_frames += seg.frames
@@ -315,7 +316,9 @@ def run_segmented(
                 f"{seg.frames}"
             )
         layouts.update(result.layouts)
-        warnings += [w for w in result.warnings if w not in warnings]  # once, not per segment
+        repaired += result.repaired
+        said = repaired_warning(result.repaired)  # summed over the segments, said once below
+        warnings += [w for w in result.warnings if w not in warnings and w != said]
         for name, value in vars(result.timings).items():
             setattr(timings, name, getattr(timings, name) + value)
         for p in parts:
@@ -342,10 +345,12 @@ def run_segmented(
             layouts.setdefault(
                 name, Layout(tuple(value["content"]), tuple(value["canvas"]), value["fit"])
             )
+    if repaired:
+        warnings.append(repaired_warning(repaired))
     if frames != total:
         warnings.append(f"the output has {frames} frames where the scan planned {total}")
     timings.total = time.perf_counter() - started
-    result = JobResult(paths, frames, timings, warnings, layouts)
+    result = JobResult(paths, frames, timings, warnings, layouts, repaired)
     for out, p in zip(outputs, parts, strict=True):
         data = {**record(out, frames, info, trim, result), "segments": len(segments)}
         write_sidecar(out.path, data, params(out))

@@ -63,6 +63,14 @@ class Trim:
         return None if self.duration is None else self.start + self.duration
 
 
+def repaired_warning(count: int) -> str:
+    """The one warning for ``count`` frames whose timestamps were repaired."""
+    return (
+        f"{count} frame{'s' if count != 1 else ''} had a duplicate or out-of-order timestamp; "
+        "each was moved forward to the next free tick (no frame dropped)"
+    )
+
+
 _DONE = object()
 
 
@@ -116,9 +124,11 @@ class Reader:
         self._pending: list[tuple[float, Passthrough]] = []
         self._last_pts: int | None = None
         self._step: int | None = None
+        self._nudged = False
         self._use_dts = timestamp_source(self.path) == "dts"
         self.warnings: list[str] = []
         self.frames_read = 0
+        self.repaired = 0  # frames whose duplicate or backward timestamp was moved forward
         self.end_time: float | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=prefetch)
         self._stop = threading.Event()
@@ -250,22 +260,16 @@ class Reader:
         """Hand decoded frames on; True once the trim end is reached, None when stopped."""
         start, end = self.trim.start, self.trim.end
         for frame in frames:
-            pts = self._best_effort(frame)
-            if pts is None:
-                pts = (self._last_pts + (self._step or 1)) if self._last_pts is not None else 0
-            if self._last_pts is not None:
-                if pts <= self._last_pts:
-                    continue  # duplicate or out-of-order timestamp: keep the output monotonic
-                self._step = pts - self._last_pts
+            pts = self._monotonic(self._best_effort(frame))
             t = float(pts * self.time_base)
             if t < start - 1e-6:
                 continue
             if end is not None and t >= end - 1e-6:
                 self.end_time = end
                 return True if self._release(end) else None
-            self._last_pts = pts
             if not self._release(t):
                 return None
+            self.repaired += self._nudged
             if self.decoded:
                 item = Frame(NO_PIXELS, pts - vshift, self.time_base, self.frames_read, frame)
             else:
@@ -279,10 +283,33 @@ class Reader:
                 return True if self._release(self.end_time) else None
         return False
 
+    def _monotonic(self, pts: int | None) -> int:
+        """``pts`` made strictly increasing: a missing one continues the frame step, a
+        duplicate or backward one moves to the next free tick (``_nudged``; counted in
+        ``repaired`` when the frame is kept); no frame is dropped for its timestamp."""
+        last = self._last_pts
+        self._nudged = False
+        if last is None:
+            pts = 0 if pts is None else pts
+        elif pts is None:
+            pts = last + (self._step or 1)
+        elif pts <= last:
+            pts = last + 1
+            self._nudged = True
+        else:
+            self._step = pts - last
+        self._last_pts = pts
+        return pts
+
     def _best_effort(self, frame: av.VideoFrame) -> int | None:
-        """The frame's timestamp from the source chosen by :func:`timestamp_source`."""
-        first, second = (frame.dts, frame.pts) if self._use_dts else (frame.pts, frame.dts)
-        return first if first is not None else second
+        """The frame's timestamp from the source chosen by :func:`timestamp_source`.
+
+        With dts (packed B-frames) a frame without one is the last, flushed frame: its pts is
+        the stale one of the frame before it, so None lets :meth:`_monotonic` continue the step.
+        """
+        if self._use_dts:
+            return frame.dts
+        return frame.pts if frame.pts is not None else frame.dts
 
     def _release(self, until: float | None, final: bool = False) -> bool:
         """Put pending copied packets with time before ``until`` downstream (all on ``final``

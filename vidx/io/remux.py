@@ -48,7 +48,7 @@ def scan_frames(path: str | Path, trim: Trim = Trim()) -> FrameScan:
     try:
         video = container.streams.video[0]
         tb: Fraction = video.time_base or Fraction(1, 90000)
-        stamps: dict[int, bool] = {}
+        stamps: list[tuple[int, bool]] = []
         try:
             for packet in container.demux(video):
                 # sorted below, so reordered pts are fine; where the decoder's output takes
@@ -56,12 +56,12 @@ def scan_frames(path: str | Path, trim: Trim = Trim()) -> FrameScan:
                 ts = packet.pts if packet.pts is not None else packet.dts
                 if ts is None or packet.size == 0:
                     continue
-                stamps[ts] = stamps.get(ts, False) or bool(packet.is_keyframe)
+                stamps.append((ts, bool(packet.is_keyframe)))
         except av.error.FFmpegError:
             pass  # a damaged tail: the Reader stops there too
     finally:
         container.close()
-    ordered = sorted(stamps)
+    ordered, keyframe = _nudged(sorted(stamps, key=lambda s: s[0]))
     start, end = trim.start, trim.end
     times: list[float] = []
     keys: list[int] = []
@@ -74,7 +74,7 @@ def scan_frames(path: str | Path, trim: Trim = Trim()) -> FrameScan:
         if (end is not None and t >= end - EPS) or full:
             after = t
             break
-        if stamps[ts]:
+        if keyframe[ts]:
             keys.append(len(times))
         times.append(t)
     if not times:
@@ -85,6 +85,19 @@ def scan_frames(path: str | Path, trim: Trim = Trim()) -> FrameScan:
         stop = times[-1] + step
         end_time = stop if end is None else min(stop, end)
     return FrameScan(times, keys, after, end_time, tb)
+
+
+def _nudged(stamps: list[tuple[int, bool]]) -> tuple[list[int], dict[int, bool]]:
+    """Timestamps made strictly increasing as the Reader makes them (a duplicate moves to the
+    next free tick), with each one's keyframe flag."""
+    ordered: list[int] = []
+    keyframe: dict[int, bool] = {}
+    for ts, key in stamps:
+        if ordered and ts <= ordered[-1]:
+            ts = ordered[-1] + 1
+        ordered.append(ts)
+        keyframe[ts] = key
+    return ordered, keyframe
 
 
 def copy_warnings(input_path: str | Path, output: Path, codec: str) -> list[str]:
