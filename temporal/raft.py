@@ -33,7 +33,7 @@ def _read_state_dict(path: str) -> dict[str, torch.Tensor]:
             state = load_file(str(p))
         else:
             state = torch.load(str(p), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad weights file
+    except Exception as exc:  # any reader failure is a bad weights file
         reason = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
         raise FlowModelError(f"raft_weights {path!r} cannot be read: {reason}") from exc
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):

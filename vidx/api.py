@@ -97,10 +97,16 @@ def preview(
 
 
 def probe(path: str | Path) -> VideoInfo:
-    """Size, rotation, codec, bit depth, timing, frame count and streams of a video."""
+    """Size, rotation, codec, bit depth, timing, frame count and streams of a video (or of a
+    picture, read as a one-frame clip; its size comes from the header first)."""
+    from vidx.io.inputs import check_image_file
     from vidx.io.probe import probe as probe_file
+    from vidx.io.still import is_image_path, still_info
 
     check_regular_file(Path(path), "input")
+    if is_image_path(path):
+        check_image_file(Path(path))
+        return still_info(path)
     return probe_file(path)
 
 

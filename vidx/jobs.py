@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vidx.compare import compare_path
 from vidx.errors import ModelError, OptionError, OutputError
@@ -36,6 +37,9 @@ from vidx.sidecar import temp_path as json_temp_path
 from vidx.sizes import parse_size
 from vidx.stills import process_still
 from vidx.upscale.registry import NAMES as UPSCALERS
+
+if TYPE_CHECKING:
+    import av
 
 WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pth", ".pt", ".bin")
 
@@ -336,7 +340,7 @@ def notices(info: VideoInfo, t: Target) -> list[str]:
     return out
 
 
-def _chroma(fmt) -> str:  # noqa: ANN001 - av.VideoFormat
+def _chroma(fmt: av.VideoFormat) -> str:
     """``4:2:0``, ``4:2:2``, ``4:4:4`` (or ``4:0:0`` for gray) from the format's name."""
     if len(fmt.components) < 3:
         return "4:0:0"
@@ -346,7 +350,7 @@ def _chroma(fmt) -> str:  # noqa: ANN001 - av.VideoFormat
     return "4:4:4"
 
 
-def _keep(src, dst) -> str:  # noqa: ANN001 - av.VideoFormat
+def _keep(src: av.VideoFormat, dst: av.VideoFormat) -> str:
     depth = "10le" if "10" in dst.name else ""
     return "yuv" + _chroma(src).replace(":", "") + "p" + depth
 

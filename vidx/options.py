@@ -17,9 +17,12 @@ import math
 import types
 import typing
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields, replace
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from vidx.errors import OptionError
+
+if TYPE_CHECKING:
+    from vidx.io.writer import EncodeSettings
 
 SCHEMA = 1  # version of the option layout recorded in sidecars and resume manifests
 
@@ -214,7 +217,7 @@ class EncodeOptions(OptionGroup):
     def __post_init__(self) -> None:
         self.settings()  # the encoder's own checks
 
-    def settings(self):  # noqa: ANN201 - vidx.io.writer.EncodeSettings (av imported lazily)
+    def settings(self) -> EncodeSettings:
         from vidx.io.writer import EncodeSettings
 
         return EncodeSettings(self.codec, self.crf, self.preset, self.pix_fmt)
@@ -299,6 +302,10 @@ class RestyleOptions(OptionGroup):
     def __post_init__(self) -> None:
         if isinstance(self.style, int) and not isinstance(self.style, bool):
             object.__setattr__(self, "style", str(self.style))  # a job file's `style = 5`
+        if self.style is not None:
+            from vidx.restyle.style_catalog import parse_style
+
+            parse_style(self.style)  # a number, a name or a blend
         if self.prompt is not None and (self.style is not None or self.style_image is not None):
             raise OptionError(
                 "is for diffusion; give either a prompt or a style/style_image, not both",

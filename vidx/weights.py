@@ -123,7 +123,7 @@ def _read_safetensors(path: Path, what: str) -> dict[str, torch.Tensor]:
 
     try:
         return load_file(str(path), device="cpu")
-    except Exception as exc:  # noqa: BLE001 - SafetensorError, OSError, header errors: a bad file
+    except Exception as exc:  # any reader failure is a bad weights file
         raise ModelError(
             f"{what} {path} is not a readable safetensors file ({first_line(exc)})"
         ) from None
@@ -132,7 +132,7 @@ def _read_safetensors(path: Path, what: str) -> dict[str, torch.Tensor]:
 def _read_pickle(path: Path, what: str) -> Any:
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad or unsafe file
+    except Exception as exc:
         raise ModelError(
             f"{what} {path} cannot be loaded safely with weights_only=True ({_pickle_reason(exc)})"
         ) from None

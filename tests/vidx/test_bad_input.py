@@ -16,7 +16,7 @@ from vidx.sizes import parse_size
 from vidx.upscale.classic import ClassicUpscaler
 
 
-def assert_clean_failure(result, out: Path, needle: str) -> None:  # noqa: ANN001
+def assert_clean_failure(result, out: Path, needle: str) -> None:
     assert result.exit_code == 2, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
@@ -25,7 +25,7 @@ def assert_clean_failure(result, out: Path, needle: str) -> None:  # noqa: ANN00
     assert not Path(str(out) + ".json").exists()
 
 
-def upscale(src: Path, out: Path, *extra: str):  # noqa: ANN201
+def upscale(src: Path, out: Path, *extra: str):
     return run_cli("upscale", src, "-o", out, *extra)
 
 
@@ -79,17 +79,17 @@ def test_audio_only_file(tmp_path: Path) -> None:
         (["--codec", "prores"], "cannot be stored"),
     ],
 )
-def test_bad_options(clip, tmp_path: Path, args: list[str], needle: str) -> None:  # noqa: ANN001
+def test_bad_options(clip, tmp_path: Path, args: list[str], needle: str) -> None:
     src, out = clip(frames=3), tmp_path / "out.mp4"
     assert_clean_failure(upscale(src, out, *args), out, needle)
 
 
-def test_unknown_output_extension(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_unknown_output_extension(clip, tmp_path: Path) -> None:
     src, out = clip(frames=3), tmp_path / "out.xyz"
     assert_clean_failure(upscale(src, out), out, "unknown video extension")
 
 
-def test_truncated_file_keeps_the_readable_part(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_truncated_file_keeps_the_readable_part(clip, tmp_path: Path) -> None:
     src = clip("full.mkv", frames=48)
     cut = tmp_path / "cut.mkv"
     data = src.read_bytes()
@@ -106,14 +106,14 @@ class Exploding(ClassicUpscaler):
         super().__init__("lanczos")
         self.calls, self.at = 0, at
 
-    def __call__(self, image, size, ctx=None):  # noqa: ANN001, ANN204
+    def __call__(self, image, size, ctx=None):
         self.calls += 1
         if self.calls == self.at:
             raise VidxError("boom in the middle")
         return super().__call__(image, size, ctx)
 
 
-def test_failure_mid_run_removes_partial_output(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_failure_mid_run_removes_partial_output(clip, tmp_path: Path) -> None:
     src, out = clip(frames=30, audio=True), tmp_path / "out.mp4"
     with pytest.raises(VidxError, match="boom"):
         run(

@@ -18,7 +18,7 @@ def video_size(path: Path) -> tuple[int, int]:
         return s.codec_context.width, s.codec_context.height
 
 
-def test_transcode_keeps_frames_timestamps_and_audio(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_transcode_keeps_frames_timestamps_and_audio(clip, tmp_path: Path) -> None:
     src = clip(frames=24, audio=True)
     out = tmp_path / "out.mp4"
     result = run_cli("upscale", src, "-o", out, "--size", "source")
@@ -31,7 +31,7 @@ def test_transcode_keeps_frames_timestamps_and_audio(clip, tmp_path: Path) -> No
     assert not Path(str(out) + ".part").exists()
 
 
-def test_vfr_stays_vfr(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_vfr_stays_vfr(clip, tmp_path: Path) -> None:
     pts = [0, 1, 2, 5, 6, 11, 12, 13, 20]
     src = clip(frames=len(pts), pts=pts, time_base=Fraction(1, 30), fps=30)
     out = tmp_path / "out.mkv"
@@ -40,7 +40,7 @@ def test_vfr_stays_vfr(clip, tmp_path: Path) -> None:  # noqa: ANN001
     assert video_size(out) == (192, 128)
 
 
-def test_subtitles_are_copied_into_mkv(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_subtitles_are_copied_into_mkv(clip, tmp_path: Path) -> None:
     src = clip("in.mkv", frames=24, audio=True, subtitles=[(0.1, 0.5, "hello"), (0.6, 0.9, "x")])
     out = tmp_path / "out.mkv"
     assert run_cli("upscale", src, "-o", out).exit_code == 0
@@ -51,7 +51,7 @@ def test_subtitles_are_copied_into_mkv(clip, tmp_path: Path) -> None:  # noqa: A
     assert len([p for p in subs if p.size]) == 2
 
 
-def test_trim_cuts_video_and_audio_together(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_trim_cuts_video_and_audio_together(clip, tmp_path: Path) -> None:
     src = clip(frames=72, audio=True)
     out = tmp_path / "out.mp4"
     assert run_cli("upscale", src, "-o", out, "--start", "1", "--duration", "1").exit_code == 0
@@ -73,14 +73,14 @@ def test_trim_cuts_video_and_audio_together(clip, tmp_path: Path) -> None:  # no
         ("x3", "contain", (288, 192)),
     ],
 )
-def test_sizes_are_exact(clip, tmp_path: Path, size, fit, expected) -> None:  # noqa: ANN001
+def test_sizes_are_exact(clip, tmp_path: Path, size, fit, expected) -> None:
     src = clip(frames=3)
     out = tmp_path / "out.mp4"
     assert run_cli("upscale", src, "-o", out, "--size", size, "--fit", fit).exit_code == 0
     assert video_size(out) == expected
 
 
-def test_odd_sized_source_is_encoded(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_odd_sized_source_is_encoded(clip, tmp_path: Path) -> None:
     src = clip("odd.mkv", frames=3, size=(95, 63), pix_fmt="yuv444p")
     out = tmp_path / "out.mp4"
     result = run_cli("upscale", src, "-o", out, "--size", "source")
@@ -89,7 +89,7 @@ def test_odd_sized_source_is_encoded(clip, tmp_path: Path) -> None:  # noqa: ANN
 
 
 @pytest.mark.parametrize(("codec", "ext"), [("hevc", "mp4"), ("av1", "mkv"), ("prores", "mov")])
-def test_other_codecs(clip, tmp_path: Path, codec: str, ext: str) -> None:  # noqa: ANN001
+def test_other_codecs(clip, tmp_path: Path, codec: str, ext: str) -> None:
     src = clip(frames=4, audio=True)
     out = tmp_path / f"out.{ext}"
     result = run_cli("upscale", src, "-o", out, "--codec", codec)
@@ -103,7 +103,7 @@ def test_other_codecs(clip, tmp_path: Path, codec: str, ext: str) -> None:  # no
         )
 
 
-def test_existing_output_needs_overwrite(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_existing_output_needs_overwrite(clip, tmp_path: Path) -> None:
     src = clip(frames=3)
     out = tmp_path / "out.mp4"
     out.write_bytes(b"keep me")
@@ -114,7 +114,7 @@ def test_existing_output_needs_overwrite(clip, tmp_path: Path) -> None:  # noqa:
     assert len(video_timestamps(out)) == 3
 
 
-def test_output_equal_to_input_is_refused(clip) -> None:  # noqa: ANN001
+def test_output_equal_to_input_is_refused(clip) -> None:
     src = clip(frames=3)
     before = src.read_bytes()
     result = run_cli("upscale", src, "-o", src, "--overwrite")
@@ -122,7 +122,7 @@ def test_output_equal_to_input_is_refused(clip) -> None:  # noqa: ANN001
     assert src.read_bytes() == before
 
 
-def test_probe_json(clip) -> None:  # noqa: ANN001
+def test_probe_json(clip) -> None:
     src = clip(frames=5, audio=True)
     result = run_cli("probe", src, "--json")
     assert result.exit_code == 0
@@ -131,7 +131,7 @@ def test_probe_json(clip) -> None:  # noqa: ANN001
     assert [s["type"] for s in info["streams"]] == ["video", "audio"]
 
 
-def test_straight_transcode_keeps_pixels(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_straight_transcode_keeps_pixels(clip, tmp_path: Path) -> None:
     from tests.conftest import pattern
 
     src = clip(frames=6, size=(128, 96))

@@ -15,7 +15,7 @@ from tests.conftest import run_cli, stream_duration, video_timestamps
     ("name", "ext", "frames"),
     [("realshort.mp4", "mp4", None), ("cockatoo.mp4", "mp4", 40), ("Megamind.avi", "mkv", 40)],
 )
-def test_real_clip_keeps_timing_and_audio(real_clip, tmp_path: Path, name, ext, frames) -> None:  # noqa: ANN001
+def test_real_clip_keeps_timing_and_audio(real_clip, tmp_path: Path, name, ext, frames) -> None:
     src = real_clip(name)
     out = tmp_path / f"out.{ext}"
     args = ["upscale", str(src), "-o", str(out), "--size", "x2", "--preset", "ultrafast"]

@@ -34,7 +34,7 @@ def test_sample_job_file_is_valid() -> None:
     assert sorted(job.variants) == ["autumn", "spring", "summer", "winter"]
 
 
-def test_variants_share_one_pass(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_variants_share_one_pass(clip, tmp_path: Path) -> None:
     src = clip(frames=8, audio=True)
     job = write_job(
         tmp_path,
@@ -92,7 +92,7 @@ compare = "side"
         ("[variants.a]\nsteps = true\n", "steps must be an integer, got True"),
     ],
 )
-def test_bad_job_files_fail_before_work(clip, tmp_path: Path, text: str, needle: str) -> None:  # noqa: ANN001
+def test_bad_job_files_fail_before_work(clip, tmp_path: Path, text: str, needle: str) -> None:
     src = clip(frames=3)
     job = write_job(tmp_path, text)
     outdir = tmp_path / "out"
@@ -107,7 +107,7 @@ def test_bad_job_files_fail_before_work(clip, tmp_path: Path, text: str, needle:
 @pytest.mark.parametrize(
     ("mode", "size"), [("side", (192, 64)), ("stack", (96, 128)), ("split", (96, 64))]
 )
-def test_compare_video_has_same_timing_and_audio(clip, tmp_path: Path, mode, size) -> None:  # noqa: ANN001
+def test_compare_video_has_same_timing_and_audio(clip, tmp_path: Path, mode, size) -> None:
     src = clip(frames=6, audio=True)
     out = tmp_path / "out.mp4"
     result = run_cli("upscale", src, "-o", out, "--compare", mode)
@@ -118,7 +118,7 @@ def test_compare_video_has_same_timing_and_audio(clip, tmp_path: Path, mode, siz
     assert stream_duration(cmp, "audio") == pytest.approx(stream_duration(src, "audio"), abs=0.01)
 
 
-def test_bad_compare_mode(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_bad_compare_mode(clip, tmp_path: Path) -> None:
     result = run_cli("upscale", clip(frames=2), "-o", tmp_path / "o.mp4", "--compare", "wipe")
     assert result.exit_code == 2 and "--compare" in result.stderr
 
@@ -136,12 +136,12 @@ def test_still_in_still_out_and_still_to_video(tmp_path: Path) -> None:
     assert len(video_timestamps(video)) == 1 and size_of(video) == (128, 72)
 
 
-def test_video_to_picture_is_refused(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_video_to_picture_is_refused(clip, tmp_path: Path) -> None:
     result = run_cli("upscale", clip(frames=2), "-o", tmp_path / "x.png")
     assert result.exit_code == 2 and "vidx preview" in result.stderr
 
 
-def test_preview_sheet(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_preview_sheet(clip, tmp_path: Path) -> None:
     src = clip(frames=24, size=(128, 72))
     sheet = tmp_path / "sheet.png"
     result = run_cli(

@@ -32,7 +32,7 @@ def make_restyler(spec: RestyleOptions, device: DeviceOptions = DeviceOptions())
     return DiffusionRestyler(diffusion_options(spec, device))
 
 
-def diffusion_options(spec: RestyleOptions, device: DeviceOptions = DeviceOptions()):  # noqa: ANN201
+def diffusion_options(spec: RestyleOptions, device: DeviceOptions = DeviceOptions()):
     """The diffusion backend's own options (``DiffusionOptions``, imported lazily)."""
     from vidx.restyle.diffusion import DiffusionOptions
 

@@ -24,14 +24,14 @@ from vidx.io.inputs import (
 )
 
 
-def within(seconds: float, fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+def within(seconds: float, fn, *args, **kwargs):
     """Run ``fn`` in a daemon thread; fail (instead of hanging) if it takes too long."""
     result: dict = {}
 
     def target() -> None:
         try:
             result["value"] = fn(*args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
+        except BaseException as exc:
             result["error"] = exc
 
     thread = threading.Thread(target=target, daemon=True)
@@ -73,7 +73,7 @@ def test_regular_files_and_links_pass(tmp_path: Path) -> None:
         (lambda p: p.symlink_to(p.parent / "gone"), "is a broken symbolic link"),
     ],
 )
-def test_not_a_usable_file(tmp_path: Path, make, words: str) -> None:  # noqa: ANN001
+def test_not_a_usable_file(tmp_path: Path, make, words: str) -> None:
     path = tmp_path / "in.mp4"
     make(path)
     with pytest.raises(InputError, match=f"^style image {path} {words}"):

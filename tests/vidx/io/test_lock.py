@@ -130,7 +130,7 @@ def test_missing_folder_is_one_clear_line(tmp_path: Path) -> None:
         OutputLock(tmp_path / "nope" / "out.mp4").acquire()
 
 
-def test_lock_on_an_unlinked_inode_is_retried(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_lock_on_an_unlinked_inode_is_retried(tmp_path: Path, monkeypatch) -> None:
     """Open, then another run releases (unlinks) before our flock: lock the new file instead."""
     import fcntl
 

@@ -12,12 +12,12 @@ from vidx.io.probe import probe
 from vidx.io.reader import Passthrough, Reader, Trim
 
 
-def frames_of(path, trim=Trim()):  # noqa: ANN001, ANN201
+def frames_of(path, trim=Trim()):
     with Reader(path, trim) as reader:
         return [f for f in reader if isinstance(f, Frame)]
 
 
-def test_cfr_frames_and_pixels(clip) -> None:  # noqa: ANN001
+def test_cfr_frames_and_pixels(clip) -> None:
     path = clip(frames=10, size=(96, 64))
     frames = frames_of(path)
     assert [f.index for f in frames] == list(range(10))
@@ -27,14 +27,14 @@ def test_cfr_frames_and_pixels(clip) -> None:  # noqa: ANN001
     assert diff < 6
 
 
-def test_vfr_timestamps_are_kept_exactly(clip) -> None:  # noqa: ANN001
+def test_vfr_timestamps_are_kept_exactly(clip) -> None:
     pts = [0, 1, 3, 4, 9, 10, 17]
     path = clip(frames=len(pts), pts=pts, time_base=Fraction(1, 30), fps=30)
     frames = frames_of(path)
     assert [f.time for f in frames] == pytest.approx([p / 30 for p in pts], abs=1e-4)
 
 
-def test_rotation_is_applied(clip) -> None:  # noqa: ANN001
+def test_rotation_is_applied(clip) -> None:
     path = clip(frames=3, size=(96, 64), rotation=90)
     frames = frames_of(path)
     assert frames[0].rgb.shape == (96, 64, 3)
@@ -43,7 +43,7 @@ def test_rotation_is_applied(clip) -> None:  # noqa: ANN001
     assert np.abs(frames[0].rgb.astype(int) - expected.astype(int)).mean() < 6
 
 
-def test_ten_bit_source_becomes_8_bit_rgb(clip) -> None:  # noqa: ANN001
+def test_ten_bit_source_becomes_8_bit_rgb(clip) -> None:
     path = clip(frames=4, pix_fmt="yuv420p10le")
     assert probe(path).bit_depth == 10
     frames = frames_of(path)
@@ -51,19 +51,19 @@ def test_ten_bit_source_becomes_8_bit_rgb(clip) -> None:  # noqa: ANN001
     assert np.abs(frames[1].rgb.astype(int) - pattern(1, 96, 64).astype(int)).mean() < 6
 
 
-def test_odd_size_source(clip) -> None:  # noqa: ANN001
+def test_odd_size_source(clip) -> None:
     path = clip("odd.mkv", frames=4, size=(95, 63), pix_fmt="yuv444p")
     assert frames_of(path)[0].rgb.shape == (63, 95, 3)
 
 
-def test_file_without_frame_count(clip) -> None:  # noqa: ANN001
+def test_file_without_frame_count(clip) -> None:
     path = clip("in.mkv", frames=7)
     info = probe(path)
     assert not info.frames_exact
     assert len(frames_of(path)) == 7
 
 
-def test_trim_start_duration_and_max_frames(clip) -> None:  # noqa: ANN001
+def test_trim_start_duration_and_max_frames(clip) -> None:
     path = clip(frames=48, audio=True)
     frames = frames_of(path, Trim(start=0.5, duration=0.5))
     assert len(frames) == 12
@@ -73,7 +73,7 @@ def test_trim_start_duration_and_max_frames(clip) -> None:  # noqa: ANN001
     assert len(frames_of(path, Trim(start=1.0, max_frames=100))) == 24
 
 
-def test_audio_packets_are_trimmed_with_the_video(clip) -> None:  # noqa: ANN001
+def test_audio_packets_are_trimmed_with_the_video(clip) -> None:
     path = clip(frames=48, audio=True)
     with Reader(path, Trim(max_frames=12)) as reader:
         items = list(reader)
@@ -92,13 +92,13 @@ def test_bad_trims() -> None:
         Trim(max_frames=0)
 
 
-def test_start_past_the_end_is_an_input_error(clip) -> None:  # noqa: ANN001
+def test_start_past_the_end_is_an_input_error(clip) -> None:
     path = clip(frames=5)
     with pytest.raises(InputError, match="no decodable video frame"):
         frames_of(path, Trim(start=30.0))
 
 
-def test_reader_stops_early_without_hanging(clip) -> None:  # noqa: ANN001
+def test_reader_stops_early_without_hanging(clip) -> None:
     path = clip(frames=40)
     reader = Reader(path, prefetch=2)
     it = iter(reader)

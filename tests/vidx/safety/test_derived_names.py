@@ -15,7 +15,7 @@ from tests.vidx.safety.helpers import assert_user_error, snapshot, vidx
 
 @pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
 @pytest.mark.parametrize("name", ["out.mp4.part", "out.mp4.json", "out.compare.mp4"])
-def test_input_with_a_derived_name_is_refused(clip, tmp_path: Path, name: str, overwrite) -> None:  # noqa: ANN001
+def test_input_with_a_derived_name_is_refused(clip, tmp_path: Path, name: str, overwrite) -> None:
     src = clip("clip.mp4", frames=24).rename(tmp_path / name)  # cp clip.mp4 NAME
     before = snapshot(tmp_path)
     extra = ["--compare", "side"] if "compare" in name else []
@@ -28,7 +28,7 @@ def test_input_with_a_derived_name_is_refused(clip, tmp_path: Path, name: str, o
 
 
 @pytest.mark.parametrize("kind", ["hardlink", "symlink"])
-def test_input_reached_by_another_name_is_refused(clip, tmp_path: Path, kind: str) -> None:  # noqa: ANN001
+def test_input_reached_by_another_name_is_refused(clip, tmp_path: Path, kind: str) -> None:
     """The same file under the derived name: a hard link (same inode) or a symlink."""
     src = clip("in.mp4", frames=12)
     alias = tmp_path / "out.mp4.part"
@@ -41,7 +41,7 @@ def test_input_reached_by_another_name_is_refused(clip, tmp_path: Path, kind: st
     assert snapshot(tmp_path) == before
 
 
-def test_output_is_the_input(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_output_is_the_input(clip, tmp_path: Path) -> None:
     src = clip("in.mp4")
     before = snapshot(tmp_path)
     assert_user_error(vidx("upscale", src, "-o", src, "--overwrite"), "is the input")
@@ -51,7 +51,7 @@ def test_output_is_the_input(clip, tmp_path: Path) -> None:  # noqa: ANN001
 @pytest.mark.parametrize("segment_frames", ["0", "8"])
 def test_foreign_parts_folder_is_kept_not_adopted(
     clip, tmp_path: Path, segment_frames: str
-) -> None:  # noqa: ANN001
+) -> None:
     src = clip("in.mp4", frames=24)
     parts = tmp_path / "out.mp4.parts"
     parts.mkdir()
@@ -65,7 +65,7 @@ def test_foreign_parts_folder_is_kept_not_adopted(
         assert snapshot(tmp_path) == before, extra  # the folder and the user's file are kept
 
 
-def test_plain_file_named_parts(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_plain_file_named_parts(clip, tmp_path: Path) -> None:
     src = clip("in.mp4", frames=12)
     (tmp_path / "out.mp4.parts").write_bytes(b"not a folder\n")
     before = snapshot(tmp_path)
@@ -75,7 +75,7 @@ def test_plain_file_named_parts(clip, tmp_path: Path) -> None:  # noqa: ANN001
         assert snapshot(tmp_path) == before
 
 
-def test_existing_sidecar_counts_as_an_existing_output(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_existing_sidecar_counts_as_an_existing_output(clip, tmp_path: Path) -> None:
     src = clip("in.mp4", frames=12)
     (tmp_path / "out.mp4.json").write_text('{"mine": true}\n')
     before = snapshot(tmp_path)
@@ -85,7 +85,7 @@ def test_existing_sidecar_counts_as_an_existing_output(clip, tmp_path: Path) -> 
     assert snapshot(tmp_path) == before
 
 
-def test_variant_output_that_is_the_input(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_variant_output_that_is_the_input(clip, tmp_path: Path) -> None:
     """``variants -o FOLDER`` writes FOLDER/NAME.mp4: a variant named like the input."""
     outdir = tmp_path / "outs"
     outdir.mkdir()
@@ -98,7 +98,7 @@ def test_variant_output_that_is_the_input(clip, tmp_path: Path) -> None:  # noqa
     assert snapshot(tmp_path) == before
 
 
-def test_job_file_is_not_a_variant_output(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_job_file_is_not_a_variant_output(clip, tmp_path: Path) -> None:
     """The job file itself under a variant's sidecar name is refused too."""
     src = clip("in.mp4", frames=12)
     outdir = tmp_path / "outs"

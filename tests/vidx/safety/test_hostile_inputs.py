@@ -38,7 +38,7 @@ def fifo(path: Path) -> Path:
     return path
 
 
-def run(*args: str | Path):  # noqa: ANN201
+def run(*args: str | Path):
     started = time.monotonic()
     result = vidx_process(*args, timeout=LIMIT_S)
     return result, time.monotonic() - started
@@ -59,7 +59,7 @@ def test_fifo_as_input(tmp_path: Path, command: str) -> None:
     assert snapshot(tmp_path) == before
 
 
-def test_fifo_as_style_image(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_fifo_as_style_image(clip, tmp_path: Path) -> None:
     src = clip("in.mp4", frames=6)
     pipe = fifo(tmp_path / "style.png")
     before = snapshot(tmp_path)
@@ -68,7 +68,7 @@ def test_fifo_as_style_image(clip, tmp_path: Path) -> None:  # noqa: ANN001
     assert snapshot(tmp_path) == before
 
 
-def test_fifo_as_metrics_output(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_fifo_as_metrics_output(clip, tmp_path: Path) -> None:
     src = clip("in.mp4", frames=6)
     pipe = fifo(tmp_path / "out.mp4")
     result, _ = run("metrics", src, pipe)
@@ -90,7 +90,7 @@ def test_huge_png_as_input(tmp_path: Path, command: str) -> None:
     assert snapshot(tmp_path) == before
 
 
-def test_huge_png_as_style_image(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_huge_png_as_style_image(clip, tmp_path: Path) -> None:
     src = clip("in.mp4", frames=6)
     bomb = huge_png(tmp_path / "bomb.png")
     before = snapshot(tmp_path)
@@ -99,7 +99,7 @@ def test_huge_png_as_style_image(clip, tmp_path: Path) -> None:  # noqa: ANN001
     assert snapshot(tmp_path) == before
 
 
-def test_max_pixels_lowers_the_limit(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_max_pixels_lowers_the_limit(clip, tmp_path: Path) -> None:
     """The limit applies to video frames too (from the header), and can be set lower."""
     src = clip("in.mp4", frames=6)  # 96x64
     before = snapshot(tmp_path)

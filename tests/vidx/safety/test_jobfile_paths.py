@@ -52,7 +52,7 @@ def test_path_leaving_the_job_folder_is_refused(
     tmp_path: Path,
     table: str,
     value: str,
-    needle: str,  # noqa: ANN001
+    needle: str,
 ) -> None:
     src = clip("in.mp4", frames=6)
     outside = picture(tmp_path / "outside.png")
@@ -67,7 +67,7 @@ def test_path_leaving_the_job_folder_is_refused(
     assert "job file's folder" in line or "outside" in line, line
 
 
-def test_symlink_pointing_out_is_refused(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_symlink_pointing_out_is_refused(clip, tmp_path: Path) -> None:
     src = clip("in.mp4", frames=6)
     folder = tmp_path / "jobs"
     folder.mkdir()
@@ -76,7 +76,7 @@ def test_symlink_pointing_out_is_refused(clip, tmp_path: Path) -> None:  # noqa:
     refused(src, path, tmp_path, "style_image", "outside")
 
 
-def test_allow_pickle_in_a_job_is_refused(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_allow_pickle_in_a_job_is_refused(clip, tmp_path: Path) -> None:
     src = clip("in.mp4", frames=6)
     for where in ("shared", "variant"):
         folder = tmp_path / f"jobs_{where}"
@@ -90,7 +90,7 @@ def test_allow_pickle_in_a_job_is_refused(clip, tmp_path: Path) -> None:  # noqa
 def test_relative_paths_resolve_against_the_job_folder(
     clip,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     src = clip("in.mp4", frames=6)
     folder = tmp_path / "jobs"

@@ -11,7 +11,7 @@ from tests.vidx.safety.helpers import assert_user_error, snapshot, vidx
 from vidx.io.lock import OutputLock, lock_path
 
 
-def test_second_run_to_the_same_output_is_refused(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_second_run_to_the_same_output_is_refused(clip, tmp_path: Path) -> None:
     src = clip("in.mp4", frames=12)
     out = tmp_path / "out.mp4"
     with OutputLock([out], command="vidx upscale other.mp4 -o out.mp4"):
@@ -25,7 +25,7 @@ def test_second_run_to_the_same_output_is_refused(clip, tmp_path: Path) -> None:
     assert snapshot(tmp_path) == {"in.mp4": src.read_bytes()}
 
 
-def test_finished_output_of_the_first_run_is_not_replaced(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_finished_output_of_the_first_run_is_not_replaced(clip, tmp_path: Path) -> None:
     """The first run finished while the second waited its turn: still refused (it exists)."""
     src = clip("in.mp4", frames=12)
     out = tmp_path / "out.mp4"
@@ -35,7 +35,7 @@ def test_finished_output_of_the_first_run_is_not_replaced(clip, tmp_path: Path) 
     assert out.read_bytes() == first and not lock_path(out).exists()
 
 
-def test_variants_lock_every_output(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_variants_lock_every_output(clip, tmp_path: Path) -> None:
     src = clip("in.mp4", frames=12)
     outdir = tmp_path / "outs"
     outdir.mkdir()
@@ -50,7 +50,7 @@ def test_variants_lock_every_output(clip, tmp_path: Path) -> None:  # noqa: ANN0
         assert snapshot(tmp_path) == before  # a.mp4 was not started either
 
 
-def test_preview_locks_its_sheet(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_preview_locks_its_sheet(clip, tmp_path: Path) -> None:
     src = clip("in.mp4", frames=12)
     sheet = tmp_path / "sheet.png"
     with OutputLock([sheet], command="vidx preview"):
@@ -62,7 +62,7 @@ def test_preview_locks_its_sheet(clip, tmp_path: Path) -> None:  # noqa: ANN001
         assert snapshot(tmp_path) == before
 
 
-def test_stale_lock_of_a_dead_run_is_taken_over(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_stale_lock_of_a_dead_run_is_taken_over(clip, tmp_path: Path) -> None:
     """A lock file whose holder died (nobody holds the flock) does not block the next run."""
     src = clip("in.mp4", frames=12)
     out = tmp_path / "out.mp4"

@@ -17,7 +17,7 @@ from tests.vidx.safety.helpers import assert_user_error, snapshot, vidx
     hasattr(os, "geteuid") and os.geteuid() == 0,
     reason="root can write into a read-only folder (os.access says writable)",
 )
-def test_read_only_output_folder(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_read_only_output_folder(clip, tmp_path: Path) -> None:
     src = clip("in.mp4", frames=6)
     folder = tmp_path / "ro"
     folder.mkdir()
@@ -31,7 +31,7 @@ def test_read_only_output_folder(clip, tmp_path: Path) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("segment_frames", ["0", "8"])
-def test_output_is_an_existing_folder(clip, tmp_path: Path, segment_frames: str) -> None:  # noqa: ANN001
+def test_output_is_an_existing_folder(clip, tmp_path: Path, segment_frames: str) -> None:
     src = clip("in.mp4", frames=12)
     (tmp_path / "out.mp4").mkdir()
     before = snapshot(tmp_path)
@@ -54,7 +54,7 @@ def test_output_is_an_existing_folder(clip, tmp_path: Path, segment_frames: str)
         ["--max-frames", "0"],
     ],
 )
-def test_bad_trim(clip, tmp_path: Path, args: list[str]) -> None:  # noqa: ANN001
+def test_bad_trim(clip, tmp_path: Path, args: list[str]) -> None:
     src = clip("in.mp4", frames=12)
     before = snapshot(tmp_path)
     assert_user_error(vidx("upscale", src, "-o", tmp_path / "out.mp4", *args), args[0])
@@ -62,7 +62,7 @@ def test_bad_trim(clip, tmp_path: Path, args: list[str]) -> None:  # noqa: ANN00
 
 
 @pytest.mark.parametrize("pix_fmt", ["rgb24", "gray16le", "nonsense"])
-def test_pix_fmt_the_encoder_cannot_take(clip, tmp_path: Path, pix_fmt: str) -> None:  # noqa: ANN001
+def test_pix_fmt_the_encoder_cannot_take(clip, tmp_path: Path, pix_fmt: str) -> None:
     src = clip("in.mp4", frames=12)
     before = snapshot(tmp_path)
     result = vidx("upscale", src, "-o", tmp_path / "out.mp4", "--pix-fmt", pix_fmt)
@@ -70,7 +70,7 @@ def test_pix_fmt_the_encoder_cannot_take(clip, tmp_path: Path, pix_fmt: str) -> 
     assert snapshot(tmp_path) == before  # no parts folder was created
 
 
-def test_corrupt_manifest(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_corrupt_manifest(clip, tmp_path: Path) -> None:
     src = clip("in.mp4", frames=12)
     parts = tmp_path / "out.mp4.parts"
     parts.mkdir()
@@ -82,7 +82,7 @@ def test_corrupt_manifest(clip, tmp_path: Path) -> None:  # noqa: ANN001
         assert snapshot(tmp_path) == before
 
 
-def test_corrupt_manifest_with_restart_starts_over(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_corrupt_manifest_with_restart_starts_over(clip, tmp_path: Path) -> None:
     src = clip("in.mp4", frames=12)
     parts = tmp_path / "out.mp4.parts"
     parts.mkdir()
@@ -92,7 +92,7 @@ def test_corrupt_manifest_with_restart_starts_over(clip, tmp_path: Path) -> None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4", "out.mp4.json"]
 
 
-def test_metrics_on_a_one_frame_clip(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_metrics_on_a_one_frame_clip(clip, tmp_path: Path) -> None:
     one = clip("one.mp4", frames=1)
     many = clip("many.mp4", frames=6)
     for a, b in ((one, one), (many, one), (one, many)):
@@ -100,7 +100,7 @@ def test_metrics_on_a_one_frame_clip(clip, tmp_path: Path) -> None:  # noqa: ANN
         assert_user_error(result, "at least 2 frames")
 
 
-def test_metrics_json_on_a_one_frame_clip(clip) -> None:  # noqa: ANN001
+def test_metrics_json_on_a_one_frame_clip(clip) -> None:
     one = clip("one.mp4", frames=1)
     result = vidx("metrics", one, one, "--json")
     assert_user_error(result, "at least 2 frames")
@@ -122,7 +122,7 @@ def test_variants_with_a_bad_job_create_no_folder(
     clip,
     tmp_path: Path,
     text: str,
-    needle: str,  # noqa: ANN001
+    needle: str,
 ) -> None:
     src = clip("in.mp4", frames=6)
     job = tmp_path / "job.toml"

@@ -52,7 +52,7 @@ def restore(path: Path, original: bytes) -> None:
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def test_resume_refuses_an_input_edited_in_the_middle(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_resume_refuses_an_input_edited_in_the_middle(clip, tmp_path: Path) -> None:
     src = clip("in.mp4", frames=32)
     out = tmp_path / "out.mp4"
     crashed_run(src, out)
@@ -74,7 +74,7 @@ def test_resume_refuses_an_input_edited_in_the_middle(clip, tmp_path: Path) -> N
     assert len(video_timestamps(out)) == 32 and not parts_dir(out).exists()
 
 
-def test_restart_after_an_edit_starts_over(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_restart_after_an_edit_starts_over(clip, tmp_path: Path) -> None:
     src = clip("in.mp4", frames=32)
     out = tmp_path / "out.mp4"
     crashed_run(src, out)

@@ -38,7 +38,7 @@ def start(src: Path, out: Path, *extra: str) -> subprocess.Popen:
     )
 
 
-def wait_for(proc: subprocess.Popen, ready, what: str, limit: float = 60) -> None:  # noqa: ANN001
+def wait_for(proc: subprocess.Popen, ready, what: str, limit: float = 60) -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if proc.poll() is not None:

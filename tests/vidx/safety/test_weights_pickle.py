@@ -16,15 +16,15 @@ class Payload:
     def __init__(self, marker: Path) -> None:
         self.marker = marker
 
-    def __reduce__(self):  # noqa: ANN204
+    def __reduce__(self):
         return (Path.touch, (self.marker,))
 
 
-def restyle(src: Path, out: Path, *extra: str):  # noqa: ANN201
+def restyle(src: Path, out: Path, *extra: str):
     return vidx("restyle", src, "-o", out, "--style", "3", "--upscaler", "lanczos", *extra)
 
 
-def test_raft_pickle_needs_allow_pickle(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_raft_pickle_needs_allow_pickle(clip, tmp_path: Path) -> None:
     src = clip("in.mp4", frames=6)
     marker = tmp_path / "ran"
     weights = tmp_path / "x.pth"
@@ -35,7 +35,7 @@ def test_raft_pickle_needs_allow_pickle(clip, tmp_path: Path) -> None:  # noqa: 
     assert not marker.exists() and snapshot(tmp_path) == before
 
 
-def test_raft_pickle_with_code_is_refused_even_when_allowed(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_raft_pickle_with_code_is_refused_even_when_allowed(clip, tmp_path: Path) -> None:
     src = clip("in.mp4", frames=6)
     marker = tmp_path / "ran"
     weights = tmp_path / "x.pth"
@@ -54,7 +54,7 @@ def test_raft_pickle_with_code_is_refused_even_when_allowed(clip, tmp_path: Path
     assert not marker.exists() and snapshot(tmp_path) == before
 
 
-def test_raft_weights_that_are_not_raft(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_raft_weights_that_are_not_raft(clip, tmp_path: Path) -> None:
     src = clip("in.mp4", frames=6)
     weights = tmp_path / "x.pth"
     torch.save({"w": torch.zeros(2)}, weights)
@@ -72,7 +72,7 @@ def test_raft_weights_that_are_not_raft(clip, tmp_path: Path) -> None:  # noqa: 
     assert snapshot(tmp_path) == before
 
 
-def test_upscaler_pickle_needs_allow_pickle(clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_upscaler_pickle_needs_allow_pickle(clip, tmp_path: Path) -> None:
     src = clip("in.mp4", frames=6)
     marker = tmp_path / "ran"
     weights = tmp_path / "model.pth"
