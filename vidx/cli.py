@@ -381,6 +381,8 @@ def probe_lines(info) -> list[str]:  # noqa: ANN001 - vidx.io.probe.VideoInfo
         f"({info.bit_depth}-bit), {info.average_rate or '?'} fps avg, time base "
         f"{info.time_base}, {frames} frames",
     ]
+    if info.timecode:
+        lines.append(f"  timecode: {info.timecode}")
     for s in info.streams:
         if s.type != "video":
             extra = ", ".join(f"{k} {v}" for k, v in s.details.items())

@@ -22,6 +22,7 @@ from vidx.frame import Frame
 from vidx.io.probe import VideoInfo, as_fraction, probe
 from vidx.io.reader import Passthrough, Reader, Trim, repaired_warning
 from vidx.io.still import StillReader, is_image_path, still_info
+from vidx.io.tracks import output_timecode
 from vidx.io.writer import EncodeSettings, VideoTarget, Writer, part_path
 from vidx.options import AnalysisOptions, JobOptions
 from vidx.restyle.base import Restyler
@@ -223,15 +224,18 @@ def _open_writers(
     writers: list[Writer] = []
     compares: dict[int, Writer] = {}
     rate = src.average_rate or src.guessed_rate
+    tc = None  # segments carry none (the remux adds it), pictures have none
+    if isinstance(reader, Reader) and reader.carry:
+        tc = output_timecode(reader.container, reader.trim.start)
     for i, out in enumerate(outputs):
         layout = plan_layout(out.size, (w, h), out.fit)
         layouts[out.name] = layout
-        target = VideoTarget(layout.canvas[0], layout.canvas[1], reader.time_base, rate, meta)
+        target = VideoTarget(layout.canvas[0], layout.canvas[1], reader.time_base, rate, meta, tc)
         try:
             writers.append(Writer(out.path, out.encode, target, reader.copied))
             if out.compare:
                 cw, ch = compare_canvas(layout.canvas, out.compare)
-                ctarget = VideoTarget(cw, ch, reader.time_base, rate, meta)
+                ctarget = VideoTarget(cw, ch, reader.time_base, rate, meta, tc)
                 compares[i] = Writer(compare_path(out.path), out.encode, ctarget, reader.copied)
         except BaseException:
             for w in [*writers, *compares.values()]:

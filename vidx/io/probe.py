@@ -11,6 +11,7 @@ import av
 
 from vidx.errors import InputError
 from vidx.io.deinterlace import field_order, is_interlaced
+from vidx.io.tracks import codec_name, source_timecode
 
 
 def open_input(path: str | Path) -> av.container.InputContainer:
@@ -67,6 +68,7 @@ class VideoInfo:
     streams: list[StreamInfo]
     interlaced: bool = False
     field_order: str | None = None  # "progressive", "top field first", "bottom field first"
+    timecode: str | None = None  # of the first frame, HH:MM:SS:FF (vidx.io.tracks)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -117,13 +119,16 @@ def probe(path: str | Path) -> VideoInfo:
         if frames is None and duration and vs.average_rate:
             frames = int(round(duration * float(vs.average_rate)))
         streams = []
+        timecode = source_timecode(container)
         for s in container.streams:
             details: dict = {}
             actx: Any = s.codec_context  # None for a codec FFmpeg does not know
             if s.type == "audio" and actx is not None:
                 details = {"sample_rate": actx.sample_rate, "channels": actx.channels}
-            name = actx.name if actx is not None else "unknown"
-            streams.append(StreamInfo(s.index, s.type, name, s.metadata.get("language"), details))
+            if s.type == "attachment":
+                details = {"file": s.name}
+            language = s.metadata.get("language")
+            streams.append(StreamInfo(s.index, s.type, codec_name(s), language, details))
         return VideoInfo(
             path=str(path),
             format=container.format.name,
@@ -141,6 +146,7 @@ def probe(path: str | Path) -> VideoInfo:
             streams=streams,
             interlaced=interlaced,
             field_order=order,
+            timecode=timecode,
         )
     finally:
         container.close()

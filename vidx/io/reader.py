@@ -23,6 +23,7 @@ from vidx.errors import InputError, OptionError
 from vidx.frame import Frame
 from vidx.io.deinterlace import Deinterlacer, check_mode, field_order, is_interlaced, notice
 from vidx.io.probe import open_input
+from vidx.io.tracks import copyable, never_copied, packet_streams
 
 COPY_TYPES = ("audio", "subtitle")
 SEEK_MARGIN = 0.5
@@ -77,9 +78,10 @@ _DONE = object()
 class Reader:
     """Iterate a video as :class:`Frame` and :class:`Passthrough` items in file order.
 
-    ``copy_streams`` says which non-video streams to pass through (default: all audio and
-    subtitle streams). A corrupt or truncated tail stops decoding at the last readable frame
-    (``self.warnings`` says so); a file with no decodable frame at all is an InputError.
+    ``copy_streams`` says whether non-video streams are passed through (audio, subtitles,
+    data tracks; attachments are listed in ``copied`` but carry no packets). A corrupt or
+    truncated tail stops decoding at the last readable frame (``self.warnings`` says so); a
+    file with no decodable frame at all is an InputError.
 
     ``deinterlace`` ``"auto"`` (default) runs interlaced frames through FFmpeg's ``bwdif``
     (see :mod:`vidx.io.deinterlace`): frames the decoder flags as interlaced, or every frame
@@ -109,15 +111,10 @@ class Reader:
         self.video.thread_type = "AUTO"
         if threads:
             self.video.codec_context.thread_count = threads
-        self.copied = (
-            [
-                s
-                for s in self.container.streams
-                if s.type in COPY_TYPES and s.codec_context is not None  # None: undecodable
-            ]
-            if copy_streams
-            else []
-        )
+        # audio, subtitles, data tracks and attachments (see vidx.io.tracks); the timecode
+        # track is carried as the output's timecode, not copied
+        self.copied = copyable(self.container) if copy_streams else []
+        self.carry = copy_streams  # timecode, copied tracks and their warnings
         self.time_base: Fraction = self.video.time_base or Fraction(1, 90000)
         self.field_order = field_order(self.video)  # "top field first", ... or None
         self._deinterlacer: Deinterlacer | None = None
@@ -126,7 +123,7 @@ class Reader:
         self._step: int | None = None
         self._nudged = False
         self._use_dts = timestamp_source(self.path) == "dts"
-        self.warnings: list[str] = []
+        self.warnings: list[str] = never_copied(self.container) if copy_streams else []
         self.frames_read = 0
         self.repaired = 0  # frames whose duplicate or backward timestamp was moved forward
         self.end_time: float | None = None
@@ -214,7 +211,7 @@ class Reader:
         audio_open = {s.index for s in self.copied if s.type == "audio"}
         video_done: bool | None = False
         try:
-            for packet in self.container.demux([self.video, *self.copied]):
+            for packet in self.container.demux([self.video, *packet_streams(self.copied)]):
                 if self._stop.is_set():
                     return
                 sid = packet.stream.index

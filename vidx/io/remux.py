@@ -16,9 +16,17 @@ from pathlib import Path
 
 import av
 
-from vidx.errors import InputError, OptionError, OutputError, VidxError
+from vidx.errors import InputError, OutputError, VidxError
 from vidx.io.probe import open_input
-from vidx.io.reader import COPY_TYPES, Trim
+from vidx.io.reader import Trim
+from vidx.io.tracks import (
+    add_copy,
+    copyable,
+    never_copied,
+    output_timecode,
+    refusal,
+    write_timecode,
+)
 from vidx.io.writer import container_format, part_path
 
 EPS = 1e-6  # the Reader's tolerance on trim edges
@@ -102,28 +110,18 @@ def _nudged(stamps: list[tuple[int, bool]]) -> tuple[list[int], dict[int, bool]]
 
 def copy_warnings(input_path: str | Path, output: Path, codec: str) -> list[str]:
     """Check up front that the input's audio can be copied into ``output`` (an OptionError if
-    not, as the Writer would raise at the end of a long job); subtitles it cannot hold are
-    named in the returned warnings."""
+    not, as the Writer would raise at the end of a long job); the subtitles, data tracks and
+    attachments it cannot hold, and streams no output gets, are named in the warnings."""
     fmt = container_format(output, codec)
     probe_out = av.open(io.BytesIO(), "w", format=fmt)
     supported = probe_out.supported_codecs
     probe_out.close()
-    warnings = []
     with open_input(input_path) as container:
-        for src in container.streams:
-            if src.type not in COPY_TYPES or src.codec_context is None:
-                continue  # an undecodable stream (unknown codec) is not copied
-            if src.codec_context.name in supported:
-                continue
-            name = src.codec_context.name
-            if src.type == "audio":
-                raise OptionError(
-                    f"the {name} audio of the input cannot be copied into a "
-                    f"{output.suffix} file; use .mkv or .mov"
-                )
-            warnings.append(
-                f"dropped a {name} subtitle stream: {output.suffix} files cannot hold it"
-            )
+        warnings = never_copied(container)
+        for src in copyable(container):
+            dropped = refusal(src, fmt, set(supported), output.suffix)
+            if dropped is not None:
+                warnings.append(dropped)
     return warnings
 
 
@@ -176,14 +174,17 @@ def _mux_all(
         # decoder's name, which fails for AV1 decoded by libdav1d)
         vs = out.add_stream_from_template(template, opaque=True)
         vs.time_base = vtb
-    supported = out.supported_codecs
+        rate = template.average_rate or template.guessed_rate
+        if rate:
+            vs.codec_context.framerate = rate  # the mov muxer's timecode track counts in it
+    supported = set(out.supported_codecs)
     stream_map: dict[int, av.stream.Stream] = {}
-    for src in source.streams:
-        ctx = src.codec_context  # None for an undecodable stream (unknown codec): not copied
-        if src.type in COPY_TYPES and ctx is not None and ctx.name in supported:
-            dst = out.add_stream_from_template(src)
-            dst.metadata.update(src.metadata)
-            stream_map[src.index] = dst
+    for src in copyable(source):  # (what cannot be copied was said by copy_warnings)
+        if refusal(src, out.format.name, supported, ".out") is None:
+            dst = add_copy(out, src)
+            if dst is not None:
+                stream_map[src.index] = dst
+    write_timecode(out, output_timecode(source, trim.start if trim.rebase else 0.0))
     # the Reader shifts by whole ticks of the *input* video time base; do the same in seconds
     in_tb = source.streams.video[0].time_base or Fraction(1, 90000)
     rebase = Fraction(round(trim.start / in_tb)) * in_tb if trim.rebase else Fraction(0)

@@ -19,6 +19,7 @@ import numpy as np
 
 from vidx.errors import OptionError, OutputError
 from vidx.io.reader import Passthrough
+from vidx.io.tracks import add_copy, refusal, write_timecode
 
 CODECS = {"h264": "libx264", "hevc": "libx265", "av1": "libsvtav1", "prores": "prores_ks"}
 DEFAULT_CRF = {"h264": 18, "hevc": 20, "av1": 28}
@@ -154,6 +155,7 @@ class VideoTarget:
     time_base: Fraction
     rate: Fraction | None
     metadata: dict[str, str] = field(default_factory=dict)
+    timecode: str | None = None  # of the first frame (vidx.io.tracks)
 
 
 _END = object()
@@ -162,8 +164,9 @@ _END = object()
 class Writer:
     """Threaded encoder: ``put_frame``/``put_packet`` in output order, then ``finish()``.
 
-    ``copy_from`` are the input's audio/subtitle streams to copy packet for packet (a subtitle
-    codec the container cannot hold is dropped with a warning; such audio is an OutputError).
+    ``copy_from`` are the input's streams to copy packet for packet (audio, subtitles, data
+    tracks, attachments; one the container cannot hold is dropped with a warning, such audio
+    is an OptionError, see :func:`vidx.io.tracks.refusal`).
     """
 
     def __init__(
@@ -207,22 +210,17 @@ class Writer:
             vs.codec_context.color_trc = 1
         self.video = vs
         self.stream_map: dict[int, av.stream.Stream] = {}
-        supported = self.container.supported_codecs
+        supported = set(self.container.supported_codecs)
+        fmt = self.container.format.name
         for src in copy_from:
-            name = src.codec_context.name
-            if name not in supported:
-                if src.type == "audio":
-                    raise OptionError(
-                        f"the {name} audio of the input cannot be copied into a "
-                        f"{self.output.suffix} file; use .mkv or .mov"
-                    )
-                self.warnings.append(
-                    f"dropped a {name} subtitle stream: {self.output.suffix} files cannot hold it"
-                )
+            dropped = refusal(src, fmt, supported, self.output.suffix)
+            if dropped is not None:
+                self.warnings.append(dropped)
                 continue
-            out = self.container.add_stream_from_template(src)
-            out.metadata.update(src.metadata)
-            self.stream_map[src.index] = out
+            out = add_copy(self.container, src)
+            if out is not None:
+                self.stream_map[src.index] = out
+        write_timecode(self.container, target.timecode)
         self._yuv_space = "ITU709" if target.height >= 720 else "ITU601"
 
     # -- producer side -------------------------------------------------------------------------
