@@ -479,3 +479,36 @@ def main(
 ) -> None:
     """Restyle and upscale video frame by frame, steady over time, audio and timing intact."""
     VERBOSE["on"] = VERBOSE["on"] or verbose
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to bind; 0.0.0.0 shares it on the network (use --auth).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
+    root: Annotated[
+        Path | None, typer.Option(help="Folder whose clips may be picked by path (never left).")
+    ] = None,
+    auth: Annotated[
+        str | None,
+        typer.Option(help="USER:PASS for a login (or set VIDX_AUTH).", show_default=False),
+    ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the job queue and results [~/.cache/vidx/serve]."),
+    ] = None,
+    max_upload: Annotated[int, typer.Option(help="Largest upload in MB.")] = 2000,
+) -> None:
+    """A web UI (Gradio) over the same API: upload, preview, render, variants, a job queue."""
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        fail("vidx serve needs Gradio: pip install 'vidx[web]'")
+    from vidx.serve import serve as run_server
+
+    if host not in ("127.0.0.1", "localhost", "::1") and not (auth or os.environ.get("VIDX_AUTH")):
+        warn(f"serving on {host} without --auth: anyone who can reach it can run jobs")
+    with user_errors():
+        err.print(f"vidx serve: http://{host}:{port}/ (Ctrl-C stops; unfinished jobs resume)")
+        run_server(host, port, root=root, auth=auth, state=state, max_upload_mb=max_upload)

@@ -78,7 +78,8 @@ def check_media(path: Path, name: str | None = None) -> str:
             return f"{shown}: picture {w}x{h}"
         info = probe(path)
     except InputError as exc:
-        raise InputError(f"{shown} is not a video or picture vidx can read ({exc})") from None
+        why = str(exc).replace(str(path), shown).removeprefix(f"{shown}: ")  # no server paths
+        raise InputError(f"{shown} is not a video or picture vidx can read ({why})") from None
     frames = f"{info.frames} frames" if info.frames else "? frames"
     dur = f", {info.duration:.2f} s" if info.duration else ""
     return f"{shown}: {info.codec} {info.width}x{info.height}, {frames}{dur}"
