@@ -60,11 +60,13 @@ class Analyzer:
 
         cut = self.options.scene_cuts and temporal.is_scene_cut(prev, small)
         self.cuts += int(cut)
-        if self.scheduler.is_keyframe(frame.index, cut):
-            return FrameContext(frame.index, frame.rgb, keyframe=True, scene_cut=cut)
+        keyframe = self.scheduler.is_keyframe(frame.index, cut)
+        if cut:  # only a scene cut starts fresh: nothing before it is worth following
+            return FrameContext(frame.index, frame.rgb, keyframe=True, scene_cut=True)
+        # a periodic keyframe keeps its flow, so a backend can tie it to what came before
         method, weights = self.options.flow, self.raft_state or self.options.raft_weights
         preset = self.options.flow_preset
         back = temporal.flow(small, prev, method, preset=preset, raft_weights=weights)
         fwd = temporal.flow(prev, small, method, preset=preset, raft_weights=weights)
         mask = temporal.consistency_mask(back, fwd)
-        return FrameContext(frame.index, frame.rgb, keyframe=False, flow=back, mask=mask)
+        return FrameContext(frame.index, frame.rgb, keyframe=keyframe, flow=back, mask=mask)

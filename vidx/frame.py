@@ -40,7 +40,8 @@ class FrameContext:
     sits in the previous source frame, so ``temporal.warp(prev_output, flow)`` aligns the previous
     output to the current frame (resize the flow first with ``temporal.resize_flow``).
     ``mask`` is ``(h, w)`` bool, True where ``flow`` is reliable (not occluded, no motion
-    boundary). Both are None on keyframes and on frame 0.
+    boundary). Both are None on frame 0, at scene cuts and without analysis; a periodic keyframe
+    has them (a backend may tie it to the frames before it, or ignore them).
     """
 
     index: int

@@ -28,13 +28,13 @@ from vidx.io.probe import VideoInfo, probe
 from vidx.io.reader import Trim
 from vidx.io.still import is_image_path, still_info
 from vidx.io.still import temp_path as image_temp_path
-from vidx.io.writer import container_format, part_path
+from vidx.io.writer import MIN_SIZE, container_format, encoder_formats, part_path
 from vidx.options import JobOptions
 from vidx.pipeline import JobResult, Output, ProgressCallback, run
 from vidx.segments import MANIFEST, discard_unstarted, parts_dir, run_segmented
 from vidx.sidecar import sidecar_path
 from vidx.sidecar import temp_path as json_temp_path
-from vidx.sizes import parse_size
+from vidx.sizes import parse_size, plan_layout
 from vidx.stills import process_still
 from vidx.upscale.registry import NAMES as UPSCALERS
 
@@ -131,6 +131,8 @@ def plan(
         info = probe(src)
         check_pixels(info.width, info.height, shared.input.max_pixels, f"input {src}")
         _check_trim(info, shared)
+    for t in targets:
+        _check_encoder_size(info, t)
     # 2. what the job reads besides the input
     files = [src, *reads]
     for t in targets:
@@ -172,6 +174,21 @@ def _check_trim(info: VideoInfo, options: JobOptions) -> None:
     if info.duration is not None and start > 0 and start >= info.duration:
         raise OptionError(
             f"{start:g} s is past the end of the input ({info.duration:.3f} s)", param="start"
+        )
+
+
+def _check_encoder_size(info: VideoInfo, t: Target) -> None:
+    """The output picture is at least as large as its encoder takes (DNxHR: 256x120)."""
+    low = MIN_SIZE.get(t.options.encode.codec)
+    if t.image or low is None:
+        return
+    size = t.options.size
+    w, h = plan_layout(parse_size(size.size), (info.width, info.height), size.fit).canvas
+    if w < low[0] or h < low[1]:
+        raise OptionError(
+            f"{t.options.encode.codec} needs a picture of at least {low[0]}x{low[1]}, the output "
+            f"{t.path.name} would be {w}x{h}; choose a larger --size",
+            param="codec",
         )
 
 
@@ -313,6 +330,9 @@ def execute(
         raise
 
 
+CHROMA_SAMPLES = {"4:4:4": 4, "4:2:2": 2, "4:4:0": 2, "4:1:1": 1, "4:2:0": 1, "4:0:0": 0}
+
+
 def notices(info: VideoInfo, t: Target) -> list[str]:
     """What the output changes about the picture without being asked: chroma subsampling,
     bit depth, an odd size made even (each said once, as a warning)."""
@@ -324,10 +344,13 @@ def notices(info: VideoInfo, t: Target) -> list[str]:
     settings = t.options.encode.settings()
     src, dst = av.VideoFormat(info.pix_fmt), av.VideoFormat(settings.pixel_format)
     name = f"{t.path.name}:"
-    if src.name.startswith("yuv") and _chroma(src) != _chroma(dst):
+    if src.name.startswith("yuv") and CHROMA_SAMPLES[_chroma(dst)] < CHROMA_SAMPLES[_chroma(src)]:
+        keep = _keep(src, dst)  # (only a loss is said: ProRes' 4:2:2 from 4:2:0 loses nothing)
+        usable = settings.profile_formats or encoder_formats(settings.encoder)
+        hint = f"; --pix-fmt {keep} keeps it" if keep in usable else ""
         out.append(
             f"{name} the source's {_chroma(src)} chroma is written as {_chroma(dst)} "
-            f"({settings.pixel_format}); --pix-fmt {_keep(src, dst)} keeps it"
+            f"({settings.pixel_format}){hint}"
         )
     if info.bit_depth > 8 and dst.components[0].bits < info.bit_depth:
         out.append(

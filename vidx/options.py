@@ -207,12 +207,16 @@ class EncodeOptions(OptionGroup):
     """How the video is encoded; None takes the codec's default."""
 
     group: ClassVar[str] = "encode"
-    codec: str = option("h264", "h264, hevc, av1 or prores.", E)
+    codec: str = option("h264", "h264, hevc, av1, prores or dnxhr (.mov/.mxf).", E)
     crf: int | None = option(None, "Quality (lower is better); codec default.", E)
-    preset: str | None = option(
-        None, "Encoder preset (x264/x265 names, 0-13 for av1, profile 0-5 for prores).", E
-    )
+    preset: str | None = option(None, "Encoder speed preset (x264/x265 names, 0-13 for av1).", E)
     pix_fmt: str | None = option(None, "e.g. yuv420p, yuv420p10le.", E)
+    profile: str | None = option(
+        None,
+        "prores: proxy, lt, standard, hq (default), 4444, 4444xq; dnxhr: lb, sq, hq (default), "
+        "hqx, 444.",
+        E,
+    )
 
     def __post_init__(self) -> None:
         self.settings()  # the encoder's own checks
@@ -220,7 +224,7 @@ class EncodeOptions(OptionGroup):
     def settings(self) -> EncodeSettings:
         from vidx.io.writer import EncodeSettings
 
-        return EncodeSettings(self.codec, self.crf, self.preset, self.pix_fmt)
+        return EncodeSettings(self.codec, self.crf, self.preset, self.pix_fmt, self.profile)
 
 
 @dataclass(frozen=True)
