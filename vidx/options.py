@@ -378,9 +378,16 @@ class AnalysisOptions(OptionGroup):
         shared_only=True,
         path=True,
     )
+    warmup_frames: int = option(
+        4,
+        "Frames before each segment run (not written) to prime its temporal state.",
+        T,
+        shared_only=True,
+    )
 
     def __post_init__(self) -> None:
         choice("flow", self.flow, FLOW_METHODS)
+        number("warmup_frames", self.warmup_frames, 0, 240)
         choice("flow_preset", self.flow_preset, FLOW_PRESETS)
         number("analysis_size", self.analysis_size, 64, 4096)
         number("keyframe_interval", self.keyframe_interval, 0)
@@ -467,9 +474,40 @@ class RunOptions(OptionGroup):
         False, "Discard OUTPUT.parts/ and start over.", RUN, job=False, resume=False
     )
     overwrite: bool = option(False, "Replace existing outputs.", IO, job=False, resume=False)
+    workers: int = option(
+        0,
+        "Render segments on N Ray workers on this machine (0: in this process; needs vidx[ray]).",
+        RUN,
+        job=False,
+        resume=False,
+    )
+    threads_per_worker: int | None = option(
+        None,
+        "CPU threads per Ray worker (default: the cores shared among the workers).",
+        RUN,
+        job=False,
+        resume=False,
+    )
+    ray: str | None = option(
+        None,
+        "Join the Ray cluster at this address (or set RAY_ADDRESS); needs vidx[ray].",
+        RUN,
+        job=False,
+        resume=False,
+    )
 
     def __post_init__(self) -> None:
         number("segment_frames", self.segment_frames, 0)
+        number("workers", self.workers, 0, 4096)
+        if self.threads_per_worker is not None:
+            number("threads_per_worker", self.threads_per_worker, 1, 1024)
+        if self.ray is not None and not self.ray.strip():
+            raise OptionError("must be a Ray address such as auto or HOST:6379", param="ray")
+
+    @property
+    def distributed(self) -> bool:
+        """Whether segments go to Ray workers (``--workers N`` or ``--ray ADDRESS``)."""
+        return self.workers > 0 or self.ray is not None
 
 
 GROUPS: tuple[type[OptionGroup], ...] = (
