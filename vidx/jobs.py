@@ -28,7 +28,15 @@ from vidx.io.probe import VideoInfo, probe
 from vidx.io.reader import Trim
 from vidx.io.still import is_image_path, still_info
 from vidx.io.still import temp_path as image_temp_path
-from vidx.io.writer import MIN_SIZE, container_format, encoder_formats, part_path
+from vidx.io.writer import (
+    MIN_SIZE,
+    EncodeSettings,
+    container_format,
+    encoder_formats,
+    has_alpha,
+    keeping_alpha,
+    part_path,
+)
 from vidx.options import JobOptions
 from vidx.pipeline import JobResult, Output, ProgressCallback, run
 from vidx.segments import MANIFEST, discard_unstarted, parts_dir, run_segmented
@@ -37,6 +45,7 @@ from vidx.sidecar import temp_path as json_temp_path
 from vidx.sizes import parse_size, plan_layout
 from vidx.stills import process_still
 from vidx.upscale.registry import NAMES as UPSCALERS
+from vidx.upscale.registry import REGISTRY
 
 if TYPE_CHECKING:
     import av
@@ -131,8 +140,6 @@ def plan(
         info = probe(src)
         check_pixels(info.width, info.height, shared.input.max_pixels, f"input {src}")
         _check_trim(info, shared)
-    for t in targets:
-        _check_encoder_size(info, t)
     # 2. what the job reads besides the input
     files = [src, *reads]
     for t in targets:
@@ -148,6 +155,7 @@ def plan(
         make_folder = None if make_folder.is_dir() else make_folder
     for t in targets:
         _check_target(src, t, make_folder)
+        _check_encoder_size(info, t)
     _check_paths(targets, files)
     return Plan(src, info, targets, files, make_folder)
 
@@ -330,6 +338,25 @@ def execute(
         raise
 
 
+def _alpha_notices(name: str, settings: EncodeSettings, t: Target) -> list[str]:
+    """What becomes of a source's alpha channel: dropped by a format without alpha, kept by a
+    straight transcode, made opaque where frames are processed (they are RGB)."""
+    if not has_alpha(settings.pixel_format):
+        return [
+            f"{name} the source's alpha channel is dropped ({settings.pixel_format} has none); "
+            "--codec prores --profile 4444 keeps it"
+        ]
+    o = t.options
+    classical = REGISTRY.get(o.upscale.upscaler)
+    straight = classical is not None and classical.kind == "classical"
+    if o.restyle.active or o.size.size != "source" or o.size.compare or not straight:
+        return [
+            f"{name} the source's alpha channel is kept only by a straight transcode "
+            "(--size source, no restyle); this output's alpha is opaque"
+        ]
+    return []
+
+
 CHROMA_SAMPLES = {"4:4:4": 4, "4:2:2": 2, "4:4:0": 2, "4:1:1": 1, "4:2:0": 1, "4:0:0": 0}
 
 
@@ -341,7 +368,7 @@ def notices(info: VideoInfo, t: Target) -> list[str]:
     import av
 
     out: list[str] = []
-    settings = t.options.encode.settings()
+    settings = keeping_alpha(t.options.encode.settings(), info.pix_fmt)
     src, dst = av.VideoFormat(info.pix_fmt), av.VideoFormat(settings.pixel_format)
     name = f"{t.path.name}:"
     if src.name.startswith("yuv") and CHROMA_SAMPLES[_chroma(dst)] < CHROMA_SAMPLES[_chroma(src)]:
@@ -357,6 +384,8 @@ def notices(info: VideoInfo, t: Target) -> list[str]:
             f"{name} the {info.bit_depth}-bit source is written at {dst.components[0].bits} bits "
             f"({settings.pixel_format}); choose a 10-bit --pix-fmt such as yuv420p10le to keep more"
         )
+    if has_alpha(info.pix_fmt):
+        out += _alpha_notices(name, settings, t)
     if t.options.size.size == "source" and (info.width % 2 or info.height % 2):
         w, h = info.width + info.width % 2, info.height + info.height % 2
         out.append(f"{name} the odd source size {info.width}x{info.height} is padded to {w}x{h}")
@@ -390,7 +419,7 @@ def _run(job: Plan, on_progress: ProgressCallback | None, command: str) -> JobRe
         _check_paths(job.targets, job.reads)  # again, under the lock: another run may have ended
         if job.image_input and all(t.image for t in job.targets):
             return _run_still(job)
-        outputs = build_outputs(job.targets)
+        outputs = build_outputs(job.targets, job.info.pix_fmt)
         shared = job.shared
         analysis = shared.analysis if any(_temporal(t.options) for t in job.targets) else None
         raft_state = None
@@ -438,9 +467,10 @@ def trim_of(options: JobOptions) -> Trim:
     return Trim(t.start, t.duration, t.max_frames)
 
 
-def build_outputs(targets: list[Target]) -> list[Output]:
+def build_outputs(targets: list[Target], source_pix_fmt: str | None = None) -> list[Output]:
     """Load each target's upscaler and restyler (an upscaler shared by several targets is
-    loaded once) and describe the pipeline's outputs."""
+    loaded once) and describe the pipeline's outputs (alpha kept where the source has it and
+    the profile can hold it, see :func:`vidx.io.writer.keeping_alpha`)."""
     from vidx.restyle.factory import make_restyler, with_refine
     from vidx.upscale.factory import make_upscaler
 
@@ -465,7 +495,7 @@ def build_outputs(targets: list[Target]) -> list[Output]:
                 upscaler,
                 parse_size(o.size.size),
                 o.size.fit,
-                o.encode.settings(),
+                keeping_alpha(o.encode.settings(), source_pix_fmt),
                 restyler,
                 name=t.name,
                 compare=o.size.compare,

@@ -177,6 +177,10 @@ def _mux_all(
         rate = template.average_rate or template.guessed_rate
         if rate:
             vs.codec_context.framerate = rate  # the mov muxer's timecode track counts in it
+        # keep the encoder's tag where the muxer stores it (ProRes profiles: apco, ap4h ...;
+        # Matroska keeps a ProRes tag as its codec private data)
+        if out.format.name in ("mov", "mp4") or template.codec_context.name == "prores":
+            vs.codec_context.codec_tag = template.codec_context.codec_tag
     supported = set(out.supported_codecs)
     stream_map: dict[int, av.stream.Stream] = {}
     for src in copyable(source):  # (what cannot be copied was said by copy_warnings)

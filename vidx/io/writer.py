@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -212,6 +212,23 @@ class EncodeSettings:
             "profile": self.profile_name,
             "options": self.options(),
         }
+
+
+def has_alpha(pix_fmt: str | None) -> bool:
+    """Whether frames of ``pix_fmt`` carry an alpha channel."""
+    try:
+        return pix_fmt is not None and any(c.is_alpha for c in av.VideoFormat(pix_fmt).components)
+    except ValueError:
+        return False
+
+
+def keeping_alpha(settings: EncodeSettings, source_pix_fmt: str | None) -> EncodeSettings:
+    """``settings`` with a pixel format that has alpha when the source has alpha, none was
+    asked for and the profile holds it (ProRes 4444 and 4444 XQ: ``yuva444p10le``)."""
+    if settings.pix_fmt is not None or not has_alpha(source_pix_fmt):
+        return settings
+    alpha = [f for f in settings.profile_formats if has_alpha(f)]
+    return replace(settings, pix_fmt=alpha[0]) if alpha else settings
 
 
 def encoder_formats(encoder: str) -> set[str]:
