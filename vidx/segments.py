@@ -63,6 +63,7 @@ class Segment:
     frames: int
     start: float
     end: float | None
+    warmup_start: float | None = None  # source time of its first warm-up frame (None: none)
 
     @property
     def trim(self) -> Trim:
@@ -79,9 +80,10 @@ def parts_dir(output: Path) -> Path:
     return output.with_name(output.name + ".parts")
 
 
-def plan_segments(scan: FrameScan, segment_frames: int) -> list[Segment]:
+def plan_segments(scan: FrameScan, segment_frames: int, warmup: int = 0) -> list[Segment]:
     """Cut the scanned frames into segments of about ``segment_frames``, snapping each boundary
-    to the nearest source keyframe within a quarter segment."""
+    to the nearest source keyframe within a quarter segment; each segment but the first gets
+    the time of the frame ``warmup`` frames before it (see :mod:`vidx.restyle.priming`)."""
     if segment_frames < 1:
         raise OptionError(f"must be >= 1, got {segment_frames}", param="segment_frames")
     n = len(scan.times)
@@ -97,7 +99,8 @@ def plan_segments(scan: FrameScan, segment_frames: int) -> list[Segment]:
     segments = []
     for i, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
         end = scan.times[b] if b < n else scan.after
-        segments.append(Segment(i, a, b - a, scan.times[a], end))
+        warm = scan.times[max(0, a - warmup)] if a > 0 and warmup > 0 else None
+        segments.append(Segment(i, a, b - a, scan.times[a], end, warm))
     return segments
 
 
@@ -279,7 +282,7 @@ def run_segmented(
         end_time = parts[0].data.get("end_time")
     else:
         scan = scan_frames(input_path, trim)
-        segments = plan_segments(scan, segment_frames)
+        segments = plan_segments(scan, segment_frames, warmup_of(analysis))
         end_time = scan.end_time
         for p in parts:
             if p.data["segments"] != [asdict(s) for s in segments]:
@@ -298,10 +301,15 @@ def run_segmented(
             continue
         result = run(
             input_path,
-            [
-                _segment_output(out, p.segment_path(seg))
-                for out, p in zip(outputs, parts, strict=True)
-            ],
+            segment_outputs(
+                input_path,
+                seg,
+                outputs,
+                [p.segment_path(seg) for p in parts],
+                analysis,
+                raft_state,
+                deinterlace,
+            ),
             trim=seg.trim,
             analysis=analysis,
             raft_state=raft_state,
@@ -374,17 +382,46 @@ def discard_unstarted(outputs: list[Output]) -> None:
             parts.remove()
 
 
-def _segment_output(out: Output, path: Path) -> Output:
-    return Output(
-        path=path,
-        upscaler=out.upscaler,
-        size=out.size,
-        fit=out.fit,
-        encode=out.encode,
-        restyler=out.restyler,
-        name=out.name,
-        options=out.options,
-    )
+def warmup_of(analysis: AnalysisOptions | None) -> int:
+    """Warm-up frames per segment: none without temporal analysis (nothing to prime)."""
+    return analysis.warmup_frames if analysis is not None else 0
+
+
+def segment_outputs(
+    input_path: Path,
+    seg: Segment,
+    outputs: list[Output],
+    paths: list[Path],
+    analysis: AnalysisOptions | None,
+    raft_state: Any = None,
+    deinterlace: str = "auto",
+) -> list[Output]:
+    """The outputs of one segment, written to ``paths``, each restyler primed by the warm-up
+    frames before the segment (see :mod:`vidx.restyle.priming`)."""
+    from vidx.restyle.priming import PrimedRestyler, read_warmup, warmup_trim
+
+    frames: list = []
+    if analysis is not None and any(o.restyler is not None for o in outputs):
+        trim = warmup_trim(seg.warmup_start, seg.start)
+        frames = read_warmup(input_path, trim, warmup_of(analysis), deinterlace)
+    out = []
+    for o, path in zip(outputs, paths, strict=True):
+        restyler = o.restyler
+        if restyler is not None and frames and analysis is not None:
+            restyler = PrimedRestyler(restyler, frames, analysis, raft_state)
+        out.append(
+            Output(
+                path=path,
+                upscaler=o.upscaler,
+                size=o.size,
+                fit=o.fit,
+                encode=o.encode,
+                restyler=restyler,
+                name=o.name,
+                options=o.options,
+            )
+        )
+    return out
 
 
 def _offset(

@@ -40,6 +40,16 @@ CPU_EP = "CPUExecutionProvider"
 
 _SESSIONS: dict[tuple[str, tuple[str, ...]], object] = {}
 _SESSIONS_LOCK = threading.Lock()
+_THREADS = [0]  # onnxruntime intra-op threads for new sessions (0: its default, every core)
+
+
+def set_onnx_threads(threads: int) -> None:
+    """Use ``threads`` intra-op threads in the style sessions made from now on (a Ray worker
+    given its share of the cores); sessions already made are dropped."""
+    with _SESSIONS_LOCK:
+        if _THREADS[0] != threads:
+            _THREADS[0] = threads
+            _SESSIONS.clear()
 
 
 def model_dir() -> Path:
@@ -81,6 +91,8 @@ def onnx_session(name: str, providers: list[str]):
                 raise ModelError(f"style model file is missing: {path}")
             opts = ort.SessionOptions()
             opts.log_severity_level = 3
+            opts.intra_op_num_threads = _THREADS[0]
+            opts.inter_op_num_threads = 1 if _THREADS[0] else 0
             try:
                 _SESSIONS[key] = ort.InferenceSession(str(path), opts, providers=providers)
             except Exception as exc:  # onnxruntime raises its own untyped errors

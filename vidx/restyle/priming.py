@@ -1,0 +1,111 @@
+"""Prime a restyler for a segment that starts mid-clip: replay the frames before it.
+
+A segment rendered on its own (after a resume, or on another worker) would otherwise start
+fresh, and its first frame would pop against the last frame of the segment before. Here the
+restyler's temporal state (the previous output of the style backend, the previous latent and
+anchor of the diffusion backend) and an analyzer of its own are set up by running the ``K``
+source frames before the segment's start through them (rendered, never written); the segment's
+first frame then gets the flow from the last of them, so the seam pair is treated like any
+other pair. The warm-up run is the same whichever worker renders the segment, so a job gives
+the same frames with any number of workers.
+
+Convention: ``frames`` are ``(H, W, 3)`` uint8, in display order, the ones just before the
+segment's first frame (as many as the clip has, up to ``K``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vidx.analysis import Analyzer
+from vidx.frame import Frame, FrameContext
+from vidx.io.reader import Reader, Trim
+from vidx.io.still import to_uint8
+from vidx.options import AnalysisOptions
+from vidx.restyle.base import Restyler
+
+
+def warmup_trim(start: float | None, segment_start: float) -> Trim | None:
+    """The source slice ``[start, segment_start)`` holding a segment's warm-up frames (None:
+    no warm-up, e.g. the first segment)."""
+    if start is None or not segment_start > start:
+        return None
+    return Trim(start=start, duration=segment_start - start, rebase=False)
+
+
+def read_warmup(
+    input_path: str | Path, trim: Trim | None, frames: int, deinterlace: str = "auto"
+) -> list[np.ndarray]:
+    """Decode the last ``frames`` frames of ``trim`` as ``(H, W, 3)`` uint8 (8-bit the way the
+    pipeline makes them for its models)."""
+    if trim is None or frames <= 0:
+        return []
+    reader = Reader(input_path, trim, copy_streams=False, deinterlace=deinterlace, deep=True)
+    out: list[np.ndarray] = []
+    try:
+        for item in reader:
+            if isinstance(item, Frame):
+                out.append(to_uint8(item.rgb))
+                del out[:-frames]
+    finally:
+        reader.close()
+    return out
+
+
+class PrimedRestyler:
+    """Wraps a restyler so that :meth:`reset` (called by the pipeline before a segment's first
+    frame) replays ``frames`` through it, and the first frame after them is tied to the last.
+
+    ``analysis`` must be the job's own (the same flow method, sizes and keyframe rules), so a
+    primed segment sees what one long run would.
+    """
+
+    def __init__(
+        self,
+        inner: Restyler,
+        frames: list[np.ndarray],
+        analysis: AnalysisOptions,
+        raft_state: Any = None,
+    ) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.frames = frames
+        self.analysis = analysis
+        self.raft_state = raft_state
+        self._analyzer: Analyzer | None = None
+        self._seam = False
+
+    def reset(self) -> None:
+        """Forget everything, then run the warm-up frames (their results are dropped)."""
+        self.inner.reset()
+        self._analyzer = Analyzer(self.analysis, self.raft_state)
+        for i, rgb in enumerate(self.frames):
+            self.inner(rgb, self._analyzer(Frame(rgb, None, Fraction(1), i)))
+        self._seam = bool(self.frames)
+
+    def __call__(self, image: np.ndarray, ctx: FrameContext) -> np.ndarray:
+        if self._seam and self._analyzer is not None:
+            self._seam = False
+            if ctx.flow is None and not ctx.scene_cut:  # the segment's own analysis has no past
+                seam = self._analyzer(Frame(image, None, Fraction(1), len(self.frames)))
+                ctx = replace(
+                    ctx,
+                    keyframe=seam.scene_cut,
+                    scene_cut=seam.scene_cut,
+                    flow=seam.flow,
+                    mask=seam.mask,
+                )
+        return self.inner(image, ctx)
+
+    def describe(self) -> dict:
+        return self.inner.describe()
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)  # the backend's own attributes (unet_calls, ...)
