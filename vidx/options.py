@@ -14,9 +14,11 @@ Errors are :class:`OptionError` naming the option (``param``); each face spells 
 from __future__ import annotations
 
 import math
+import re
 import types
 import typing
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields, replace
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from vidx.errors import OptionError
@@ -160,19 +162,72 @@ def check_type(cls: type, name: str, value: Any) -> None:
 
 @dataclass(frozen=True)
 class TrimOptions(OptionGroup):
-    """Which part of the input to process."""
+    """Which part of the input to process. ``start`` and ``duration`` are seconds (a number,
+    or text: ``1.5``, ``HH:MM:SS[.ms]``, ``MM:SS``) or a frame count (``120f``); after the
+    checks a time is a float and a frame count stays text, resolved with the input's frame
+    rate by :meth:`seconds` (at plan time, where the rate is known)."""
 
     group: ClassVar[str] = "trim"
-    start: float = option(0.0, "Start at this many seconds.", IO, shared_only=True)
-    duration: float | None = option(None, "Process this many seconds.", IO, shared_only=True)
+    start: float | str = option(
+        0.0, "Start here: seconds, HH:MM:SS[.ms] or a frame count (120f).", IO, shared_only=True
+    )
+    duration: float | str | None = option(
+        None, "Process this long: seconds, HH:MM:SS[.ms] or frames (120f).", IO, shared_only=True
+    )
     max_frames: int | None = option(None, "Process at most this many frames.", IO, shared_only=True)
 
     def __post_init__(self) -> None:
-        number("start", self.start, 0)
+        object.__setattr__(self, "start", parse_time("start", self.start))
         if self.duration is not None:
-            number("duration", self.duration, 0, open_low=True)
+            object.__setattr__(self, "duration", parse_time("duration", self.duration))
         if self.max_frames is not None:
             number("max_frames", self.max_frames, 1)
+
+    def seconds(self, rate: Fraction | float | None) -> tuple[float, float | None]:
+        """``(start, duration)`` in seconds, frame counts divided by ``rate`` (frames/s)."""
+
+        def resolve(name: str, value: float | str) -> float:
+            if isinstance(value, str):  # "120f"
+                if not rate:
+                    raise OptionError(
+                        f"{value} needs the input's frame rate, which is unknown; give seconds",
+                        param=name,
+                    )
+                return float(Fraction(int(value[:-1])) / Fraction(rate))
+            return float(value)
+
+        duration = None if self.duration is None else resolve("duration", self.duration)
+        return resolve("start", self.start), duration
+
+
+TIME = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d*)?)$")
+
+
+def parse_time(name: str, value: Any) -> float | str:
+    """Seconds as a float, or a frame count as ``"Nf"``; ``start`` may be 0, ``duration`` not."""
+    low_ok = name == "start"
+    if isinstance(value, str):
+        text = value.strip().lower()
+        frames = re.fullmatch(r"(\d+)\s*f", text)
+        clock = TIME.match(text)
+        if frames and (int(frames[1]) > 0 or low_ok):
+            return f"{int(frames[1])}f"
+        if clock:
+            hours, minutes, secs = int(clock[1] or 0), int(clock[2]), float(clock[3])
+            if minutes < 60 and secs < 60:
+                value = (hours * 60 + minutes) * 60 + secs
+        else:
+            try:
+                value = float(text)
+            except ValueError:
+                pass
+        if isinstance(value, str):
+            raise OptionError(
+                f"must be seconds (1.5), HH:MM:SS[.ms] or a frame count (120f), got {value!r}",
+                param=name,
+            )
+    number(name, value, 0, open_low=not low_ok)
+    return float(value)
 
 
 FITS = ("contain", "cover", "stretch")
@@ -244,23 +299,58 @@ class UpscaleOptions(OptionGroup):
             number("tile", self.tile, 32, 8192)
 
 
+NOISE_WARPS = ("integral", "nearest")
+FUSIONS = ("x0", "latent")
+
+
 @dataclass(frozen=True)
 class DiffusionTemporalOptions(OptionGroup):
-    """The diffusion backend's temporal steps, each with its own switch."""
+    """The diffusion backend's temporal steps, each with its own switch (docs/DESIGN.md,
+    "Temporal consistency"; ``vidx.restyle.diffusion.DiffusionOptions`` describes each)."""
 
     group: ClassVar[str] = "diffusion_temporal"
     latent_blend: bool = option(True, "Diffusion: start from the warped previous latent.", T)
     warp_noise: bool = option(True, "Diffusion: noise warped along the flow.", T)
-    pull: bool = option(True, "Diffusion: pull early steps toward the warped latent.", T)
+    noise_warp: str = option(
+        "integral",
+        "Diffusion noise warping: integral (sub-pixel, stays Gaussian) or nearest (0.1).",
+        T,
+        choices=NOISE_WARPS,
+    )
+    noise_subcells: int = option(8, "Diffusion: sub-cells per latent pixel (integral).", T)
+    pull: bool = option(True, "Diffusion: pull early steps toward the warped latent (latent).", T)
     pull_steps: float = option(0.5, "Diffusion: fraction of steps with the pull.", T)
+    fusion: str = option(
+        "x0",
+        "Diffusion: x0 (fuse the prediction toward the anchor) or latent (0.1 pull).",
+        T,
+        choices=FUSIONS,
+    )
+    fusion_steps: float = option(0.5, "Diffusion: fraction of steps with x0 fusion.", T)
+    fusion_weight: float = option(0.8, "Diffusion: weight of the warped reference in x0.", T)
+    anchor_keyframes: bool = option(
+        True, "Diffusion: periodic keyframes stay tied to the past (only cuts start fresh).", T
+    )
+    mask_dilate: int = option(1, "Diffusion: grow unreliable latent cells by N cells.", T)
+    mask_feather: float = option(1.0, "Diffusion: feather the reuse mask (latent cells).", T)
     cross_frame_attn: bool = option(True, "Diffusion: attend to the last keyframe.", T)
     color_anchor: bool = option(True, "Diffusion: colour-match to the last keyframe.", T)
     reuse_strength: float = option(
         0.35, "Diffusion: strength of non-keyframes started from the warped latent.", T
     )
+    lcm_cfg: bool = option(
+        False, "Diffusion: LCM-distilled UNets also get classifier-free guidance.", D
+    )
 
     def __post_init__(self) -> None:
+        choice("noise_warp", self.noise_warp, NOISE_WARPS)
+        number("noise_subcells", self.noise_subcells, 1, 16)
         number("pull_steps", self.pull_steps, 0, 1)
+        choice("fusion", self.fusion, FUSIONS)
+        number("fusion_steps", self.fusion_steps, 0, 1)
+        number("fusion_weight", self.fusion_weight, 0, 1)
+        number("mask_dilate", self.mask_dilate, 0, 8)
+        number("mask_feather", self.mask_feather, 0, 8)
         number("reuse_strength", self.reuse_strength, 0, 1, open_low=True)
 
 

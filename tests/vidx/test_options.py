@@ -68,6 +68,25 @@ def test_the_manifest_leaves_out_what_may_change_on_resume() -> None:
     assert data["restyle"]["diffusion_temporal"]["reuse_strength"] == 0.35
 
 
+def test_diffusion_temporal_options_reach_the_backend_with_the_same_defaults() -> None:
+    from vidx.options import DiffusionTemporalOptions
+    from vidx.restyle.diffusion import DiffusionOptions
+    from vidx.restyle.factory import diffusion_options
+
+    spec = JobOptions().with_values(prompt="p", model="m", strength=0.6).restyle
+    built, plain = diffusion_options(spec), DiffusionOptions()
+    for f in DiffusionTemporalOptions.options():
+        assert getattr(built, f.name) == getattr(plain, f.name) == default_of(f), f.name
+    changed = JobOptions().with_values(prompt="p", model="m", fusion="latent", mask_dilate=0)
+    built = diffusion_options(changed.restyle)
+    assert (built.fusion, built.mask_dilate) == ("latent", 0)
+    with pytest.raises(OptionError) as caught:
+        JobOptions.from_flat({"fusion_weight": 2.0})
+    assert caught.value.named(flag("fusion_weight")).startswith("--fusion-weight must be")
+    off = diffusion_options(JobOptions().with_values(prompt="p", model="m", temporal=False).restyle)
+    assert not off.anchor_keyframes and off.fusion_weight == 0.0
+
+
 def frames(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as c:
         return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]

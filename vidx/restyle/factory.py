@@ -58,6 +58,15 @@ def diffusion_options(spec: RestyleOptions, device: DeviceOptions = DeviceOption
         color_anchor=on and t.color_anchor,
         reuse_strength=min(t.reuse_strength, 0.5 if spec.strength is None else spec.strength),
         compile=spec.compile,
+        noise_warp=t.noise_warp,
+        noise_subcells=t.noise_subcells,
+        lcm_cfg=t.lcm_cfg,
+        fusion=t.fusion,
+        fusion_steps=t.fusion_steps,
+        fusion_weight=t.fusion_weight if on else 0.0,
+        anchor_keyframes=on and t.anchor_keyframes,
+        mask_dilate=t.mask_dilate,
+        mask_feather=t.mask_feather,
     )
 
 

@@ -248,7 +248,9 @@ def set_scheduler(pipe, name: str) -> None:
     if name == "model":
         return
     if name not in classes:
-        raise OptionError(f"--scheduler must be one of {', '.join(classes)}, model; got {name!r}")
+        raise OptionError(
+            f"must be one of {', '.join(classes)}, model; got {name!r}", param="scheduler"
+        )
     config = dict(pipe.scheduler.config)
     if name == "dpm++":
         config.update(algorithm_type="dpmsolver++", solver_order=2)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vidx.errors import OptionError
+from vidx.options import FUSIONS, NOISE_WARPS
 
 SCHEDULERS = ("euler", "euler-a", "ddim", "dpm++", "lcm", "model")
-NOISE_WARPS = ("integral", "nearest")
-FUSIONS = ("x0", "latent")
 
 
 @dataclass
@@ -81,49 +80,37 @@ class DiffusionOptions:
     mask_feather: float = 1.0
 
     def check(self) -> DiffusionOptions:
-        """Raise OptionError naming the first bad value; returns self."""
+        """Raise OptionError naming the first bad value (``param``); returns self."""
         if not isinstance(self.model, str) or not self.model.strip():
             raise OptionError(
-                "--model is required for the diffusion restyle (a folder, a "
-                ".safetensors file or a hub id)"
+                "is required for the diffusion restyle (a folder, a .safetensors file or a hub id)",
+                param="model",
             )
-        _unit("--strength", self.strength, zero_ok=False)
-        _unit("--reuse-strength", self.reuse_strength, zero_ok=False)
-        _unit("--latent-blend-weight", self.latent_blend_weight)
-        _unit("--warp-noise-weight", self.warp_noise_weight)
-        _unit("--pull-steps", self.pull_steps)
-        _unit("--pull-weight", self.pull_weight)
-        _unit("--color-anchor-weight", self.color_anchor_weight)
-        if not isinstance(self.steps, int) or not 1 <= self.steps <= 1000:
-            raise OptionError(f"--steps must be an integer from 1 to 1000, got {self.steps!r}")
-        if not 0 <= self.guidance <= 50:
-            raise OptionError(f"--guidance must be between 0 and 50, got {self.guidance!r}")
-        if self.scheduler not in SCHEDULERS:
-            raise OptionError(
-                f"--scheduler must be one of {', '.join(SCHEDULERS)}, got {self.scheduler!r}"
-            )
-        if not isinstance(self.work_size, int) or not 64 <= self.work_size <= 4096:
-            raise OptionError(f"--work-size must be 64 to 4096 pixels, got {self.work_size!r}")
+        _unit("strength", self.strength, zero_ok=False)
+        _unit("reuse_strength", self.reuse_strength, zero_ok=False)
+        for name in (
+            "latent_blend_weight",
+            "warp_noise_weight",
+            "pull_steps",
+            "pull_weight",
+            "color_anchor_weight",
+            "fusion_steps",
+            "fusion_weight",
+        ):
+            _unit(name, getattr(self, name))
+        _integer("steps", self.steps, 1, 1000)
+        if not isinstance(self.guidance, (int, float)) or not 0 <= self.guidance <= 50:
+            raise OptionError(f"must be between 0 and 50, got {self.guidance!r}", param="guidance")
+        _choice("scheduler", self.scheduler, SCHEDULERS)
+        _integer("work_size", self.work_size, 64, 4096)
         if self.work_size % 8:
-            raise OptionError(f"--work-size must be a multiple of 8, got {self.work_size!r}")
-        if self.fusion not in FUSIONS:
-            raise OptionError(f"fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
-        _unit("fusion_steps", self.fusion_steps)
-        _unit("fusion_weight", self.fusion_weight)
-        if not isinstance(self.mask_dilate, int) or not 0 <= self.mask_dilate <= 8:
-            raise OptionError(
-                f"mask_dilate must be an integer from 0 to 8, got {self.mask_dilate!r}"
-            )
+            raise OptionError(f"must be a multiple of 8, got {self.work_size!r}", param="work_size")
+        _choice("fusion", self.fusion, FUSIONS)
+        _integer("mask_dilate", self.mask_dilate, 0, 8)
         if not isinstance(self.mask_feather, (int, float)) or not 0 <= self.mask_feather <= 8:
-            raise OptionError(f"mask_feather must be in [0, 8], got {self.mask_feather!r}")
-        if self.noise_warp not in NOISE_WARPS:
-            raise OptionError(
-                f"noise_warp must be one of {', '.join(NOISE_WARPS)}, got {self.noise_warp!r}"
-            )
-        if not isinstance(self.noise_subcells, int) or not 1 <= self.noise_subcells <= 16:
-            raise OptionError(
-                f"noise_subcells must be an integer from 1 to 16, got {self.noise_subcells!r}"
-            )
+            raise OptionError(f"must be in [0, 8], got {self.mask_feather!r}", param="mask_feather")
+        _choice("noise_warp", self.noise_warp, NOISE_WARPS)
+        _integer("noise_subcells", self.noise_subcells, 1, 16)
         return self
 
     @property
@@ -133,10 +120,20 @@ class DiffusionOptions:
 
 
 def _unit(name: str, value: float, *, zero_ok: bool = True) -> None:
-    low_ok = value >= 0 if zero_ok else value > 0
-    if not isinstance(value, (int, float)) or not (low_ok and value <= 1):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not ((value >= 0 if zero_ok else value > 0) and value <= 1):
         bound = "[0, 1]" if zero_ok else "(0, 1]"
-        raise OptionError(f"{name} must be in {bound}, got {value!r}")
+        raise OptionError(f"must be in {bound}, got {value!r}", param=name)
+
+
+def _integer(name: str, value: int, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise OptionError(f"must be an integer from {low} to {high}, got {value!r}", param=name)
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise OptionError(f"must be one of {', '.join(allowed)}, got {value!r}", param=name)
 
 
 def work_size_for(height: int, width: int, work_size: int, multiple: int = 8) -> tuple[int, int]:

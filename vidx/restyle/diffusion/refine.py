@@ -98,19 +98,21 @@ class DiffusionRefiner:
     ) -> None:
         self.options = options.check()
         for name, v in (
-            ("--refine-strength", strength),
-            ("--refine-reuse-strength", reuse_strength),
+            ("refine_strength", strength),
+            ("refine_reuse_strength", reuse_strength),
         ):
             if not 0 < v <= 1:
-                raise OptionError(f"{name} must be in (0, 1], got {v!r}")
+                raise OptionError(f"must be in (0, 1], got {v!r}", param=name)
         if not 0 <= overlap < 0.75:
-            raise OptionError(f"--refine-overlap must be in [0, 0.75), got {overlap!r}")
+            raise OptionError(f"must be in [0, 0.75), got {overlap!r}", param="refine_overlap")
         if tile_batch < 1:
-            raise OptionError(f"--refine-tile-batch must be at least 1, got {tile_batch!r}")
+            raise OptionError(f"must be at least 1, got {tile_batch!r}", param="refine_tile_batch")
         self.strength, self.reuse_strength = strength, min(reuse_strength, strength)
         self.tile = int(tile or options.work_size)
         if self.tile < 64 or self.tile % 8:
-            raise OptionError(f"--refine-tile must be a multiple of 8, at least 64, got {tile!r}")
+            raise OptionError(
+                f"must be a multiple of 8, at least 64, got {tile!r}", param="refine_tile"
+            )
         self.overlap, self.tile_batch = overlap, tile_batch
         if pipe is None:
             pipe = load_pipeline(options.model, options.device, options.dtype, options.allow_pickle)

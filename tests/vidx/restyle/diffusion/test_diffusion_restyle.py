@@ -187,16 +187,29 @@ def test_work_size_keeps_aspect_in_multiples_of_8():
     [("strength", 0.0), ("steps", 0), ("scheduler", "heun"), ("work_size", 60), ("pull_weight", 2)],
 )
 def test_bad_options_name_the_option(field, value):
-    with pytest.raises(OptionError, match=field.replace("_", "-")):
+    with pytest.raises(OptionError, match=f"^{field} must") as err:
         DiffusionOptions(model="x", **{field: value}).check()
-    with pytest.raises(OptionError, match="--model"):
+    assert err.value.param == field
+    with pytest.raises(OptionError, match="^model is required") as err:
         DiffusionOptions().check()
+    assert err.value.named("--model").startswith("--model is required")
 
 
-@pytest.mark.parametrize(("field", "value"), [("noise_warp", "bilinear"), ("noise_subcells", 0)])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("noise_warp", "bilinear"),
+        ("noise_subcells", 0),
+        ("fusion", "pixel"),
+        ("fusion_weight", 1.5),
+        ("mask_dilate", 9),
+        ("mask_feather", -1),
+    ],
+)
 def test_new_options_name_the_parameter(field, value):
-    with pytest.raises(OptionError, match=f"^{field} must"):
+    with pytest.raises(OptionError, match=f"^{field} must") as err:
         DiffusionOptions(model="x", **{field: value}).check()
+    assert err.value.param == field
 
 
 def test_sdxl_model_restyles_with_reuse(tiny_xl_dir, clip):
