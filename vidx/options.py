@@ -469,7 +469,7 @@ class AnalysisOptions(OptionGroup):
         path=True,
     )
     warmup_frames: int = option(
-        4,
+        16,  # the style backend's 0.8 reuse forgets its start to 3 % in 16 frames (SCALING.md)
         "Frames before each segment run (not written) to prime its temporal state.",
         T,
         shared_only=True,
