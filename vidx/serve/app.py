@@ -9,7 +9,6 @@ uploads, its own cache and the job folders (``STATE/jobs``) only: ``allowed_path
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,14 @@ import gradio as gr
 from vidx.errors import OptionError, VidxError
 from vidx.serve import view
 from vidx.serve.jobs import DONE, FINISHED, Job, JobQueue
-from vidx.serve.paths import MEDIA_SUFFIXES, accept_upload, check_media, list_media, under_root
+from vidx.serve.paths import (
+    MEDIA_SUFFIXES,
+    accept_upload,
+    check_media,
+    list_media,
+    model_path,
+    under_root,
+)
 
 DEFAULT_STYLE = "19 blue-swirl"
 TICK = 1.0  # seconds between status refreshes
@@ -142,10 +148,14 @@ def build(server: Server) -> Any:
             job_upload = gr.File(label="… or upload a .toml", file_types=[".toml"])
             with gr.Row():
                 check_btn = gr.Button("Check", elem_id="check-job")
-                variants_btn = gr.Button("Render variants", variant="primary")
+                variants_btn = gr.Button(
+                    "Render variants", variant="primary", elem_id="render-variants"
+                )
             variants_notice = gr.Markdown("", elem_id="variants-message")
             variants_status = gr.HTML(view.status_html(None, None), elem_id="variants-status")
-            variants_files = gr.File(label="Download", file_count="multiple", interactive=False)
+            variants_files = gr.File(
+                label="Download", file_count="multiple", interactive=False, elem_id="variants-files"
+            )
         with gr.Tab("Jobs"):
             table = gr.Dataframe(
                 headers=view.JOB_COLUMNS, value=[], interactive=False, elem_id="jobs"
@@ -287,7 +297,7 @@ def build(server: Server) -> Any:
             if job is not None and finished(job, on_page, "render"):
                 done = job.state == DONE
                 video = job.files[0] if done and job.files[0].endswith(".mp4") else None
-                out[3:6] = [video, before_after(job) if done else None, job.files or None]
+                out[3:6] = [video, view.before_after(job) if done else None, job.files or None]
             if vjob is not None and finished(vjob, on_page, "variants"):
                 out[6] = vjob.files or None
             return (*out, on_page)
@@ -327,7 +337,7 @@ def build(server: Server) -> Any:
 
         def check_job(text: str) -> str:
             try:
-                parsed = parse_job(text, queue.state_dir)
+                parsed = view.parse_job(text, queue.state_dir)
             except VidxError as exc:
                 return f"**Not valid:** {message(exc)}"
             return f"Valid: {len(parsed.variants)} variants ({', '.join(parsed.variants)})."
@@ -339,7 +349,7 @@ def build(server: Server) -> Any:
             if not src:
                 return "**Choose a clip on the Restyle page first.**", jobs
             try:
-                parse_job(text, queue.state_dir)
+                view.parse_job(text, queue.state_dir)
                 job = queue.submit(
                     "variants", Path(src["path"]), {}, name=src["name"], job_text=text
                 )
@@ -350,58 +360,6 @@ def build(server: Server) -> Any:
 
         variants_btn.click(start_variants, [source, job_text, session], [variants_notice, session])
     return demo
-
-
-def model_path(root: Path | None, text: str) -> str:
-    """A model under the root (a folder or a file), or a hub id; any other path is refused."""
-    text = text.strip()
-    if root is not None:
-        try:
-            found = under_root(root, text)
-        except OptionError:
-            found = None
-        if found is not None and found.exists():
-            return str(found)
-    looks_like_path = text.startswith(("/", ".", "~")) or text.count("/") > 1 or "\\" in text
-    if looks_like_path or Path(text).suffix:
-        raise OptionError(
-            f"{text!r} is not a model folder or file under the root folder", param="model"
-        )
-    return text
-
-
-def parse_job(text: str, state_dir: Path) -> Any:
-    """Check a TOML job with :func:`vidx.jobfile.load_job` (errors name the key and line)."""
-    from vidx.jobfile import load_job
-
-    scratch = state_dir / "scratch"
-    scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", suffix=".toml", dir=scratch, delete=False) as f:
-        f.write(text)
-    try:
-        return load_job(f.name)
-    finally:
-        os.unlink(f.name)
-
-
-def before_after(job: Job) -> tuple[str, str] | None:
-    """The middle frame of the source and of the result as two PNGs in the job's folder."""
-    import cv2
-
-    from vidx.preview import grab_frames
-
-    if not job.files or not job.files[0].endswith(".mp4"):
-        return None
-    folder = Path(job.output).parent
-    pair = (folder / "before.png", folder / "after.png")
-    if not all(p.is_file() for p in pair):
-        try:
-            for path, clip in zip(pair, (job.input, job.files[0]), strict=True):
-                rgb = grab_frames(clip, 1)[0][1]
-                cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-        except (VidxError, OSError, IndexError):
-            return None
-    return str(pair[0]), str(pair[1])
 
 
 def launch(

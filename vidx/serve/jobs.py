@@ -51,6 +51,7 @@ class Job:
     done: int = 0
     total: int | None = None
     fps: float = 0.0
+    phase: str | None = None  # what a running job does besides frames ("scanning ...")
     frames: int | None = None
     error: str | None = None
     note: str | None = None
@@ -73,7 +74,8 @@ class Job:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-Runner = Callable[[Job, Callable[[int, int | None, float], None]], None]
+ProgressFn = Callable[[int, int | None, float, str | None], None]
+Runner = Callable[[Job, ProgressFn], None]
 
 
 class JobQueue:
@@ -235,16 +237,16 @@ class JobQueue:
                     job = self._next()
                 if self._stopping or job is None:
                     return
-                job.state, job.started, job.done = RUNNING, time.time(), 0
+                job.state, job.started, job.done, job.phase = RUNNING, time.time(), 0, None
                 self._save()
             self._run(job)
 
     def _run(self, job: Job) -> None:
-        def progress(done: int, total: int | None, fps: float) -> None:
+        def progress(done: int, total: int | None, fps: float, phase: str | None = None) -> None:
             with self._cond:
                 if job.id in self._cancel:
                     raise JobCancelled(job.id)
-                job.done, job.total, job.fps = done, total, fps
+                job.done, job.total, job.fps, job.phase = done, total, fps, phase
                 if time.monotonic() - self._saved >= SAVE_EVERY:
                     self._save()
                 self._cond.notify_all()
@@ -271,7 +273,7 @@ class JobQueue:
 
     def _finish(self, job: Job, state: str, *, error: str | None = None, note: str | None = None):
         with self._cond:
-            job.state, job.error, job.finished = state, error, time.time()
+            job.state, job.error, job.finished, job.phase = state, error, time.time(), None
             if note is not None:
                 job.note = note
             self._cancel.discard(job.id)
@@ -318,7 +320,7 @@ def kept_note(job: Job) -> str:
     return "cancelled"
 
 
-def run_job(job: Job, progress: Callable[[int, int | None, float], None]) -> None:
+def run_job(job: Job, progress: ProgressFn) -> None:
     """Run ``job`` through the Python API; fills in its result files and frame count."""
     from vidx import api
     from vidx.quiet import quiet_libraries
@@ -328,7 +330,7 @@ def run_job(job: Job, progress: Callable[[int, int | None, float], None]) -> Non
     output = Path(job.output)
 
     def on_progress(p: Any) -> None:  # vidx.pipeline.Progress
-        progress(p.done, p.total, p.fps)
+        progress(p.done, p.total, p.fps, getattr(p, "phase", None))
 
     with quiet_libraries() as notes:
         if job.kind == "preview":

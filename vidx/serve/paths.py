@@ -117,3 +117,21 @@ def _digest(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def model_path(root: Path | None, text: str) -> str:
+    """A model under the root (a folder or a file), or a hub id; any other path is refused."""
+    text = text.strip()
+    if root is not None:
+        try:
+            found = under_root(root, text)
+        except OptionError:
+            found = None
+        if found is not None and found.exists():
+            return str(found)
+    looks_like_path = text.startswith(("/", ".", "~")) or text.count("/") > 1 or "\\" in text
+    if looks_like_path or Path(text).suffix:
+        raise OptionError(
+            f"{text!r} is not a model folder or file under the root folder", param="model"
+        )
+    return text

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import html
 import math
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vidx.errors import OptionError
+from vidx.errors import OptionError, VidxError
 from vidx.serve.jobs import CANCELLED, DONE, FAILED, RUNNING, WAITING, Job
 
 EMBEDDED, PICTURE, DIFFUSION = "Embedded style", "Style from a picture", "Diffusion (prompt)"
@@ -106,6 +107,8 @@ def state_text(job: Job, place: int | None) -> str:
         when = "next in line" if ahead == 0 else f"{ahead} job{'s' * (ahead > 1)} ahead"
         return f"{head} waiting: {when}"
     if job.state == RUNNING:
+        if job.phase and not job.done:
+            return f"{head} running: {job.phase}"
         total = job.total if job.total is not None else "?"
         return f"{head} running: {job.done}/{total} frames, {job.fps:.1f} fps, ETA {clock(job.eta)}"
     if job.state == DONE:
@@ -190,3 +193,39 @@ def style_thumbnails(folder: Path, device: str = "cpu") -> list[tuple[str, str]]
             tmp.replace(path)
         out.append((str(path), f"{info.index} {info.name}"))
     return out
+
+
+def parse_job(text: str, state_dir: Path) -> Any:
+    """Check a TOML job with :func:`vidx.jobfile.load_job`; errors read ``job.toml:LINE: ...``
+    (no server paths)."""
+    from vidx.jobfile import load_job
+
+    scratch = state_dir / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch) as folder:
+        path = Path(folder) / "job.toml"
+        path.write_text(text, encoding="utf-8")
+        try:
+            return load_job(path)
+        except VidxError as exc:
+            raise OptionError(str(exc).replace(str(path), "job.toml")) from None
+
+
+def before_after(job: Job) -> tuple[str, str] | None:
+    """The middle frame of the source and of the result as two PNGs in the job's folder."""
+    import cv2
+
+    from vidx.preview import grab_frames
+
+    if not job.files or not job.files[0].endswith(".mp4"):
+        return None
+    folder = Path(job.output).parent
+    pair = (folder / "before.png", folder / "after.png")
+    if not all(p.is_file() for p in pair):
+        try:
+            for path, clip in zip(pair, (job.input, job.files[0]), strict=True):
+                rgb = grab_frames(clip, 1)[0][1]
+                cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        except (VidxError, OSError, IndexError):
+            return None
+    return str(pair[0]), str(pair[1])

@@ -29,7 +29,9 @@ from tests.conftest import make_clip
 
 CHROMIUM = Path(os.environ.get("VIDX_CHROMIUM", "/usr/bin/chromium"))
 REPO = Path(__file__).resolve().parents[3]
-ARTIFACTS = Path(os.environ.get("VIDX_TEST_ARTIFACTS", REPO / ".cache" / "test-artifacts" / "serve"))
+ARTIFACTS = Path(
+    os.environ.get("VIDX_TEST_ARTIFACTS", REPO / ".cache" / "test-artifacts" / "serve")
+)
 START_TIMEOUT = 150  # s: importing gradio and torch on a loaded 2-core machine
 JOB_TIMEOUT = 90_000  # ms
 
@@ -224,9 +226,7 @@ def test_root_paths_cannot_escape(page: Any, server: Served, typed: str, why: st
     assert len(server.jobs()) == before
 
 
-def test_two_jobs_at_once_run_one_after_the_other(
-    page: Any, browser: Any, server: Served
-) -> None:
+def test_two_jobs_at_once_run_one_after_the_other(page: Any, browser: Any, server: Served) -> None:
     other = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
     open_page(other, server)
     tabs = [page, other]
@@ -255,3 +255,33 @@ def test_no_arbitrary_file_is_served(page: Any, server: Served) -> None:
     for path in ("/etc/passwd", str(server.state / "jobs.json"), str(server.root / "clip.mp4")):
         response = page.request.get(f"{server.url}gradio_api/file={path}")
         assert response.status == 403, path
+
+
+def test_variants_page_checks_the_job_and_renders_every_variant(page: Any, server: Served) -> None:
+    box = page.locator("#pick input")
+    box.fill("clip.mp4")
+    box.press("Enter")
+    expect()(page.locator("#source-info")).to_contain_text("Source (root folder): clip.mp4")
+    page.get_by_role("tab", name="Variants").click()
+    toml = page.locator("#toml textarea")
+    toml.fill('[variants.a]\nstyle = "ember"\nstrenght = 0.5\n')
+    page.click("#check-job")
+    notice = page.locator("#variants-message")
+    expect()(notice).to_contain_text("job.toml:3: 'strenght' is not a key of [variants.a]")
+    shot(page, "09-variants-invalid")
+    toml.fill('[variants.swirl]\nstyle = "blue-swirl"\n\n[variants.ember]\nstyle = "ember"\n')
+    page.click("#check-job")
+    expect()(notice).to_contain_text("Valid: 2 variants (swirl, ember)")
+    page.click("#render-variants")
+    state = page.locator("#variants-status #job-state[data-state=done]")
+    expect()(state).to_contain_text("done: 12 frames", timeout=JOB_TIMEOUT)
+    for name in ("swirl.mp4", "ember.mp4"):
+        expect()(page.locator(f"#variants-files a[href$='/{name}']")).to_be_visible()
+    shot(page, "10-variants-rendered")
+    job = server.jobs()[-1]
+    assert job["kind"] == "variants" and job["state"] == "done"
+    assert sorted(Path(f).name for f in job["files"] if f.endswith(".mp4")) == [
+        "ember.mp4",
+        "swirl.mp4",
+    ]
+    assert all(frames_of(Path(f)) == 12 for f in job["files"] if f.endswith(".mp4"))
