@@ -419,6 +419,8 @@ def _run(job: Plan, on_progress: ProgressCallback | None, command: str) -> JobRe
         _check_paths(job.targets, job.reads)  # again, under the lock: another run may have ended
         if job.image_input and all(t.image for t in job.targets):
             return _run_still(job)
+        if job.shared.run.distributed:
+            return _run_on_ray(job, on_progress)
         outputs = build_outputs(job.targets, job.info.pix_fmt)
         shared = job.shared
         analysis = shared.analysis if any(_temporal(t.options) for t in job.targets) else None
@@ -456,6 +458,28 @@ def _run(job: Plan, on_progress: ProgressCallback | None, command: str) -> JobRe
         except BaseException:
             discard_unstarted(outputs)  # a parts folder with no finished segment is not kept
             raise
+
+
+def _run_on_ray(job: Plan, on_progress: ProgressCallback | None) -> JobResult:
+    """``--workers``/``--ray``: the segments go to Ray workers (see vidx.scale.ray_runner)."""
+    from vidx.scale.ray_runner import import_ray, run_on_ray
+
+    import_ray()  # a one-line error without the extra, before any work
+    if not job.segmented:
+        raise OptionError(
+            "needs a segmented job (--segment-frames > 0, a video, no --compare)", param="workers"
+        )
+    shared = job.shared
+    analysis = shared.analysis if any(_temporal(t.options) for t in job.targets) else None
+    return run_on_ray(
+        job.input,
+        job.info,
+        job.targets,
+        build_outputs,
+        analysis=analysis,
+        trim=trim_of(shared),
+        on_progress=on_progress,
+    )
 
 
 def _temporal(options: JobOptions) -> bool:

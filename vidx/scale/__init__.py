@@ -1,0 +1,1 @@
+"""Scale-out: a job's segments rendered by Ray workers (optional extra ``vidx[ray]``)."""

@@ -1,0 +1,377 @@
+"""Run a planned job's segments on Ray workers: the driver's side.
+
+The driver (this process) plans the segments at keyframe boundaries exactly as a resumable job
+does (:mod:`vidx.segments`), keeps the same ``OUTPUT.parts/manifest.json`` up to date after
+each finished segment (so a killed driver resumes with ``--resume``, on Ray or not), hands the
+unfinished segments to :class:`vidx.scale.worker.SegmentWorker` actors, one at a time each,
+and remuxes the result with the audio copied once. A segment whose worker died (its process
+killed, its node lost: ``ray.exceptions.RayActorError``) goes to a fresh worker; the output
+is the same as a run without the fault, because a segment's pixels depend only on its frames
+and its warm-up (see :mod:`vidx.restyle.priming`).
+
+``--workers N`` starts a local Ray instance with ``N x threads`` CPUs and stops it at the end;
+``--ray ADDRESS`` (or ``RAY_ADDRESS``) joins a running cluster and leaves it running. Segment
+files go through the parts folder when every worker sees it, else through the object store
+(``VIDX_RAY_TRANSPORT=object`` forces that, for tests).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from vidx.errors import OptionError
+from vidx.io.probe import VideoInfo
+from vidx.io.reader import Trim, repaired_warning
+from vidx.io.remux import assemble, copy_warnings, scan_frames
+from vidx.options import AnalysisOptions, RunOptions
+from vidx.pipeline import JobResult, Output, Progress, ProgressCallback, Timings, params, record
+from vidx.scale.worker import SegmentWorker
+from vidx.segments import Parts, Segment, plan_segments, warmup_of
+from vidx.sidecar import write_sidecar
+from vidx.sizes import Layout, parse_size
+
+TRANSPORT_ENV = "VIDX_RAY_TRANSPORT"  # "object": segments through the object store only
+MAX_ATTEMPTS = 3  # a segment is tried on this many workers before the job fails
+RAY_HINT = "needs Ray, which is not installed: pip install 'vidx[ray]'"
+
+
+@dataclass
+class WorkerProgress(Progress):
+    """Progress of a job on Ray: frames done, and segments done by each worker (by pid)."""
+
+    segments: dict[int, int] = field(default_factory=dict)
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or a one-line OptionError saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise OptionError(RAY_HINT, param="workers") from None
+    return ray
+
+
+def default_threads(workers: int) -> int:
+    """Each worker's share of this machine's cores (at least one)."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def connect(ray: Any, options: RunOptions, threads: int) -> bool:
+    """Join ``--ray``/``RAY_ADDRESS`` or start a local instance; True when the caller must
+    call ``ray.shutdown()`` (we connected or started it)."""
+    if ray.is_initialized():
+        return False
+    quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
+    address = options.ray or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, **quiet)
+    else:
+        workers = max(1, options.workers)
+        ray.init(address="local", num_cpus=workers * threads, include_dashboard=False, **quiet)
+    return True
+
+
+class _Stub:
+    """Stands in for a model on the driver: it only describes what the workers built."""
+
+    def __init__(self, name: str, description: dict) -> None:
+        self.name = name
+        self.description = description
+
+    def describe(self) -> dict:
+        return self.description
+
+
+class _Pool:
+    """The driver's workers: start, replace a dead one, stop."""
+
+    def __init__(self, ray: Any, count: int, threads: int, args: tuple, gpus: float) -> None:
+        self.ray = ray
+        # Ray sets OMP_NUM_THREADS to num_cpus itself; the worker sets torch, OpenCV and
+        # onnxruntime (no runtime_env: that would cost a fresh process per worker)
+        self.factory = ray.remote(SegmentWorker).options(
+            num_cpus=threads, num_gpus=gpus, max_concurrency=1
+        )
+        self.args = args
+        self.actors: list[Any] = [self.factory.remote(*args) for _ in range(count)]
+        self.pids: list[int] = ray.get([a.pid.remote() for a in self.actors])
+
+    def replace(self, slot: int) -> None:
+        self.ray.kill(self.actors[slot], no_restart=True)
+        self.actors[slot] = self.factory.remote(*self.args)
+        self.pids[slot] = self.ray.get(self.actors[slot].pid.remote())
+
+    def stop(self) -> None:
+        for actor in self.actors:
+            try:
+                self.ray.kill(actor, no_restart=True)
+            except Exception:  # already gone
+                pass
+
+
+def run_on_ray(
+    input_path: Path,
+    info: VideoInfo,
+    targets: list,
+    build: Callable[..., list[Output]],
+    *,
+    analysis: AnalysisOptions | None,
+    trim: Trim,
+    on_progress: ProgressCallback | None = None,
+) -> JobResult:
+    """Render a checked, segmented job (see :func:`vidx.jobs.plan`) on Ray workers; the same
+    contract, parts folder, manifest and sidecar as :func:`vidx.segments.run_segmented`.
+
+    ``targets`` are the job's :class:`vidx.jobs.Target`; ``build`` is
+    :func:`vidx.jobs.build_outputs`, called by each worker (models are never pickled)."""
+    ray = import_ray()
+    shared = targets[0].options
+    options: RunOptions = shared.run
+    threads = options.threads_per_worker or default_threads(options.workers or 1)
+    started_here = connect(ray, options, threads)
+    try:
+        count = options.workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
+        gpus = 1.0 if shared.device.device.startswith("cuda") else 0.0
+        worker_args = (targets, info.pix_fmt, analysis, threads, shared.input.deinterlace, build)
+        pool = _Pool(ray, count, threads, worker_args, gpus)
+        try:
+            return _drive(ray, pool, input_path, info, targets, analysis, trim, on_progress)
+        finally:
+            pool.stop()
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _drive(
+    ray: Any,
+    pool: _Pool,
+    input_path: Path,
+    info: VideoInfo,
+    targets: list,
+    analysis: AnalysisOptions | None,
+    trim: Trim,
+    on_progress: ProgressCallback | None,
+) -> JobResult:
+    # 1. the outputs as the workers built them, their parts folders and the segment plan
+    shared = targets[0].options
+    run_opts: RunOptions = shared.run
+    segment_frames = run_opts.segment_frames
+    started = time.perf_counter()
+    first = pool.actors[0]
+    settings = ray.get(first.settings.remote(trim, segment_frames))
+    described = ray.get(first.describe.remote())
+    outputs = [_output(t, d) for t, d in zip(targets, described, strict=True)]
+    warnings: list[str] = []
+    for out in outputs:
+        warnings += copy_warnings(input_path, out.path, out.encode.codec)
+    parts = [Parts(out) for out in outputs]
+    resumed = [
+        p.open(input_path, s, run_opts.restart, run_opts.resume)
+        for p, s in zip(parts, settings, strict=True)
+    ]
+    try:
+        segments, end_time = _plan(parts, resumed, input_path, trim, segment_frames, analysis)
+        return _render(
+            ray, pool, input_path, info, outputs, parts, segments, end_time, trim,
+            warnings, started, on_progress,
+        )  # fmt: skip
+    except BaseException:
+        for p in parts:
+            if not p.done:
+                p.remove()  # nothing finished: nothing worth keeping
+        raise
+
+
+def _output(t: Any, described: tuple[dict | None, dict]) -> Output:
+    restyle, upscale = described
+    o = t.options
+    restyler = _Stub(str((restyle or {}).get("name", "restyle")), restyle) if restyle else None
+    return Output(
+        t.path,
+        cast(Any, _Stub(str(upscale.get("name", "upscale")), upscale)),
+        parse_size(o.size.size),
+        o.size.fit,
+        o.encode.settings(),
+        cast(Any, restyler),
+        name=t.name,
+        options=o,
+    )
+
+
+def _plan(
+    parts: list[Parts],
+    resumed: list[bool],
+    input_path: Path,
+    trim: Trim,
+    segment_frames: int,
+    analysis: AnalysisOptions | None,
+) -> tuple[list[Segment], float | None]:
+    """The segment plan: the manifests' when every output resumes the same one, else new."""
+    plans = [p.data["segments"] for p, r in zip(parts, resumed, strict=True) if r]
+    if len(plans) == len(parts) and plans[0] and all(plan == plans[0] for plan in plans):
+        return [Segment(**s) for s in plans[0]], parts[0].data.get("end_time")
+    scan = scan_frames(input_path, trim)
+    segments = plan_segments(scan, segment_frames, warmup_of(analysis))
+    for p in parts:
+        if p.data["segments"] != [asdict(s) for s in segments]:
+            p.data.update(segments=[asdict(s) for s in segments], done=[])
+        p.data["end_time"] = scan.end_time
+        p.save()
+    return segments, scan.end_time
+
+
+def _transport(ray: Any, pool: _Pool, input_path: Path, parts: list[Parts]) -> bytes | None:
+    """None when every worker sees the input and the parts folders (files go there), else the
+    input's bytes in the object store (each segment comes back as bytes)."""
+    if os.environ.get(TRANSPORT_ENV) != "object":
+        checks = [
+            a.can_reach.remote(str(input_path), str(p.manifest), p.data["settings_sha256"])
+            for a in pool.actors
+            for p in parts
+        ]
+        if all(ray.get(checks)):
+            return None
+    return cast(bytes, ray.put(input_path.read_bytes()))
+
+
+def _render(
+    ray: Any,
+    pool: _Pool,
+    input_path: Path,
+    info: VideoInfo,
+    outputs: list[Output],
+    parts: list[Parts],
+    segments: list[Segment],
+    end_time: float | None,
+    trim: Trim,
+    warnings: list[str],
+    started: float,
+    on_progress: ProgressCallback | None,
+) -> JobResult:
+    # 2. schedule the unfinished segments, one at a time per worker; retry lost workers' ones
+    total = sum(s.frames for s in segments)
+    todo = [s for s in segments if not all(p.finished(s) for p in parts)]
+    done_frames = total - sum(s.frames for s in todo)
+    payload = _transport(ray, pool, input_path, parts) if todo else None
+    attempts = {s.index: 0 for s in todo}
+    per_worker: dict[int, int] = {}
+    running: dict[Any, tuple[int, Segment]] = {}
+    timings, layouts, repaired = Timings(), {}, 0
+
+    def submit(slot: int, seg: Segment) -> None:
+        attempts[seg.index] += 1
+        paths = None if payload is not None else [str(p.segment_path(seg)) for p in parts]
+        ref = pool.actors[slot].render.remote(str(input_path), seg, paths, payload)
+        running[ref] = (slot, seg)
+
+    def report() -> None:
+        if on_progress is not None:
+            elapsed = time.perf_counter() - started
+            segs = {pid: per_worker.get(pid, 0) for pid in pool.pids}
+            on_progress(WorkerProgress(done_frames, total, elapsed, segments=segs))
+
+    queue = list(todo)
+    for slot in range(len(pool.actors)):
+        if queue:
+            submit(slot, queue.pop(0))
+    report()
+    while running:
+        ready, _ = ray.wait(list(running), num_returns=1)
+        slot, seg = running.pop(ready[0])
+        try:
+            reply = ray.get(ready[0])
+        except ray.exceptions.RayActorError:
+            if attempts[seg.index] >= MAX_ATTEMPTS:
+                raise
+            pool.replace(slot)  # a fresh worker on the same slot takes the segment again
+            submit(slot, seg)
+            continue
+        except ray.exceptions.RayTaskError as exc:
+            raise exc.as_instanceof_cause() from None  # the worker's own error (a VidxError)
+        # 3. record the finished segment in every manifest
+        if payload is not None:
+            for p, data in zip(parts, reply["files"], strict=True):
+                _write_atomic(p.segment_path(seg), data)
+        if reply["frames"] != seg.frames:
+            warnings.append(
+                f"segment {seg.index} decoded {reply['frames']} frames where the scan planned "
+                f"{seg.frames}"
+            )
+        layouts.update(reply["layouts"])
+        repaired += reply["repaired"]
+        said = repaired_warning(reply["repaired"])
+        warnings += [w for w in reply["warnings"] if w not in warnings and w != said]
+        for name, value in reply["timings"].items():
+            setattr(timings, name, getattr(timings, name) + value)
+        for p in parts:
+            p.data["done"] = sorted(p.done | {seg.index})
+            p.data.setdefault("layouts", {}).update(
+                {k: asdict(v) for k, v in reply["layouts"].items()}
+            )
+            p.save()
+        done_frames += seg.frames
+        per_worker[reply["pid"]] = per_worker.get(reply["pid"], 0) + 1
+        if queue:
+            submit(slot, queue.pop(0))
+        report()
+    # 4. remux every output from its segments plus the input's audio and subtitles
+    return _assemble(
+        input_path, info, outputs, parts, segments, end_time, trim, warnings, started,
+        timings, layouts, repaired,
+    )  # fmt: skip
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    part = path.with_name(path.name + ".part")
+    part.write_bytes(data)
+    os.replace(part, path)
+
+
+def _assemble(
+    input_path: Path,
+    info: VideoInfo,
+    outputs: list[Output],
+    parts: list[Parts],
+    segments: list[Segment],
+    end_time: float | None,
+    trim: Trim,
+    warnings: list[str],
+    started: float,
+    timings: Timings,
+    layouts: dict[str, Layout],
+    repaired: int,
+) -> JobResult:
+    total = sum(s.frames for s in segments)
+    paths, frames = [], 0
+    for out, p in zip(outputs, parts, strict=True):
+        frames = assemble(
+            [(p.segment_path(s), s.start) for s in segments],
+            input_path,
+            out.path,
+            out.encode.codec,
+            trim,
+            end_time,
+        )
+        paths.append(out.path)
+        for name, value in p.data.get("layouts", {}).items():
+            layouts.setdefault(
+                name, Layout(tuple(value["content"]), tuple(value["canvas"]), value["fit"])
+            )
+    if repaired:
+        warnings.append(repaired_warning(repaired))
+    if frames != total:
+        warnings.append(f"the output has {frames} frames where the scan planned {total}")
+    timings.total = time.perf_counter() - started
+    result = JobResult(paths, frames, timings, warnings, layouts, repaired)
+    for out, p in zip(outputs, parts, strict=True):
+        data = {**record(out, frames, info, trim, result), "segments": len(segments)}
+        write_sidecar(out.path, data, params(out))
+        p.remove()
+    return result

@@ -1,0 +1,170 @@
+"""The body of a Ray model worker: builds a job's models once, then renders segments.
+
+A worker gets the job's :class:`vidx.jobs.Target` list (paths and options, never model objects)
+and calls :func:`vidx.jobs.build_outputs` (handed to it) itself, so models load once per
+worker, on the worker's machine. Each segment is one :func:`vidx.pipeline.run` over its slice
+of the input, primed by the warm-up frames before it (:func:`vidx.segments.segment_outputs`).
+
+Segment files go straight into the job's parts folder when the worker can see it (a local
+cluster, or a shared file system); otherwise the input comes as bytes through Ray's object
+store and the encoded segment goes back the same way.
+
+This module does not import Ray: :mod:`vidx.scale.ray_runner` wraps :class:`SegmentWorker` in
+``ray.remote``, so the worker is plain Python and testable without a cluster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from vidx.io.reader import Trim
+from vidx.options import AnalysisOptions
+from vidx.pipeline import Output, run
+from vidx.segments import (
+    AV1_SEGMENT_SUFFIX,
+    SEGMENT_SUFFIX,
+    Segment,
+    job_settings,
+    segment_outputs,
+)
+
+
+def set_threads(threads: int) -> None:
+    """Make this process's numeric libraries use ``threads`` CPU threads (torch, OpenCV,
+    onnxruntime for the style network)."""
+    import cv2
+    import torch
+
+    from vidx.restyle.style import set_onnx_threads
+
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
+    set_onnx_threads(threads)
+
+
+class SegmentWorker:
+    """Renders segments of one job (see the module docstring)."""
+
+    def __init__(
+        self,
+        targets: list,
+        source_pix_fmt: str | None,
+        analysis: AnalysisOptions | None,
+        threads: int,
+        deinterlace: str,
+        build: Callable[..., list[Output]],
+    ) -> None:
+        """``build`` is :func:`vidx.jobs.build_outputs` (passed in: vidx.jobs calls this
+        layer, so importing it here would make a cycle)."""
+        set_threads(threads)
+        self.threads = threads
+        self.outputs = build(targets, source_pix_fmt)
+        self.analysis = analysis
+        self.deinterlace = deinterlace
+        self.raft_state: Any = None
+        if analysis is not None and analysis.flow == "raft":
+            from vidx.weights import load_raft_model
+
+            allow = targets[0].options.device.allow_pickle
+            self.raft_state = load_raft_model(Path(analysis.raft_weights or ""), allow_pickle=allow)
+        self._inputs: dict[str, Path] = {}  # object-store inputs, written once per worker
+        self._scratch = Path(tempfile.mkdtemp(prefix="vidx-worker-"))
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def settings(self, trim: Trim, segment_frames: int) -> list[dict]:
+        """What the resume manifest records for each output (models described as built here)."""
+        return [job_settings(o, trim, self.analysis, segment_frames) for o in self.outputs]
+
+    def describe(self) -> list[tuple[dict | None, dict]]:
+        """Each output's restyler and upscaler ``describe()`` (for the sidecar)."""
+        return [
+            (o.restyler.describe() if o.restyler is not None else None, o.upscaler.describe())
+            for o in self.outputs
+        ]
+
+    def can_reach(self, input_path: str, manifest: str, settings_sha256: str) -> bool:
+        """Whether this worker sees the job's input and parts folder (the very manifest the
+        driver wrote, by its settings hash), so segments can go through the file system."""
+        try:
+            data = json.loads(Path(manifest).read_text())
+        except (OSError, ValueError):
+            return False
+        return Path(input_path).is_file() and data.get("settings_sha256") == settings_sha256
+
+    def render(
+        self,
+        input_path: str,
+        seg: Segment,
+        paths: list[str] | None,
+        input_bytes: bytes | None = None,
+    ) -> dict:
+        """Render ``seg``. With ``paths`` the segment files are written there; without, the
+        input comes as ``input_bytes`` and each output's encoded segment is returned as bytes
+        under ``"files"``. Returns the pipeline's frames, layouts, warnings and timings."""
+        source = Path(input_path)
+        if input_bytes is not None:
+            source = self._local_input(input_bytes, source.suffix)
+        if paths is not None:
+            targets = [Path(p) for p in paths]
+        else:
+            folder = self._scratch / f"seg{seg.index:05d}"
+            folder.mkdir(exist_ok=True)
+            suffixes = [
+                AV1_SEGMENT_SUFFIX if o.encode.codec == "av1" else SEGMENT_SUFFIX
+                for o in self.outputs
+            ]
+            targets = [folder / f"out{i}{sfx}" for i, sfx in enumerate(suffixes)]
+        outputs = segment_outputs(
+            source,
+            seg,
+            self.outputs,
+            targets,
+            self.analysis,
+            self.raft_state,
+            self.deinterlace,
+        )
+        result = run(
+            source,
+            outputs,
+            trim=seg.trim,
+            analysis=self.analysis,
+            raft_state=self.raft_state,
+            copy_streams=False,
+            sidecars=False,
+            deinterlace=self.deinterlace,
+        )
+        reply: dict = {
+            "frames": result.frames,
+            "layouts": result.layouts,
+            "warnings": result.warnings,
+            "repaired": result.repaired,
+            "timings": vars(result.timings),
+            "pid": os.getpid(),
+        }
+        if paths is None:
+            reply["files"] = [t.read_bytes() for t in targets]
+            shutil.rmtree(targets[0].parent, ignore_errors=True)
+        return reply
+
+    def _local_input(self, data: bytes, suffix: str) -> Path:
+        key = hashlib.sha256(data).hexdigest()
+        if key not in self._inputs:
+            path = self._scratch / f"input-{key[:16]}{suffix}"
+            path.write_bytes(data)
+            self._inputs[key] = path
+        return self._inputs[key]
+
+    def close(self) -> None:
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+__all__ = ["SegmentWorker", "set_threads"]
