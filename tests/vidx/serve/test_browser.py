@@ -3,7 +3,7 @@
 One real ``vidx serve`` subprocess (a free localhost port, a temporary ``--root`` and state
 folder) serves every test here; each test has a fresh page. Screenshots of each step go to
 ``.cache/test-artifacts/serve/`` (or ``$VIDX_TEST_ARTIFACTS``). No browser is downloaded: the
-tests use ``/usr/bin/chromium`` (``make setup`` installs it as root) and skip, saying why, when
+tests use ``/usr/bin/chromium`` (``make test`` installs it as root) and skip, saying why, when
 it or the Python packages are missing.
 """
 
@@ -42,7 +42,7 @@ def missing() -> str | None:
             return f"the Python package {package} is not installed (pip install -e '.[test]')"
     if not os.access(CHROMIUM, os.X_OK):
         return (
-            f"Debian's chromium is not at {CHROMIUM} (apt-get install chromium; `make setup` "
+            f"Debian's chromium is not at {CHROMIUM} (apt-get install chromium; `make test` "
             "does it when run as root)"
         )
     return None
