@@ -381,6 +381,10 @@ def probe_lines(info) -> list[str]:  # noqa: ANN001 - vidx.io.probe.VideoInfo
         f"({info.bit_depth}-bit), {info.average_rate or '?'} fps avg, time base "
         f"{info.time_base}, {frames} frames",
     ]
+    if info.format != "image":
+        from vidx.io.colour import summary
+
+        lines.append(f"  colour: {summary(info)}")
     if info.timecode:
         lines.append(f"  timecode: {info.timecode}")
     for s in info.streams:
