@@ -515,4 +515,7 @@ def serve(
         warn(f"serving on {host} without --auth: anyone who can reach it can run jobs")
     with user_errors():
         err.print(f"vidx serve: http://{host}:{port}/ (Ctrl-C stops; unfinished jobs resume)")
-        run_server(host, port, root=root, auth=auth, state=state, max_upload_mb=max_upload)
+        try:
+            run_server(host, port, root=root, auth=auth, state=state, max_upload_mb=max_upload)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the normal way to stop a server
+            err.print("vidx serve: stopped; unfinished jobs resume on the next start")
