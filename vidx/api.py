@@ -8,8 +8,9 @@ subclasses with one-line messages; nothing prints, progress goes to ``on_progres
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vidx.io.inputs import check_regular_file
 from vidx.io.lock import OutputLock
@@ -19,6 +20,9 @@ from vidx.jobs import Target, execute, plan, plan_preview
 from vidx.options import JobOptions
 from vidx.pipeline import JobResult, ProgressCallback
 from vidx.variants import variant_targets
+
+if TYPE_CHECKING:
+    from vidx.batch import BatchItem, BatchResult
 
 
 def _options(options: JobOptions | None, values: dict[str, Any]) -> JobOptions:
@@ -44,6 +48,28 @@ def render(
     """
     job = plan(input, [Target(Path(output), _options(options, values))])
     return execute(job, on_progress=on_progress, command=command)
+
+
+def render_batch(
+    inputs: str | Path | Sequence[str | Path],
+    output_dir: str | Path,
+    options: JobOptions | None = None,
+    *,
+    on_progress: ProgressCallback | None = None,
+    on_item: Callable[[BatchItem], None] | None = None,
+    command: str = "vidx.render_batch",
+    **values: Any,
+) -> BatchResult:
+    """Render several inputs (files, or folders of videos and pictures) into ``output_dir``,
+    each as its own resumable job with the same options (see :mod:`vidx.batch`). A file that
+    fails is recorded with its reason and the others go on: check ``result.ok``."""
+    from vidx.batch import render_batch as run_batch
+
+    files = [inputs] if isinstance(inputs, str | Path) else list(inputs)
+    opts = _options(options, values)
+    return run_batch(
+        files, output_dir, opts, on_progress=on_progress, on_item=on_item, command=command
+    )
 
 
 def variants(

@@ -13,19 +13,43 @@ import json
 import os
 import shlex
 import sys
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from vidx import console
 from vidx.errors import OptionError, VidxError
-from vidx.options import GROUPS, IO, Opt, OptionGroup, all_options, default_of, hints
+from vidx.options import (
+    GROUPS,
+    IO,
+    DeviceOptions,
+    EncodeOptions,
+    InputOptions,
+    Opt,
+    OptionGroup,
+    RestyleOptions,
+    RunOptions,
+    SizeOptions,
+    TrimOptions,
+    UpscaleOptions,
+    all_options,
+    default_of,
+    hints,
+)
 from vidx.version import __version__
+
+if TYPE_CHECKING:
+    from vidx.batch import BatchItem, BatchResult
+    from vidx.io.probe import VideoInfo
+    from vidx.pipeline import JobResult
+    from vidx.pipeline import Progress as PipelineProgress
 
 app = typer.Typer(
     name="vidx",
@@ -62,6 +86,9 @@ def option_param(name: str, **change: Any) -> inspect.Parameter:
     annotation = change.get("annotation", hints(cls)[name])
     if name == "style" and "annotation" not in change:
         annotation = str | None  # a job file's integer style is a string here
+    if "annotation" not in change and str in typing.get_args(annotation):
+        # a number or text (--start 1.5, 00:01:30, 120f): text here, the option parses it
+        annotation = str | None if type(None) in typing.get_args(annotation) else str
     text = escape(change.get("help", meta.help))  # help renders literally ("[shared]")
     names = flag(name)
     if annotation is bool:  # a switch: --temporal / --no-temporal
@@ -113,12 +140,24 @@ def plain(name: str, annotation: Any, default: Any, *flags: str, help: str) -> i
 
 INPUT = positional("input", Path, "Input video or picture (any format FFmpeg reads).")
 OUTPUT = plain("output", Path, ..., "-o", "--output", help="Output file (.mp4/.mov/.mkv/.webm).")
+INPUTS = positional(
+    "input", list[Path], "Input videos or pictures, or folders of them (several: a batch)."
+)
+OUTPUT_OR_DIR = plain(
+    "output",
+    str,
+    ...,
+    "-o",
+    "--output",
+    help="Output file (.mp4/.mov/.mkv/.webm/.mxf), or a folder (OUTDIR/) for a batch.",
+)
 
 
 # Rendering: errors, warnings, progress -------------------------------------------------------
 
 
 def fail(message: str, code: int = 2) -> None:
+    console.log(f"error: {message}")
     err.print(
         f"[bold red]vidx: error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True
     )
@@ -126,7 +165,15 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def warn(message: str) -> None:
+    console.log(f"warning: {message}")
     err.print(f"[yellow]vidx: warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def say(text: str) -> None:
+    """A plain line on stderr (none with -q) and in the --log file."""
+    console.log(text)
+    if not console.quiet():
+        err.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def message(exc: VidxError) -> str:
@@ -156,7 +203,7 @@ def user_errors(outputs: tuple[Path, ...] = ()) -> Iterator[None]:
     except KeyboardInterrupt as exc:
         code = exc.exit_code if isinstance(exc, Terminated) else 130
         fail(f"{stopped(exc)}; {kept(outputs)}", code=code)
-    except Exception as exc:  # noqa: BLE001 - a bug: one line, traceback only when asked for
+    except Exception as exc:  # a bug: one line, a traceback only when asked for
         if os.environ.get("VIDX_DEBUG"):
             raise
         fail(f"unexpected {type(exc).__name__}: {exc} (set VIDX_DEBUG=1 for a traceback)", code=1)
@@ -184,9 +231,17 @@ def kept(outputs: tuple[Path, ...]) -> str:
 
 @contextmanager
 def progress_bar(label: str) -> Iterator[Callable]:
-    """A rich progress bar on stderr (frames, fps, ETA); yields the library's callback."""
+    """Progress on stderr, yielding the library's callback: a rich bar (frames, fps, ETA) on a
+    terminal or with VIDX_PROGRESS, else a plain line every few seconds (see vidx.console);
+    nothing with -q. Phase messages show in the bar or as lines; all of it goes to --log."""
+    every = console.progress_interval()
+    logged = console.PlainProgress(label, console.log, every) if console.STATE["log"] else None
+    if console.quiet():
+        yield console.fan_out(logged)
+        return
     if not err.is_terminal and not os.environ.get("VIDX_PROGRESS"):
-        yield lambda p: None
+        plain = console.PlainProgress(label, lambda line: err.print(line, markup=False), every)
+        yield console.fan_out(plain, logged)
         return
     columns = (
         TextColumn("{task.description}"),
@@ -198,21 +253,22 @@ def progress_bar(label: str) -> Iterator[Callable]:
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task(label, total=None, fps=0.0)
 
-        def update(p) -> None:  # noqa: ANN001 - vidx.pipeline.Progress
-            bar.update(task, completed=p.done, total=p.total, fps=p.fps)
+        def update(p: PipelineProgress) -> None:
+            if p.phase:
+                bar.update(task, description=f"{label}: {p.phase}")
+                return
+            bar.update(task, completed=p.done, total=p.total, fps=p.fps, description=label)
 
-        yield update
+        yield console.fan_out(update, logged)
 
 
-def report(result) -> None:  # noqa: ANN001 - vidx.pipeline.JobResult
+def report(result: JobResult) -> None:
     for w in result.warnings:
         warn(w)
     t = result.timings
     fps = result.frames / t.total if t.total else 0.0
     for path in result.outputs:
-        err.print(
-            f"wrote {path} ({result.frames} frames, {t.total:.1f}s, {fps:.2f} fps)", highlight=False
-        )
+        say(f"wrote {path} ({result.frames} frames, {t.total:.1f}s, {fps:.2f} fps)")
 
 
 def command_line() -> str:
@@ -227,16 +283,6 @@ def given(values: dict[str, Any], names: list[str]) -> dict[str, Any]:
 
 # Commands -------------------------------------------------------------------------------------
 
-from vidx.options import (  # noqa: E402 - the groups each command takes
-    DeviceOptions,
-    EncodeOptions,
-    InputOptions,
-    RestyleOptions,
-    RunOptions,
-    SizeOptions,
-    TrimOptions,
-    UpscaleOptions,
-)
 
 UPSCALE = group_names(
     TrimOptions, SizeOptions, UpscaleOptions, EncodeOptions, DeviceOptions, InputOptions, RunOptions
@@ -244,23 +290,69 @@ UPSCALE = group_names(
 RESTYLE = group_names(*GROUPS)
 
 
-def render_command(label: str, input: Path, output: Path, values: dict[str, Any]) -> None:
+def render_command(label: str, inputs: list[Path], output: str, values: dict[str, Any]) -> None:
+    """One job, or a batch (several inputs, a folder, or ``-o OUTDIR/``)."""
     from vidx.api import render
 
-    with user_errors((output,)):
+    folder = output.endswith(("/", os.sep)) or Path(output).is_dir()
+    if len(inputs) > 1 or any(p.is_dir() for p in inputs) or folder:
+        batch_command(label, inputs, Path(output), values)
+        return
+    out = Path(output)
+    with user_errors((out,)):
         with progress_bar(label) as cb:
-            result = render(input, output, on_progress=cb, command=command_line(), **values)
+            result = render(inputs[0], out, on_progress=cb, command=command_line(), **values)
         report(result)
 
 
-@command([INPUT, OUTPUT, *(option_param(n) for n in UPSCALE)])
-def upscale(input: Path, output: Path, **values: Any) -> None:
-    """Upscale (or just transcode with --size source) keeping timing, audio and subtitles."""
+def batch_command(label: str, inputs: list[Path], outdir: Path, values: dict[str, Any]) -> None:
+    """Each input its own job into ``outdir``; a summary line per input; exit 1 if any failed."""
+    from vidx.api import render_batch
+
+    def done(item: BatchItem) -> None:
+        if item.result is not None:
+            report(item.result)
+
+    with user_errors():
+        with progress_bar(label) as cb:
+            result = render_batch(
+                inputs, outdir, on_progress=cb, on_item=done, command=command_line(), **values
+            )
+    summary(result)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def summary(result: BatchResult) -> None:
+    """The batch's table: one line per input (ok, kept: done before, failed: why)."""
+    items = result.items
+    good = len(items) - len(result.failed)
+    failed = f", {len(result.failed)} failed" if result.failed else ""
+    say(f"batch: {good} of {len(items)} done{failed}")
+    for item in items:
+        if item.status == "failed":
+            why = message(item.error) if isinstance(item.error, VidxError) else item.reason
+            why = why.removeprefix(f"{item.input}: ")  # (the line names the input already)
+            line = f"  failed  {item.input}: {why}"
+            console.log(line)
+            err.print(line, markup=False, highlight=False, soft_wrap=True)
+        elif item.status == "kept":
+            say(f"  kept    {item.input} -> {item.output} (done by an earlier run)")
+        else:
+            r = item.result
+            frames = f" ({r.frames} frames, {r.timings.total:.1f}s)" if r is not None else ""
+            say(f"  ok      {item.input} -> {item.output}{frames}")
+
+
+@command([INPUTS, OUTPUT_OR_DIR, *(option_param(n) for n in UPSCALE)])
+def upscale(input: list[Path], output: str, **values: Any) -> None:
+    """Upscale (or just transcode with --size source) keeping timing, audio and subtitles.
+    Several inputs or a folder are a batch into the folder -o OUTDIR/."""
     render_command("upscale", input, output, given(values, UPSCALE))
 
 
-@command([INPUT, OUTPUT, *(option_param(n) for n in RESTYLE)])
-def restyle(input: Path, output: Path, **values: Any) -> None:
+@command([INPUTS, OUTPUT_OR_DIR, *(option_param(n) for n in RESTYLE)])
+def restyle(input: list[Path], output: str, **values: Any) -> None:
     """Restyle every frame (embedded --style or diffusion --prompt), then upscale to --size."""
     chosen = given(values, RESTYLE)
     if not any(k in chosen for k in ("style", "style_image", "prompt")):
@@ -369,7 +461,7 @@ def probe(
         out.print(line, highlight=False)
 
 
-def probe_lines(info) -> list[str]:  # noqa: ANN001 - vidx.io.probe.VideoInfo
+def probe_lines(info: VideoInfo) -> list[str]:
     rot = f", rotated {info.rotation}°" if info.rotation else ""
     frames = (
         f"{info.frames}" + ("" if info.frames_exact else " (estimated)") if info.frames else "?"
@@ -381,10 +473,6 @@ def probe_lines(info) -> list[str]:  # noqa: ANN001 - vidx.io.probe.VideoInfo
         f"({info.bit_depth}-bit), {info.average_rate or '?'} fps avg, time base "
         f"{info.time_base}, {frames} frames",
     ]
-    if info.format != "image":
-        from vidx.io.colour import summary
-
-        lines.append(f"  colour: {summary(info)}")
     if info.timecode:
         lines.append(f"  timecode: {info.timecode}")
     for s in info.streams:
@@ -476,6 +564,13 @@ def main(
     verbose: Annotated[
         bool, typer.Option("-v", "--verbose", help="Show the libraries' own warnings in full.")
     ] = False,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help="No progress or summary; warnings, errors only.")
+    ] = False,
+    log: Annotated[
+        Path | None,
+        typer.Option("--log", help="Also append every message, progress lines included, here."),
+    ] = None,
     show_version: Annotated[
         bool,
         typer.Option("--version", callback=version, is_eager=True, help="Print the version."),
@@ -483,6 +578,14 @@ def main(
 ) -> None:
     """Restyle and upscale video frame by frame, steady over time, audio and timing intact."""
     VERBOSE["on"] = VERBOSE["on"] or verbose
+    console.STATE["quiet"] = quiet
+    console.close_log()
+    if log is not None:
+        try:
+            console.open_log(log)
+        except OSError as exc:
+            fail(f"--log {log}: {exc.strerror or exc}")
+        console.log(command_line())
 
 
 @app.command()
@@ -515,7 +618,4 @@ def serve(
         warn(f"serving on {host} without --auth: anyone who can reach it can run jobs")
     with user_errors():
         err.print(f"vidx serve: http://{host}:{port}/ (Ctrl-C stops; unfinished jobs resume)")
-        try:
-            run_server(host, port, root=root, auth=auth, state=state, max_upload_mb=max_upload)
-        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the normal way to stop a server
-            err.print("vidx serve: stopped; unfinished jobs resume on the next start")
+        run_server(host, port, root=root, auth=auth, state=state, max_upload_mb=max_upload)

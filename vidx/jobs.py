@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,7 @@ from vidx.compare import compare_path
 from vidx.errors import ModelError, OptionError, OutputError
 from vidx.io.inputs import check_image_file, check_pixels, check_regular_file
 from vidx.io.lock import OutputLock, lock_path
-from vidx.io.probe import VideoInfo, probe
+from vidx.io.probe import VideoInfo, as_fraction, probe
 from vidx.io.reader import Trim
 from vidx.io.still import is_image_path, still_info
 from vidx.io.still import temp_path as image_temp_path
@@ -33,13 +34,12 @@ from vidx.io.writer import (
     EncodeSettings,
     container_format,
     encoder_formats,
-    following_source,
     has_alpha,
     keeping_alpha,
     part_path,
 )
 from vidx.options import JobOptions
-from vidx.pipeline import JobResult, Output, ProgressCallback, run
+from vidx.pipeline import JobResult, Output, ProgressCallback, run, say_phase
 from vidx.segments import MANIFEST, discard_unstarted, parts_dir, run_segmented
 from vidx.sidecar import sidecar_path
 from vidx.sidecar import temp_path as json_temp_path
@@ -179,7 +179,7 @@ def plan_preview(input: str | Path, output: str | Path, options: JobOptions) -> 
 
 
 def _check_trim(info: VideoInfo, options: JobOptions) -> None:
-    start = options.trim.start
+    start = trim_of(options, info).start  # (frame counts resolved with the input's rate)
     if info.duration is not None and start > 0 and start >= info.duration:
         raise OptionError(
             f"{start:g} s is past the end of the input ({info.duration:.3f} s)", param="start"
@@ -369,9 +369,7 @@ def notices(info: VideoInfo, t: Target) -> list[str]:
     import av
 
     out: list[str] = []
-    settings = following_source(
-        keeping_alpha(t.options.encode.settings(), info.pix_fmt), info.pix_fmt
-    )
+    settings = keeping_alpha(t.options.encode.settings(), info.pix_fmt)
     src, dst = av.VideoFormat(info.pix_fmt), av.VideoFormat(settings.pixel_format)
     name = f"{t.path.name}:"
     if src.name.startswith("yuv") and CHROMA_SAMPLES[_chroma(dst)] < CHROMA_SAMPLES[_chroma(src)]:
@@ -389,42 +387,9 @@ def notices(info: VideoInfo, t: Target) -> list[str]:
         )
     if has_alpha(info.pix_fmt):
         out += _alpha_notices(name, settings, t)
-    out += colour_notices(info, t, settings)
     if t.options.size.size == "source" and (info.width % 2 or info.height % 2):
         w, h = info.width + info.width % 2, info.height + info.height % 2
         out.append(f"{name} the odd source size {info.width}x{info.height} is padded to {w}x{h}")
-    return out
-
-
-def colour_notices(info: VideoInfo, t: Target, settings: EncodeSettings) -> list[str]:
-    """What a deep or HDR source loses to a model of 8-bit SDR pictures, and an h264 pixel
-    format chosen to keep the source's that common players cannot play."""
-    import av
-
-    out: list[str] = []
-    name = f"{t.path.name}:"
-    r = t.options.restyle
-    model = "the diffusion model" if r.backend == "diffusion" else "the style network"
-    hdr = {"smpte2084": "PQ", "arib-std-b67": "HLG"}.get(info.color_transfer or "")
-    if r.active and hdr:
-        out.append(
-            f"{name} the source is HDR ({hdr}); {model} expects SDR pictures and restyles the "
-            f"{hdr} code values as they are, so colours and contrast will look wrong (the "
-            "output keeps the HDR tags)"
-        )
-    if r.active and info.bit_depth > 8:
-        out.append(
-            f"{name} the {info.bit_depth}-bit source is restyled at 8 bits ({model} takes "
-            "8-bit pictures)"
-        )
-    dst = av.VideoFormat(settings.pixel_format)
-    if settings.codec == "h264" and t.options.encode.pix_fmt is None:
-        if _chroma(dst) != "4:2:0" or dst.components[0].bits > 8:
-            out.append(
-                f"{name} written as {settings.pixel_format} h264 to keep the source's depth and "
-                "chroma; browsers and phones play only yuv420p h264 (--pix-fmt yuv420p, or "
-                "--codec hevc for 10-bit)"
-            )
     return out
 
 
@@ -457,6 +422,9 @@ def _run(job: Plan, on_progress: ProgressCallback | None, command: str) -> JobRe
             return _run_still(job)
         if job.shared.run.distributed:
             return _run_on_ray(job, on_progress)
+        loading = models_phase(job.targets)
+        if loading:
+            say_phase(on_progress, loading)
         outputs = build_outputs(job.targets, job.info.pix_fmt)
         shared = job.shared
         analysis = shared.analysis if any(_temporal(t.options) for t in job.targets) else None
@@ -467,7 +435,7 @@ def _run(job: Plan, on_progress: ProgressCallback | None, command: str) -> JobRe
             raft_state = load_raft_model(
                 Path(analysis.raft_weights or ""), allow_pickle=shared.device.allow_pickle
             )
-        trim = trim_of(shared)
+        trim = trim_of(shared, job.info)
         if not job.segmented:
             return run(
                 job.input,
@@ -518,13 +486,41 @@ def _run_on_ray(job: Plan, on_progress: ProgressCallback | None) -> JobResult:
     )
 
 
+def models_phase(targets: list[Target]) -> str | None:
+    """The phase message while a job builds its models: what it loads (None: no model, only
+    classical resamplers)."""
+    names: list[str] = []
+    for t in targets:
+        o = t.options
+        if o.restyle.active:
+            names.append(Path(o.restyle.model).name if o.restyle.model else "style network")
+        known = REGISTRY.get(o.upscale.upscaler)
+        if known is None or known.kind != "classical":
+            names.append(Path(o.upscale.upscaler).name)
+    return f"loading models ({', '.join(dict.fromkeys(names))})" if names else None
+
+
 def _temporal(options: JobOptions) -> bool:
     return options.restyle.active and options.restyle.temporal
 
 
-def trim_of(options: JobOptions) -> Trim:
+def trim_of(options: JobOptions, info: VideoInfo | None = None) -> Trim:
+    """The reader's trim in seconds; ``--start``/``--duration`` given as frame counts
+    (``120f``) count at the input's frame rate (``info``)."""
     t = options.trim
-    return Trim(t.start, t.duration, t.max_frames)
+    start, duration = t.seconds(frame_rate(info) if info is not None else None)
+    return Trim(start, duration, t.max_frames)
+
+
+def frame_rate(info: VideoInfo) -> Fraction | None:
+    """The input's frame rate: its average rate, or frames over duration where the average is
+    no frame rate (Matroska's millisecond stamps can make it 1000)."""
+    rate = as_fraction(info.average_rate)
+    if rate and 1 <= rate <= 240:
+        return rate
+    if info.frames and info.duration:
+        return Fraction(info.frames) / Fraction(info.duration)
+    return rate
 
 
 def build_outputs(targets: list[Target], source_pix_fmt: str | None = None) -> list[Output]:

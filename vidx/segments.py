@@ -39,6 +39,7 @@ from vidx.pipeline import (
     params,
     record,
     run,
+    say_phase,
 )
 from vidx.sidecar import write_json, write_sidecar
 from vidx.sizes import Layout
@@ -281,6 +282,7 @@ def run_segmented(
         segments = [Segment(**s) for s in plans[0]]
         end_time = parts[0].data.get("end_time")
     else:
+        say_phase(on_progress, "scanning the input's frames")
         scan = scan_frames(input_path, trim)
         segments = plan_segments(scan, segment_frames, warmup_of(analysis))
         end_time = scan.end_time
@@ -340,6 +342,8 @@ def run_segmented(
     paths = []
     frames = 0
     for out, p in zip(outputs, parts, strict=True):
+        phase = f"assembling {out.path.name} from {len(segments)} segments"
+        say_phase(on_progress, phase, total, total, time.perf_counter() - started)
         frames = assemble(
             [(p.segment_path(s), s.start) for s in segments],
             input_path,
@@ -431,6 +435,6 @@ def _offset(
         return None
 
     def report(p: Progress) -> None:
-        callback(Progress(before + p.done, total, time.perf_counter() - started))
+        callback(Progress(before + p.done, total, time.perf_counter() - started, p.phase))
 
     return report
