@@ -473,6 +473,10 @@ def probe_lines(info: VideoInfo) -> list[str]:
         f"({info.bit_depth}-bit), {info.average_rate or '?'} fps avg, time base "
         f"{info.time_base}, {frames} frames",
     ]
+    if info.format != "image":
+        from vidx.io.colour import summary
+
+        lines.append(f"  colour: {summary(info)}")
     if info.timecode:
         lines.append(f"  timecode: {info.timecode}")
     for s in info.streams:
@@ -618,4 +622,7 @@ def serve(
         warn(f"serving on {host} without --auth: anyone who can reach it can run jobs")
     with user_errors():
         err.print(f"vidx serve: http://{host}:{port}/ (Ctrl-C stops; unfinished jobs resume)")
-        run_server(host, port, root=root, auth=auth, state=state, max_upload_mb=max_upload)
+        try:
+            run_server(host, port, root=root, auth=auth, state=state, max_upload_mb=max_upload)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the normal way to stop a server
+            err.print("vidx serve: stopped; unfinished jobs resume on the next start")

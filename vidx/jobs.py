@@ -34,6 +34,7 @@ from vidx.io.writer import (
     EncodeSettings,
     container_format,
     encoder_formats,
+    following_source,
     has_alpha,
     keeping_alpha,
     part_path,
@@ -369,7 +370,9 @@ def notices(info: VideoInfo, t: Target) -> list[str]:
     import av
 
     out: list[str] = []
-    settings = keeping_alpha(t.options.encode.settings(), info.pix_fmt)
+    settings = following_source(
+        keeping_alpha(t.options.encode.settings(), info.pix_fmt), info.pix_fmt
+    )
     src, dst = av.VideoFormat(info.pix_fmt), av.VideoFormat(settings.pixel_format)
     name = f"{t.path.name}:"
     if src.name.startswith("yuv") and CHROMA_SAMPLES[_chroma(dst)] < CHROMA_SAMPLES[_chroma(src)]:
@@ -387,9 +390,42 @@ def notices(info: VideoInfo, t: Target) -> list[str]:
         )
     if has_alpha(info.pix_fmt):
         out += _alpha_notices(name, settings, t)
+    out += colour_notices(info, t, settings)
     if t.options.size.size == "source" and (info.width % 2 or info.height % 2):
         w, h = info.width + info.width % 2, info.height + info.height % 2
         out.append(f"{name} the odd source size {info.width}x{info.height} is padded to {w}x{h}")
+    return out
+
+
+def colour_notices(info: VideoInfo, t: Target, settings: EncodeSettings) -> list[str]:
+    """What a deep or HDR source loses to a model of 8-bit SDR pictures, and an h264 pixel
+    format chosen to keep the source's that common players cannot play."""
+    import av
+
+    out: list[str] = []
+    name = f"{t.path.name}:"
+    r = t.options.restyle
+    model = "the diffusion model" if r.backend == "diffusion" else "the style network"
+    hdr = {"smpte2084": "PQ", "arib-std-b67": "HLG"}.get(info.color_transfer or "")
+    if r.active and hdr:
+        out.append(
+            f"{name} the source is HDR ({hdr}); {model} expects SDR pictures and restyles the "
+            f"{hdr} code values as they are, so colours and contrast will look wrong (the "
+            "output keeps the HDR tags)"
+        )
+    if r.active and info.bit_depth > 8:
+        out.append(
+            f"{name} the {info.bit_depth}-bit source is restyled at 8 bits ({model} takes "
+            "8-bit pictures)"
+        )
+    dst = av.VideoFormat(settings.pixel_format)
+    if settings.codec == "h264" and t.options.encode.pix_fmt is None:
+        if _chroma(dst) != "4:2:0" or dst.components[0].bits > 8:
+            out.append(
+                f"{name} written as {settings.pixel_format} h264 to keep the source's depth and "
+                "chroma; browsers and phones play only yuv420p h264 (--pix-fmt yuv420p, or "
+                "--codec hevc for 10-bit)"
+            )
     return out
 
 

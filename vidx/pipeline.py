@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,9 @@ from vidx.compare import compare_canvas, compare_path, compose
 from vidx.frame import Frame
 from vidx.io.probe import VideoInfo, as_fraction, probe
 from vidx.io.reader import Passthrough, Reader, Trim, repaired_warning
-from vidx.io.still import StillReader, is_image_path, still_info
+from vidx.io.still import StillReader, is_image_path, still_info, to_uint8
 from vidx.io.tracks import output_timecode
-from vidx.io.writer import EncodeSettings, VideoTarget, Writer, part_path
+from vidx.io.writer import EncodeSettings, VideoTarget, Writer, following_source, part_path
 from vidx.options import AnalysisOptions, JobOptions
 from vidx.restyle.base import Restyler
 from vidx.sidecar import write_sidecar
@@ -149,7 +149,7 @@ def run(
     input_path = Path(input_path)
     reader: Reader | StillReader
     if is_image_path(input_path):  # a picture becomes a one-frame video
-        info, reader = still_info(input_path), StillReader(input_path)
+        info, reader = still_info(input_path), StillReader(input_path, deep=True)
     else:
         info = probe(input_path)
         straight = analysis is None and all(is_identity(out, info) for out in outputs)
@@ -160,6 +160,7 @@ def run(
             copy_streams=copy_streams,
             decoded=straight,
             deinterlace=deinterlace,
+            deep=True,  # 16-bit RGB for sources deeper than 8 bits
         )
     total = expected_frames(info, trim)
     started = time.perf_counter()
@@ -186,7 +187,7 @@ def run(
                 clock = time.perf_counter()
                 continue
             if not writers:
-                writers, compares = _open_writers(outputs, item, reader, layouts)
+                writers, compares = _open_writers(outputs, item, reader, layouts, info)
                 for packet in early:
                     for w in [*writers, *compares.values()]:
                         w.put_packet(packet)
@@ -224,7 +225,11 @@ def run(
 
 
 def _open_writers(
-    outputs: list[Output], first: Frame, reader: Reader | StillReader, layouts: dict[str, Layout]
+    outputs: list[Output],
+    first: Frame,
+    reader: Reader | StillReader,
+    layouts: dict[str, Layout],
+    info: VideoInfo,
 ) -> tuple[list[Writer], dict[int, Writer]]:
     h, w = (
         first.rgb.shape[:2]
@@ -243,16 +248,20 @@ def _open_writers(
     tc = None  # segments carry none (the remux adds it), pictures have none
     if isinstance(reader, Reader) and reader.carry:
         tc = output_timecode(reader.container, reader.trim.start)
+    colour = reader.colour if isinstance(reader, Reader) else None  # the source's, kept
     for i, out in enumerate(outputs):
         layout = plan_layout(out.size, (w, h), out.fit)
         layouts[out.name] = layout
-        target = VideoTarget(layout.canvas[0], layout.canvas[1], reader.time_base, rate, meta, tc)
+        target = VideoTarget(
+            layout.canvas[0], layout.canvas[1], reader.time_base, rate, meta, tc, colour=colour
+        )
+        settings = following_source(out.encode, info.pix_fmt)  # the source's depth and chroma
         try:
-            writers.append(Writer(out.path, out.encode, target, reader.copied))
+            writers.append(Writer(out.path, settings, target, reader.copied))
             if out.compare:
                 cw, ch = compare_canvas(layout.canvas, out.compare)
-                ctarget = VideoTarget(cw, ch, reader.time_base, rate, meta, tc)
-                compares[i] = Writer(compare_path(out.path), out.encode, ctarget, reader.copied)
+                ctarget = VideoTarget(cw, ch, reader.time_base, rate, meta, tc, colour=colour)
+                compares[i] = Writer(compare_path(out.path), settings, ctarget, reader.copied)
         except BaseException:
             for w in [*writers, *compares.values()]:
                 w.abort()
@@ -276,20 +285,27 @@ def _process(
         timings.write_wait += time.perf_counter() - t0
         return
     t0 = time.perf_counter()
-    ctx = analyzer(frame)
+    # a 16-bit frame goes on as it is to resampling and placement; flow, the restylers (models
+    # of 8-bit pictures) and the before/after video get an 8-bit copy
+    eight = frame.rgb.dtype == np.uint8 or not (
+        analyzer.scheduler is not None or compares or any(o.restyler for o in outputs)
+    )
+    low = frame if eight else replace(frame, rgb=to_uint8(frame.rgb))
+    ctx = analyzer(low)
     t1 = time.perf_counter()
     timings.analysis += t1 - t0
     for i, (out, writer) in enumerate(zip(outputs, writers, strict=True)):
         layout = layouts[out.name]
         t1 = time.perf_counter()
-        image = out.restyler(frame.rgb, ctx) if out.restyler is not None else frame.rgb
+        image = out.restyler(low.rgb, ctx) if out.restyler is not None else frame.rgb
         t2 = time.perf_counter()
         image = out.upscaler(image, layout.content, ctx)
         image = place(np.ascontiguousarray(image), layout.canvas)
         t3 = time.perf_counter()
         writer.put_frame(image, frame.pts)
         if i in compares and out.compare:
-            compares[i].put_frame(compose(frame.rgb, image, out.compare, layout.canvas), frame.pts)
+            pair = compose(low.rgb, to_uint8(image), out.compare, layout.canvas)
+            compares[i].put_frame(pair, frame.pts)
         t4 = time.perf_counter()
         timings.restyle += t2 - t1
         timings.upscale += t3 - t2
@@ -315,7 +331,7 @@ def record(
             "content": list(layout.content),
             "canvas": list(layout.canvas),
         },
-        "encode": out.encode.to_dict(),
+        "encode": following_source(out.encode, info.pix_fmt).to_dict(),
         "restyle": out.restyler.describe() if out.restyler is not None else None,
         "upscale": out.upscaler.describe(),
         "frames": frames,

@@ -10,6 +10,7 @@ from typing import Any
 import av
 
 from vidx.errors import InputError
+from vidx.io.colour import Colour
 from vidx.io.deinterlace import field_order, is_interlaced
 from vidx.io.tracks import codec_name, source_timecode
 
@@ -69,6 +70,11 @@ class VideoInfo:
     interlaced: bool = False
     field_order: str | None = None  # "progressive", "top field first", "bottom field first"
     timecode: str | None = None  # of the first frame, HH:MM:SS:FF (vidx.io.tracks)
+    # colour tags in ffprobe's words (None: untagged; see vidx.io.colour)
+    color_primaries: str | None = None  # bt709, bt2020, ...
+    color_transfer: str | None = None  # bt709, smpte2084 (PQ), arib-std-b67 (HLG), ...
+    color_space: str | None = None  # the YUV matrix: bt709, smpte170m, bt2020nc, ...
+    color_range: str | None = None  # tv (limited) or pc (full)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -147,6 +153,7 @@ def probe(path: str | Path) -> VideoInfo:
             interlaced=interlaced,
             field_order=order,
             timecode=timecode,
+            **Colour.of(ctx).names(),
         )
     finally:
         container.close()

@@ -1,8 +1,9 @@
 """Demux and decode in a thread of its own, handing frames and passthrough packets downstream.
 
 The reader walks the file once: video packets are decoded to RGB frames (rotation applied,
-10-bit converted to 8-bit), audio and subtitle packets are handed on untouched so the writer
-can copy them. Items come out in file order through a bounded queue, so the reader never runs
+with the source's own matrix and range; sources deeper than 8 bits come out as 16-bit RGB for
+``deep`` readers, else 8-bit), audio and subtitle packets are handed on untouched so the
+writer can copy them. Items come out in file order through a bounded queue, so the reader never runs
 more than ``prefetch`` items ahead of the consumer and memory does not grow with clip length.
 """
 
@@ -18,9 +19,11 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from vidx.errors import InputError, OptionError
 from vidx.frame import Frame
+from vidx.io.colour import Colour, to_rgb
 from vidx.io.deinterlace import Deinterlacer, check_mode, field_order, is_interlaced, notice
 from vidx.io.probe import open_input
 from vidx.io.tracks import copyable, never_copied, packet_streams
@@ -101,10 +104,12 @@ class Reader:
         threads: int = 0,
         decoded: bool = False,
         deinterlace: str = "auto",
+        deep: bool = False,
     ) -> None:
         self.deinterlace = check_mode(deinterlace)
         self.path = Path(path)
         self.decoded = decoded  # hand av.VideoFrames on, no RGB (see Frame)
+        self.deep = deep  # uint16 RGB for sources deeper than 8 bits (see vidx.io.colour)
         self.trim = trim
         self.container = open_input(path)
         self.video = self.container.streams.video[0]
@@ -117,6 +122,11 @@ class Reader:
         self.carry = copy_streams  # timecode, copied tracks and their warnings
         self.time_base: Fraction = self.video.time_base or Fraction(1, 90000)
         self.field_order = field_order(self.video)  # "top field first", ... or None
+        ctx = self.video.codec_context
+        # the stream's colour tags, with what a decoder assumes where they are missing; a
+        # frame's own tags win (see vidx.io.colour)
+        self.colour = Colour.of(ctx).resolved(ctx.width, ctx.height)
+        self._rgb = VideoReformatter()  # one swscale context for the reader thread
         self._deinterlacer: Deinterlacer | None = None
         self._pending: list[tuple[float, Passthrough]] = []
         self._last_pts: int | None = None
@@ -270,7 +280,8 @@ class Reader:
             if self.decoded:
                 item = Frame(NO_PIXELS, pts - vshift, self.time_base, self.frames_read, frame)
             else:
-                item = Frame(frame_to_rgb(frame), pts - vshift, self.time_base, self.frames_read)
+                rgb = frame_to_rgb(frame, self.colour, deep=self.deep, reformatter=self._rgb)
+                item = Frame(rgb, pts - vshift, self.time_base, self.frames_read)
             if not self._put(item):
                 return None
             self.frames_read += 1
@@ -361,9 +372,18 @@ class Reader:
         )
 
 
-def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
-    """Decoded frame -> ``(H, W, 3)`` uint8 RGB in display orientation (rotation applied)."""
-    rgb: np.ndarray = frame.to_ndarray(format="rgb24")
+def frame_to_rgb(
+    frame: av.VideoFrame,
+    colour: Colour | None = None,
+    *,
+    deep: bool = False,
+    reformatter: VideoReformatter | None = None,
+) -> np.ndarray:
+    """Decoded frame -> ``(H, W, 3)`` RGB in display orientation (rotation applied), converted
+    with the frame's own matrix and range (``colour``'s where it has none; see
+    :func:`vidx.io.colour.to_rgb`): uint8, or uint16 when ``deep`` and the source has more
+    than 8 bits."""
+    rgb = to_rgb(frame, colour, deep=deep, reformatter=reformatter)
     turns = (int(frame.rotation) % 360) // 90
     return np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
 

@@ -168,14 +168,22 @@ class StillContainer:
 class StillReader:
     """A picture as a clip of ``frames`` identical frames at ``rate`` fps, with the interface
     of :class:`vidx.io.reader.Reader` (iterate :class:`Frame`; ``video``, ``time_base``,
-    ``copied``, ``container``, ``warnings``, ``close()``). Frames are uint8 (16-bit is rounded).
+    ``copied``, ``container``, ``warnings``, ``close()``). Frames are uint8 (16-bit is rounded)
+    unless ``deep``: then a 16-bit picture stays uint16.
     """
 
-    def __init__(self, path: str | Path, *, frames: int = 1, rate: Fraction | int = 25) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        frames: int = 1,
+        rate: Fraction | int = 25,
+        deep: bool = False,
+    ) -> None:
         if frames < 1:
             raise OptionError(f"a still clip needs at least 1 frame, got {frames}")
         self.path = Path(path)
-        self.rgb = to_uint8(read_image(self.path))
+        self.rgb = read_image(self.path) if deep else to_uint8(read_image(self.path))
         h, w = self.rgb.shape[:2]
         rate = Fraction(rate)
         self.count = frames

@@ -16,8 +16,10 @@ from typing import Any
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from vidx.errors import OptionError, OutputError
+from vidx.io.colour import SWS_MATRIX, Colour, encode_flags, follow_source, sws_matrix
 from vidx.io.reader import Passthrough
 from vidx.io.tracks import add_copy, refusal, write_timecode
 
@@ -240,6 +242,16 @@ def encoder_formats(encoder: str) -> set[str]:
     return {f.name for f in formats if f.name.startswith("yuv") and not f.name.startswith("yuvj")}
 
 
+def following_source(settings: EncodeSettings, source_pix_fmt: str | None) -> EncodeSettings:
+    """``settings`` with the pixel format that keeps the source's bit depth and chroma when
+    none was asked for (h264, hevc, av1; see :func:`vidx.io.colour.follow_source`)."""
+    if settings.pix_fmt is not None:
+        return settings
+    usable = encoder_formats(settings.encoder)
+    pix_fmt = follow_source(settings.codec, usable, source_pix_fmt, settings.pixel_format)
+    return settings if pix_fmt == settings.pixel_format else replace(settings, pix_fmt=pix_fmt)
+
+
 def container_format(path: Path, codec: str) -> str:
     """The muxer for ``path``'s extension; an unknown extension or a codec it cannot hold is an
     OptionError."""
@@ -271,6 +283,9 @@ class VideoTarget:
     rate: Fraction | None
     metadata: dict[str, str] = field(default_factory=dict)
     timecode: str | None = None  # of the first frame (vidx.io.tracks)
+    #: the output's colour tags, and the matrix and range frames are converted with
+    #: (normally the source's, see vidx.io.colour); None: BT.709 from 720p up, BT.601 below
+    colour: Colour | None = None
 
 
 _END = object()
@@ -319,10 +334,11 @@ class Writer:
         vs.pix_fmt = s.pixel_format
         vs.time_base = target.time_base
         vs.codec_context.time_base = target.time_base
-        if self.settings.codec in ("h264", "hevc", "av1") and target.height >= 720:
-            vs.codec_context.colorspace = 1  # BT.709, matching how frames are converted
-            vs.codec_context.color_primaries = 1
-            vs.codec_context.color_trc = 1
+        # tagged with what frames are converted with (vidx.io.colour)
+        self.colour = target.colour or Colour().resolved(target.width, target.height)
+        self.colour.apply(vs.codec_context)
+        self._yuv = VideoReformatter()  # one swscale context for the writer thread
+        self._flags = encode_flags(self.colour)
         self.video = vs
         self.stream_map: dict[int, av.stream.Stream] = {}
         supported = set(self.container.supported_codecs)
@@ -336,14 +352,15 @@ class Writer:
             if out is not None:
                 self.stream_map[src.index] = out
         write_timecode(self.container, target.timecode)
-        self._yuv_space = "ITU709" if target.height >= 720 else "ITU601"
 
     # -- producer side -------------------------------------------------------------------------
 
     def put_frame(self, rgb: np.ndarray, pts: int | None) -> None:
-        """Queue one ``(H, W, 3)`` uint8 frame. Its pixels are copied here, in the caller's
-        thread, so the caller may reuse or change ``rgb`` as soon as this returns."""
-        self._put(("frame", av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), "rgb24"), pts))
+        """Queue one ``(H, W, 3)`` uint8 or uint16 (16-bit, quantised once, by the encoder's
+        conversion) frame. Its pixels are copied here, in the caller's thread, so the caller
+        may reuse or change ``rgb`` as soon as this returns."""
+        fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
+        self._put(("frame", av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), fmt), pts))
 
     def put_decoded(self, frame: av.VideoFrame, pts: int | None) -> None:
         """Queue a decoded source frame as it is (a straight transcode: only the pixel format
@@ -428,12 +445,28 @@ class Writer:
             self._error = exc
 
     def _encode(self, frame: av.VideoFrame, pts: int | None, convert_colour: bool = True) -> None:
-        if convert_colour:
-            frame = frame.reformat(
-                format=self.settings.pixel_format, dst_colorspace=self._yuv_space
+        c, pix_fmt = self.colour, self.settings.pixel_format
+        if convert_colour:  # RGB -> YUV with the matrix and range the output is tagged with
+            frame = self._yuv.reformat(
+                frame,
+                format=pix_fmt,
+                dst_colorspace=sws_matrix(c.matrix),
+                dst_color_range=c.range,
+                interpolation=self._flags,
             )
-        elif frame.format.name != self.settings.pixel_format:
-            frame = frame.reformat(format=self.settings.pixel_format)
+        else:  # a decoded frame, normally in the output's matrix and range already
+            own = frame.colorspace if frame.colorspace in SWS_MATRIX else c.matrix
+            own_range = frame.color_range or c.range
+            if frame.format.name != pix_fmt or (own, own_range) != (c.matrix, c.range):
+                frame = self._yuv.reformat(
+                    frame,
+                    format=pix_fmt,
+                    src_colorspace=sws_matrix(own),
+                    dst_colorspace=sws_matrix(c.matrix),
+                    src_color_range=own_range,
+                    dst_color_range=c.range,
+                )
+        c.apply(frame)
         frame.pts = pts
         frame.time_base = self.video.codec_context.time_base
         for packet in self.video.encode(frame):

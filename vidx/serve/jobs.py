@@ -294,7 +294,7 @@ class JobQueue:
             log.warning("%s could not be read (%s); moved to %s", self.file, exc, broken)
             return
         for job in jobs:
-            if job.state == RUNNING or (job.state == WAITING and job.started):
+            if job.state == RUNNING:  # the server died under it
                 job.state, job.note = WAITING, "resumed after a server restart"
             self._jobs[job.id] = job
         self._save()

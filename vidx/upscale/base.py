@@ -10,7 +10,8 @@ from vidx.frame import FrameContext
 
 
 class Upscaler(Protocol):
-    """Resizes an ``(H, W, 3)`` uint8 frame to exactly ``size = (width, height)``.
+    """Resizes an ``(H, W, 3)`` uint8 frame (or uint16: a source deeper than 8 bits, kept at
+    16 bits) to exactly ``size = (width, height)``, returning the same dtype.
 
     A learned upscaler runs its model at the factor that fits (never upscaling by a model and
     then downscaling by more than needed) and does the remaining step with a high-quality resize.

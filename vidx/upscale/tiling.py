@@ -10,7 +10,9 @@ small tile-to-tile differences (a few uint8 levels at most) from showing as a se
 row of tiles is accumulated in float32; finished rows are written to the uint8 output, so an
 8K frame costs 100 MB of output, one band and one tile's activations.
 
-Convention: images are ``(H, W, 3)`` uint8 RGB; models take ``(1, 3, h, w)`` in [0, 1].
+Convention: images are ``(H, W, 3)`` uint8 RGB, or uint16 (16-bit sources: the model runs in
+float from the 16-bit values and the output stays 16-bit); models take ``(1, 3, h, w)`` in
+[0, 1].
 """
 
 from __future__ import annotations
@@ -86,22 +88,32 @@ def pick_tile(
     return int(min(max(side // 32 * 32, low), high))
 
 
-def _to_tensor(image: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+def _peak(image: np.ndarray) -> float:
+    """The white level of ``image``'s dtype: 255 for uint8, 65535 for uint16."""
+    return 65535.0 if image.dtype == np.uint16 else 255.0
+
+
+def _to_tensor(
+    image: np.ndarray, device: torch.device, dtype: torch.dtype, peak: float = 255.0
+) -> torch.Tensor:
+    if image.dtype == np.uint16:  # torch has no uint16 arithmetic on every device
+        image = image.astype(np.float32)
     tensor = torch.from_numpy(np.ascontiguousarray(image)).to(device)
-    return tensor.permute(2, 0, 1)[None].to(dtype).div_(255.0)
+    return tensor.permute(2, 0, 1)[None].to(dtype).div_(peak)
 
 
-def _to_float(tensor: torch.Tensor) -> np.ndarray:
-    """``(1, 3, h, w)`` model output -> ``(h, w, 3)`` float32 in [0, 255] on the host."""
-    return tensor[0].float().clamp_(0, 1).mul_(255.0).permute(1, 2, 0).cpu().numpy()
+def _to_float(tensor: torch.Tensor, peak: float = 255.0) -> np.ndarray:
+    """``(1, 3, h, w)`` model output -> ``(h, w, 3)`` float32 in [0, peak] on the host."""
+    return tensor[0].float().clamp_(0, 1).mul_(peak).permute(1, 2, 0).cpu().numpy()
 
 
-def _quantise(values: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+def _quantise(values: np.ndarray, peak: float = 255.0) -> np.ndarray:
+    kind = np.uint16 if peak > 255 else np.uint8
+    return np.clip(np.rint(values), 0, peak).astype(kind)
 
 
-def _to_uint8(tensor: torch.Tensor) -> np.ndarray:
-    return _quantise(_to_float(tensor))
+def _to_uint8(tensor: torch.Tensor, peak: float = 255.0) -> np.ndarray:
+    return _quantise(_to_float(tensor, peak), peak)
 
 
 def _cuts(length: int, tile: int) -> list[int]:
@@ -131,7 +143,8 @@ def run_tiled(
     tile: int,
     overlap: int | None = None,
 ) -> np.ndarray:
-    """Run ``descriptor`` on ``image`` ``(H, W, 3)`` uint8 tile by tile; returns ``(sH, sW, 3)``.
+    """Run ``descriptor`` on ``image`` ``(H, W, 3)`` uint8 (or uint16) tile by tile; returns
+    ``(sH, sW, 3)`` of the same dtype.
 
     ``tile`` is the core side in input pixels (0 = whole image at once). Each core runs with
     ``overlap`` (None = ``default_overlap``) input pixels of context per side; outputs are kept
@@ -145,12 +158,13 @@ def run_tiled(
     height, width = image.shape[:2]
     if overlap is None:
         overlap = default_overlap(descriptor)
+    peak = _peak(image)
     if tile <= 0 or (height <= tile and width <= tile):
-        return _to_uint8(descriptor(_to_tensor(image, device, dtype)))
+        return _to_uint8(descriptor(_to_tensor(image, device, dtype, peak)), peak)
     ys, xs = _cuts(height, tile), _cuts(width, tile)
     smallest = min(np.diff(ys).min(), np.diff(xs).min())
     blend = int(min(overlap // 2, smallest // 2))
-    out = np.empty((height * scale, width * scale, 3), dtype=np.uint8)
+    out = np.empty((height * scale, width * scale, 3), dtype=image.dtype)
     carry: np.ndarray | None = None  # accumulated rows shared with the previous tile row
     for y0, y1 in zip(ys[:-1], ys[1:], strict=True):
         top, bottom = max(0, y0 - blend), min(height, y1 + blend)
@@ -162,19 +176,19 @@ def run_tiled(
             left, right = max(0, x0 - blend), min(width, x1 + blend)
             ctx_top, ctx_left = max(0, y0 - overlap), max(0, x0 - overlap)
             patch = image[ctx_top : min(height, y1 + overlap), ctx_left : min(width, x1 + overlap)]
-            result = _to_float(descriptor(_to_tensor(patch, device, dtype)))
+            result = _to_float(descriptor(_to_tensor(patch, device, dtype, peak)), peak)
             oy, ox = (top - ctx_top) * scale, (left - ctx_left) * scale
             kept = result[oy : oy + (bottom - top) * scale, ox : ox + (right - left) * scale]
             wx = _ramp(left, right, (x0, x1), blend, width, scale)[None, :, None]
             band[:, left * scale : right * scale] += kept * (wy * wx)
         done = (y1 - blend if y1 < height else bottom) - top
-        out[top * scale : (top + done) * scale] = _quantise(band[: done * scale])
+        out[top * scale : (top + done) * scale] = _quantise(band[: done * scale], peak)
         carry = band[done * scale :]
     return out
 
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """High-quality resize of ``(H, W, 3)`` uint8 to ``size = (width, height)``.
+    """High-quality resize of ``(H, W, 3)`` uint8 or uint16 to ``size = (width, height)``.
 
     Area averaging when shrinking (no aliasing), Lanczos when growing; a no-op at equal size.
     """

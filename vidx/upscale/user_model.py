@@ -43,8 +43,10 @@ def choose_factor(
 
 
 def _check_call(image: np.ndarray, size: tuple[int, int]) -> None:
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise InputError(f"upscaler input must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype not in (np.uint8, np.uint16):
+        raise InputError(
+            f"upscaler input must be (H, W, 3) uint8 or uint16, got {image.shape} {image.dtype}"
+        )
     if len(size) != 2 or min(size) < 1:
         raise OptionError(f"upscale target size must be two positive integers, got {size!r}")
 
@@ -93,7 +95,8 @@ class SpandrelUpscaler:
     def __call__(
         self, image: np.ndarray, size: tuple[int, int], ctx: FrameContext | None = None
     ) -> np.ndarray:
-        """Resize ``image`` ``(H, W, 3)`` uint8 to ``size = (w, h)``; returns ``(h, w, 3)``."""
+        """Resize ``image`` ``(H, W, 3)`` uint8 or uint16 (a 16-bit source: the model runs in
+        float from it and the result stays 16-bit) to ``size = (w, h)``; returns ``(h, w, 3)``."""
         _check_call(image, size)
         height, width = image.shape[:2]
         if self.plan((width, height), size) is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import av
@@ -124,3 +125,32 @@ def test_preview_job_writes_the_sheet(tmp_path: Path, source: Path) -> None:
         queue.stop()
     assert done and done.state == DONE and done.files[0].endswith("src-preview.png")
     assert Path(done.files[0]).stat().st_size > 0
+
+
+def test_a_server_stop_mid_job_leaves_it_queued_for_the_next_start(
+    tmp_path: Path, source: Path
+) -> None:
+    state = tmp_path / "state"
+    running = threading.Event()
+
+    def runner(job: Job, progress) -> None:  # noqa: ANN001 - the queue's callback
+        def spy(done: int, total: int | None, fps: float, phase: str | None = None) -> None:
+            if done == 6:
+                running.set()
+                time.sleep(0.5)  # the stop arrives here
+            progress(done, total, fps, phase)
+
+        run_job(job, spy)
+
+    first = JobQueue(state, runner=runner).start()
+    job = first.submit("render", source, {**STYLE, "segment_frames": 4})
+    assert running.wait(60)
+    first.stop()
+    stopped = JobQueue(state).get(job.id)
+    assert stopped and stopped.state == WAITING and "server stop" in (stopped.note or "")
+    second = JobQueue(state).start()
+    try:
+        done = second.wait(job.id, 60)
+    finally:
+        second.stop()
+    assert done and done.state == DONE and frames_of(done.files[0]) == 12

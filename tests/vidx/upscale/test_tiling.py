@@ -70,3 +70,18 @@ def test_resize_hits_the_exact_size() -> None:
     assert resize(image, (60, 40)) is image
     assert resize(image, (31, 17)).shape == (17, 31, 3)
     assert resize(image, (181, 95)).shape == (95, 181, 3)
+
+
+def test_a_16_bit_frame_runs_in_float_and_stays_16_bit() -> None:
+    """A source deeper than 8 bits: the model sees the 16-bit values (not an 8-bit rounding)
+    and the result keeps 16 bits, tiled or not."""
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 65536, (24, 40, 3), dtype=np.uint16)
+    descriptor = tiny_compact(scale=2)
+    whole = run_tiled(descriptor, image, tile=0)
+    tiled = run_tiled(descriptor, image, tile=16, overlap=8)
+    assert whole.dtype == tiled.dtype == np.uint16 and whole.shape == (48, 80, 3)
+    assert np.abs(tiled.astype(int) - whole.astype(int)).max() <= 257
+    eight = run_tiled(descriptor, (image // 257).astype(np.uint8), tile=0).astype(int) * 257
+    assert np.abs(whole.astype(int) - eight).mean() < 2 * 257  # the same picture
+    assert len(np.unique(whole)) > 4 * len(np.unique(eight))  # with finer steps
