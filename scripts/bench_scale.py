@@ -52,15 +52,17 @@ def render(src: Path, out: Path, **options: object) -> dict:
     """One vidx.render with its wall time, the progress times and the load before it."""
     seen: list = []
     before = load()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = vidx.render(src, out, style="3", overwrite=True, on_progress=seen.append, **options)
-    total = time.perf_counter() - start
+    total, cpu = time.perf_counter() - start, time.process_time() - cpu
     ray = [p for p in seen if hasattr(p, "segments")]
-    row = {"total_s": round(total, 2), "frames": result.frames, "load_before": before}
+    row = {"total_s": round(total, 2), "cpu_s": round(cpu, 2), "frames": result.frames}
+    row["load_before"] = before
     if ray:
         row["ready_s"] = round(ray[0].elapsed, 2)
         row["render_s"] = round(ray[-1].elapsed - ray[0].elapsed, 2)
         row["segments_per_worker"] = list(ray[-1].segments.values())
+        row["worker_cpu_s"] = round(ray[-1].cpu_s, 2)
     row["bytes_per_frame"] = round(out.stat().st_size / result.frames)
     return row
 
@@ -115,10 +117,14 @@ def main() -> None:
         figures["speedup_render_2x1_over_1x1"] = round(one["render_s"] / two["render_s"], 2)
         figures["speedup_total_2x1_over_1x1"] = round(one["total_s"] / two["total_s"], 2)
     if {"straight", "segmented, no warm-up", "segmented"} <= set(best):
-        st, s0, s = (best[k]["total_s"] for k in ("straight", "segmented, no warm-up", "segmented"))
-        figures["frame_s"] = round(st / args.frames, 4)
-        figures["segment_overhead_s"] = round((s0 - st) / len(segments), 3)
-        figures["warmup_frame_s"] = round((s - s0) / max(1, warm_frames), 4)
+        for key, unit in (("total_s", "s"), ("cpu_s", "cpu_s")):
+            st, s0, s = (best[k][key] for k in ("straight", "segmented, no warm-up", "segmented"))
+            figures[f"frame_{unit}"] = round(st / args.frames, 4)
+            figures[f"segment_overhead_{unit}"] = round((s0 - st) / len(segments), 3)
+            figures[f"warmup_frame_{unit}"] = round((s - s0) / max(1, warm_frames), 4)
+    if one and two:
+        figures["worker_cpu_s_1x1"] = one["worker_cpu_s"]
+        figures["worker_cpu_s_2x1"] = two["worker_cpu_s"]
     print(f"\n{args.frames} frames {args.size}, {len(segments)} segments, warm-up {warm}")
     print(f"{'job':24} {'total s':>8} {'ready s':>8} {'render s':>9} {'load':>6}")
     for name, row in best.items():

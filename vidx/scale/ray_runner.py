@@ -46,6 +46,7 @@ class WorkerProgress(Progress):
     """Progress of a job on Ray: frames done, and segments done by each worker (by pid)."""
 
     segments: dict[int, int] = field(default_factory=dict)
+    cpu_s: float = 0.0  # CPU seconds the workers spent on the segments finished so far
 
 
 def import_ray() -> Any:
@@ -108,6 +109,10 @@ class _Pool:
         self.pids[slot] = self.ray.get(self.actors[slot].pid.remote())
 
     def stop(self) -> None:
+        try:
+            self.ray.get([a.close.remote() for a in self.actors], timeout=30)
+        except Exception:  # a dead or stuck worker: its scratch folder goes with its machine
+            pass
         for actor in self.actors:
             try:
                 self.ray.kill(actor, no_restart=True)
@@ -262,6 +267,7 @@ def _render(
     payload = _transport(ray, pool, input_path, parts) if todo else None
     attempts = {s.index: 0 for s in todo}
     per_worker: dict[int, int] = {}
+    cpu = [0.0]
     running: dict[Any, tuple[int, Segment]] = {}
     timings, layouts, repaired = Timings(), {}, 0
 
@@ -275,7 +281,7 @@ def _render(
         if on_progress is not None:
             elapsed = time.perf_counter() - started
             segs = {pid: per_worker.get(pid, 0) for pid in pool.pids}
-            on_progress(WorkerProgress(done_frames, total, elapsed, segments=segs))
+            on_progress(WorkerProgress(done_frames, total, elapsed, segments=segs, cpu_s=cpu[0]))
 
     queue = list(todo)
     for slot in range(len(pool.actors)):
@@ -294,7 +300,10 @@ def _render(
             submit(slot, seg)
             continue
         except ray.exceptions.RayTaskError as exc:
-            raise exc.as_instanceof_cause() from None  # the worker's own error (a VidxError)
+            cause = getattr(exc, "cause", None)  # the worker's own error (a VidxError ...)
+            if isinstance(cause, BaseException):
+                raise cause from None
+            raise
         # 3. record the finished segment in every manifest
         if payload is not None:
             for p, data in zip(parts, reply["files"], strict=True):
@@ -318,6 +327,7 @@ def _render(
             p.save()
         done_frames += seg.frames
         per_worker[reply["pid"]] = per_worker.get(reply["pid"], 0) + 1
+        cpu[0] += reply["cpu_s"]
         if queue:
             submit(slot, queue.pop(0))
         report()

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,13 @@ class SegmentWorker:
             allow = targets[0].options.device.allow_pickle
             self.raft_state = load_raft_model(Path(analysis.raft_weights or ""), allow_pickle=allow)
         self._inputs: dict[str, Path] = {}  # object-store inputs, written once per worker
-        self._scratch = Path(tempfile.mkdtemp(prefix="vidx-worker-"))
+        self._scratch_dir: Path | None = None  # made on first use (object-store segments)
+
+    @property
+    def _scratch(self) -> Path:
+        if self._scratch_dir is None:
+            self._scratch_dir = Path(tempfile.mkdtemp(prefix="vidx-worker-"))
+        return self._scratch_dir
 
     def pid(self) -> int:
         return os.getpid()
@@ -110,6 +117,7 @@ class SegmentWorker:
         """Render ``seg``. With ``paths`` the segment files are written there; without, the
         input comes as ``input_bytes`` and each output's encoded segment is returned as bytes
         under ``"files"``. Returns the pipeline's frames, layouts, warnings and timings."""
+        cpu = time.process_time()  # every thread of this worker: decode, models, encode
         source = Path(input_path)
         if input_bytes is not None:
             source = self._local_input(input_bytes, source.suffix)
@@ -149,6 +157,7 @@ class SegmentWorker:
             "repaired": result.repaired,
             "timings": vars(result.timings),
             "pid": os.getpid(),
+            "cpu_s": time.process_time() - cpu,
         }
         if paths is None:
             reply["files"] = [t.read_bytes() for t in targets]
@@ -164,7 +173,10 @@ class SegmentWorker:
         return self._inputs[key]
 
     def close(self) -> None:
-        shutil.rmtree(self._scratch, ignore_errors=True)
+        """Remove this worker's scratch files (object-store inputs and segments)."""
+        if self._scratch_dir is not None:
+            shutil.rmtree(self._scratch_dir, ignore_errors=True)
+            self._scratch_dir = None
 
 
 __all__ = ["SegmentWorker", "set_threads"]
