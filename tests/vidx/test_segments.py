@@ -84,7 +84,7 @@ def test_segmented_output_matches_plain_run_timing_and_audio(clip, tmp_path, tri
         [lanczos_output(seg)],
         trim=trim,
         segment_frames=7,
-        on_progress=lambda p: seen.append(p.done),
+        on_progress=lambda p: p.phase or seen.append(p.done),  # frames, not phase lines
     )
     assert result.warnings == []
     assert result.frames == len(video_timestamps(plain))
@@ -202,7 +202,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_frames(clip, tmp_path) -> N
         [Output(out, ClassicUpscaler(), parse_size("x2"), restyler=StyleRestyler("3"))],
         analysis=AnalysisOptions(analysis_size=64),
         segment_frames=8,
-        on_progress=lambda p: rendered.append(p.done),
+        on_progress=lambda p: p.phase or rendered.append(p.done),  # frames, not phase lines
     )
     assert len(rendered) == 32 - 8 * len(done)
     assert rendered[-1] == 32
