@@ -121,6 +121,8 @@ def main() -> None:
                     "18",
                     "--preset",
                     "medium",
+                    "--pix-fmt",
+                    "yuv420p",  # as the baseline (the default now keeps a 4:4:4 source's chroma)
                     "--overwrite",
                 ]
             )

@@ -397,6 +397,9 @@ def notices(info: VideoInfo, t: Target) -> list[str]:
     return out
 
 
+UNCONVERTED_MATRICES = ("ycgco", "smpte2085", "chroma-derived-nc", "chroma-derived-c", "ictcp")
+
+
 def colour_notices(info: VideoInfo, t: Target, settings: EncodeSettings) -> list[str]:
     """What a deep or HDR source loses to a model of 8-bit SDR pictures, and an h264 pixel
     format chosen to keep the source's that common players cannot play."""
@@ -417,6 +420,11 @@ def colour_notices(info: VideoInfo, t: Target, settings: EncodeSettings) -> list
         out.append(
             f"{name} the {info.bit_depth}-bit source is restyled at 8 bits ({model} takes "
             "8-bit pictures)"
+        )
+    if info.color_space in UNCONVERTED_MATRICES:
+        out.append(
+            f"{name} the source's {info.color_space} matrix is not one vidx converts; it is "
+            "decoded as BT.709 (HD) or BT.601 (SD), so colours may be off"
         )
     dst = av.VideoFormat(settings.pixel_format)
     if settings.codec == "h264" and t.options.encode.pix_fmt is None:

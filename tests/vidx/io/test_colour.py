@@ -154,3 +154,10 @@ def test_a_restyle_of_a_deep_hdr_source_is_said(tmp_path: Path) -> None:
     assert any("browsers and phones" in w for w in said), said  # 10-bit h264 by default
     plain = notices(info, Target(tmp_path / "o.mov", JobOptions().with_values(codec="hevc")))
     assert plain == []  # an upscale keeps HDR and depth: nothing to say
+
+
+def test_a_matrix_vidx_cannot_convert_is_said(tmp_path: Path) -> None:
+    src = write_clip(tmp_path / "in.mp4", replace(SD_601, width=64, height=64, frames=1))
+    info = replace(vidx.probe(src), color_space="ycgco")
+    said = notices(info, Target(tmp_path / "o.mp4", JobOptions()))
+    assert len(said) == 1 and "ycgco matrix is not one vidx converts" in said[0], said
