@@ -13,7 +13,8 @@ import numpy as np
 class Frame:
     """One decoded video frame.
 
-    ``rgb`` is ``(H, W, 3)`` uint8 (display orientation, rotation already applied). A reader
+    ``rgb`` is ``(H, W, 3)`` uint8, or uint16 (full 16-bit scale) from a ``deep`` reader of a
+    source deeper than 8 bits (display orientation, rotation already applied). A reader
     asked for ``decoded`` frames (a straight transcode: no pixel is changed) leaves ``rgb``
     empty ``(0, 0, 3)`` and hands the decoded ``av.VideoFrame`` in ``decoded`` instead.
     ``pts`` is the source timestamp in ``time_base`` units (shifted so a trimmed clip starts
