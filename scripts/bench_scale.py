@@ -10,9 +10,10 @@ encode. Each Ray run starts its own local instance (``--workers W --threads-per-
 ``render`` is the time from the workers being ready to the last segment done, ``total`` the
 whole ``vidx.render`` call (Ray start, model loading in every worker, remux, Ray stop).
 
-In-process runs give the model's terms: ``straight`` (one piece), ``segmented, no warm-up`` and
-``segmented`` (default warm-up), so per-segment overhead = (segmented, no warm-up - straight) /
-segments and warm-up cost per frame = (segmented - segmented, no warm-up) / warm-up frames.
+In-process runs (``--threads``, default 1, as one worker) give the model's terms: ``straight``
+(one piece), ``segmented, no warm-up`` and ``segmented`` (default warm-up), so per-segment
+overhead = (segmented, no warm-up - straight) / segments and warm-up cost per frame =
+(segmented - segmented, no warm-up) / warm-up frames, in wall and in CPU seconds.
 The load average (``os.getloadavg``) is recorded before every run: the machine may be shared.
 """
 
@@ -34,6 +35,7 @@ import vidx  # noqa: E402
 from tests.conftest import make_clip  # noqa: E402
 from vidx.io.remux import scan_frames  # noqa: E402
 from vidx.options import AnalysisOptions  # noqa: E402
+from vidx.scale.worker import set_threads  # noqa: E402
 from vidx.segments import plan_segments  # noqa: E402
 
 
@@ -75,6 +77,10 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", default=["1x1", "2x1"], help="WORKERSxTHREADS")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--no-model", action="store_true", help="skip the in-process runs")
+    parser.add_argument("--no-ray", action="store_true", help="only the in-process runs")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="CPU threads of the in-process runs (as a worker)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "bench_scale.json")
     args = parser.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
@@ -85,7 +91,7 @@ def main() -> None:
     warm_frames = sum(min(warm, s.first) for s in segments)
     rows: list[dict] = []
     for rep in range(args.repeats):
-        for config in args.configs:
+        for config in [] if args.no_ray else args.configs:
             workers, threads = (int(v) for v in config.split("x"))
             row = render(
                 src,
@@ -98,6 +104,7 @@ def main() -> None:
             print(rows[-1], flush=True)
         if args.no_model:
             continue
+        set_threads(args.threads)  # as a worker with --threads-per-worker N
         for name, options in (
             ("straight", {"segment_frames": 0}),
             ("segmented, no warm-up", {"segment_frames": args.segment_frames, "warmup_frames": 0}),
