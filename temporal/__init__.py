@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from temporal.errors import FlowModelError, TemporalError
 from temporal.flow import DIS_PRESETS, METHODS, flow, to_gray
-from temporal.fusion import fuse, match_color
+from temporal.fusion import follow_color, fuse, match_color
 from temporal.metrics import (
     WarpErrorMeter,
     blur_matched_sigma,
@@ -50,6 +50,7 @@ __all__ = [
     "error_summary",
     "exact_pair_warp_error",
     "flow",
+    "follow_color",
     "fuse",
     "gaussian_blur",
     "gradient_energy",

@@ -158,3 +158,63 @@ def match_color(
     out = (x - mu_i) / (sd_i + eps) * sd_r + mu_r
     out = out.reshape(image.shape)
     return _to_out_dtype(out, image.dtype)
+
+
+def follow_color(
+    image: np.ndarray,
+    previous: np.ndarray,
+    source: np.ndarray,
+    source_previous: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
+    previous_std: np.ndarray | None = None,
+    max_gain: float = 2.0,
+) -> np.ndarray:
+    """Colour continuity that follows the source: per channel, give ``image`` the statistics of
+    ``previous`` changed as the source changed (a fade stays a fade).
+
+    Args:
+        image: ``(H, W, C)`` the current output.
+        previous: ``(H, W, C)`` the previous output warped into the current frame.
+        source: ``(H, W, C)`` the current source frame, same size.
+        source_previous: ``(H, W, C)`` the previous source frame warped the same way.
+        mask: ``(H, W)`` bool, where the warp is reliable; statistics are taken there only
+            (an all-False mask falls back to the whole frame).
+        previous_std: per-channel std of the previous output itself, used instead of the
+            warped one's (a bilinear warp lowers the std a little, which would add up frame
+            after frame).
+        max_gain: bound on the source's contrast change per frame (and its inverse).
+
+    Returns:
+        ``(image - mean_i) / std_i * std_t + mean_t`` with ``mean_t = mean_p + (mean_s -
+        mean_sp)`` and ``std_t = std_p * std_s / std_sp`` (masked statistics), same dtype as
+        ``image``; for integer images the offset is corrected so the masked mean reaches
+        ``mean_t`` after clipping.
+    """
+    eps = 1e-6
+    arrays = [check_image(a, n) for a, n in ((image, "image"), (previous, "previous"))]
+    arrays += [check_image(a, n) for a, n in ((source, "source"), (source_previous, "source_p"))]
+    x, p, s, sp = (a.astype(np.float32).reshape(a.shape[0], a.shape[1], -1) for a in arrays)
+    if not (x.shape == p.shape == s.shape == sp.shape):
+        raise TemporalError(
+            f"image, previous, source and source_previous must share one shape, got "
+            f"{[a.shape for a in (x, p, s, sp)]}"
+        )
+    m = None if mask is None else np.asarray(mask).astype(bool)
+    if m is not None and m.shape != x.shape[:2]:
+        raise TemporalError(f"mask must have the size {x.shape[:2]}, got {m.shape}")
+    mu_i, sd_i = _masked_stats(x, m)
+    mu_p, sd_p = _masked_stats(p, m)
+    if previous_std is not None:
+        sd_p = np.asarray(previous_std, dtype=np.float32).reshape(sd_p.shape)
+    mu_s, sd_s = _masked_stats(s, m)
+    mu_sp, sd_sp = _masked_stats(sp, m)
+    gain = np.clip((sd_s + eps) / (sd_sp + eps), 1.0 / max_gain, max_gain)
+    target = mu_p + mu_s - mu_sp
+    out = (x - mu_i) / (sd_i + eps) * (sd_p * gain) + target
+    if np.issubdtype(image.dtype, np.integer):  # clipping moves the mean: give it back
+        info = np.iinfo(image.dtype)
+        for _ in range(4):
+            mu_c, _ = _masked_stats(np.clip(out, info.min, info.max), m)
+            out = out + (target - mu_c)
+    return _to_out_dtype(out.reshape(image.shape), image.dtype)

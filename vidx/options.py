@@ -301,6 +301,22 @@ class UpscaleOptions(OptionGroup):
 
 NOISE_WARPS = ("integral", "nearest")
 FUSIONS = ("x0", "latent")
+PIXEL_FUSIONS = ("fidelity", "plain", "off")
+COLOR_MATCHES = ("follow", "keyframe")
+ATTENTION_BLOCKS = ("down", "mid", "up")
+
+
+def attention_blocks(text: str) -> tuple[str, ...]:
+    """``"all"`` or a comma list of down, mid, up -> the UNet blocks with cross-frame attention."""
+    words = [w.strip() for w in str(text).lower().split(",") if w.strip()]
+    if words == ["all"]:
+        return ATTENTION_BLOCKS
+    if not words or any(w not in ATTENTION_BLOCKS for w in words):
+        raise OptionError(
+            f"must be all or a comma list of {', '.join(ATTENTION_BLOCKS)}, got {text!r}",
+            param="cross_frame_blocks",
+        )
+    return tuple(b for b in ATTENTION_BLOCKS if b in words)
 
 
 @dataclass(frozen=True)
@@ -333,8 +349,33 @@ class DiffusionTemporalOptions(OptionGroup):
     )
     mask_dilate: int = option(1, "Diffusion: grow unreliable latent cells by N cells.", T)
     mask_feather: float = option(1.0, "Diffusion: feather the reuse mask (latent cells).", T)
-    cross_frame_attn: bool = option(True, "Diffusion: attend to the last keyframe.", T)
-    color_anchor: bool = option(True, "Diffusion: colour-match to the last keyframe.", T)
+    mask_open: float = option(
+        0.4, "Diffusion: drop unreliable specks thinner than this many latent cells.", T
+    )
+    pixel_fusion: str = option(
+        "fidelity",
+        "Diffusion: fuse toward the previous output warped in pixel space and re-encoded "
+        "(fidelity, plain or off).",
+        T,
+        choices=PIXEL_FUSIONS,
+    )
+    pixel_fusion_weight: float = option(
+        0.5, "Diffusion: weight of the re-encoded previous output in the reference.", T
+    )
+    cross_frame_attn: bool = option(
+        True, "Diffusion: attend to the anchor keyframe and the previous frame.", T
+    )
+    cross_frame_blocks: str = option(
+        "all", "Diffusion: UNet blocks with cross-frame attention: all, or e.g. mid,up.", T
+    )
+    color_anchor: bool = option(True, "Diffusion: colour continuity with the past.", T)
+    color_match: str = option(
+        "follow",
+        "Diffusion colour: follow (warped previous output, moved as the source moves) or "
+        "keyframe (0.1 AdaIN).",
+        T,
+        choices=COLOR_MATCHES,
+    )
     reuse_strength: float = option(
         0.35, "Diffusion: strength of non-keyframes started from the warped latent.", T
     )
@@ -351,6 +392,11 @@ class DiffusionTemporalOptions(OptionGroup):
         number("fusion_weight", self.fusion_weight, 0, 1)
         number("mask_dilate", self.mask_dilate, 0, 8)
         number("mask_feather", self.mask_feather, 0, 8)
+        number("mask_open", self.mask_open, 0, 2)
+        choice("pixel_fusion", self.pixel_fusion, PIXEL_FUSIONS)
+        number("pixel_fusion_weight", self.pixel_fusion_weight, 0, 1)
+        choice("color_match", self.color_match, COLOR_MATCHES)
+        attention_blocks(self.cross_frame_blocks)
         number("reuse_strength", self.reuse_strength, 0, 1, open_low=True)
 
 

@@ -75,3 +75,17 @@ def test_bad_arguments(photos):
         temporal.fuse(img, img, np.ones((4, 8), bool), 0.5)
     with pytest.raises(ValueError, match="channels"):
         temporal.match_color(img, img[:, :, :2])
+
+
+def test_follow_color_moves_the_previous_output_as_the_source_moved():
+    rng = np.random.default_rng(0)
+    src_prev = rng.integers(40, 200, (32, 32, 3)).astype(np.uint8)
+    src = (src_prev * 0.8).round().astype(np.uint8)  # a fade: the source darkens
+    prev_out = rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)  # saturated output
+    out = rng.integers(60, 120, (32, 32, 3)).astype(np.uint8)
+    got = temporal.follow_color(out, prev_out, src, src_prev)
+    change = src.astype(float).mean((0, 1)) - src_prev.astype(float).mean((0, 1))
+    want = prev_out.astype(float).mean((0, 1)) + change
+    assert np.allclose(got.astype(float).mean((0, 1)), want, atol=0.6)  # despite clipping
+    same = temporal.follow_color(out, prev_out, src_prev, src_prev)
+    assert np.allclose(same.astype(float).std((0, 1)), prev_out.astype(float).std((0, 1)), 1.0)

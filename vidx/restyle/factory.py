@@ -67,6 +67,11 @@ def diffusion_options(spec: RestyleOptions, device: DeviceOptions = DeviceOption
         anchor_keyframes=on and t.anchor_keyframes,
         mask_dilate=t.mask_dilate,
         mask_feather=t.mask_feather,
+        mask_open=t.mask_open,
+        pixel_fusion=t.pixel_fusion,
+        pixel_fusion_weight=t.pixel_fusion_weight,
+        color_match=t.color_match,
+        cross_frame_blocks=t.cross_frame_blocks,
     )
 
 

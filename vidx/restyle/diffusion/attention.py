@@ -1,10 +1,12 @@
-"""Cross-frame attention: self-attention of a frame also looks at the last keyframe.
+"""Cross-frame attention: self-attention of a frame also looks at the anchor and the previous frame.
 
-On a keyframe each UNet self-attention layer stores its input features per timestep; on later
-frames the layer's keys and values are computed from ``[own features, keyframe features]``, so
-textures and colours are copied from the keyframe instead of re-invented (Text2Video-Zero /
-Rerender-A-Video style). Only the timesteps that non-keyframes will visit are kept, so memory is
-bounded by ``(reuse steps) x (self-attention layers) x (tokens)`` and does not grow with the clip.
+Every frame records each chosen UNet self-attention layer's input features per timestep; a frame
+tied to the past (a reused frame, or an anchored keyframe) computes that layer's keys and values
+from ``[own features, anchor features, previous frame's features]``, so textures and colours are
+copied instead of re-invented (Text2Video-Zero / Rerender-A-Video's sparse-causal attention).
+A keyframe's features become the anchor of the frames after it; a scene cut clears both. Memory
+is bounded by ``3 x (steps per frame) x (layers) x (tokens)`` and does not grow with the clip.
+``blocks`` picks the UNet blocks that do it (``"all"`` or a comma list of down, mid, up).
 """
 
 from __future__ import annotations
@@ -14,26 +16,62 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from vidx.options import ATTENTION_BLOCKS as BLOCKS
+
+_PREFIX = {"down": "down_blocks", "mid": "mid_block", "up": "up_blocks"}
+
+Store = dict[tuple[str, int], torch.Tensor]
+
 
 @dataclass
 class CrossFrameState:
-    """What the processors share: ``mode`` is ``off``, ``store`` or ``use``; ``step`` the
-    current timestep key; ``keep`` the timestep keys worth storing."""
+    """What the processors share: ``step`` the current timestep key (None: do nothing),
+    ``use`` whether this frame attends to ``anchor`` and ``prev``; ``current`` is what this
+    frame records."""
 
-    mode: str = "off"
     step: int | None = None
-    keep: set[int] = field(default_factory=set)
-    store: dict[tuple[str, int], torch.Tensor] = field(default_factory=dict)
+    use: bool = False
+    anchor: Store = field(default_factory=dict)
+    prev: Store = field(default_factory=dict)
+    current: Store = field(default_factory=dict)
 
     def clear(self) -> None:
-        self.store.clear()
+        self.anchor, self.prev, self.current = {}, {}, {}
+        self.use, self.step = False, None
+
+    def end_frame(self, keyframe: bool) -> None:
+        """The frame just rendered becomes the previous one (and the anchor on a keyframe)."""
+        self.prev = self.current
+        if keyframe:
+            self.anchor = self.current
+        self.current = {}
+        self.step = None
+
+    def extras(self, key: tuple[str, int], like: torch.Tensor) -> list[torch.Tensor]:
+        out: list[torch.Tensor] = []
+        stores = [self.anchor] if self.prev is self.anchor else [self.anchor, self.prev]
+        for store in stores:
+            t = store.get(key)
+            if t is not None and t.shape[0] == like.shape[0] and t.shape[2] == like.shape[2]:
+                out.append(t.to(like.dtype))
+        return out
 
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in self.store.values())
+        seen: dict[int, torch.Tensor] = {}
+        for store in (self.anchor, self.prev, self.current):
+            for t in store.values():
+                seen[id(t)] = t
+        return sum(t.numel() * t.element_size() for t in seen.values())
+
+    @property
+    def store(self) -> Store:
+        """The anchor's features (kept for callers of the 0.1 name)."""
+        return self.anchor
 
 
 class CrossFrameAttnProcessor:
-    """``AttnProcessor2_0`` for self-attention layers, extended with the keyframe's features."""
+    """``AttnProcessor2_0`` for self-attention layers, extended with the anchor's and the
+    previous frame's features."""
 
     def __init__(self, name: str, state: CrossFrameState) -> None:
         self.name = name
@@ -64,16 +102,11 @@ class CrossFrameAttnProcessor:
         st = self.state
         if encoder_hidden_states is None and st.step is not None:
             key = (self.name, st.step)
-            if st.mode == "store" and st.step in st.keep:
-                st.store[key] = hidden_states.detach()
-            elif st.mode == "use":
-                extra = st.store.get(key)
-                if (
-                    extra is not None
-                    and extra.shape[0] == batch
-                    and extra.shape[2] == context.shape[2]
-                ):
-                    context = torch.cat([hidden_states, extra.to(hidden_states.dtype)], dim=1)
+            if st.use:
+                extra = st.extras(key, hidden_states)
+                if extra:
+                    context = torch.cat([hidden_states, *extra], dim=1)
+            st.current[key] = hidden_states.detach()
         if attention_mask is not None:
             attention_mask = attn.prepare_attention_mask(attention_mask, context.shape[1], batch)
             attention_mask = attention_mask.view(batch, attn.heads, -1, attention_mask.shape[-1])
@@ -101,12 +134,14 @@ class CrossFrameAttnProcessor:
         return out / attn.rescale_output_factor
 
 
-def install_cross_frame(unet) -> CrossFrameState:
-    """Put a ``CrossFrameAttnProcessor`` on every self-attention (``attn1``) layer of ``unet``;
-    other layers keep their processors. Returns the shared state (mode ``off``)."""
+def install_cross_frame(unet, blocks: tuple[str, ...] = BLOCKS) -> CrossFrameState:
+    """Put a ``CrossFrameAttnProcessor`` on every self-attention (``attn1``) layer of ``unet``
+    in ``blocks``; other layers keep their processors. Returns the shared state."""
     state = CrossFrameState()
+    prefixes = tuple(_PREFIX[b] for b in blocks)
     procs = {}
     for name, proc in unet.attn_processors.items():
-        procs[name] = CrossFrameAttnProcessor(name, state) if "attn1" in name else proc
+        chosen = "attn1" in name and name.startswith(prefixes)
+        procs[name] = CrossFrameAttnProcessor(name, state) if chosen else proc
     unet.set_attn_processor(procs)
     return state

@@ -2,8 +2,11 @@
 
 Per DESIGN.md "Temporal consistency" 2-3 (Rerender-A-Video's shape-aware fusion):
 
-- ``latent_mask``: any unreliable pixel marks its latent cell (a cell is reliable only when all
-  its pixels are), the unreliable region is dilated, and the reliable one feathered inward.
+- ``latent_mask``: specks of the pixel mask thinner than ``open_cells`` latent cells are removed
+  first (a morphological opening of the unreliable region at the mask's resolution: DIS marks
+  scattered single pixels whose flow is off by well under a latent cell); then any unreliable
+  pixel marks its latent cell (a cell is reliable only when all its pixels are), the unreliable
+  region is dilated, and the reliable one feathered inward.
 - ``AnchorTrack``: the reference a frame is steadied toward is the *anchor's* latent (the last
   keyframe's) warped once along the flow composed since the anchor, not the previous final
   latent re-warped every frame (repeated bilinear warps are an exponential blur). Where the
@@ -18,6 +21,7 @@ previous one in latent pixels; masks ``(1, 1, h, w)`` float in [0, 1].
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -35,16 +39,19 @@ def latent_mask(
     *,
     dilate: int = 1,
     feather: float = 1.0,
+    open_cells: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pixel reliability ``(H, W)`` bool -> latent masks ``(hard, soft)``, each ``(1, 1, h, w)``.
 
-    ``hard`` is 1 where every pixel under the cell is reliable, after growing the unreliable
-    region by ``dilate`` cells; ``soft`` is ``hard`` feathered inward with a Gaussian of
-    ``feather`` cells (0 outside ``hard``, ramping to 1 inside).
+    ``hard`` is 1 where every pixel under the cell is reliable (after ``remove_specks`` with
+    ``open_cells``), after growing the unreliable region by ``dilate`` cells; ``soft`` is
+    ``hard`` feathered inward with a Gaussian of ``feather`` cells (0 outside ``hard``, ramping
+    to 1 inside).
     """
     hard: np.ndarray = np.ones(size, dtype=np.float32)
     if mask is not None:
-        small = temporal.resize_mask(mask.astype(bool, copy=False), size, threshold=0.999)
+        mask = remove_specks(mask.astype(bool, copy=False), open_cells * mask.shape[0] / size[0])
+        small = temporal.resize_mask(mask, size, threshold=0.999)
         hard = small.astype(np.float32)
     if dilate > 0:
         k = np.ones((2 * dilate + 1, 2 * dilate + 1), np.uint8)
@@ -60,6 +67,20 @@ def latent_mask(
         return t.to(device=like.device)[None, None]
 
     return tensor(hard), tensor(soft)
+
+
+def remove_specks(mask: np.ndarray, width: float) -> np.ndarray:
+    """``(H, W)`` bool reliability with the unreliable specks and lines thinner than ``width``
+    pixels removed (morphological opening of the unreliable region with an odd disk of about
+    ``width`` px; below 2 px nothing changes). Unreliable regions at least that wide keep their
+    shape (up to rounded corners)."""
+    k = int(round(width))
+    if k < 2:
+        return mask
+    k |= 1
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    bad = cv2.morphologyEx((~mask).astype(np.uint8), cv2.MORPH_OPEN, disk)
+    return np.asarray(bad) == 0
 
 
 def feather_mask(hard: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -127,11 +148,13 @@ class AnchorTrack:
 @dataclass
 class X0Fusion:
     """Blend x̂0 toward ``target`` (clean latent) by ``mask`` (already times the weight) for the
-    first ``steps`` steps."""
+    first ``steps`` steps. ``refine``, when set, replaces ``target`` on the first step from that
+    step's x̂0 (pixel-aware fusion, ``pixel.PixelTarget``)."""
 
     target: torch.Tensor
     mask: torch.Tensor
     steps: int
+    refine: Callable[[torch.Tensor], torch.Tensor] | None = None
 
 
 def _alpha_sigma(sched, t: torch.Tensor) -> tuple[float, float] | None:
@@ -195,6 +218,8 @@ def fuse_prediction(
         x0 = a * x - s * output.float()
     else:
         x0 = (x - s * output.float()) / a
+    if fusion.refine is not None:
+        fusion.target, fusion.refine = fusion.refine(x0), None
     x0 = blend_compensated(x0, fusion.target, fusion.mask).float()
     eps = (x - a * x0) / s
     if kind == "v_prediction":

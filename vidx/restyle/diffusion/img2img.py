@@ -24,6 +24,7 @@ import torch
 import temporal
 from vidx.errors import InputError
 from vidx.frame import FrameContext
+from vidx.options import attention_blocks
 from vidx.restyle.diffusion.attention import CrossFrameState, install_cross_frame
 from vidx.restyle.diffusion.denoise import (
     Conditioning,
@@ -39,6 +40,7 @@ from vidx.restyle.diffusion.denoise import (
 from vidx.restyle.diffusion.fusion import AnchorTrack, X0Fusion, feather_mask, latent_mask
 from vidx.restyle.diffusion.loading import load_pipeline, set_scheduler
 from vidx.restyle.diffusion.options import DiffusionOptions, work_size_for
+from vidx.restyle.diffusion.pixel import PixelMemory, PixelTarget, follow_color
 from vidx.restyle.diffusion.reuse import SEED_SCHEDULER, NoiseCarrier
 
 MASK_THRESHOLD = 0.75  # a latent cell is reliable when 75% of the pixels under it are
@@ -100,7 +102,7 @@ class DiffusionRestyler:
         set_scheduler(pipe, options.scheduler)
         self.attn: CrossFrameState | None = None
         if options.cross_frame_attn:
-            self.attn = install_cross_frame(pipe.unet)
+            self.attn = install_cross_frame(pipe.unet, attention_blocks(options.cross_frame_blocks))
         if options.compile:
             pipe.unet.compile(dynamic=False)
         self.unet_calls = 0
@@ -109,6 +111,7 @@ class DiffusionRestyler:
         self.keyframes = 0
         self.anchored_keyframes = 0
         self._track = AnchorTrack()
+        self._pixels = PixelMemory()
         self._cond: dict[tuple[int, int], Conditioning] = {}
         self._noise = NoiseCarrier(self.options)
         self.reset()
@@ -120,9 +123,9 @@ class DiffusionRestyler:
         self._key_output: np.ndarray | None = None
         self._noise.reset()
         self._track.clear()
+        self._pixels.clear()
         if self.attn is not None:
             self.attn.clear()
-            self.attn.mode = "off"
 
     def _conditioning(self, size: tuple[int, int]) -> Conditioning:
         if size not in self._cond:
@@ -170,17 +173,24 @@ class DiffusionRestyler:
         cond = self._conditioning(size)
         lat_size = (z.shape[2], z.shape[3])
 
-        if self.attn is not None:  # before schedule(): it sets the scheduler's timesteps too
-            self._prepare_attention(reuse)
+        if self.attn is not None:  # a fresh start forgets; a frame tied to the past attends
+            if not (reuse or anchored):
+                self.attn.clear()
+            self.attn.use = reuse or anchored
 
         # 2. start latent, noise, and what to steady toward (pull or x̂0 fusion)
-        pull, fusion = None, None
+        pull, fusion, warped = None, None, None
         strength = o.strength
         z_start = z
+        if reuse or anchored:
+            cell = int(getattr(pipe, "vae_scale_factor", 8))
+            warped = self._pixels.warped(ctx, o.mask_open, cell)
         if (reuse or anchored) and prev_latent is not None:
             if x0_mode:
                 flow, _ = latent_flow_mask(ctx, lat_size, z)
-                hard, _ = latent_mask(ctx.mask, lat_size, z, dilate=o.mask_dilate, feather=0)
+                hard, _ = latent_mask(
+                    ctx.mask, lat_size, z, dilate=o.mask_dilate, feather=0, open_cells=o.mask_open
+                )
                 self._track.advance(flow, hard)
                 ref, reliable = self._track.reference(prev_latent, flow, hard)
                 soft = feather_mask(reliable, o.mask_feather)
@@ -197,6 +207,10 @@ class DiffusionRestyler:
             if x0_mode and o.fusion_weight > 0 and o.fusion_steps > 0:
                 n_fuse = math.ceil(o.fusion_steps * len(timesteps))
                 fusion = X0Fusion(ref, soft * o.fusion_weight, n_fuse)
+                if o.pixel_fusion != "off" and o.pixel_fusion_weight > 0 and warped is not None:
+                    fusion.refine = PixelTarget(
+                        pipe, warped, ref, o.pixel_fusion_weight, o.pixel_fusion == "fidelity"
+                    )
             elif not x0_mode and o.pull and o.pull_weight > 0 and o.pull_steps > 0:
                 n_pull = math.ceil(o.pull_steps * len(timesteps))
                 pull = Pull(ref, noise, soft * o.pull_weight, n_pull)
@@ -222,13 +236,17 @@ class DiffusionRestyler:
             )
         finally:
             if self.attn is not None:
-                self.attn.mode, self.attn.step = "off", None
+                self.attn.end_frame(keyframe=not reuse)
 
         # 4. decode, anchor colour, keep state (a keyframe becomes the new anchor)
         out = decode_latent(pipe, latents)
-        if reuse and o.color_anchor and o.color_anchor_weight > 0 and self._key_output is not None:
-            out = self._anchor(out, self._key_output)
+        if o.color_anchor and o.color_anchor_weight > 0:
+            if o.color_match == "follow" and warped is not None:
+                out = follow_color(out, warped, work, o.color_anchor_weight)
+            elif o.color_match == "keyframe" and reuse and self._key_output is not None:
+                out = self._anchor(out, self._key_output)
         self._prev_latent, self._prev_noise = latents, noise
+        self._pixels.keep(out, work, keyframe=not reuse)
         self.frames += 1
         if not reuse:
             self._track.set(latents)
@@ -237,21 +255,6 @@ class DiffusionRestyler:
             self.unet_calls_keyframes += self.unet_calls - calls_before
             self._key_output = out
         return out
-
-    def _prepare_attention(self, reuse: bool) -> None:
-        """Keyframe: store features at the timesteps later frames will visit; else use them."""
-        o = self.options
-        if self.attn is None:
-            return
-        if reuse:
-            self.attn.mode = "use" if self.attn.store else "off"
-            return
-        self.attn.clear()
-        later = schedule(
-            self.pipe, o.steps, min(o.reuse_strength, o.strength) if o.reuse else o.strength
-        )
-        self.attn.keep = {int(t) for t in later}
-        self.attn.mode = "store"
 
     def _anchor(self, out: np.ndarray, key: np.ndarray) -> np.ndarray:
         if key.shape != out.shape:
@@ -283,7 +286,10 @@ class DiffusionRestyler:
                 "fusion": o.fusion,
                 "anchor_keyframes": o.anchor_keyframes,
                 "cross_frame_attn": o.cross_frame_attn,
+                "cross_frame_blocks": o.cross_frame_blocks,
                 "color_anchor": o.color_anchor,
+                "color_match": o.color_match,
+                "pixel_fusion": o.pixel_fusion,
             },
             "frames": self.frames,
             "keyframes": self.keyframes,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vidx.errors import OptionError
-from vidx.options import FUSIONS, NOISE_WARPS
+from vidx.options import COLOR_MATCHES, FUSIONS, NOISE_WARPS, PIXEL_FUSIONS, attention_blocks
 
 SCHEDULERS = ("euler", "euler-a", "ddim", "dpm++", "lcm", "model")
 
@@ -31,8 +31,10 @@ class DiffusionOptions:
     keyframe's latent warped once along the flow composed since then) and, for the first
     ``fusion_steps`` fraction of the steps, blends the predicted clean latent x̂0 with it by
     ``fusion_weight`` inside a strict (``mask_dilate`` cells), feathered (``mask_feather``
-    cells) mask, variance-compensated; ``pull`` is not used. ``"latent"`` is the 0.1 method
-    (previous final latent re-warped every frame, then pulled). ``anchor_keyframes``: a
+    cells) mask, variance-compensated; before that, unreliable specks of the pixel mask thinner
+    than ``mask_open`` latent cells are removed (an opening; 0 keeps every pixel); ``pull`` is
+    not used. ``"latent"`` is the 0.1 method (previous final latent re-warped every frame, then
+    pulled). ``anchor_keyframes``: a
     periodic keyframe that comes with a flow (not a scene cut) re-renders at ``strength`` but
     is fused toward the previous frames instead of starting fresh.
 
@@ -40,9 +42,18 @@ class DiffusionOptions:
     ``guidance`` through the embedding only; set this to also run classifier-free guidance.
     - ``pull`` / ``pull_steps`` / ``pull_weight``: for the first ``pull_steps`` fraction of the
       denoising steps, move the latent toward the renoised warped previous latent inside the mask.
-    - ``cross_frame_attn``: self-attention also attends to the last keyframe's features.
-    - ``color_anchor`` / ``color_anchor_weight``: AdaIN colour match of the output to the last
-      keyframe's output.
+    - ``cross_frame_attn``: self-attention also attends to the anchor's (last keyframe's) and
+      the previous frame's features, on reused frames and anchored keyframes, in the UNet
+      blocks ``cross_frame_blocks`` names (``"all"`` or a comma list of down, mid, up).
+    - ``color_anchor`` / ``color_anchor_weight``: colour continuity. ``color_match="follow"``
+      (default): masked statistics of the previous output warped into this frame, changed as
+      the source changed (a fade stays a fade), on every frame tied to the past (anchored
+      keyframes too); ``"keyframe"``: the 0.1 global AdaIN to the last keyframe's output.
+
+    ``pixel_fusion``: pixel-aware fusion (Rerender-A-Video). On the first fused step the x̂0 is
+    decoded, the previous output warped in pixel space replaces it inside the mask, and the
+    composite is encoded again (``"fidelity"``: compensating the autoencoder's loss; ``"plain"``;
+    ``"off"``) and blended into the fusion reference by ``pixel_fusion_weight``.
     """
 
     model: str = ""
@@ -78,6 +89,11 @@ class DiffusionOptions:
     anchor_keyframes: bool = True
     mask_dilate: int = 1
     mask_feather: float = 1.0
+    mask_open: float = 0.4
+    pixel_fusion: str = "fidelity"
+    pixel_fusion_weight: float = 0.5
+    color_match: str = "follow"
+    cross_frame_blocks: str = "all"
 
     def check(self) -> DiffusionOptions:
         """Raise OptionError naming the first bad value (``param``); returns self."""
@@ -96,6 +112,7 @@ class DiffusionOptions:
             "color_anchor_weight",
             "fusion_steps",
             "fusion_weight",
+            "pixel_fusion_weight",
         ):
             _unit(name, getattr(self, name))
         _integer("steps", self.steps, 1, 1000)
@@ -109,7 +126,12 @@ class DiffusionOptions:
         _integer("mask_dilate", self.mask_dilate, 0, 8)
         if not isinstance(self.mask_feather, (int, float)) or not 0 <= self.mask_feather <= 8:
             raise OptionError(f"must be in [0, 8], got {self.mask_feather!r}", param="mask_feather")
+        if not isinstance(self.mask_open, (int, float)) or not 0 <= self.mask_open <= 2:
+            raise OptionError(f"must be in [0, 2], got {self.mask_open!r}", param="mask_open")
         _choice("noise_warp", self.noise_warp, NOISE_WARPS)
+        _choice("pixel_fusion", self.pixel_fusion, PIXEL_FUSIONS)
+        _choice("color_match", self.color_match, COLOR_MATCHES)
+        attention_blocks(self.cross_frame_blocks)
         _integer("noise_subcells", self.noise_subcells, 1, 16)
         return self
 

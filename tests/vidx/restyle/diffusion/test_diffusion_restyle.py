@@ -160,14 +160,32 @@ def test_cross_frame_attention_changes_only_later_frames(tiny_pipe, tiny_model_d
     _, out_off = run(tiny_pipe, off, frames[:3], ctxs[:3])
     assert np.array_equal(out_on[0], out_off[0])
     assert not np.array_equal(out_on[2], out_off[2])
-    # only the timesteps non-keyframes visit are kept: bounded, one entry per layer and step
-    keys = {step for _, step in r_on.attn.store}
+    # the anchor holds one entry per layer and step of the keyframe: bounded
+    keys = {step for _, step in r_on.attn.anchor}
     assert len(keys) == int(on.steps * on.strength)  # no reuse here: same strength
+    assert r_on.attn.prev and r_on.attn.prev is not r_on.attn.anchor  # the previous frame too
+
+
+def test_cross_frame_attention_by_block(tiny_pipe, tiny_model_dir, clip):
+    frames, ctxs = clip
+    off = options(tiny_model_dir, **OFF)
+    up = dataclasses.replace(off, cross_frame_attn=True, cross_frame_blocks="up")
+    r_up, out_up = run(tiny_pipe, up, frames[:3], ctxs[:3])
+    _, out_all = run(tiny_pipe, dataclasses.replace(up, cross_frame_blocks="all"), *clip_3(clip))
+    assert {name.split(".")[0] for name, _ in r_up.attn.anchor} == {"up_blocks"}
+    assert not np.array_equal(out_up[2], out_all[2])
+    with pytest.raises(OptionError, match="^cross_frame_blocks must"):
+        dataclasses.replace(off, cross_frame_blocks="left").check()
+
+
+def clip_3(clip):
+    frames, ctxs = clip
+    return frames[:3], ctxs[:3]
 
 
 def test_color_anchor_matches_the_keyframe_statistics(tiny_pipe, tiny_model_dir, clip):
     frames, ctxs = clip
-    opts = options(tiny_model_dir, **{**OFF, "color_anchor": True})
+    opts = options(tiny_model_dir, **{**OFF, "color_anchor": True, "color_match": "keyframe"})
     _, out = run(tiny_pipe, opts, frames[:3], ctxs[:3])
     key = out[0].reshape(-1, 3).astype(np.float64)
     for o in out[1:]:
@@ -255,3 +273,27 @@ def test_plain_models_keep_classifier_free_guidance(tiny_pipe):
     cond = encode_conditioning(tiny_pipe, "an oil painting", "", 7.5, (64, 64))
     assert cond.cfg and cond.embeds.shape[0] == 2 and cond.timestep_cond is None
     assert not encode_conditioning(tiny_pipe, "an oil painting", "", 1.0, (64, 64)).cfg
+
+
+def luma(image: np.ndarray) -> float:
+    return float((image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])).mean())
+
+
+def test_a_fade_stays_a_fade(tiny_pipe, tiny_model_dir, clip_tools):
+    """Issue 11: a 30 % brightness fade; the output's mean luma follows the source's change
+    within 3 levels per frame with every temporal step on (the 0.1 keyframe AdaIN cancels it).
+    A slow pan (1 px of 64): a fast one changes the mean by the content entering the frame too."""
+    pan, contexts = clip_tools
+    base = pan(8, step=1)
+    frames = [
+        np.clip(f.astype(np.float64) * (1.0 - 0.3 * i / 7), 0, 255).round().astype(np.uint8)
+        for i, f in enumerate(base)
+    ]
+    ctxs = contexts(frames)
+    src = np.diff([luma(f) for f in frames])
+    _, out = run(tiny_pipe, options(tiny_model_dir, guidance=2.0), frames, ctxs)
+    follows = np.abs(np.diff([luma(o) for o in out]) - src)
+    assert follows.max() <= 3.0, (follows, src)
+    old = options(tiny_model_dir, guidance=2.0, color_match="keyframe")
+    _, out_old = run(tiny_pipe, old, frames, ctxs)
+    assert np.abs(np.diff([luma(o) for o in out_old]) - src).max() > 3.0

@@ -17,6 +17,7 @@ from vidx.restyle.diffusion.fusion import (
     blend_compensated,
     fuse_prediction,
     latent_mask,
+    remove_specks,
 )
 
 
@@ -29,6 +30,41 @@ def test_one_bad_pixel_marks_its_cell_and_the_mask_is_dilated_and_feathered():
     hard, soft = latent_mask(mask, (8, 8), like, dilate=1, feather=1.0)
     assert hard[0, 0, 1:4, 1:4].sum() == 0 and hard.sum() == 64 - 9
     assert torch.all(soft <= hard) and 0 < soft[0, 0, 0, 0] < 1 and soft[0, 0, 7, 7] > 0.9
+
+
+def test_specks_are_removed_but_an_occlusion_strip_is_kept():
+    mask = np.ones((64, 64), bool)
+    mask[20, 20] = mask[40, 9] = False  # scattered specks
+    mask[8:56, 30:33] = False  # a 3 px strip: a disocclusion at 3 px of motion
+    clean = remove_specks(mask, 3)
+    assert clean[20, 20] and clean[40, 9] and not clean[9:55, 30:33].any()  # corners round
+    assert np.array_equal(remove_specks(mask, 1), mask)
+    hard, _ = latent_mask(mask, (8, 8), torch.zeros(1), dilate=0, feather=0, open_cells=0.4)
+    assert hard[0, 0, 2, 2] == 1 and hard[0, 0, 1:7, 3].sum() == 0
+
+
+def test_a_moving_object_keeps_its_unreliable_edges_after_the_clean_up():
+    """DIS on a real photo with a patch moving 3 px: no pixel the patch uncovers or covers is
+    reused, while most of the static background is."""
+    import cv2
+    from skimage import data
+
+    import temporal
+
+    bg = cv2.resize(data.coffee(), (160, 128))
+    fg = cv2.resize(data.astronaut(), (48, 48))
+
+    def scene(x: int) -> np.ndarray:
+        f = bg.copy()
+        f[40:88, x : x + 48] = fg
+        return f
+
+    prev, cur = scene(50), scene(53)
+    mask = temporal.consistency_mask(temporal.flow(cur, prev), temporal.flow(prev, cur))
+    hard, _ = latent_mask(mask, (16, 20), torch.zeros(1), dilate=0, feather=0, open_cells=0.4)
+    cells = cv2.resize(hard[0, 0].numpy(), (160, 128), interpolation=cv2.INTER_NEAREST) > 0.5
+    assert not cells[40:88, 50:53].any() and not cells[40:88, 98:101].any()
+    assert cells.mean() > 0.8
 
 
 def test_anchor_track_composes_flows_and_shrinks_where_the_anchor_is_seen():
