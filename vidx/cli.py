@@ -235,12 +235,16 @@ def progress_bar(label: str) -> Iterator[Callable]:
     terminal or with VIDX_PROGRESS, else a plain line every few seconds (see vidx.console);
     nothing with -q. Phase messages show in the bar or as lines; all of it goes to --log."""
     every = console.progress_interval()
-    logged = console.PlainProgress(label, console.log, every) if console.STATE["log"] else None
+    logged = None
+    if console.STATE["log"]:
+        logged = console.PlainProgress(label, console.log, every or console.DEFAULT_INTERVAL)
     if console.quiet():
         yield console.fan_out(logged)
         return
     if not err.is_terminal and not os.environ.get("VIDX_PROGRESS"):
-        plain = console.PlainProgress(label, lambda line: err.print(line, markup=False), every)
+        plain = None
+        if every is not None:
+            plain = console.PlainProgress(label, lambda line: err.print(line, markup=False), every)
         yield console.fan_out(plain, logged)
         return
     columns = (
@@ -294,7 +298,8 @@ def render_command(label: str, inputs: list[Path], output: str, values: dict[str
     """One job, or a batch (several inputs, a folder, or ``-o OUTDIR/``)."""
     from vidx.api import render
 
-    folder = output.endswith(("/", os.sep)) or Path(output).is_dir()
+    # a folder: OUTDIR/, or an existing folder with no extension (out.mp4/ stays a mistake)
+    folder = output.endswith(("/", os.sep)) or (Path(output).is_dir() and not Path(output).suffix)
     if len(inputs) > 1 or any(p.is_dir() for p in inputs) or folder:
         batch_command(label, inputs, Path(output), values)
         return

@@ -4,7 +4,8 @@
 Convention: progress reaches the CLI as :class:`vidx.pipeline.Progress` through the callback
 of a job; one with a ``phase`` is a phase message ("loading models", "assembling ..."). When
 stderr is not a terminal (a farm, nohup, docker logs) progress is a plain line every
-``VIDX_PROGRESS_INTERVAL`` seconds (5 by default): frames done, fps and the time left.
+``VIDX_PROGRESS_INTERVAL`` seconds (5 by default; ``off`` for none): frames done, fps and the
+time left.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ DEFAULT_INTERVAL = 5.0
 STATE: dict[str, object] = {"quiet": False, "log": None}
 
 
-def progress_interval() -> float:
-    """Seconds between plain progress lines (``VIDX_PROGRESS_INTERVAL``)."""
+def progress_interval() -> float | None:
+    """Seconds between plain progress lines (``VIDX_PROGRESS_INTERVAL``; ``off``: none)."""
+    value = os.environ.get("VIDX_PROGRESS_INTERVAL", "").strip().lower()
+    if value in ("off", "none", "no"):
+        return None
     try:
-        return max(0.0, float(os.environ.get("VIDX_PROGRESS_INTERVAL", DEFAULT_INTERVAL)))
+        return max(0.0, float(value)) if value else DEFAULT_INTERVAL
     except ValueError:
         return DEFAULT_INTERVAL
 
