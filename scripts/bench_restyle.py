@@ -49,30 +49,42 @@ from vidx.restyle.diffusion.loading import set_scheduler  # noqa: E402
 
 # (frame height, frame width, work size) per model size
 SETUPS = {"tiny": (128, 160, 128), "mid": (256, 320, 256), "sd15": (512, 640, 512)}
-# motion per frame, in photo pixels / fraction / degrees
-PAN = (1.5, 0.5)
-ZOOM = 0.005
-ROTATION = 0.25
+# motion per frame (pan in photo pixels, zoom fraction, rotation in degrees): "slow" is the
+# recorded default; "fast" (a second motion, to check defaults are not tuned to one clip) pans
+# the other way about twice as fast, zooms out and rotates the other way
+MOTIONS = {
+    "slow": ((1.5, 0.5), 0.005, 0.25),
+    "fast": ((-3.0, 1.2), -0.004, -0.4),
+}
+PHOTOS = ("astronaut", "coffee")
+MOTION = MOTIONS["slow"]
+CLIP = ("astronaut", "slow")
 
 
 def frame_to_photo(i: int, height: int, width: int) -> np.ndarray:
-    """3x3 matrix taking frame-i pixel coordinates to photo coordinates (pan, zoom in, rotate)."""
-    s = 1.3 * 256 / height / (1.0 + ZOOM) ** i  # photo pixels per frame pixel
-    th = np.deg2rad(ROTATION * i)
+    """3x3 matrix taking frame-i pixel coordinates to photo coordinates (pan, zoom, rotate)."""
+    pan, zoom, rotation = MOTION
+    s = 1.3 * 256 / height / (1.0 + zoom) ** i  # photo pixels per frame pixel
+    th = np.deg2rad(rotation * i)
     rot = s * np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
     cf = np.array([(width - 1) / 2, (height - 1) / 2])
-    cp = np.array([256.0 + PAN[0] * i, 256.0 + PAN[1] * i])
+    cp = np.array([256.0 + pan[0] * i, 256.0 + pan[1] * i])
     m = np.eye(3)
     m[:2, :2], m[:2, 2] = rot, cp - rot @ cf
     return m
 
 
-def make_clip(n: int, height: int, width: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """``n`` frames of skimage's astronaut under the known motion, and the exact backward flow
+def make_clip(
+    n: int, height: int, width: int, photo_name: str = "astronaut"
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``n`` frames of a skimage photo under the known motion, and the exact backward flow
     of each pair (t -> t-1, ``(h, w, 2)``; entry 0 is None)."""
     from skimage import data
 
-    photo = cv2.GaussianBlur(data.astronaut(), (0, 0), 0.6)
+    picture = getattr(data, photo_name)()
+    if picture.shape[0] < 512 or picture.shape[1] < 512:  # the motion is centred at (256, 256)
+        picture = cv2.resize(picture, (max(512, picture.shape[1]), 512), cv2.INTER_CUBIC)
+    photo = cv2.GaussianBlur(picture, (0, 0), 0.6)
     frames, flows = [], []
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
     pts = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
@@ -191,7 +203,10 @@ def cached_naive(folder: str, size: str, opts: DiffusionOptions, frames, run) ->
     if not folder:
         return run()
     keys = ("prompt", "negative_prompt", "strength", "steps", "guidance", "scheduler", "seed")
-    key = json.dumps([size, len(frames)] + [getattr(opts, k) for k in keys])
+    key = [size, len(frames)] + [getattr(opts, k) for k in keys]
+    if (PHOTOS[0], "slow") != CLIP:  # the recorded clip keeps its cache name
+        key += list(CLIP)
+    key = json.dumps(key)
     path = Path(folder) / f"naive-{hashlib.sha1(key.encode()).hexdigest()[:12]}.npz"
     if path.exists():
         data = np.load(path)
@@ -236,7 +251,7 @@ def bench_size(size: str, args, workdir: Path) -> dict:
     dtype = "fp16" if device == "cuda" else "fp32"
     height, width, work = SETUPS[size]
     model = build_tiny_model(workdir / size, size=size)
-    frames, flows = make_clip(args.frames, height, width)
+    frames, flows = make_clip(args.frames, height, width, args.photo)
     ctxs, analysis_s = make_contexts(frames, args.keyframe_interval)
     settings = dict(
         model=str(model),
@@ -342,6 +357,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scheduler", default="ddim")
     parser.add_argument("--keyframe-interval", type=int, default=8)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--photo", default="astronaut", choices=PHOTOS)
+    parser.add_argument("--motion", default="slow", choices=list(MOTIONS))
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="DiffusionOptions field"
@@ -352,6 +369,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--save-frames", default="", help="folder for source|naive|temporal PNGs")
     parser.add_argument("--out", default="bench-results/diffusion_restyle.json")
     args = parser.parse_args(argv)
+    global MOTION, CLIP
+    MOTION, CLIP = MOTIONS[args.motion], (args.photo, args.motion)
     if args.threads:
         torch.set_num_threads(args.threads)
     sizes = [s for s in args.sizes if s != "sd15" or torch.cuda.is_available()]

@@ -353,9 +353,9 @@ class DiffusionTemporalOptions(OptionGroup):
         0.4, "Diffusion: drop unreliable specks thinner than this many latent cells.", T
     )
     pixel_fusion: str = option(
-        "fidelity",
-        "Diffusion: fuse toward the previous output warped in pixel space and re-encoded "
-        "(fidelity, plain or off).",
+        "off",
+        "Diffusion: fuse toward the anchor output warped in pixel space and re-encoded "
+        "(fidelity, plain or off; off by default: it did not help on random weights).",
         T,
         choices=PIXEL_FUSIONS,
     )

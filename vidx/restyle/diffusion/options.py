@@ -90,7 +90,7 @@ class DiffusionOptions:
     mask_dilate: int = 1
     mask_feather: float = 1.0
     mask_open: float = 0.4
-    pixel_fusion: str = "fidelity"
+    pixel_fusion: str = "off"
     pixel_fusion_weight: float = 0.5
     color_match: str = "follow"
     cross_frame_blocks: str = "all"

@@ -297,3 +297,15 @@ def test_a_fade_stays_a_fade(tiny_pipe, tiny_model_dir, clip_tools):
     old = options(tiny_model_dir, guidance=2.0, color_match="keyframe")
     _, out_old = run(tiny_pipe, old, frames, ctxs)
     assert np.abs(np.diff([luma(o) for o in out_old]) - src).max() > 3.0
+
+
+def test_pixel_aware_fusion_reencodes_the_warped_output(tiny_pipe, tiny_model_dir, clip):
+    frames, ctxs = clip
+    off = options(tiny_model_dir, guidance=2.0)
+    on = dataclasses.replace(off, pixel_fusion="fidelity", pixel_fusion_weight=1.0)
+    _, out_off = run(tiny_pipe, off, frames[:3], ctxs[:3])
+    r, out_on = run(tiny_pipe, on, frames[:3], ctxs[:3])
+    assert np.array_equal(out_on[0], out_off[0])  # the first frame has no past
+    assert not np.array_equal(out_on[2], out_off[2])
+    assert r._pixels.anchor is not None and r._pixels.valid is not None
+    assert r._pixels.valid.mean() > 0.8  # the anchor is still seen over most of frame 2
