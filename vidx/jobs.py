@@ -525,7 +525,7 @@ def _run_on_ray(job: Plan, on_progress: ProgressCallback | None) -> JobResult:
         job.targets,
         build_outputs,
         analysis=analysis,
-        trim=trim_of(shared),
+        trim=trim_of(shared, job.info),
         on_progress=on_progress,
     )
 
