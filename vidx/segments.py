@@ -26,7 +26,7 @@ from typing import Any, cast
 
 from vidx.errors import OptionError, OutputError
 from vidx.io.fingerprint import changed, fingerprint
-from vidx.io.probe import probe
+from vidx.io.probe import VideoInfo, probe
 from vidx.io.reader import Trim, repaired_warning
 from vidx.io.remux import FrameScan, assemble, copy_warnings, scan_frames
 from vidx.options import DEFAULT_SEGMENT_FRAMES, AnalysisOptions
@@ -339,6 +339,31 @@ def run_segmented(
             p.save()
         done_frames += seg.frames
     # 4. remux every output from its segments plus the input's audio and subtitles
+    return finish_segments(
+        input_path, info, outputs, parts, segments, end_time, trim, warnings, started,
+        timings, layouts, repaired, on_progress,
+    )  # fmt: skip
+
+
+def finish_segments(
+    input_path: Path,
+    info: VideoInfo,
+    outputs: list[Output],
+    parts: list[Parts],
+    segments: list[Segment],
+    end_time: float | None,
+    trim: Trim,
+    warnings: list[str],
+    started: float,
+    timings: Timings,
+    layouts: dict[str, Layout],
+    repaired: int,
+    on_progress: ProgressCallback | None = None,
+) -> JobResult:
+    """Remux every output from its finished segments (the input's audio and subtitles copied
+    once), write its sidecar and remove its parts folder: the end of a segmented job, wherever
+    its segments were rendered (here or on Ray workers)."""
+    total = sum(s.frames for s in segments)
     paths = []
     frames = 0
     for out, p in zip(outputs, parts, strict=True):

@@ -28,13 +28,12 @@ from typing import Any, cast
 from vidx.errors import OptionError
 from vidx.io.probe import VideoInfo
 from vidx.io.reader import Trim, repaired_warning
-from vidx.io.remux import assemble, copy_warnings, scan_frames
+from vidx.io.remux import copy_warnings, scan_frames
 from vidx.options import AnalysisOptions, RunOptions
-from vidx.pipeline import JobResult, Output, Progress, ProgressCallback, Timings, params, record
+from vidx.pipeline import JobResult, Output, Progress, ProgressCallback, Timings
 from vidx.scale.worker import SegmentWorker
-from vidx.segments import Parts, Segment, plan_segments, warmup_of
-from vidx.sidecar import write_sidecar
-from vidx.sizes import Layout, parse_size
+from vidx.segments import Parts, Segment, finish_segments, plan_segments, warmup_of
+from vidx.sizes import parse_size
 
 TRANSPORT_ENV = "VIDX_RAY_TRANSPORT"  # "object": segments through the object store only
 MAX_ATTEMPTS = 3  # a segment is tried on this many workers before the job fails
@@ -332,56 +331,23 @@ def _render(
             submit(slot, queue.pop(0))
         report()
     # 4. remux every output from its segments plus the input's audio and subtitles
-    return _assemble(
-        input_path, info, outputs, parts, segments, end_time, trim, warnings, started,
-        timings, layouts, repaired,
-    )  # fmt: skip
+    return finish_segments(
+        input_path,
+        info,
+        outputs,
+        parts,
+        segments,
+        end_time,
+        trim,
+        warnings,
+        started,
+        timings,
+        layouts,
+        repaired,
+    )  # fmt: skip  (no phase message: this path's progress reports segments per worker)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
     part = path.with_name(path.name + ".part")
     part.write_bytes(data)
     os.replace(part, path)
-
-
-def _assemble(
-    input_path: Path,
-    info: VideoInfo,
-    outputs: list[Output],
-    parts: list[Parts],
-    segments: list[Segment],
-    end_time: float | None,
-    trim: Trim,
-    warnings: list[str],
-    started: float,
-    timings: Timings,
-    layouts: dict[str, Layout],
-    repaired: int,
-) -> JobResult:
-    total = sum(s.frames for s in segments)
-    paths, frames = [], 0
-    for out, p in zip(outputs, parts, strict=True):
-        frames = assemble(
-            [(p.segment_path(s), s.start) for s in segments],
-            input_path,
-            out.path,
-            out.encode.codec,
-            trim,
-            end_time,
-        )
-        paths.append(out.path)
-        for name, value in p.data.get("layouts", {}).items():
-            layouts.setdefault(
-                name, Layout(tuple(value["content"]), tuple(value["canvas"]), value["fit"])
-            )
-    if repaired:
-        warnings.append(repaired_warning(repaired))
-    if frames != total:
-        warnings.append(f"the output has {frames} frames where the scan planned {total}")
-    timings.total = time.perf_counter() - started
-    result = JobResult(paths, frames, timings, warnings, layouts, repaired)
-    for out, p in zip(outputs, parts, strict=True):
-        data = {**record(out, frames, info, trim, result), "segments": len(segments)}
-        write_sidecar(out.path, data, params(out))
-        p.remove()
-    return result
