@@ -261,7 +261,9 @@ def progress_bar(label: str) -> Iterator[Callable]:
             if p.phase:
                 bar.update(task, description=f"{label}: {p.phase}")
                 return
-            bar.update(task, completed=p.done, total=p.total, fps=p.fps, description=label)
+            workers = console.worker_text(p)
+            text = f"{label} ({workers})" if workers else label
+            bar.update(task, completed=p.done, total=p.total, fps=p.fps, description=text)
 
         yield console.fan_out(update, logged)
 

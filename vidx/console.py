@@ -72,7 +72,18 @@ def progress_text(label: str, p: Progress) -> str:
     eta = ""
     if p.total and p.fps > 0:
         eta = f", ETA {clock(max(0, p.total - p.done) / p.fps)}"
-    return f"{label}: {done} frames{share}, {p.fps:.1f} fps{eta}, elapsed {clock(p.elapsed)}"
+    line = f"{label}: {done} frames{share}, {p.fps:.1f} fps{eta}, elapsed {clock(p.elapsed)}"
+    workers = worker_text(p)
+    return f"{line}, {workers}" if workers else line
+
+
+def worker_text(p: Progress) -> str:
+    """``segments per worker 2 + 1`` for a job on Ray (its progress carries ``segments``, done
+    per worker process); empty for any other job."""
+    segments: dict[int, int] = getattr(p, "segments", None) or {}
+    if not segments:
+        return ""
+    return "segments per worker " + " + ".join(str(n) for n in segments.values())
 
 
 class PlainProgress:

@@ -65,6 +65,8 @@ class Segment:
     start: float
     end: float | None
     warmup_start: float | None = None  # source time of its first warm-up frame (None: none)
+    anchor_start: float | None = None  # source time of the job's first frame, when the warm-up
+    # does not reach back to it (see vidx.restyle.priming)
 
     @property
     def trim(self) -> Trim:
@@ -84,7 +86,8 @@ def parts_dir(output: Path) -> Path:
 def plan_segments(scan: FrameScan, segment_frames: int, warmup: int = 0) -> list[Segment]:
     """Cut the scanned frames into segments of about ``segment_frames``, snapping each boundary
     to the nearest source keyframe within a quarter segment; each segment but the first gets
-    the time of the frame ``warmup`` frames before it (see :mod:`vidx.restyle.priming`)."""
+    the time of the frame ``warmup`` frames before it, and the time of the job's first frame
+    (its anchor) when the warm-up does not reach back to it (see :mod:`vidx.restyle.priming`)."""
     if segment_frames < 1:
         raise OptionError(f"must be >= 1, got {segment_frames}", param="segment_frames")
     n = len(scan.times)
@@ -101,7 +104,8 @@ def plan_segments(scan: FrameScan, segment_frames: int, warmup: int = 0) -> list
     for i, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
         end = scan.times[b] if b < n else scan.after
         warm = scan.times[max(0, a - warmup)] if a > 0 and warmup > 0 else None
-        segments.append(Segment(i, a, b - a, scan.times[a], end, warm))
+        anchor = scan.times[0] if warm is not None and a > warmup else None
+        segments.append(Segment(i, a, b - a, scan.times[a], end, warm, anchor))
     return segments
 
 
@@ -427,17 +431,21 @@ def segment_outputs(
 ) -> list[Output]:
     """The outputs of one segment, written to ``paths``, each restyler primed by the warm-up
     frames before the segment (see :mod:`vidx.restyle.priming`)."""
-    from vidx.restyle.priming import PrimedRestyler, read_warmup, warmup_trim
+    from vidx.restyle.priming import PrimedRestyler, read_anchor, read_warmup, warmup_trim
 
     frames: list = []
+    anchor = None
     if analysis is not None and any(o.restyler is not None for o in outputs):
         trim = warmup_trim(seg.warmup_start, seg.start)
         frames = read_warmup(input_path, trim, warmup_of(analysis), deinterlace)
+        if frames and seg.anchor_start is not None:
+            anchor = read_anchor(input_path, seg.anchor_start, deinterlace)
     out = []
     for o, path in zip(outputs, paths, strict=True):
         restyler = o.restyler
         if restyler is not None and frames and analysis is not None:
-            restyler = PrimedRestyler(restyler, frames, analysis, raft_state)
+            first = seg.first - len(frames)
+            restyler = PrimedRestyler(restyler, frames, analysis, raft_state, anchor, first)
         out.append(
             Output(
                 path=path,

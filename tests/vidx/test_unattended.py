@@ -99,3 +99,14 @@ def test_start_and_duration_as_frames_and_clock(tmp_path: Path) -> None:
     assert bad.output.startswith("vidx: error: --start must be seconds")
     past = run_cli("upscale", src, "-o", tmp_path / "bad.mp4", "--start", "48f")
     assert past.exit_code == 2 and "past the end" in past.output
+
+
+def test_progress_lines_of_a_ray_job_show_segments_per_worker() -> None:
+    from vidx.console import progress_text
+    from vidx.pipeline import Progress
+    from vidx.scale.ray_runner import WorkerProgress
+
+    line = progress_text("restyle", WorkerProgress(48, 96, 4.0, segments={101: 2, 102: 1}))
+    assert line.startswith("restyle: 48/96 frames (50%), 12.0 fps")
+    assert line.endswith(", segments per worker 2 + 1")
+    assert "segments" not in progress_text("restyle", Progress(48, 96, 4.0))

@@ -9,6 +9,14 @@ first frame then gets the flow from the last of them, so the seam pair is treate
 other pair. The warm-up run is the same whichever worker renders the segment, so a job gives
 the same frames with any number of workers.
 
+A warm-up alone is not enough for a backend whose look is set by its first frame: the diffusion
+backend's anchor (cross-frame attention, x̂0 fusion reference, colour) would become the first
+warm-up frame, rendered fresh, and the segment would keep a look of its own (docs/SCALING.md).
+So when the warm-up does not reach back to the job's first frame, that frame (the **shared
+anchor**) is rendered first, fresh, exactly as the long run renders it; the warm-up frames are
+then tied to it by the flow from it, and every segment carries the same anchor. The frames keep
+their indices in the job, so periodic keyframes fall where they fall in one long run.
+
 Convention: ``frames`` are ``(H, W, 3)`` uint8, in display order, the ones just before the
 segment's first frame (as many as the clip has, up to ``K``).
 """
@@ -23,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from vidx.analysis import Analyzer
+from vidx.errors import InputError
 from vidx.frame import Frame, FrameContext
 from vidx.io.reader import Reader, Trim
 from vidx.io.still import to_uint8
@@ -57,12 +66,31 @@ def read_warmup(
     return out
 
 
+def read_anchor(input_path: str | Path, time: float, deinterlace: str = "auto") -> np.ndarray:
+    """Decode the frame at source time ``time`` (the job's first) as ``(H, W, 3)`` uint8."""
+    reader = Reader(
+        input_path,
+        Trim(start=time, max_frames=1, rebase=False),
+        copy_streams=False,
+        deinterlace=deinterlace,
+    )
+    try:
+        for item in reader:
+            if isinstance(item, Frame):
+                return to_uint8(item.rgb)
+    finally:
+        reader.close()
+    raise InputError(f"{input_path}: no frame at {time:.3f} s to anchor a segment on")
+
+
 class PrimedRestyler:
     """Wraps a restyler so that :meth:`reset` (called by the pipeline before a segment's first
-    frame) replays ``frames`` through it, and the first frame after them is tied to the last.
+    frame) replays ``anchor`` (when given) and ``frames`` through it, and the first frame after
+    them is tied to the last.
 
     ``analysis`` must be the job's own (the same flow method, sizes and keyframe rules), so a
-    primed segment sees what one long run would.
+    primed segment sees what one long run would; ``first`` is the job index of ``frames[0]``
+    (the anchor is index 0).
     """
 
     def __init__(
@@ -71,10 +99,14 @@ class PrimedRestyler:
         frames: list[np.ndarray],
         analysis: AnalysisOptions,
         raft_state: Any = None,
+        anchor: np.ndarray | None = None,
+        first: int = 0,
     ) -> None:
         self.inner = inner
         self.name = inner.name
         self.frames = frames
+        self.anchor = anchor
+        self.first = first
         self.analysis = analysis
         self.raft_state = raft_state
         self._analyzer: Analyzer | None = None
@@ -84,7 +116,9 @@ class PrimedRestyler:
         """Forget everything, then run the warm-up frames (their results are dropped)."""
         self.inner.reset()
         self._analyzer = Analyzer(self.analysis, self.raft_state)
-        for i, rgb in enumerate(self.frames):
+        if self.anchor is not None:
+            self.inner(self.anchor, self._analyzer(Frame(self.anchor, None, Fraction(1), 0)))
+        for i, rgb in enumerate(self.frames, start=self.first):
             self.inner(rgb, self._analyzer(Frame(rgb, None, Fraction(1), i)))
         self._seam = bool(self.frames)
 
@@ -92,7 +126,8 @@ class PrimedRestyler:
         if self._seam and self._analyzer is not None:
             self._seam = False
             if ctx.flow is None and not ctx.scene_cut:  # the segment's own analysis has no past
-                seam = self._analyzer(Frame(image, None, Fraction(1), len(self.frames)))
+                index = self.first + len(self.frames)
+                seam = self._analyzer(Frame(image, None, Fraction(1), index))
                 ctx = replace(
                     ctx,
                     keyframe=seam.scene_cut,
