@@ -347,9 +347,9 @@ class DiffusionTemporalOptions(OptionGroup):
     anchor_keyframes: bool = option(
         True, "Diffusion: periodic keyframes stay tied to the past (only cuts start fresh).", T
     )
-    mask_dilate: int = option(1, "Diffusion: grow unreliable latent cells by N cells.", T)
-    mask_feather: float = option(1.0, "Diffusion: feather the reuse mask (latent cells).", T)
-    mask_open: float = option(
+    reuse_dilate: int = option(1, "Diffusion: grow unreliable latent cells by N cells.", T)
+    reuse_feather: float = option(1.0, "Diffusion: feather the reuse mask (latent cells).", T)
+    reuse_open: float = option(
         0.4, "Diffusion: drop unreliable specks thinner than this many latent cells.", T
     )
     pixel_fusion: str = option(
@@ -390,9 +390,9 @@ class DiffusionTemporalOptions(OptionGroup):
         choice("fusion", self.fusion, FUSIONS)
         number("fusion_steps", self.fusion_steps, 0, 1)
         number("fusion_weight", self.fusion_weight, 0, 1)
-        number("mask_dilate", self.mask_dilate, 0, 8)
-        number("mask_feather", self.mask_feather, 0, 8)
-        number("mask_open", self.mask_open, 0, 2)
+        number("reuse_dilate", self.reuse_dilate, 0, 8)
+        number("reuse_feather", self.reuse_feather, 0, 8)
+        number("reuse_open", self.reuse_open, 0, 2)
         choice("pixel_fusion", self.pixel_fusion, PIXEL_FUSIONS)
         number("pixel_fusion_weight", self.pixel_fusion_weight, 0, 1)
         choice("color_match", self.color_match, COLOR_MATCHES)
