@@ -19,6 +19,7 @@ from vidx.frame import FrameContext
 from vidx.io.still import write_image
 from vidx.options import JobOptions
 from vidx.regions import RegionTrack, box_region, composite, fit_motion, parse_boxes
+from vidx.upscale.factory import make_upscaler
 
 W, H, PAN = 128, 96, 3  # the camera pans right PAN px a frame: the scene moves left
 BOX = (40, 30, 32, 24)  # x, y, w, h on the first frame, around the distinctive patch
@@ -64,7 +65,7 @@ def box_at(i: int) -> tuple[int, int, int, int]:
     return x - PAN * i, y, w, h
 
 
-def inner(box: tuple[int, int, int, int], margin: int) -> tuple[slice, slice]:
+def inner(box: tuple[int, ...], margin: int) -> tuple[slice, slice]:
     x, y, w, h = box
     return slice(y + margin, y + h - margin), slice(max(0, x + margin), x + w - margin)
 
@@ -78,24 +79,24 @@ def kept_centre(out: np.ndarray, src: np.ndarray) -> tuple[float, float]:
     return float(centroids[best][0]), float(centroids[best][1])
 
 
-def check_kept_and_restyled(outs: list[np.ndarray], srcs: list[np.ndarray]) -> None:
+def check_kept_and_restyled(outs: list[np.ndarray], srcs: list[np.ndarray], scale: int = 1) -> None:
     """The done-when check: every frame's box (moved with the pan) is the source at PSNR >= 40
-    dB (feather excluded), the box's position moved with the pan, and the rest is restyled."""
+    dB (feather excluded), the box's position moved with the pan, and the rest is restyled.
+    ``scale``: the output is the source times this (``srcs`` resized the same way)."""
     assert len(outs) == len(srcs) >= 8
-    margin = FEATHER // 2 + 2
+    margin = (FEATHER // 2 + 2) * scale
     for i, (out, src) in enumerate(zip(outs, srcs, strict=True)):
-        box = box_at(i)
+        box = tuple(v * scale for v in box_at(i))
         rows, cols = inner(box, margin)
         assert psnr(out[rows, cols], src[rows, cols], peak=255) >= 40, i
         cx, cy = kept_centre(out, src)
-        assert abs(cx - (box[0] + box[2] / 2)) <= 2.5 and abs(cy - (box[1] + box[3] / 2)) <= 2.5, (
-            i,
-            cx,
-            cy,
-        )
-        away = np.ones((H, W), bool)
+        near = 2.5 * scale
+        centre = (box[0] + box[2] / 2, box[1] + box[3] / 2)
+        assert abs(cx - centre[0]) <= near and abs(cy - centre[1]) <= near, (i, cx, cy)
+        away = np.ones(out.shape[:2], bool)
         x, y, w, h = box
-        away[max(0, y - 8) : y + h + 8, max(0, x - 8) : x + w + 8] = False
+        m = 8 * scale
+        away[max(0, y - m) : y + h + m, max(0, x - m) : x + w + m] = False
         assert np.abs(out[away].astype(int) - src[away].astype(int)).mean() > 8, i
 
 
@@ -204,3 +205,32 @@ def test_motion_fit_recovers_a_shift_and_the_composite_keeps_the_source_exactly(
     weight[:, 2:] = 1
     out = composite(a, b, weight)
     assert (out[:, :2] == b[:, :2]).all() and (out[:, 2:] == 200).all()
+
+
+def test_a_variants_job_keeps_the_logo_in_each_season(tmp_path: Path) -> None:
+    src = pan_clip(tmp_path / "pan.mp4", frames=8)
+    job = tmp_path / "job.toml"
+    job.write_text(
+        f"""
+[shared]
+keep = "{",".join(map(str, BOX))}"
+mask_feather = {FEATHER}
+crf = 0
+pix_fmt = "yuv444p"
+
+[variants.winter]
+style = 5
+
+[variants.summer]
+style = 3
+size = "x2"
+"""
+    )
+    outdir = tmp_path / "out"
+    result = run_cli("variants", src, "--job", job, "-o", outdir)
+    assert result.exit_code == 0, result.output
+    srcs = decode(src)
+    check_kept_and_restyled(decode(outdir / "winter.mp4"), srcs)
+    lanczos = make_upscaler("lanczos")  # the kept part is the source upscaled the same way
+    bigger = [lanczos(s, (2 * W, 2 * H)) for s in srcs]
+    check_kept_and_restyled(decode(outdir / "summer.mp4"), bigger, scale=2)
