@@ -16,7 +16,7 @@ from temporal.metrics import psnr
 from tests.conftest import make_clip, run_cli
 from vidx.errors import OptionError
 from vidx.frame import FrameContext
-from vidx.io.still import write_image
+from vidx.io.still import read_image, write_image
 from vidx.options import JobOptions
 from vidx.regions import RegionTrack, box_region, composite, fit_motion, parse_boxes
 from vidx.upscale.factory import make_upscaler
@@ -234,3 +234,14 @@ size = "x2"
     lanczos = make_upscaler("lanczos")  # the kept part is the source upscaled the same way
     bigger = [lanczos(s, (2 * W, 2 * H)) for s in srcs]
     check_kept_and_restyled(decode(outdir / "summer.mp4"), bigger, scale=2)
+
+
+def test_a_picture_keeps_its_box_too(tmp_path: Path) -> None:
+    picture = tmp_path / "in.png"
+    write_image(picture, scene(W, H))
+    out = tmp_path / "out.png"
+    result = run_cli("restyle", picture, "-o", out, "--style", "3", "--keep", "0.3,0.3,0.25,0.25")
+    assert result.exit_code == 0, result.output
+    got, src = read_image(out).astype(int), scene(W, H).astype(int)
+    assert (got[35:49, 46:62] == src[35:49, 46:62]).all()  # inside the box (x 38-70, y 29-53)
+    assert np.abs(got[:, :30] - src[:, :30]).mean() > 8
