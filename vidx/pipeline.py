@@ -308,6 +308,9 @@ def _process(
         if out.region is not None and out.restyler is not None:
             region = out.region.track(ctx, low.rgb.shape[:2])
         own = ctx if region is None else replace(ctx, region=region)
+        if region is not None and out.options is not None and not out.options.restyle.temporal:
+            # the flow is there for the region only: --no-temporal still means no reuse
+            own = replace(own, keyframe=True, flow=None, mask=None)
         image = out.restyler(low.rgb, own) if out.restyler is not None else frame.rgb
         t2 = time.perf_counter()
         image = out.upscaler(image, layout.content, ctx)

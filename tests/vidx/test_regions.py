@@ -103,8 +103,9 @@ def check_kept_and_restyled(outs: list[np.ndarray], srcs: list[np.ndarray], scal
 ENCODE = ("--crf", "0", "--pix-fmt", "yuv444p")  # near-lossless: the check measures vidx
 
 
-def test_keep_box_follows_a_pan_with_the_style_backend(tmp_path: Path) -> None:
-    src = pan_clip(tmp_path / "pan.mp4")
+@pytest.mark.parametrize("temporal", [(), ("--no-temporal",)])
+def test_keep_box_follows_a_pan_with_the_style_backend(tmp_path: Path, temporal: tuple) -> None:
+    src = pan_clip(tmp_path / "pan.mp4")  # (without temporal steps the flow still tracks)
     out = tmp_path / "out.mp4"
     keep = ",".join(str(v) for v in BOX)
     result = run_cli(
@@ -119,6 +120,7 @@ def test_keep_box_follows_a_pan_with_the_style_backend(tmp_path: Path) -> None:
         "--mask-feather",
         FEATHER,
         *ENCODE,
+        *temporal,
     )
     assert result.exit_code == 0, result.output
     check_kept_and_restyled(decode(out), decode(src))
