@@ -247,3 +247,16 @@ def test_a_picture_keeps_its_box_too(tmp_path: Path) -> None:
     got, src = read_image(out).astype(int), scene(W, H).astype(int)
     assert (got[35:49, 46:62] == src[35:49, 46:62]).all()  # inside the box (x 38-70, y 29-53)
     assert np.abs(got[:, :30] - src[:, :30]).mean() > 8
+
+
+def test_a_job_files_mask_resolves_in_its_folder_and_may_not_leave_it(tmp_path: Path) -> None:
+    from vidx.jobfile import load_job
+
+    job = tmp_path / "job.toml"
+    job.write_text('[variants.a]\nstyle = 3\nmask = "logo.png"\n[variants.b]\nstyle = 5\n')
+    loaded = load_job(job)
+    assert loaded.settings("a")["mask"] == str((tmp_path / "logo.png").absolute())
+    assert "mask" not in loaded.settings("b")
+    job.write_text('[variants.a]\nstyle = 3\nmask = "../logo.png"\n')
+    with pytest.raises(OptionError, match="inside the job file's folder"):
+        load_job(job)
