@@ -473,6 +473,11 @@ def _keep(src: av.VideoFormat, dst: av.VideoFormat) -> str:
 def _execute(job: Plan, on_progress: ProgressCallback | None, command: str) -> JobResult:
     result = _run(job, on_progress, command)
     said = [n for t in job.targets for n in notices(job.info, t)]
+    masked = any(t.options.restyle.masked for t in job.targets)
+    if masked and job.shared.run.segment_frames > 0 and not job.image_input:
+        said.append(  # (segments start fresh: a tracked box would jump back at each one)
+            "--mask/--keep: the job ran as one piece, not in resumable segments"
+        )
     result.warnings[:0] = said
     return result
 

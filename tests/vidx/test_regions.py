@@ -127,6 +127,7 @@ def test_keep_box_follows_a_pan_with_the_style_backend(tmp_path: Path, temporal:
     meta = json.loads(Path(f"{out}.json").read_text())
     assert meta["region"]["keep"] == keep and meta["region"]["follows_motion"]
     assert meta["params"]["restyle"]["keep"] == keep
+    assert "one piece" in result.output  # (said: a masked job is not resumable)
 
 
 def test_a_still_mask_follows_the_pan_and_a_video_mask_is_used_frame_by_frame(
