@@ -43,6 +43,8 @@ class FrameContext:
     ``mask`` is ``(h, w)`` bool, True where ``flow`` is reliable (not occluded, no motion
     boundary). Both are None on frame 0, at scene cuts and without analysis; a periodic keyframe
     has them (a backend may tie it to the frames before it, or ignore them).
+    ``region`` (an output's own, see :mod:`vidx.regions`) is ``(H, W)`` float32 at the source
+    frame's size: 1 where the output is restyled, 0 where the source is kept; None: everywhere.
     """
 
     index: int
@@ -51,3 +53,4 @@ class FrameContext:
     scene_cut: bool = False
     flow: np.ndarray | None = None
     mask: np.ndarray | None = None
+    region: np.ndarray | None = None

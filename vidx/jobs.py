@@ -112,7 +112,7 @@ class Plan:
         return (
             o.run.segment_frames > 0
             and not self.image_input
-            and not any(t.options.size.compare for t in self.targets)
+            and not any(t.options.size.compare or t.options.restyle.masked for t in self.targets)
         )
 
 
@@ -145,7 +145,7 @@ def plan(
     # 2. what the job reads besides the input
     files = [src, *reads]
     for t in targets:
-        files += _model_files(t.options)
+        files += _model_files(t.options) + _region_files(t.options, info)
     # 3. what it writes
     if make_folder is not None:
         if make_folder.exists() and not make_folder.is_dir():
@@ -174,7 +174,7 @@ def plan_preview(input: str | Path, output: str | Path, options: JobOptions) -> 
     if not target.image:
         raise OptionError(f"{out}: a contact sheet is a picture (.png or .jpg)", param="output")
     _check_target(src, target, None, video_ok=True)
-    files = [src, *_model_files(options)]
+    files = [src, *_model_files(options), *_region_files(options, info)]
     _check_paths([target], files)
     return Plan(src, info, [target], files)
 
@@ -230,6 +230,24 @@ def _model_files(options: JobOptions) -> list[Path]:
         check_regular_file(Path(a.raft_weights), "raft_weights")
         found.append(Path(a.raft_weights))
     return found
+
+
+def _region_files(options: JobOptions, info: VideoInfo) -> list[Path]:
+    """The ``--mask`` file, checked to be a readable picture or video of the input's shape,
+    and the ``--keep`` boxes, checked to lie on the frame."""
+    from vidx.regions import check_keep, check_mask
+
+    r = options.restyle
+    if r.keep is not None:
+        check_keep(r.keep, (info.height, info.width))
+    if r.mask is None:
+        return []
+    mask = Path(r.mask)
+    check_regular_file(mask, "mask")
+    if is_image_path(mask):
+        check_image_file(mask, options.input.max_pixels, "mask")
+    check_mask(mask, (info.width, info.height))
+    return [mask]
 
 
 def _looks_local(model: str) -> bool:
@@ -455,6 +473,11 @@ def _keep(src: av.VideoFormat, dst: av.VideoFormat) -> str:
 def _execute(job: Plan, on_progress: ProgressCallback | None, command: str) -> JobResult:
     result = _run(job, on_progress, command)
     said = [n for t in job.targets for n in notices(job.info, t)]
+    masked = any(t.options.restyle.masked for t in job.targets)
+    if masked and job.shared.run.segment_frames > 0 and not job.image_input:
+        said.append(  # (segments start fresh: a tracked box would jump back at each one)
+            "--mask/--keep: the job ran as one piece, not in resumable segments"
+        )
     result.warnings[:0] = said
     return result
 
@@ -515,7 +538,8 @@ def _run_on_ray(job: Plan, on_progress: ProgressCallback | None) -> JobResult:
     import_ray()  # a one-line error without the extra, before any work
     if not job.segmented:
         raise OptionError(
-            "needs a segmented job (--segment-frames > 0, a video, no --compare)", param="workers"
+            "needs a segmented job (--segment-frames > 0, a video, no --compare, --mask or --keep)",
+            param="workers",
         )
     shared = job.shared
     analysis = shared.analysis if any(_temporal(t.options) for t in job.targets) else None
@@ -545,7 +569,10 @@ def models_phase(targets: list[Target]) -> str | None:
 
 
 def _temporal(options: JobOptions) -> bool:
-    return options.restyle.active and options.restyle.temporal
+    """Whether the job needs the optical flow for ``options``: a temporal restyle, or a mask
+    or box that follows the motion."""
+    r = options.restyle
+    return r.active and (r.temporal or r.masked)
 
 
 def trim_of(options: JobOptions, info: VideoInfo | None = None) -> Trim:
@@ -571,6 +598,7 @@ def build_outputs(targets: list[Target], source_pix_fmt: str | None = None) -> l
     """Load each target's upscaler and restyler (an upscaler shared by several targets is
     loaded once) and describe the pipeline's outputs (alpha kept where the source has it and
     the profile can hold it, see :func:`vidx.io.writer.keeping_alpha`)."""
+    from vidx.regions import RegionTrack
     from vidx.restyle.factory import make_restyler, with_refine
     from vidx.upscale.factory import make_upscaler
 
@@ -588,6 +616,9 @@ def build_outputs(targets: list[Target], source_pix_fmt: str | None = None) -> l
                 allow_pickle=o.device.allow_pickle,
             )
         restyler = make_restyler(o.restyle, o.device) if o.restyle.active else None
+        region = None
+        if restyler is not None and o.restyle.masked:
+            region = RegionTrack(o.restyle.mask, o.restyle.keep, o.restyle.mask_feather)
         upscaler = with_refine(upscalers[key], o.restyle, restyler, o.device)  # type: ignore[arg-type]
         outputs.append(
             Output(
@@ -600,6 +631,7 @@ def build_outputs(targets: list[Target], source_pix_fmt: str | None = None) -> l
                 name=t.name,
                 compare=o.size.compare,
                 options=o,
+                region=region,
             )
         )
     return outputs
@@ -618,6 +650,7 @@ def _run_still(job: Plan) -> JobResult:
         size=out.size,
         fit=out.fit,
         params=t.options.to_dict(),
+        region=out.region,
     )
     timings = Timings(total=summary["timings_s"]["total"])
     return JobResult([t.path], 1, timings, summary["warnings"], {})

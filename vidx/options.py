@@ -347,9 +347,9 @@ class DiffusionTemporalOptions(OptionGroup):
     anchor_keyframes: bool = option(
         True, "Diffusion: periodic keyframes stay tied to the past (only cuts start fresh).", T
     )
-    mask_dilate: int = option(1, "Diffusion: grow unreliable latent cells by N cells.", T)
-    mask_feather: float = option(1.0, "Diffusion: feather the reuse mask (latent cells).", T)
-    mask_open: float = option(
+    reuse_dilate: int = option(1, "Diffusion: grow unreliable latent cells by N cells.", T)
+    reuse_feather: float = option(1.0, "Diffusion: feather the reuse mask (latent cells).", T)
+    reuse_open: float = option(
         0.4, "Diffusion: drop unreliable specks thinner than this many latent cells.", T
     )
     pixel_fusion: str = option(
@@ -390,9 +390,9 @@ class DiffusionTemporalOptions(OptionGroup):
         choice("fusion", self.fusion, FUSIONS)
         number("fusion_steps", self.fusion_steps, 0, 1)
         number("fusion_weight", self.fusion_weight, 0, 1)
-        number("mask_dilate", self.mask_dilate, 0, 8)
-        number("mask_feather", self.mask_feather, 0, 8)
-        number("mask_open", self.mask_open, 0, 2)
+        number("reuse_dilate", self.reuse_dilate, 0, 8)
+        number("reuse_feather", self.reuse_feather, 0, 8)
+        number("reuse_open", self.reuse_open, 0, 2)
         choice("pixel_fusion", self.pixel_fusion, PIXEL_FUSIONS)
         number("pixel_fusion_weight", self.pixel_fusion_weight, 0, 1)
         choice("color_match", self.color_match, COLOR_MATCHES)
@@ -437,6 +437,20 @@ class RestyleOptions(OptionGroup):
     temporal_weight: float = option(0.8, "Style backend: weight of the warped previous output.", T)
     refine_strength: float = option(0.0, "Diffusion detail refine after upscaling (0 = off).", D)
     compile: bool = option(False, "torch.compile the UNet (GPU).", D)
+    mask: str | None = option(
+        None,
+        "Restyle only where this picture or video is white (black keeps the source); a picture "
+        "follows the motion.",
+        R,
+        path=True,
+    )
+    keep: str | None = option(
+        None,
+        "Keep these boxes as the source, drawn on the first frame and following the motion: "
+        "x,y,w,h in pixels or fractions (0.1,0.8,0.2,0.15); several with ';'.",
+        R,
+    )
+    mask_feather: float = option(4.0, "Soften the edge of --mask/--keep over this many px.", R)
     diffusion_temporal: DiffusionTemporalOptions = field(default_factory=DiffusionTemporalOptions)
 
     def __post_init__(self) -> None:
@@ -468,6 +482,23 @@ class RestyleOptions(OptionGroup):
             )
         if self.work_size is not None:
             number("work_size", self.work_size, 64, 4096)
+        if self.keep is not None:
+            from vidx.regions import parse_boxes
+
+            parse_boxes(self.keep)
+        number("mask_feather", self.mask_feather, 0, 256)
+        for name in ("mask", "keep"):
+            if getattr(self, name) is not None and not self.active:
+                raise OptionError(
+                    "needs a restyle (a style, a style image or a prompt)", param=name
+                )
+        if self.mask is not None and not self.mask.strip():
+            raise OptionError("must name a picture or a video, got ''", param="mask")
+
+    @property
+    def masked(self) -> bool:
+        """Whether only part of each frame is restyled (``mask`` or ``keep``)."""
+        return self.mask is not None or self.keep is not None
 
     @property
     def backend(self) -> str:

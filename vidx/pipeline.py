@@ -18,13 +18,14 @@ import numpy as np
 
 from vidx.analysis import Analyzer
 from vidx.compare import compare_canvas, compare_path, compose
-from vidx.frame import Frame
+from vidx.frame import Frame, FrameContext
 from vidx.io.probe import VideoInfo, as_fraction, probe
 from vidx.io.reader import Passthrough, Reader, Trim, repaired_warning
 from vidx.io.still import StillReader, is_image_path, still_info, to_uint8
 from vidx.io.tracks import output_timecode
 from vidx.io.writer import EncodeSettings, VideoTarget, Writer, following_source, part_path
 from vidx.options import AnalysisOptions, JobOptions
+from vidx.regions import RegionTrack, composite
 from vidx.restyle.base import Restyler
 from vidx.sidecar import write_sidecar
 from vidx.sizes import Layout, SizeSpec, place, plan_layout
@@ -45,6 +46,7 @@ class Output:
     name: str = "main"
     compare: str | None = None
     options: JobOptions | None = None  # what the sidecar and the resume manifest record
+    region: RegionTrack | None = None  # restyle only there (--mask/--keep), source elsewhere
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -175,6 +177,8 @@ def run(
         for out in outputs:
             if out.restyler is not None:
                 out.restyler.reset()
+            if out.region is not None:
+                out.region.reset()
         clock = time.perf_counter()
         for item in reader:
             timings.read_wait += time.perf_counter() - clock
@@ -212,6 +216,9 @@ def run(
         raise
     finally:
         reader.close()
+        for out in outputs:
+            if out.region is not None:
+                out.region.close()
     timings.total = time.perf_counter() - started
     warnings = list(reader.warnings) + [m for w in writers for m in w.warnings]
     repaired = getattr(reader, "repaired", 0)
@@ -297,9 +304,18 @@ def _process(
     for i, (out, writer) in enumerate(zip(outputs, writers, strict=True)):
         layout = layouts[out.name]
         t1 = time.perf_counter()
-        image = out.restyler(low.rgb, ctx) if out.restyler is not None else frame.rgb
+        region = None
+        if out.region is not None and out.restyler is not None:
+            region = out.region.track(ctx, low.rgb.shape[:2])
+        own = ctx if region is None else replace(ctx, region=region)
+        if region is not None and out.options is not None and not out.options.restyle.temporal:
+            # the flow is there for the region only: --no-temporal still means no reuse
+            own = replace(own, keyframe=True, flow=None, mask=None)
+        image = out.restyler(low.rgb, own) if out.restyler is not None else frame.rgb
         t2 = time.perf_counter()
         image = out.upscaler(image, layout.content, ctx)
+        if region is not None and out.region is not None:
+            image = keep_source(image, low.rgb, out, region, layout.content, ctx)
         image = place(np.ascontiguousarray(image), layout.canvas)
         t3 = time.perf_counter()
         writer.put_frame(image, frame.pts)
@@ -312,6 +328,24 @@ def _process(
         timings.write_wait += t4 - t3
 
 
+def keep_source(
+    image: np.ndarray,
+    source: np.ndarray,
+    out: Output,
+    region: np.ndarray,
+    size: tuple[int, int],
+    ctx: FrameContext,
+) -> np.ndarray:
+    """The restyled, upscaled ``image`` over the source brought to the same ``size`` by the
+    same upscaler (its diffusion refine left out: that would restyle the kept part), so the
+    kept region is the source as an unrestyled run of this output would write it."""
+    assert out.region is not None
+    base = getattr(out.upscaler, "base", out.upscaler)
+    plain = base(source, size, ctx)
+    weight = out.region.weight(region, size)
+    return composite(image, plain.astype(image.dtype, copy=False), weight)
+
+
 def params(out: Output) -> dict[str, Any]:
     """The options the sidecar records for ``out`` (empty when built by hand)."""
     return out.options.to_dict() if out.options is not None else {}
@@ -322,7 +356,8 @@ def record(
 ) -> dict[str, Any]:
     """What the sidecar says of one video output besides its options."""
     layout = result.layouts[out.name]
-    return {
+    region = {"region": out.region.describe()} if out.region is not None else {}
+    return region | {
         "input": info.to_dict(),
         "trim": {"start": trim.start, "duration": trim.duration, "max_frames": trim.max_frames},
         "size": {

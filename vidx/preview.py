@@ -3,7 +3,8 @@
 Only the frames shown are decoded (a seek near each one), each is restyled as a keyframe at the
 backend's working resolution (no temporal state, no upscaling), so a sheet takes seconds.
 Rows: the source first (labelled ``source``), then one row per value of the one setting that
-varies; columns: the frames, first to last.
+varies; columns: the frames, first to last. ``--keep``/``--mask`` apply to every row (a box or a
+mask picture where it was drawn: the shown frames are too far apart to track it).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from vidx.io.probe import as_fraction, open_input, probe
 from vidx.io.reader import frame_to_rgb
 from vidx.io.still import write_image
 from vidx.options import DeviceOptions, RestyleOptions
+from vidx.regions import RegionTrack, composite
 from vidx.restyle.base import Restyler
 from vidx.restyle.factory import diffusion_options, make_restyler
 from vidx.upscale.classic import resize
@@ -201,6 +203,22 @@ def _restylers(specs: list[RestyleOptions], device: DeviceOptions) -> list[Resty
     return out
 
 
+def _cell(
+    restyler: Restyler, rgb: np.ndarray, region: RegionTrack | None, index: int
+) -> np.ndarray:
+    """One frame restyled as a keyframe; with ``region`` only there, the source elsewhere (a
+    box or mask picture where it was drawn: the frames are too far apart to follow the motion;
+    a mask video's frame ``index``), at the restyle's working size."""
+    ctx = FrameContext(index, rgb, keyframe=True)
+    if region is None:
+        return restyler(rgb, ctx)
+    region.reset()
+    ctx.region = region.track(ctx, rgb.shape[:2])
+    out = restyler(rgb, ctx)
+    size = (out.shape[1], out.shape[0])
+    return composite(out, resize(rgb, size), region.weight(ctx.region, size))
+
+
 def run_preview(
     input: str | Path,
     output: str | Path,
@@ -228,11 +246,15 @@ def run_preview(
     restylers = _restylers(specs, device)
     t_load = time.perf_counter()
     rows: list[tuple[str, list[np.ndarray]]] = [("source", [rgb for _, rgb in grabbed])]
+    rate = float(as_fraction(probe(src).average_rate) or 0) if base.masked else 0.0
     for value, spec, restyler in zip(values, specs, restylers, strict=True):
         cells = []
-        for i, (_, rgb) in enumerate(grabbed):
+        region = RegionTrack(spec.mask, spec.keep, spec.mask_feather) if spec.masked else None
+        for i, (t, rgb) in enumerate(grabbed):
             restyler.reset()
-            cells.append(restyler(rgb, FrameContext(i, rgb, keyframe=True)))
+            cells.append(_cell(restyler, rgb, region, round(t * rate) if rate else i))
+        if region is not None:
+            region.close()
         rows.append((row_label(key, value, spec), cells))
     t_restyle = time.perf_counter()
     # 4. lay out and write

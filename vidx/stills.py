@@ -14,6 +14,7 @@ import numpy as np
 
 from vidx.frame import FrameContext
 from vidx.io.still import DEEP_EXTS, read_image, to_uint8, write_image
+from vidx.regions import RegionTrack, composite
 from vidx.restyle.base import Restyler
 from vidx.sidecar import write_sidecar
 from vidx.sizes import SizeSpec, place, plan_layout
@@ -34,14 +35,16 @@ def process_still(
     size: SizeSpec,
     fit: str = "contain",
     params: dict | None = None,
+    region: RegionTrack | None = None,
 ) -> dict:
     """Restyle (optional) and upscale one picture onto the ``size``/``fit`` canvas.
 
     Writes ``output`` and its sidecar ``output + '.json'`` (parameters, sizes, timings,
     versions); both appear only when complete. Returns the sidecar's dict.
     Convention: a 16-bit source stays 16-bit only without a restyler and with a classical
-    upscaler; otherwise it is rounded to 8 bits first (and ``warnings`` says so). The paths
-    are checked by the caller (:func:`vidx.jobs.plan`).
+    upscaler; otherwise it is rounded to 8 bits first (and ``warnings`` says so). With
+    ``region`` (``--mask``/``--keep``) only that part is restyled: the rest is the source,
+    upscaled the same way. The paths are checked by the caller (:func:`vidx.jobs.plan`).
     """
     src, out = Path(input), Path(output)
     # 1. read
@@ -55,14 +58,23 @@ def process_still(
         image = to_uint8(image)
         why = "restyle" if restyler is not None else f"the {upscaler.name} upscaler"
         warnings.append(f"the 16-bit input was rounded to 8 bits for {why}")
-    # 2. restyle as a keyframe
+    # 2. restyle as a keyframe (only inside the region, when there is one)
+    source, area = image, None
     if restyler is not None:
         restyler.reset()
-        image = restyler(image, FrameContext(0, image, keyframe=True))
+        ctx = FrameContext(0, image, keyframe=True)
+        if region is not None:
+            region.reset()
+            area = region.track(ctx, image.shape[:2])
+            ctx.region = area
+        image = restyler(image, ctx)
     t_restyle = time.perf_counter()
     # 3. upscale and place on the canvas (layout planned on the source size, as for video)
     layout = plan_layout(size, (w, h), fit)
     image = upscaler(image, layout.content, None)
+    if region is not None and area is not None:
+        plain = getattr(upscaler, "base", upscaler)(source, layout.content, None)
+        image = composite(image, plain, region.weight(area, layout.content))
     image = place(np.ascontiguousarray(image), layout.canvas)
     t_upscale = time.perf_counter()
     # 4. write picture and sidecar, both atomically; on failure leave neither

@@ -71,13 +71,14 @@ def test_the_manifest_leaves_out_what_may_change_on_resume() -> None:
 def test_diffusion_temporal_options_reach_the_backend_with_the_same_defaults() -> None:
     from vidx.options import DiffusionTemporalOptions
     from vidx.restyle.diffusion import DiffusionOptions
-    from vidx.restyle.factory import diffusion_options
+    from vidx.restyle.factory import DIFFUSION_FIELDS, diffusion_options
 
     spec = JobOptions().with_values(prompt="p", model="m", strength=0.6).restyle
     built, plain = diffusion_options(spec), DiffusionOptions()
     for f in DiffusionTemporalOptions.options():
-        assert getattr(built, f.name) == getattr(plain, f.name) == default_of(f), f.name
-    changed = JobOptions().with_values(prompt="p", model="m", fusion="latent", mask_dilate=0)
+        name = DIFFUSION_FIELDS.get(f.name, f.name)
+        assert getattr(built, name) == getattr(plain, name) == default_of(f), f.name
+    changed = JobOptions().with_values(prompt="p", model="m", fusion="latent", reuse_dilate=0)
     built = diffusion_options(changed.restyle)
     assert (built.fusion, built.mask_dilate) == ("latent", 0)
     with pytest.raises(OptionError) as caught:

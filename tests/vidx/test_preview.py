@@ -119,3 +119,23 @@ def test_preview_rejects_before_any_work(tmp_path: Path) -> None:
         preview(path, out, vary={"strength": [0.5]}, style="3")
     assert out.read_bytes() == b"keep"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "sheet.png"]
+
+
+def test_preview_rows_keep_the_box_as_the_source(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    path = make_clip(tmp_path / "in.mp4", frames=6, size=(96, 64))
+    out = tmp_path / "sheet.png"
+    args = ("--style", "3", "--style", "7", "--keep", "30,20,24,16", "--mask-feather", "2")
+    result = run_cli("preview", path, "-o", out, *args, "--frames", "2", "--cell-width", "96")
+    assert result.exit_code == 0, result.output
+    sheet = read_image(out).astype(int)
+
+    def cell(r: int, c: int) -> np.ndarray:  # cells are 96x64: the frames at their own size
+        y, x = HEADER_HEIGHT + r * 64, LABEL_WIDTH + c * 96
+        return sheet[y : y + 64, x : x + 96]
+
+    for c in range(2):
+        for r in (1, 2):
+            box = np.abs(cell(r, c)[22:34, 32:52] - cell(0, c)[22:34, 32:52]).mean()
+            assert box < 1.0 and np.abs(cell(r, c)[:, :20] - cell(0, c)[:, :20]).mean() > 8

@@ -12,6 +12,14 @@ from vidx.options import DeviceOptions, RestyleOptions
 from vidx.restyle.base import Restyler
 from vidx.upscale.base import Upscaler
 
+# flat option name -> the DiffusionOptions field it sets, where they differ (the reuse-mask
+# knobs are ``--reuse-*`` so that ``--mask``/``--mask-feather`` can be the restyle region's)
+DIFFUSION_FIELDS = {
+    "reuse_dilate": "mask_dilate",
+    "reuse_feather": "mask_feather",
+    "reuse_open": "mask_open",
+}
+
 
 def make_restyler(spec: RestyleOptions, device: DeviceOptions = DeviceOptions()) -> Restyler:
     """The backend ``spec`` asks for, ready to take frames."""
@@ -65,9 +73,9 @@ def diffusion_options(spec: RestyleOptions, device: DeviceOptions = DeviceOption
         fusion_steps=t.fusion_steps,
         fusion_weight=t.fusion_weight if on else 0.0,
         anchor_keyframes=on and t.anchor_keyframes,
-        mask_dilate=t.mask_dilate,
-        mask_feather=t.mask_feather,
-        mask_open=t.mask_open,
+        mask_dilate=t.reuse_dilate,
+        mask_feather=t.reuse_feather,
+        mask_open=t.reuse_open,
         pixel_fusion=t.pixel_fusion,
         pixel_fusion_weight=t.pixel_fusion_weight,
         color_match=t.color_match,

@@ -53,6 +53,24 @@ class Pull:
     steps: int
 
 
+@dataclass
+class Keep:
+    """Inpainting-style latent blend (as diffusers' inpaint pipeline does for UNets without
+    inpaint channels): after every step the latent inside ``mask`` (``(1, 1, h, w)`` float,
+    1 = keep the source) is replaced by the ``source`` latent (clean) noised with ``noise`` to
+    the next timestep, and by the clean ``source`` after the last, so the restyled part grows
+    around a kept part that stays the source and the seam is denoised with it."""
+
+    source: torch.Tensor
+    noise: torch.Tensor
+    mask: torch.Tensor
+
+    def blend(self, pipe, latents: torch.Tensor, t: torch.Tensor | None) -> torch.Tensor:
+        """``latents`` with the kept part at timestep ``t`` (None: clean)."""
+        ref = self.source if t is None else renoise(pipe, self.source, self.noise, t)
+        return latents + self.mask.to(latents.dtype) * (ref.to(latents.dtype) - latents)
+
+
 def is_sdxl(pipe) -> bool:
     return hasattr(pipe, "text_encoder_2")
 
@@ -216,6 +234,7 @@ def denoise(
     generator: torch.Generator | None = None,
     on_step: Callable[[int, torch.Tensor], None] | None = None,
     fusion: X0Fusion | None = None,
+    keep: Keep | None = None,
 ) -> torch.Tensor:
     """Run the scheduler from noisy ``latents`` over ``timesteps``; returns the clean latent.
 
@@ -224,6 +243,7 @@ def denoise(
     With ``fusion``, for the first ``fusion.steps`` steps the prediction's x̂0 is blended with
     ``fusion.target`` inside ``fusion.mask`` (``fusion.fuse_prediction``).
     ``on_step(i, t)`` runs before each UNet call (cross-frame attention keys on ``t``).
+    With ``keep``, the kept part is the source's latent at every step (:class:`Keep`).
     """
     sched = pipe.scheduler
     step_kwargs = {}
@@ -239,4 +259,8 @@ def denoise(
         if fusion is not None and i < fusion.steps:
             eps = fuse_prediction(sched, latents, eps, t, fusion)
         latents = sched.step(eps, t, latents, **step_kwargs, return_dict=False)[0]
+        if keep is not None:
+            latents = keep.blend(
+                pipe, latents, timesteps[i + 1] if i + 1 < len(timesteps) else None
+            )
     return latents

@@ -28,6 +28,7 @@ from vidx.options import attention_blocks
 from vidx.restyle.diffusion.attention import CrossFrameState, install_cross_frame
 from vidx.restyle.diffusion.denoise import (
     Conditioning,
+    Keep,
     Pull,
     decode_latent,
     denoise,
@@ -81,6 +82,15 @@ def latent_flow_mask(
         m = temporal.resize_mask(ctx.mask.astype(bool, copy=False), size, threshold=MASK_THRESHOLD)
     mask = torch.from_numpy(np.ascontiguousarray(m)).to(like.device, torch.float32)[None, None]
     return f, mask
+
+
+def latent_keep(region: np.ndarray, size: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
+    """``ctx.region`` (1 = restyle) as the latent keep mask ``(1, 1, h, w)`` float at latent
+    ``size = (h, w)``: 1 where a latent cell is kept, fractions (area average) at the edge."""
+    h, w = size
+    cells = cv2.resize(region.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    keep = torch.from_numpy(1.0 - np.clip(cells, 0.0, 1.0))
+    return keep.to(like.device, torch.float32)[None, None]
 
 
 class DiffusionRestyler:
@@ -218,9 +228,13 @@ class DiffusionRestyler:
             noise = self._noise.start(z)
             timesteps = schedule(pipe, o.steps, strength)
 
-        # 3. denoise from the noised start latent
+        # 3. denoise from the noised start latent (a kept region stays the source's latent)
         calls_before = self.unet_calls
         latents = renoise(pipe, z_start, noise, timesteps[:1])
+        keep = None
+        if ctx.region is not None:
+            keep = Keep(z, noise, latent_keep(ctx.region, lat_size, z))
+            latents = keep.blend(pipe, latents, timesteps[0])
         step_gen = torch.Generator(device="cpu").manual_seed(o.seed + SEED_SCHEDULER)
         try:
             latents = denoise(
@@ -233,6 +247,7 @@ class DiffusionRestyler:
                 predict=self._predict,
                 generator=step_gen,
                 on_step=self._on_step,
+                keep=keep,
             )
         finally:
             if self.attn is not None:
