@@ -141,7 +141,10 @@ def plain(name: str, annotation: Any, default: Any, *flags: str, help: str) -> i
 INPUT = positional("input", Path, "Input video or picture (any format FFmpeg reads).")
 OUTPUT = plain("output", Path, ..., "-o", "--output", help="Output file (.mp4/.mov/.mkv/.webm).")
 INPUTS = positional(
-    "input", list[Path], "Input videos or pictures, or folders of them (several: a batch)."
+    "input",
+    list[Path],
+    "Input videos or pictures, or folders of them (several: a batch); an image sequence "
+    "(frames/%06d.png, or one folder into a file).",
 )
 OUTPUT_OR_DIR = plain(
     "output",
@@ -149,7 +152,8 @@ OUTPUT_OR_DIR = plain(
     ...,
     "-o",
     "--output",
-    help="Output file (.mp4/.mov/.mkv/.webm/.mxf), or a folder (OUTDIR/) for a batch.",
+    help="Output file (.mp4/.mov/.mkv/.webm/.mxf), an image sequence (out/%06d.png, .tif, "
+    ".exr, .dpx), or a folder (OUTDIR/) for a batch.",
 )
 
 
@@ -218,13 +222,15 @@ def stopped(exc: KeyboardInterrupt) -> str:
 
 def kept(outputs: tuple[Path, ...]) -> str:
     from vidx.segments import parts_dir
+    from vidx.sequence_job import manifest_path
 
-    parts = [parts_dir(p) for p in outputs if parts_dir(p).is_dir()]
-    if parts:
-        where = ", ".join(str(p) for p in parts)
+    parts = [str(parts_dir(p)) for p in outputs if parts_dir(p).is_dir()]
+    frames = [str(p.parent) for p in outputs if manifest_path(p).is_file()]
+    if parts or frames:
+        what = "segments" if parts else "frames"
         return (
-            f"partial output removed; finished segments kept in {where}: run the same command "
-            "to resume"
+            f"partial output removed; finished {what} kept in {', '.join(parts + frames)}: run "
+            "the same command to resume"
         )
     return "partial output removed"
 

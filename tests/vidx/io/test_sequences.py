@@ -104,6 +104,25 @@ def test_16_bit_kept_png_to_tiff(tmp_path: Path) -> None:
         np.testing.assert_array_equal(got[:, :, ::-1], deep_frame(i))  # not quantised to 8 bits
 
 
+def test_tiff16_sequence_to_video_to_png_sequence(tmp_path: Path) -> None:
+    pattern = write_png16(tmp_path / "png")
+    (tmp_path / "tif").mkdir()
+    tif = tmp_path / "tif" / "%04d.tif"
+    assert run_cli("upscale", pattern, "-o", tif).exit_code == 0
+    mov = tmp_path / "mid.mov"
+    result = run_cli("upscale", tif, "-o", mov, "--codec", "prores", "--profile", "4444")
+    assert result.exit_code == 0, result.output
+    (tmp_path / "back").mkdir()
+    result = run_cli("upscale", mov, "-o", tmp_path / "back" / "%06d.png")
+    assert result.exit_code == 0, result.output
+    back = sorted((tmp_path / "back").glob("*.png"))
+    assert [p.name for p in back] == [f"{i:06d}.png" for i in range(1, N + 1)]  # exact count
+    for i, path in enumerate(back):
+        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        assert raw.dtype == np.uint16  # the 10-bit ProRes comes back deep
+        assert np.abs(raw[:, :, ::-1].astype(float) - deep_frame(i)).mean() < 300
+
+
 @pytest.mark.parametrize(
     ("ext", "encoder", "extra", "tolerance"),
     [
