@@ -23,6 +23,7 @@ from pathlib import Path
 import av
 
 from vidx.errors import InputError
+from vidx.io.colour import Colour
 from vidx.io.probe import StreamInfo, VideoInfo
 from vidx.io.reader import Reader, Trim
 from vidx.io.still import FRAME_NUMBER
@@ -206,6 +207,11 @@ class SequenceReader(Reader):
     def __init__(self, seq: Sequence, trim: Trim = Trim(), **kwargs: object) -> None:
         self.sequence = seq
         super().__init__(seq.pattern, trim, copy_streams=False, **kwargs)  # type: ignore[arg-type]
+        # RGB pictures carry no YUV tags worth keeping (PNG says full range): a video made from
+        # them is tagged as one made from a still (BT.709 from 720p up, limited range)
+        self.colour = Colour().resolved(
+            self.video.codec_context.width, self.video.codec_context.height
+        )
 
     def _open(self, path: Path) -> av.container.InputContainer:
         return open_sequence(self.sequence)
