@@ -51,7 +51,7 @@ from vidx.io.writer import (
 from vidx.options import JobOptions
 from vidx.pipeline import JobResult, Output, ProgressCallback, run, say_phase
 from vidx.segments import MANIFEST, discard_unstarted, parts_dir, run_segmented
-from vidx.sequence_job import manifest_path, run_sequence
+from vidx.sequence_job import check_frames, manifest_path, run_sequence
 from vidx.sidecar import sidecar_path
 from vidx.sidecar import temp_path as json_temp_path
 from vidx.sizes import parse_size, plan_layout
@@ -84,7 +84,7 @@ class Target:
 
     def paths(self) -> dict[str, Path]:
         """Every path vidx may write for this output, by what it is (for a sequence, all but
-        its frames, which :func:`_check_frames` checks)."""
+        its frames, which :func:`vidx.sequence_job.check_frames` checks)."""
         p = self.path
         if self.sequence:
             name = hashed(p)
@@ -195,34 +195,15 @@ def plan(
                 f"output {make_folder}: the folder {make_folder.parent} does not exist"
             )
         make_folder = None if make_folder.is_dir() else make_folder
+    if len(targets) > 1 and any(t.sequence for t in targets):
+        raise OptionError("an image sequence must be the job's only output", param="output")
     for t in targets:
         _check_target(src, t, make_folder)
         _check_encoder_size(info, t)
         if t.sequence:
-            _check_frames(t, info, seq)
+            check_frames(t.path, info, seq, overwrite=t.options.run.overwrite)
     _check_paths(targets, files)
     return Plan(src, info, targets, files, make_folder, seq)
-
-
-def _check_frames(t: Target, info: VideoInfo, seq: Sequence | None) -> None:
-    """A sequence output's frames: none may be a frame of the input sequence; existing ones
-    need ``overwrite`` unless an earlier run's manifest says they are this job's to resume."""
-    first = info.first_number or 1
-    count = info.frames or 1
-    frames = [t.path.with_name(t.path.name % n) for n in range(first, first + count)]
-    if seq is not None:
-        inputs = {_real(f) for f in seq.files()}
-        clash = next((f for f in frames if _real(f) in inputs), None)
-        if clash is not None or _real(t.path) == _real(seq.pattern):
-            raise OutputError(
-                f"output {t.path} would overwrite the input sequence {seq.pattern} (frame "
-                f"{(clash or frames[0]).name}); choose another output folder or name"
-            )
-    if manifest_path(t.path).exists() or t.options.run.overwrite:
-        return
-    found = next((f for f in frames if f.exists() or f.is_symlink()), None)
-    if found is not None:
-        raise OutputError(f"{found} already exists; add --overwrite to replace the sequence")
 
 
 def plan_preview(input: str | Path, output: str | Path, options: JobOptions) -> Plan:

@@ -13,6 +13,7 @@ the last frame is written the sidecar ``out/######.png.json`` is written and the
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,33 @@ def finished_frames(pattern: Path, first: int, limit: int | None = None) -> int:
     while (limit is None or n < limit) and frame_path(pattern, first + n).is_file():
         n += 1
     return n
+
+
+def check_frames(
+    pattern: Path, info: VideoInfo, seq: Sequence | None, *, overwrite: bool = False
+) -> None:
+    """Before any work: no frame of the output ``pattern`` may be a frame of the input
+    sequence ``seq`` (whatever ``overwrite`` says); existing frames need ``overwrite`` unless an
+    earlier run's manifest says they are this job's to resume.
+
+    Raises:
+        OutputError: one line naming the frame.
+    """
+    first = info.first_number or 1
+    frames = [frame_path(pattern, n) for n in range(first, first + (info.frames or 1))]
+    if seq is not None:
+        inputs = {os.path.realpath(f) for f in seq.files()}
+        clash = next((f for f in frames if os.path.realpath(f) in inputs), None)
+        if clash is not None or os.path.realpath(pattern) == os.path.realpath(seq.pattern):
+            raise OutputError(
+                f"output {pattern} would overwrite the input sequence {seq.pattern} (frame "
+                f"{(clash or frames[0]).name}); choose another output folder or name"
+            )
+    if manifest_path(pattern).exists() or overwrite:
+        return
+    found = next((f for f in frames if f.exists() or f.is_symlink()), None)
+    if found is not None:
+        raise OutputError(f"{found} already exists; add --overwrite to replace the sequence")
 
 
 def input_fingerprint(source: Path | Sequence) -> dict[str, Any]:
