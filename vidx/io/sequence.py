@@ -7,7 +7,7 @@ is the ``--fps`` given (a sequence has none of its own), frame k shown at ``k / 
 
 Convention: a sequence's frames are the numbers ``first .. first + count - 1`` with no gap (a gap
 is an InputError naming the first missing frame: reading past it would shift every later frame
-in time). Derived names (sidecar, lock, manifest) use ``#`` for the digits (``frames/######.png``),
+in time). Derived names (sidecar, resume manifest) use ``#`` for the digits (``out/######.png``),
 a name no frame of the sequence can have.
 """
 

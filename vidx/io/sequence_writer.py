@@ -76,7 +76,6 @@ class SequenceWriter:
         self.options = {"format": exr} if ext == ".exr" else {}
         self.first_number = first_number
         self.frames_written = 0
-        self.written: list[Path] = []
         kinds = sorted({s.type for s in copy_from if s.type in ("audio", "subtitle")})
         self.warnings: list[str] = []
         if kinds:
@@ -170,7 +169,6 @@ class SequenceWriter:
             f.write(data)
         os.replace(tmp, path)
         self._current = None
-        self.written.append(path)
         self.frames_written += 1
 
     def encode(self, rgb: np.ndarray) -> bytes:
