@@ -122,13 +122,19 @@ def preview(
         )
 
 
-def probe(path: str | Path) -> VideoInfo:
+def probe(path: str | Path, *, fps: float | str | None = None) -> VideoInfo:
     """Size, rotation, codec, bit depth, timing, frame count and streams of a video (or of a
-    picture, read as a one-frame clip; its size comes from the header first)."""
+    picture, read as a one-frame clip; its size comes from the header first; or of an image
+    sequence, ``frames/%06d.png`` or a folder, read at ``fps``, default 24)."""
     from vidx.io.inputs import check_image_file
     from vidx.io.probe import probe as probe_file
+    from vidx.io.sequence import DEFAULT_RATE, find_sequence, is_sequence_input, sequence_info
     from vidx.io.still import is_image_path, still_info
+    from vidx.options import parse_rate
 
+    rate = DEFAULT_RATE if fps is None else parse_rate(fps)
+    if is_sequence_input(path):
+        return sequence_info(find_sequence(path, rate))
     check_regular_file(Path(path), "input")
     if is_image_path(path):
         check_image_file(Path(path))

@@ -141,7 +141,10 @@ def plain(name: str, annotation: Any, default: Any, *flags: str, help: str) -> i
 INPUT = positional("input", Path, "Input video or picture (any format FFmpeg reads).")
 OUTPUT = plain("output", Path, ..., "-o", "--output", help="Output file (.mp4/.mov/.mkv/.webm).")
 INPUTS = positional(
-    "input", list[Path], "Input videos or pictures, or folders of them (several: a batch)."
+    "input",
+    list[Path],
+    "Input videos or pictures, or folders of them (several: a batch); an image sequence "
+    "(frames/%06d.png, or one folder into a file).",
 )
 OUTPUT_OR_DIR = plain(
     "output",
@@ -149,7 +152,8 @@ OUTPUT_OR_DIR = plain(
     ...,
     "-o",
     "--output",
-    help="Output file (.mp4/.mov/.mkv/.webm/.mxf), or a folder (OUTDIR/) for a batch.",
+    help="Output file (.mp4/.mov/.mkv/.webm/.mxf), an image sequence (out/%06d.png, .tif, "
+    ".exr, .dpx), or a folder (OUTDIR/) for a batch.",
 )
 
 
@@ -218,13 +222,15 @@ def stopped(exc: KeyboardInterrupt) -> str:
 
 def kept(outputs: tuple[Path, ...]) -> str:
     from vidx.segments import parts_dir
+    from vidx.sequence_job import manifest_path
 
-    parts = [parts_dir(p) for p in outputs if parts_dir(p).is_dir()]
-    if parts:
-        where = ", ".join(str(p) for p in parts)
+    parts = [str(parts_dir(p)) for p in outputs if parts_dir(p).is_dir()]
+    frames = [str(p.parent) for p in outputs if manifest_path(p).is_file()]
+    if parts or frames:
+        what = "segments" if parts else "frames"
         return (
-            f"partial output removed; finished segments kept in {where}: run the same command "
-            "to resume"
+            f"partial output removed; finished {what} kept in {', '.join(parts + frames)}: run "
+            "the same command to resume"
         )
     return "partial output removed"
 
@@ -302,7 +308,9 @@ def render_command(label: str, inputs: list[Path], output: str, values: dict[str
 
     # a folder: OUTDIR/, or an existing folder with no extension (out.mp4/ stays a mistake)
     folder = output.endswith(("/", os.sep)) or (Path(output).is_dir() and not Path(output).suffix)
-    if len(inputs) > 1 or any(p.is_dir() for p in inputs) or folder:
+    # one folder into a file or a pattern is an image sequence (see vidx.io.sequence)
+    sequence = len(inputs) == 1 and bool(Path(output).suffix) and not folder
+    if len(inputs) > 1 or (any(p.is_dir() for p in inputs) and not sequence) or folder:
         batch_command(label, inputs, Path(output), values)
         return
     out = Path(output)
@@ -451,16 +459,19 @@ def variants(input: Path, job: Path, output: Path, **values: Any) -> None:
         report(result)
 
 
-@app.command()
-def probe(
-    input: Annotated[Path, typer.Argument(help="A video.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@command(
+    [
+        positional("input", Path, "A video, a picture, or an image sequence (%06d.png, a folder)."),
+        plain("as_json", bool, False, "--json", help="Print JSON."),
+        option_param("fps"),
+    ]
+)
+def probe(input: Path, as_json: bool, fps: str | None) -> None:
     """Describe a video: size, rotation, codec, bit depth, timing, frame count, streams."""
     from vidx.api import probe as probe_file
 
     with user_errors():
-        info = probe_file(input)
+        info = probe_file(input, fps=fps)
     if as_json:
         out.print_json(json.dumps(info.to_dict()))
         return
@@ -480,7 +491,10 @@ def probe_lines(info: VideoInfo) -> list[str]:
         f"({info.bit_depth}-bit), {info.average_rate or '?'} fps avg, time base "
         f"{info.time_base}, {frames} frames",
     ]
-    if info.format != "image":
+    if info.format == "image2":
+        last = (info.first_number or 0) + (info.frames or 0) - 1
+        lines.append(f"  sequence: frames {info.first_number}..{last}, {info.frames} files")
+    elif info.format != "image":
         from vidx.io.colour import summary
 
         lines.append(f"  colour: {summary(info)}")

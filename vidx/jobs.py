@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +27,15 @@ from vidx.io.inputs import check_image_file, check_pixels, check_regular_file
 from vidx.io.lock import OutputLock, lock_path
 from vidx.io.probe import VideoInfo, as_fraction, probe
 from vidx.io.reader import Trim
+from vidx.io.sequence import (
+    DEFAULT_RATE,
+    Sequence,
+    find_sequence,
+    hashed,
+    is_pattern,
+    is_sequence_input,
+    sequence_info,
+)
 from vidx.io.still import is_image_path, still_info
 from vidx.io.still import temp_path as image_temp_path
 from vidx.io.writer import (
@@ -42,6 +51,7 @@ from vidx.io.writer import (
 from vidx.options import JobOptions
 from vidx.pipeline import JobResult, Output, ProgressCallback, run, say_phase
 from vidx.segments import MANIFEST, discard_unstarted, parts_dir, run_segmented
+from vidx.sequence_job import check_frames, manifest_path, run_sequence
 from vidx.sidecar import sidecar_path
 from vidx.sidecar import temp_path as json_temp_path
 from vidx.sizes import parse_size, plan_layout
@@ -67,9 +77,25 @@ class Target:
     def image(self) -> bool:
         return is_image_path(self.path)
 
+    @property
+    def sequence(self) -> bool:
+        """An image sequence (``-o out/%06d.png``, see :mod:`vidx.sequence_job`)."""
+        return is_pattern(self.path)
+
     def paths(self) -> dict[str, Path]:
-        """Every path vidx may write for this output, by what it is."""
+        """Every path vidx may write for this output, by what it is (for a sequence, all but
+        its frames, which :func:`vidx.sequence_job.check_frames` checks)."""
         p = self.path
+        if self.sequence:
+            name = hashed(p)
+            return {
+                "output": p,
+                "sidecar": sidecar_path(name),
+                "sidecar temp file": json_temp_path(sidecar_path(name)),
+                "lock file": lock_path(p),
+                "resume manifest": manifest_path(p),
+                "resume manifest temp file": json_temp_path(manifest_path(p)),
+            }
         out = {
             "output": p,
             "sidecar": sidecar_path(p),
@@ -96,6 +122,12 @@ class Plan:
     targets: list[Target]
     reads: list[Path]  # every file the job reads (the input, models, pictures, weights)
     make_folder: Path | None = None  # the output folder execute() creates (variants)
+    sequence: Sequence | None = None  # the input, when it is an image sequence
+
+    @property
+    def source(self) -> Path | Sequence:
+        """What the pipeline reads: the input file, or its image sequence."""
+        return self.sequence if self.sequence is not None else self.input
 
     @property
     def image_input(self) -> bool:
@@ -112,7 +144,11 @@ class Plan:
         return (
             o.run.segment_frames > 0
             and not self.image_input
-            and not any(t.options.size.compare or t.options.restyle.masked for t in self.targets)
+            and self.sequence is None  # (a sequence input is rendered in one piece)
+            and not any(
+                t.options.size.compare or t.sequence or t.options.restyle.masked
+                for t in self.targets
+            )
         )
 
 
@@ -133,17 +169,24 @@ def plan(
     if not targets:
         raise OptionError("a job needs at least one output")
     shared = targets[0].options
-    # 1. the input: a regular file, a picture or a video within the pixel limit, a trim inside it
-    check_regular_file(src, "input")
-    if is_image_path(src):
+    # 1. the input: a regular file, a picture, a video or an image sequence within the pixel
+    # limit, a trim inside it
+    seq = None
+    if is_sequence_input(src):
+        seq = find_sequence(src, shared.input.rate or DEFAULT_RATE)
+    elif shared.input.fps is not None:
+        raise OptionError(f"is for image-sequence inputs; {src} keeps its own timing", param="fps")
+    else:
+        check_regular_file(src, "input")
+    if seq is None and is_image_path(src):
         check_image_file(src, shared.input.max_pixels, "input")
         info = still_info(src)
     else:
-        info = probe(src)
+        info = sequence_info(seq) if seq is not None else probe(src)
         check_pixels(info.width, info.height, shared.input.max_pixels, f"input {src}")
         _check_trim(info, shared)
     # 2. what the job reads besides the input
-    files = [src, *reads]
+    files = [seq.pattern if seq is not None else src, *reads]
     for t in targets:
         files += _model_files(t.options) + _region_files(t.options, info)
     # 3. what it writes
@@ -155,11 +198,15 @@ def plan(
                 f"output {make_folder}: the folder {make_folder.parent} does not exist"
             )
         make_folder = None if make_folder.is_dir() else make_folder
+    if len(targets) > 1 and any(t.sequence for t in targets):
+        raise OptionError("an image sequence must be the job's only output", param="output")
     for t in targets:
         _check_target(src, t, make_folder)
         _check_encoder_size(info, t)
+        if t.sequence:
+            check_frames(t.path, info, seq, overwrite=t.options.run.overwrite)
     _check_paths(targets, files)
-    return Plan(src, info, targets, files, make_folder)
+    return Plan(src, info, targets, files, make_folder, seq)
 
 
 def plan_preview(input: str | Path, output: str | Path, options: JobOptions) -> Plan:
@@ -272,6 +319,9 @@ def _check_target(src: Path, t: Target, make_folder: Path | None, video_ok: bool
             )
         if t.options.size.compare:
             raise OptionError("needs a video output", param="compare")
+    elif t.sequence:
+        if t.options.size.compare:
+            raise OptionError("needs a video output, not an image sequence", param="compare")
     else:
         container_format(p, t.options.encode.codec)
     if p.is_dir():
@@ -309,7 +359,11 @@ def _check_paths(targets: list[Target], reads: list[Path]) -> None:
         for what, path in t.paths().items():
             if what == "parts folder":
                 _check_parts(path, t)
-            elif what != "lock file" and (path.exists() or path.is_symlink()) and not overwrite:
+            elif (
+                what not in ("lock file", "resume manifest")
+                and (path.exists() or path.is_symlink())
+                and not overwrite
+            ):
                 hint = "" if what == "output" else " (left by an earlier run?)"
                 raise OutputError(f"{path} already exists{hint}; add --overwrite to replace it")
 
@@ -383,7 +437,7 @@ CHROMA_SAMPLES = {"4:4:4": 4, "4:2:2": 2, "4:4:0": 2, "4:1:1": 1, "4:2:0": 1, "4
 def notices(info: VideoInfo, t: Target) -> list[str]:
     """What the output changes about the picture without being asked: chroma subsampling,
     bit depth, an odd size made even (each said once, as a warning)."""
-    if t.image or info.pix_fmt is None or info.format == "image":
+    if t.image or t.sequence or info.pix_fmt is None or info.format == "image":
         return []
     import av
 
@@ -478,6 +532,8 @@ def _execute(job: Plan, on_progress: ProgressCallback | None, command: str) -> J
         said.append(  # (segments start fresh: a tracked box would jump back at each one)
             "--mask/--keep: the job ran as one piece, not in resumable segments"
         )
+    if job.sequence is not None and job.shared.input.fps is None:
+        said.insert(0, f"{job.input}: read at {DEFAULT_RATE} fps (no --fps given)")
     result.warnings[:0] = said
     return result
 
@@ -503,9 +559,22 @@ def _run(job: Plan, on_progress: ProgressCallback | None, command: str) -> JobRe
                 Path(analysis.raft_weights or ""), allow_pickle=shared.device.allow_pickle
             )
         trim = trim_of(shared, job.info)
+        if job.targets[0].sequence:
+            return run_sequence(
+                job.source,
+                replace(outputs[0], first_number=job.info.first_number or 1),
+                job.info,
+                trim=trim,
+                analysis=analysis,
+                raft_state=raft_state,
+                resume=shared.run.resume,
+                restart=shared.run.restart,
+                on_progress=on_progress,
+                deinterlace=shared.input.deinterlace,
+            )
         if not job.segmented:
             return run(
-                job.input,
+                job.source,
                 outputs,
                 trim=trim,
                 analysis=analysis,

@@ -257,6 +257,9 @@ class SizeOptions(OptionGroup):
             choice("compare", self.compare, COMPARE_MODES)
 
 
+EXR = ("half", "float")
+
+
 @dataclass(frozen=True)
 class EncodeOptions(OptionGroup):
     """How the video is encoded; None takes the codec's default."""
@@ -272,9 +275,13 @@ class EncodeOptions(OptionGroup):
         "hqx, 444.",
         E,
     )
+    exr: str = option(
+        "half", "EXR sequence output (-o out/%06d.exr): half or float samples.", E, choices=EXR
+    )
 
     def __post_init__(self) -> None:
         self.settings()  # the encoder's own checks
+        choice("exr", self.exr, EXR)
 
     def settings(self) -> EncodeSettings:
         from vidx.io.writer import EncodeSettings
@@ -591,6 +598,24 @@ class DeviceOptions(OptionGroup):
         choice("dtype", self.dtype, DTYPES)
 
 
+def parse_rate(value: float | str) -> Fraction:
+    """``24``, ``23.976``, ``"25"`` or ``"24000/1001"`` -> a positive Fraction (frames/s).
+
+    Raises:
+        OptionError: not a number or a rational, or not in (0, 1000].
+    """
+    try:
+        rate = Fraction(str(value).strip()) if not isinstance(value, bool) else None
+    except (ValueError, ZeroDivisionError):
+        rate = None
+    if rate is None or not 0 < rate <= 1000:
+        raise OptionError(
+            f"must be a frame rate such as 24, 25, 29.97 or 24000/1001, got {value!r}",
+            param="fps",
+        )
+    return rate
+
+
 DEINTERLACE = ("auto", "off")
 MAX_PIXELS = 16384 * 16384
 
@@ -610,10 +635,23 @@ class InputOptions(OptionGroup):
     max_pixels: int = option(
         MAX_PIXELS, "Refuse pictures and frames with more pixels than this.", IO, shared_only=True
     )
+    fps: float | str | None = option(
+        None,
+        "Frame rate of an image-sequence input: 24, 25, 29.97 or 24000/1001 (default 24).",
+        IO,
+        shared_only=True,
+    )
 
     def __post_init__(self) -> None:
         choice("deinterlace", self.deinterlace, DEINTERLACE)
         number("max_pixels", self.max_pixels, 1)
+        if self.fps is not None:
+            parse_rate(self.fps)
+
+    @property
+    def rate(self) -> Fraction | None:
+        """``fps`` as a Fraction (None: not given)."""
+        return None if self.fps is None else parse_rate(self.fps)
 
 
 DEFAULT_SEGMENT_FRAMES = 240

@@ -21,6 +21,8 @@ from vidx.compare import compare_canvas, compare_path, compose
 from vidx.frame import Frame, FrameContext
 from vidx.io.probe import VideoInfo, as_fraction, probe
 from vidx.io.reader import Passthrough, Reader, Trim, repaired_warning
+from vidx.io.sequence import Sequence, SequenceReader, is_pattern, output_name, sequence_info
+from vidx.io.sequence_writer import SequenceWriter
 from vidx.io.still import StillReader, is_image_path, still_info, to_uint8
 from vidx.io.tracks import output_timecode
 from vidx.io.writer import EncodeSettings, VideoTarget, Writer, following_source, part_path
@@ -47,6 +49,7 @@ class Output:
     compare: str | None = None
     options: JobOptions | None = None  # what the sidecar and the resume manifest record
     region: RegionTrack | None = None  # restyle only there (--mask/--keep), source elsewhere
+    first_number: int = 1  # of an image-sequence output: its first frame's number
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -128,7 +131,7 @@ def expected_frames(info: VideoInfo, trim: Trim) -> int | None:
 
 
 def run(
-    input_path: str | Path,
+    input_path: str | Path | Sequence,
     outputs: list[Output],
     *,
     trim: Trim = Trim(),
@@ -139,6 +142,7 @@ def run(
     copy_streams: bool = True,
     sidecars: bool = True,
     deinterlace: str = "auto",
+    first_frame: int = 0,
 ) -> JobResult:
     """Run a whole job over checked outputs (see :mod:`vidx.jobs`, which plans and checks them);
     on any failure every partial output is removed and the error re-raised.
@@ -147,12 +151,18 @@ def run(
     audio and subtitles out and ``sidecars`` False writes none (segments of a resumable job get
     both once, at assembly). ``raft_state``: RAFT weights already loaded, when ``analysis`` asks
     for RAFT flow; ``deinterlace``: ``auto`` or ``off`` (see :class:`vidx.io.reader.Reader`).
+    ``input_path`` may be an image :class:`~vidx.io.sequence.Sequence`. Frames before
+    ``first_frame`` are decoded and dropped (the finished frames of a resumed image sequence).
     """
-    input_path = Path(input_path)
     reader: Reader | StillReader
-    if is_image_path(input_path):  # a picture becomes a one-frame video
+    if isinstance(input_path, Sequence):
+        info = sequence_info(input_path)
+        straight = analysis is None and all(is_identity(out, info) for out in outputs)
+        reader = SequenceReader(input_path, trim, prefetch=prefetch, decoded=straight, deep=True)
+    elif is_image_path(input_path):  # a picture becomes a one-frame video
         info, reader = still_info(input_path), StillReader(input_path, deep=True)
     else:
+        input_path = Path(input_path)
         info = probe(input_path)
         straight = analysis is None and all(is_identity(out, info) for out in outputs)
         reader = Reader(
@@ -168,7 +178,7 @@ def run(
     started = time.perf_counter()
     timings = Timings()
     analyzer = Analyzer(analysis, raft_state)
-    writers: list[Writer] = []  # one per output, in order
+    writers: list[Writer | SequenceWriter] = []  # one per output, in order
     compares: dict[int, Writer] = {}  # output index -> its before/after writer
     layouts: dict[str, Layout] = {}
     early: list[Passthrough] = []
@@ -188,6 +198,9 @@ def run(
                         w.put_packet(item)
                 else:
                     early.append(item)
+                clock = time.perf_counter()
+                continue
+            if item.index < first_frame:
                 clock = time.perf_counter()
                 continue
             if not writers:
@@ -227,7 +240,8 @@ def run(
     result = JobResult(paths, done, timings, warnings, layouts, repaired)
     if sidecars:
         for out, w in zip(outputs, writers, strict=True):
-            write_sidecar(out.path, record(out, w.frames_written, info, trim, result), params(out))
+            data = record(out, w.frames_written, info, trim, result)
+            write_sidecar(output_name(out.path), data, params(out))
     return result
 
 
@@ -237,7 +251,7 @@ def _open_writers(
     reader: Reader | StillReader,
     layouts: dict[str, Layout],
     info: VideoInfo,
-) -> tuple[list[Writer], dict[int, Writer]]:
+) -> tuple[list[Writer | SequenceWriter], dict[int, Writer]]:
     h, w = (
         first.rgb.shape[:2]
         if first.decoded is None
@@ -249,7 +263,7 @@ def _open_writers(
         for k, v in reader.container.metadata.items()
         if k in ("title", "comment", "artist", "date")
     }
-    writers: list[Writer] = []
+    writers: list[Writer | SequenceWriter] = []
     compares: dict[int, Writer] = {}
     rate = src.average_rate or src.guessed_rate
     tc = None  # segments carry none (the remux adds it), pictures have none
@@ -264,6 +278,14 @@ def _open_writers(
         )
         settings = following_source(out.encode, info.pix_fmt)  # the source's depth and chroma
         try:
+            if is_pattern(out.path):
+                exr = out.options.encode.exr if out.options is not None else "half"
+                writers.append(
+                    SequenceWriter(
+                        out.path, first_number=out.first_number, exr=exr, copy_from=reader.copied
+                    )
+                )
+                continue
             writers.append(Writer(out.path, settings, target, reader.copied))
             if out.compare:
                 cw, ch = compare_canvas(layout.canvas, out.compare)
@@ -279,7 +301,7 @@ def _open_writers(
 def _process(
     frame: Frame,
     outputs: list[Output],
-    writers: list[Writer],
+    writers: list[Writer | SequenceWriter],
     compares: dict[int, Writer],
     layouts: dict[str, Layout],
     analyzer: Analyzer,

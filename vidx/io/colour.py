@@ -187,11 +187,22 @@ def to_rgb(
         fallback = fallback or Colour().resolved(frame.width, frame.height)
         matrix = matrix if matrix in SWS_MATRIX else fallback.matrix
         rng = rng if rng in RANGES else fallback.range
-    fmt = "rgb48le" if deep and is_deep(frame.format) else "rgb24"
     r = reformatter or VideoReformatter()
+    if deep and frame.format.name in FLOAT_FORMATS:
+        return float_to_16(r.reformat(frame, format="gbrpf32le").to_ndarray())
+    fmt = "rgb48le" if deep and is_deep(frame.format) else "rgb24"
     out = r.reformat(frame, format=fmt, src_colorspace=sws_matrix(matrix), src_color_range=rng)
     rgb: np.ndarray = out.to_ndarray()
     return rgb
+
+
+# float pictures (EXR): converted in numpy, where swscale's float path is off by up to 33/65535
+FLOAT_FORMATS = ("gbrpf32le", "gbrpf16le", "gbrapf32le", "gbrapf16le", "grayf32le")
+
+
+def float_to_16(rgb: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` float in [0, 1] -> uint16 (clipped, NaN as 0, rounded)."""
+    return (np.clip(np.nan_to_num(rgb), 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
 
 
 def from_rgb(

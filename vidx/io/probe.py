@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import av
 
@@ -75,6 +75,7 @@ class VideoInfo:
     color_transfer: str | None = None  # bt709, smpte2084 (PQ), arib-std-b67 (HLG), ...
     color_space: str | None = None  # the YUV matrix: bt709, smpte170m, bt2020nc, ...
     color_range: str | None = None  # tv (limited) or pc (full)
+    first_number: int | None = None  # an image sequence's first frame number (vidx.io.sequence)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -153,7 +154,7 @@ def probe(path: str | Path) -> VideoInfo:
             interlaced=interlaced,
             field_order=order,
             timecode=timecode,
-            **Colour.of(ctx).names(),
+            **cast(dict[str, Any], Colour.of(ctx).names()),
         )
     finally:
         container.close()

@@ -111,7 +111,7 @@ class Reader:
         self.decoded = decoded  # hand av.VideoFrames on, no RGB (see Frame)
         self.deep = deep  # uint16 RGB for sources deeper than 8 bits (see vidx.io.colour)
         self.trim = trim
-        self.container = open_input(path)
+        self.container = self._open(self.path)
         self.video = self.container.streams.video[0]
         self.video.thread_type = "AUTO"
         if threads:
@@ -132,7 +132,7 @@ class Reader:
         self._last_pts: int | None = None
         self._step: int | None = None
         self._nudged = False
-        self._use_dts = timestamp_source(self.path) == "dts"
+        self._use_dts = self._timestamp_source() == "dts"
         self.warnings: list[str] = never_copied(self.container) if copy_streams else []
         self.frames_read = 0
         self.repaired = 0  # frames whose duplicate or backward timestamp was moved forward
@@ -140,6 +140,12 @@ class Reader:
         self._queue: queue.Queue = queue.Queue(maxsize=prefetch)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def _open(self, path: Path) -> av.container.InputContainer:
+        return open_input(path)
+
+    def _timestamp_source(self) -> str:
+        return timestamp_source(self.path)
 
     # -- consumer side -------------------------------------------------------------------------
 

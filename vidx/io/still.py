@@ -8,6 +8,7 @@ canvas padding); grayscale becomes three equal channels; JPEG/TIFF EXIF orientat
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -22,7 +23,9 @@ from vidx.io.probe import VideoInfo
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 DEEP_EXTS = (".png", ".tif", ".tiff")  # formats that hold 16 bits per channel
-QUALITY = 95  # JPEG and WebP quality
+QUALITY = 95
+# the frame number of an image-sequence pattern (``%d``, ``%06d``; see vidx.io.sequence)
+FRAME_NUMBER = re.compile(r"%(0\d+)?d")  # JPEG and WebP quality
 
 # EXIF orientation -> how to turn the stored pixels into the displayed picture
 _ORIENT = {
@@ -37,8 +40,10 @@ _ORIENT = {
 
 
 def is_image_path(path: str | Path) -> bool:
-    """True when ``path`` has a still-image extension (case-insensitive)."""
-    return Path(path).suffix.lower() in IMAGE_EXTS
+    """True when ``path`` has a still-image extension (case-insensitive) and is not an image
+    sequence's pattern (``frames/%06d.png``)."""
+    p = Path(path)
+    return p.suffix.lower() in IMAGE_EXTS and not FRAME_NUMBER.search(p.name)
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
