@@ -26,6 +26,7 @@ from vidx.errors import InputError
 from vidx.frame import FrameContext
 from vidx.options import attention_blocks
 from vidx.restyle.diffusion.attention import CrossFrameState, install_cross_frame
+from vidx.restyle.diffusion.control import make_guide
 from vidx.restyle.diffusion.denoise import (
     Conditioning,
     Pull,
@@ -103,6 +104,7 @@ class DiffusionRestyler:
         self.attn: CrossFrameState | None = None
         if options.cross_frame_attn:
             self.attn = install_cross_frame(pipe.unet, attention_blocks(options.cross_frame_blocks))
+        self.control = make_guide(self.options, pipe)
         if options.compile:
             pipe.unet.compile(dynamic=False)
         self.unet_calls = 0
@@ -126,6 +128,8 @@ class DiffusionRestyler:
         self._pixels.clear()
         if self.attn is not None:
             self.attn.clear()
+        if self.control is not None:
+            self.control.reset()
 
     def _conditioning(self, size: tuple[int, int]) -> Conditioning:
         if size not in self._cond:
@@ -138,6 +142,7 @@ class DiffusionRestyler:
                 size,
                 cfg_with_embedding=o.lcm_cfg,
             )
+            self._cond[size].control = self.control
         return self._cond[size]
 
     def _predict(self, pipe, latents, t, cond):
@@ -156,6 +161,8 @@ class DiffusionRestyler:
         if size[0] * size[1] > TILING_PIXELS:
             pipe.vae.enable_tiling()
         work = resize_rgb(image, size)
+        if self.control is not None:  # structure from the source frame, at the working size
+            self.control.set_frame(work)
 
         # 1. encode the frame; decide what can be reused
         z = encode_image(pipe, work)
@@ -300,4 +307,5 @@ class DiffusionRestyler:
             "unet_calls_per_frame": self.unet_calls / self.frames if self.frames else 0.0,
             "other_frames": other,
             "attention_store_bytes": self.attn.nbytes() if self.attn is not None else 0,
+            "control": self.control.describe() if self.control is not None else None,
         }
