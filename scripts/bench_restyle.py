@@ -14,8 +14,11 @@ error mean / max, detail retention ``DR_t`` of the temporal output over the per-
 mean), a blur-matched baseline (the per-frame output blurred with the Gaussian sigma that gives it
 the temporal output's gradient energy) and the warping-error ratio against it, and PSNR to the
 per-frame output. ``--set`` overrides any ``DiffusionOptions`` field (e.g. ``--set
-warp_noise=false``). The sd15 size (real SD1.5 layout, random weights, 512 px, fp16) runs only
-when CUDA is available.
+warp_noise=false``). ``--controlnet random`` (a seeded random ControlNet for the model, built with
+scripts/make_tiny_controlnet.py) or ``--controlnet FOLDER`` steers both sides with the
+``--control`` image of each frame (the per-frame side through diffusers'
+``StableDiffusionControlNetImg2ImgPipeline``). The sd15 size (real SD1.5 layout, random weights,
+512 px, fp16) runs only when CUDA is available.
 """
 
 from __future__ import annotations
@@ -39,11 +42,13 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from make_tiny_controlnet import build_tiny_controlnet  # noqa: E402
 from make_tiny_model import build_tiny_model  # noqa: E402
 
 import temporal  # noqa: E402
 from vidx.frame import FrameContext  # noqa: E402
 from vidx.restyle.diffusion import DiffusionOptions, DiffusionRestyler, load_pipeline  # noqa: E402
+from vidx.restyle.diffusion.control import ControlImager  # noqa: E402
 from vidx.restyle.diffusion.denoise import UNetCounter  # noqa: E402
 from vidx.restyle.diffusion.loading import set_scheduler  # noqa: E402
 
@@ -165,13 +170,28 @@ def run_naive(model: Path, opts: DiffusionOptions, frames, device, dtype) -> dic
     pipe = load_pipeline(str(model), device, dtype)
     set_scheduler(pipe, opts.scheduler)
     counter = UNetCounter(pipe.unet)
+    control: dict = {}
+    if opts.controlnet:
+        from diffusers import ControlNetModel, StableDiffusionControlNetImg2ImgPipeline
+
+        net = ControlNetModel.from_pretrained(opts.controlnet, local_files_only=True)
+        pipe = StableDiffusionControlNetImg2ImgPipeline.from_pipe(
+            pipe, controlnet=net.to(pipe.device)
+        )
+        pipe.set_progress_bar_config(disable=True)
     h, w = frames[0].shape[:2]
     outs, start = [], time.perf_counter()
     for f in frames:
         gen = torch.Generator(device="cpu").manual_seed(opts.seed)
+        if opts.controlnet:  # the same control image as the temporal side (frame = work size)
+            control = dict(
+                control_image=Image.fromarray(ControlImager(opts.control)(f)),
+                controlnet_conditioning_scale=opts.control_strength,
+            )
         img = pipe(
             opts.prompt,
             image=Image.fromarray(f),
+            **control,
             strength=opts.strength,
             num_inference_steps=opts.steps,
             guidance_scale=opts.guidance,
@@ -204,6 +224,8 @@ def cached_naive(folder: str, size: str, opts: DiffusionOptions, frames, run) ->
         return run()
     keys = ("prompt", "negative_prompt", "strength", "steps", "guidance", "scheduler", "seed")
     key = [size, len(frames)] + [getattr(opts, k) for k in keys]
+    if opts.controlnet:
+        key += [opts.controlnet, opts.control, opts.control_strength]
     if (PHOTOS[0], "slow") != CLIP:  # the recorded clip keeps its cache name
         key += list(CLIP)
     key = json.dumps(key)
@@ -251,6 +273,9 @@ def bench_size(size: str, args, workdir: Path) -> dict:
     dtype = "fp16" if device == "cuda" else "fp32"
     height, width, work = SETUPS[size]
     model = build_tiny_model(workdir / size, size=size)
+    controlnet = args.controlnet
+    if controlnet == "random":
+        controlnet = str(build_tiny_controlnet(model, workdir / f"{size}-controlnet"))
     frames, flows = make_clip(args.frames, height, width, args.photo)
     ctxs, analysis_s = make_contexts(frames, args.keyframe_interval)
     settings = dict(
@@ -266,6 +291,9 @@ def bench_size(size: str, args, workdir: Path) -> dict:
         device=device,
         dtype=dtype,
         seed=0,
+        controlnet=controlnet,
+        control=args.control,
+        control_strength=args.control_strength,
     )
     opts = DiffusionOptions(**{**settings, **parse_overrides(args.set)})
     naive = cached_naive(
@@ -280,6 +308,7 @@ def bench_size(size: str, args, workdir: Path) -> dict:
         "frame": [height, width],
         "frames": n,
         "source_warp_error": exact_errors(frames, flows)["mean"],
+        "controlnet": temp["describe"]["control"],
         "naive": {
             "wall_s": naive["wall_s"],
             "unet_calls_per_frame": naive["unet_calls"] / n,
@@ -366,6 +395,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--naive-cache", default="", help="folder to keep and reuse the per-frame outputs"
     )
+    parser.add_argument(
+        "--controlnet", default="", help="random (seeded, built for the model) or a folder"
+    )
+    parser.add_argument("--control", default="canny", choices=["canny", "edges"])
+    parser.add_argument("--control-strength", type=float, default=1.0)
     parser.add_argument("--save-frames", default="", help="folder for source|naive|temporal PNGs")
     parser.add_argument("--out", default="bench-results/diffusion_restyle.json")
     args = parser.parse_args(argv)
