@@ -18,7 +18,9 @@ warp_noise=false``). ``--controlnet random`` (a seeded random ControlNet for the
 scripts/make_tiny_controlnet.py) or ``--controlnet FOLDER`` steers both sides with the
 ``--control`` image of each frame (the per-frame side through diffusers'
 ``StableDiffusionControlNetImg2ImgPipeline``). The sd15 size (real SD1.5 layout, random weights,
-512 px, fp16) runs only when CUDA is available.
+512 px, fp16) runs only when CUDA is available. The real-weights check: when ``VIDX_TEST_MODEL``
+names a local SD1.5 diffusers folder and CUDA is available, the ``real`` size runs on it (512 px,
+fp16) and its figures are recorded with the others (``--sizes real`` asks for it alone).
 """
 
 from __future__ import annotations
@@ -53,7 +55,14 @@ from vidx.restyle.diffusion.denoise import UNetCounter  # noqa: E402
 from vidx.restyle.diffusion.loading import set_scheduler  # noqa: E402
 
 # (frame height, frame width, work size) per model size
-SETUPS = {"tiny": (128, 160, 128), "mid": (256, 320, 256), "sd15": (512, 640, 512)}
+SETUPS = {
+    "tiny": (128, 160, 128),
+    "mid": (256, 320, 256),
+    "sd15": (512, 640, 512),
+    "real": (512, 640, 512),  # the folder VIDX_TEST_MODEL names (real SD1.5 weights)
+}
+REAL_MODEL_ENV = "VIDX_TEST_MODEL"
+GPU_SIZES = ("sd15", "real")
 # motion per frame (pan in photo pixels, zoom fraction, rotation in degrees): "slow" is the
 # recorded default; "fast" (a second motion, to check defaults are not tuned to one clip) pans
 # the other way about twice as fast, zooms out and rotates the other way
@@ -269,10 +278,13 @@ def parse_overrides(items: list[str]) -> dict:
 
 
 def bench_size(size: str, args, workdir: Path) -> dict:
-    device = "cuda" if size == "sd15" else args.device
+    device = "cuda" if size in GPU_SIZES else args.device
     dtype = "fp16" if device == "cuda" else "fp32"
     height, width, work = SETUPS[size]
-    model = build_tiny_model(workdir / size, size=size)
+    if size == "real":
+        model = Path(os.environ[REAL_MODEL_ENV])
+    else:
+        model = build_tiny_model(workdir / size, size=size)
     controlnet = args.controlnet
     if controlnet == "random":
         controlnet = str(build_tiny_controlnet(model, workdir / f"{size}-controlnet"))
@@ -311,12 +323,14 @@ def bench_size(size: str, args, workdir: Path) -> dict:
         "controlnet": temp["describe"]["control"],
         "naive": {
             "wall_s": naive["wall_s"],
+            "fps": n / naive["wall_s"],
             "unet_calls_per_frame": naive["unet_calls"] / n,
             "warp_error": n_err,
         },
         "temporal": {
             "wall_s": temp["wall_s"],
             "wall_with_analysis_s": temp["wall_s"] + analysis_s,
+            "fps": n / temp["wall_s"],
             "unet_calls_per_frame": temp["unet_calls"] / n,
             "warp_error": t_err,
             "keyframes": temp["describe"]["keyframes"],
@@ -375,9 +389,21 @@ def print_table(rows: list[dict]) -> None:
         print(f"{'':6} per pair: " + " ".join(f"{e:.4f}" for e in te["per_pair"]))
 
 
+def runnable(size: str) -> bool:
+    """GPU sizes need CUDA; ``real`` also needs ``VIDX_TEST_MODEL`` naming a local folder."""
+    if size in GPU_SIZES and not torch.cuda.is_available():
+        return False
+    if size == "real":
+        folder = os.environ.get(REAL_MODEL_ENV, "")
+        return bool(folder) and (Path(folder) / "model_index.json").is_file()
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", nargs="+", default=["tiny", "mid", "sd15"], choices=list(SETUPS))
+    parser.add_argument(
+        "--sizes", nargs="+", default=["tiny", "mid", "sd15", "real"], choices=list(SETUPS)
+    )
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--strength", type=float, default=0.6)
@@ -407,7 +433,10 @@ def main(argv: list[str] | None = None) -> None:
     MOTION, CLIP = MOTIONS[args.motion], (args.photo, args.motion)
     if args.threads:
         torch.set_num_threads(args.threads)
-    sizes = [s for s in args.sizes if s != "sd15" or torch.cuda.is_available()]
+    sizes = [s for s in args.sizes if runnable(s)]
+    for s in sorted(set(args.sizes) - set(sizes)):
+        why = f"CUDA and {REAL_MODEL_ENV}=SD1.5 folder" if s == "real" else "CUDA"
+        print(f"skipping {s}: needs {why}", file=sys.stderr)
     rows = []
     with tempfile.TemporaryDirectory(prefix="vidx-bench-") as tmp:
         for size in sizes:
