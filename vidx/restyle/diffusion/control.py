@@ -131,7 +131,8 @@ class ControlImager:
             m = DEPTH_RANGE_MEMORY
             lo, hi = m * self._range[0] + (1 - m) * lo, m * self._range[1] + (1 - m) * hi
         self._range = (lo, hi)
-        norm = np.clip((depth - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+        span = hi - lo  # relative depth has no unit: any positive span is a range
+        norm = np.clip((depth - lo) / span, 0.0, 1.0) if span > 0 else np.zeros_like(depth)
         out = np.round(255.0 * norm).astype(np.uint8)
         return np.repeat(out[:, :, None], 3, axis=2)
 

@@ -81,6 +81,39 @@ def test_canny_and_soft_edges_have_the_frame_shape_and_range(clip):
         ControlImager("depth")
 
 
+def test_depth_control_from_a_local_depth_model(tmp_path, clip):
+    from transformers import DPTConfig, DPTForDepthEstimation, DPTImageProcessor
+
+    from vidx.restyle.diffusion.control import DepthEstimator
+
+    torch.manual_seed(0)
+    config = DPTConfig(
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        intermediate_size=37,
+        image_size=32,
+        patch_size=8,
+        neck_hidden_sizes=[16, 16, 32, 32],
+        fusion_hidden_size=16,
+        backbone_out_indices=[0, 1, 2, 3],
+        reassemble_factors=[4, 2, 1, 0.5],
+        head_in_index=-1,
+        is_hybrid=False,
+    )
+    folder = tmp_path / "dpt"
+    DPTForDepthEstimation(config).save_pretrained(folder, safe_serialization=True)
+    DPTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
+    imager = ControlImager("depth", DepthEstimator(str(folder), torch.device("cpu")))
+    frame = clip[0][0]
+    first, second = imager(frame), imager(frame)
+    assert first.shape == frame.shape and first.dtype == np.uint8
+    assert first.min() == 0 and first.max() == 255  # the frame's own depth range
+    assert np.array_equal(first, second)  # a still scene keeps a still depth map
+    with pytest.raises(ModelError, match="config.json"):
+        DepthEstimator(str(tmp_path), torch.device("cpu"))
+
+
 def test_controlnet_steers_and_strength_zero_is_no_controlnet(
     tiny_pipe, tiny_model_dir, tiny_controlnet_dir, clip
 ):
