@@ -274,3 +274,18 @@ def test_builder_gives_a_controlnet_that_is_not_zero(tiny_controlnet_dir):
 
     state = load_file(str(tiny_controlnet_dir / "diffusion_pytorch_model.safetensors"))
     assert float(state["controlnet_mid_block.weight"].abs().max()) > 0
+
+
+def test_a_job_file_resolves_a_controlnet_folder_and_keeps_a_hub_id(tmp_path):
+    from vidx.jobfile import load_job
+
+    (tmp_path / "cn").mkdir()
+    job = tmp_path / "job.toml"
+    job.write_text(
+        '[shared]\nprompt = "ink"\nmodel = "org/model"\n'
+        '[variants.local]\ncontrolnet = "cn"\n'
+        '[variants.hub]\ncontrolnet = "lllyasviel/sd-controlnet-canny"\n'
+    )
+    loaded = load_job(job)
+    assert loaded.settings("local")["controlnet"] == str((tmp_path / "cn").absolute())
+    assert loaded.settings("hub")["controlnet"] == "lllyasviel/sd-controlnet-canny"
