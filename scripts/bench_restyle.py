@@ -14,8 +14,13 @@ error mean / max, detail retention ``DR_t`` of the temporal output over the per-
 mean), a blur-matched baseline (the per-frame output blurred with the Gaussian sigma that gives it
 the temporal output's gradient energy) and the warping-error ratio against it, and PSNR to the
 per-frame output. ``--set`` overrides any ``DiffusionOptions`` field (e.g. ``--set
-warp_noise=false``). The sd15 size (real SD1.5 layout, random weights, 512 px, fp16) runs only
-when CUDA is available.
+warp_noise=false``). ``--controlnet random`` (a seeded random ControlNet for the model, built with
+scripts/make_tiny_controlnet.py) or ``--controlnet FOLDER`` steers both sides with the
+``--control`` image of each frame (the per-frame side through diffusers'
+``StableDiffusionControlNetImg2ImgPipeline``). The sd15 size (real SD1.5 layout, random weights,
+512 px, fp16) runs only when CUDA is available. The real-weights check: when ``VIDX_TEST_MODEL``
+names a local SD1.5 diffusers folder and CUDA is available, the ``real`` size runs on it (512 px,
+fp16) and its figures are recorded with the others (``--sizes real`` asks for it alone).
 """
 
 from __future__ import annotations
@@ -39,16 +44,25 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from make_tiny_controlnet import build_tiny_controlnet  # noqa: E402
 from make_tiny_model import build_tiny_model  # noqa: E402
 
 import temporal  # noqa: E402
 from vidx.frame import FrameContext  # noqa: E402
 from vidx.restyle.diffusion import DiffusionOptions, DiffusionRestyler, load_pipeline  # noqa: E402
+from vidx.restyle.diffusion.control import ControlImager  # noqa: E402
 from vidx.restyle.diffusion.denoise import UNetCounter  # noqa: E402
 from vidx.restyle.diffusion.loading import set_scheduler  # noqa: E402
 
 # (frame height, frame width, work size) per model size
-SETUPS = {"tiny": (128, 160, 128), "mid": (256, 320, 256), "sd15": (512, 640, 512)}
+SETUPS = {
+    "tiny": (128, 160, 128),
+    "mid": (256, 320, 256),
+    "sd15": (512, 640, 512),
+    "real": (512, 640, 512),  # the folder VIDX_TEST_MODEL names (real SD1.5 weights)
+}
+REAL_MODEL_ENV = "VIDX_TEST_MODEL"
+GPU_SIZES = ("sd15", "real")
 # motion per frame (pan in photo pixels, zoom fraction, rotation in degrees): "slow" is the
 # recorded default; "fast" (a second motion, to check defaults are not tuned to one clip) pans
 # the other way about twice as fast, zooms out and rotates the other way
@@ -165,13 +179,28 @@ def run_naive(model: Path, opts: DiffusionOptions, frames, device, dtype) -> dic
     pipe = load_pipeline(str(model), device, dtype)
     set_scheduler(pipe, opts.scheduler)
     counter = UNetCounter(pipe.unet)
+    control: dict = {}
+    if opts.controlnet:
+        from diffusers import ControlNetModel, StableDiffusionControlNetImg2ImgPipeline
+
+        net = ControlNetModel.from_pretrained(opts.controlnet, local_files_only=True)
+        pipe = StableDiffusionControlNetImg2ImgPipeline.from_pipe(
+            pipe, controlnet=net.to(pipe.device)
+        )
+        pipe.set_progress_bar_config(disable=True)
     h, w = frames[0].shape[:2]
     outs, start = [], time.perf_counter()
     for f in frames:
         gen = torch.Generator(device="cpu").manual_seed(opts.seed)
+        if opts.controlnet:  # the same control image as the temporal side (frame = work size)
+            control = dict(
+                control_image=Image.fromarray(ControlImager(opts.control)(f)),
+                controlnet_conditioning_scale=opts.control_strength,
+            )
         img = pipe(
             opts.prompt,
             image=Image.fromarray(f),
+            **control,
             strength=opts.strength,
             num_inference_steps=opts.steps,
             guidance_scale=opts.guidance,
@@ -204,6 +233,8 @@ def cached_naive(folder: str, size: str, opts: DiffusionOptions, frames, run) ->
         return run()
     keys = ("prompt", "negative_prompt", "strength", "steps", "guidance", "scheduler", "seed")
     key = [size, len(frames)] + [getattr(opts, k) for k in keys]
+    if opts.controlnet:
+        key += [opts.controlnet, opts.control, opts.control_strength]
     if (PHOTOS[0], "slow") != CLIP:  # the recorded clip keeps its cache name
         key += list(CLIP)
     key = json.dumps(key)
@@ -247,10 +278,16 @@ def parse_overrides(items: list[str]) -> dict:
 
 
 def bench_size(size: str, args, workdir: Path) -> dict:
-    device = "cuda" if size == "sd15" else args.device
+    device = "cuda" if size in GPU_SIZES else args.device
     dtype = "fp16" if device == "cuda" else "fp32"
     height, width, work = SETUPS[size]
-    model = build_tiny_model(workdir / size, size=size)
+    if size == "real":
+        model = Path(os.environ[REAL_MODEL_ENV])
+    else:
+        model = build_tiny_model(workdir / size, size=size)
+    controlnet = args.controlnet
+    if controlnet == "random":
+        controlnet = str(build_tiny_controlnet(model, workdir / f"{size}-controlnet"))
     frames, flows = make_clip(args.frames, height, width, args.photo)
     ctxs, analysis_s = make_contexts(frames, args.keyframe_interval)
     settings = dict(
@@ -266,6 +303,9 @@ def bench_size(size: str, args, workdir: Path) -> dict:
         device=device,
         dtype=dtype,
         seed=0,
+        controlnet=controlnet,
+        control=args.control,
+        control_strength=args.control_strength,
     )
     opts = DiffusionOptions(**{**settings, **parse_overrides(args.set)})
     naive = cached_naive(
@@ -280,14 +320,17 @@ def bench_size(size: str, args, workdir: Path) -> dict:
         "frame": [height, width],
         "frames": n,
         "source_warp_error": exact_errors(frames, flows)["mean"],
+        "controlnet": temp["describe"]["control"],
         "naive": {
             "wall_s": naive["wall_s"],
+            "fps": n / naive["wall_s"],
             "unet_calls_per_frame": naive["unet_calls"] / n,
             "warp_error": n_err,
         },
         "temporal": {
             "wall_s": temp["wall_s"],
             "wall_with_analysis_s": temp["wall_s"] + analysis_s,
+            "fps": n / temp["wall_s"],
             "unet_calls_per_frame": temp["unet_calls"] / n,
             "warp_error": t_err,
             "keyframes": temp["describe"]["keyframes"],
@@ -346,9 +389,21 @@ def print_table(rows: list[dict]) -> None:
         print(f"{'':6} per pair: " + " ".join(f"{e:.4f}" for e in te["per_pair"]))
 
 
+def runnable(size: str) -> bool:
+    """GPU sizes need CUDA; ``real`` also needs ``VIDX_TEST_MODEL`` naming a local folder."""
+    if size in GPU_SIZES and not torch.cuda.is_available():
+        return False
+    if size == "real":
+        folder = os.environ.get(REAL_MODEL_ENV, "")
+        return bool(folder) and (Path(folder) / "model_index.json").is_file()
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", nargs="+", default=["tiny", "mid", "sd15"], choices=list(SETUPS))
+    parser.add_argument(
+        "--sizes", nargs="+", default=["tiny", "mid", "sd15", "real"], choices=list(SETUPS)
+    )
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--strength", type=float, default=0.6)
@@ -366,6 +421,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--naive-cache", default="", help="folder to keep and reuse the per-frame outputs"
     )
+    parser.add_argument(
+        "--controlnet", default="", help="random (seeded, built for the model) or a folder"
+    )
+    parser.add_argument("--control", default="canny", choices=["canny", "edges"])
+    parser.add_argument("--control-strength", type=float, default=1.0)
     parser.add_argument("--save-frames", default="", help="folder for source|naive|temporal PNGs")
     parser.add_argument("--out", default="bench-results/diffusion_restyle.json")
     args = parser.parse_args(argv)
@@ -373,7 +433,10 @@ def main(argv: list[str] | None = None) -> None:
     MOTION, CLIP = MOTIONS[args.motion], (args.photo, args.motion)
     if args.threads:
         torch.set_num_threads(args.threads)
-    sizes = [s for s in args.sizes if s != "sd15" or torch.cuda.is_available()]
+    sizes = [s for s in args.sizes if runnable(s)]
+    for s in sorted(set(args.sizes) - set(sizes)):
+        why = f"CUDA and {REAL_MODEL_ENV}=SD1.5 folder" if s == "real" else "CUDA"
+        print(f"skipping {s}: needs {why}", file=sys.stderr)
     rows = []
     with tempfile.TemporaryDirectory(prefix="vidx-bench-") as tmp:
         for size in sizes:

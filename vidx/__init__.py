@@ -27,6 +27,7 @@ _OPTIONS = (
     "UpscaleOptions",
     "RestyleOptions",
     "DiffusionTemporalOptions",
+    "DiffusionControlOptions",
     "AnalysisOptions",
     "DeviceOptions",
     "InputOptions",

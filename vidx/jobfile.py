@@ -157,11 +157,12 @@ def _check_table(table: Any, label: str, where: Any, folder: Path) -> dict[str, 
 def _inside(value: str, key: str, folder: Path, place: str) -> str:
     """Resolve a path against the job folder; one that leaves it (``..``, absolute, ``~``, a
     symlink pointing out) is an error. A built-in upscaler name, or a ``model`` written as a
-    hub id (``org/name``) with no such local path, is kept as it is."""
+    hub id (``org/name``) with no such local path, is kept as it is (a ``controlnet`` too)."""
     if key == "upscaler" and value in UPSCALERS:
         return value
     local = folder / value
-    if key == "model" and HUB_ID.fullmatch(value) and not local.exists() and ".." not in value:
+    hub_ok = key in ("model", "controlnet")
+    if hub_ok and HUB_ID.fullmatch(value) and not local.exists() and ".." not in value:
         return value
     parts = Path(value).parts
     if Path(value).is_absolute() or value.startswith("~") or ".." in parts:

@@ -263,6 +263,8 @@ def _model_files(options: JobOptions) -> list[Path]:
         if model.is_file():
             check_regular_file(model, "model")
         found.append(model)
+    if r.active and r.prompt is not None:
+        found += _control_files(options)
     name = options.upscale.upscaler
     if name not in UPSCALERS:
         if not (any(c in name for c in "/\\.") or Path(name).exists()):
@@ -295,6 +297,20 @@ def _region_files(options: JobOptions, info: VideoInfo) -> list[Path]:
         check_image_file(mask, options.input.max_pixels, "mask")
     check_mask(mask, (info.width, info.height))
     return [mask]
+
+
+def _control_files(options: JobOptions) -> list[Path]:
+    """The ControlNet's (and depth model's) weights files: local or cached, not pickled unless
+    allowed (``vidx.restyle.controlnet_files``; nothing is loaded)."""
+    from vidx.restyle.controlnet_files import checked_weights
+
+    c, allow = options.restyle.diffusion_control, options.device.allow_pickle
+    if not c.controlnet:
+        return []
+    found = [checked_weights(c.controlnet, "--controlnet", allow)]
+    if c.control == "depth" and c.depth_model:
+        found.append(checked_weights(c.depth_model, "--depth-model", allow))
+    return found
 
 
 def _looks_local(model: str) -> bool:

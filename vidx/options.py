@@ -407,6 +407,51 @@ class DiffusionTemporalOptions(OptionGroup):
         number("reuse_strength", self.reuse_strength, 0, 1, open_low=True)
 
 
+CONTROL_KINDS = ("canny", "edges", "depth")
+
+
+@dataclass(frozen=True)
+class DiffusionControlOptions(OptionGroup):
+    """ControlNet structure guidance of the diffusion restyle: the ControlNet, the control image
+    computed from each source frame, and how strongly and when it steers
+    (``vidx.restyle.diffusion.control``)."""
+
+    group: ClassVar[str] = "diffusion_control"
+    controlnet: str | None = option(
+        None, "ControlNet folder (or cached hub id) for the diffusion restyle.", D, path=True
+    )
+    control: str = option(
+        "canny",
+        "Control image from each frame: canny, edges (soft Sobel edges) or depth (--depth-model).",
+        D,
+        choices=CONTROL_KINDS,
+    )
+    control_strength: float = option(1.0, "ControlNet conditioning scale (0: no effect).", D)
+    control_start: float = option(0.0, "ControlNet steers from this fraction of the steps.", D)
+    control_end: float = option(1.0, "ControlNet steers until this fraction of the steps.", D)
+    control_guess: bool = option(False, "ControlNet guess mode (prompt half only).", D)
+    depth_model: str | None = option(
+        None, "Depth-estimation model folder (transformers) for --control depth.", D, path=True
+    )
+
+    def __post_init__(self) -> None:
+        choice("control", self.control, CONTROL_KINDS)
+        number("control_strength", self.control_strength, 0, 5)
+        number("control_start", self.control_start, 0, 1)
+        number("control_end", self.control_end, 0, 1)
+        if self.control_end <= self.control_start:
+            raise OptionError(
+                f"must be above control_start ({self.control_start:g}), got {self.control_end!r}",
+                param="control_end",
+            )
+        if self.controlnet and self.control == "depth" and not self.depth_model:
+            raise OptionError(
+                "depth needs --depth-model (a local depth-estimation folder); vidx downloads "
+                "nothing. Or use canny / edges",
+                param="control",
+            )
+
+
 @dataclass(frozen=True)
 class RestyleOptions(OptionGroup):
     """The restyle: the embedded style network (``style``/``style_image``) or Stable Diffusion
@@ -459,6 +504,7 @@ class RestyleOptions(OptionGroup):
     )
     mask_feather: float = option(4.0, "Soften the edge of --mask/--keep over this many px.", R)
     diffusion_temporal: DiffusionTemporalOptions = field(default_factory=DiffusionTemporalOptions)
+    diffusion_control: DiffusionControlOptions = field(default_factory=DiffusionControlOptions)
 
     def __post_init__(self) -> None:
         if isinstance(self.style, int) and not isinstance(self.style, bool):
@@ -489,6 +535,8 @@ class RestyleOptions(OptionGroup):
             )
         if self.work_size is not None:
             number("work_size", self.work_size, 64, 4096)
+        if self.diffusion_control.controlnet and self.prompt is None:
+            raise OptionError("needs a prompt and a model (diffusion restyle)", param="controlnet")
         if self.keep is not None:
             from vidx.regions import parse_boxes
 
@@ -804,6 +852,7 @@ __all__ = [
     "SCHEMA",
     "AnalysisOptions",
     "DeviceOptions",
+    "DiffusionControlOptions",
     "DiffusionTemporalOptions",
     "EncodeOptions",
     "InputOptions",

@@ -80,6 +80,23 @@ def diffusion_options(spec: RestyleOptions, device: DeviceOptions = DeviceOption
         pixel_fusion_weight=t.pixel_fusion_weight,
         color_match=t.color_match,
         cross_frame_blocks=t.cross_frame_blocks,
+        **control_options(spec),
+    )
+
+
+def control_options(spec: RestyleOptions) -> dict:
+    """The ControlNet keywords of ``DiffusionOptions`` (none without ``--controlnet``)."""
+    c = spec.diffusion_control
+    if not c.controlnet:
+        return {}
+    return dict(
+        controlnet=c.controlnet,
+        control=c.control,
+        control_strength=c.control_strength,
+        control_start=c.control_start,
+        control_end=c.control_end,
+        control_guess=c.control_guess,
+        depth_model=c.depth_model or "",
     )
 
 

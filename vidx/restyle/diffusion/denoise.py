@@ -11,11 +11,15 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from vidx.restyle.diffusion.fusion import X0Fusion, fuse_prediction
+
+if TYPE_CHECKING:
+    from vidx.restyle.diffusion.control import ControlNetGuide
 
 
 @dataclass
@@ -24,6 +28,7 @@ class Conditioning:
 
     ``use_cfg`` None means classifier-free guidance whenever ``guidance > 1``.
     ``timestep_cond`` is the guidance embedding of guidance-distilled (LCM) UNets.
+    ``control``: a ControlNet whose residuals go into every UNet call (``control.py``).
     """
 
     embeds: torch.Tensor
@@ -31,6 +36,7 @@ class Conditioning:
     added: dict | None = None
     timestep_cond: torch.Tensor | None = None
     use_cfg: bool | None = None
+    control: ControlNetGuide | None = None
 
     @property
     def cfg(self) -> bool:
@@ -205,6 +211,9 @@ def predict_noise(pipe, latents: torch.Tensor, t: torch.Tensor, cond: Conditioni
     tcond = cond.timestep_cond
     if tcond is not None and tcond.shape[0] != x.shape[0]:
         tcond = tcond.expand(x.shape[0], -1)
+    control = {}
+    if cond.control is not None:
+        control = cond.control.residuals(x, t, embeds, tcond, added, cond.cfg)
     out = pipe.unet(
         x,
         t,
@@ -212,6 +221,7 @@ def predict_noise(pipe, latents: torch.Tensor, t: torch.Tensor, cond: Conditioni
         timestep_cond=tcond,
         added_cond_kwargs=added,
         return_dict=False,
+        **control,
     )[0]
     if cond.cfg:
         uncond, text = out.chunk(2)
@@ -255,6 +265,8 @@ def denoise(
             latents = latents + pull.mask.to(latents.dtype) * (target - latents)
         if on_step is not None:
             on_step(i, t)
+        if cond.control is not None:
+            cond.control.at_step(i, len(timesteps))
         eps = predict(pipe, latents, t, cond)
         if fusion is not None and i < fusion.steps:
             eps = fuse_prediction(sched, latents, eps, t, fusion)

@@ -10,12 +10,11 @@ its predicted x̂0 is fused with the reference inside a strict, feathered mask
 it starts from a reused latent it runs at ``reuse_strength`` (fewer UNet calls). A periodic
 keyframe that comes with a flow runs at ``strength`` from its own latent but is fused toward the
 reference too, so it does not pop, and becomes the next anchor. ``fusion="latent"`` keeps the
-0.1 method (previous final latent re-warped and pulled toward).
+0.1 method (previous final latent re-warped and pulled toward). What a frame reuses and how it is
+denoised is ``engine.ReuseEngine``, which the tiled refine shares.
 """
 
 from __future__ import annotations
-
-import math
 
 import cv2
 import numpy as np
@@ -26,25 +25,22 @@ from vidx.errors import InputError
 from vidx.frame import FrameContext
 from vidx.options import attention_blocks
 from vidx.restyle.diffusion.attention import CrossFrameState, install_cross_frame
+from vidx.restyle.diffusion.control import make_guide
 from vidx.restyle.diffusion.denoise import (
     Conditioning,
     Keep,
-    Pull,
     decode_latent,
-    denoise,
     encode_conditioning,
     encode_image,
     predict_noise,
-    renoise,
-    schedule,
 )
-from vidx.restyle.diffusion.fusion import AnchorTrack, X0Fusion, feather_mask, latent_mask
+from vidx.restyle.diffusion.engine import RESTYLE_SEEDS, ReuseEngine, latent_flow_mask
 from vidx.restyle.diffusion.loading import load_pipeline, set_scheduler
 from vidx.restyle.diffusion.options import DiffusionOptions, work_size_for
 from vidx.restyle.diffusion.pixel import PixelMemory, PixelTarget, follow_color
-from vidx.restyle.diffusion.reuse import SEED_SCHEDULER, NoiseCarrier
 
-MASK_THRESHOLD = 0.75  # a latent cell is reliable when 75% of the pixels under it are
+__all__ = ["DiffusionRestyler", "check_frame", "latent_flow_mask", "resize_rgb"]
+
 TILING_PIXELS = 1536 * 1536  # VAE tiling above this many working pixels
 
 
@@ -65,23 +61,6 @@ def check_frame(image: np.ndarray) -> np.ndarray:
     if image.dtype != np.uint8:
         raise InputError(f"a frame must be uint8, got {image.dtype}")
     return image
-
-
-def latent_flow_mask(
-    ctx: FrameContext, size: tuple[int, int], like: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``ctx.flow``/``ctx.mask`` at latent ``size = (h, w)``: flow ``(1, 2, h, w)`` in latent
-    pixels, mask ``(1, 1, h, w)`` float (1 = reliable)."""
-    if ctx.flow is None:
-        raise ValueError("latent_flow_mask needs a context with a flow")
-    flow = temporal.resize_flow(ctx.flow.astype(np.float32, copy=False), size)
-    f = torch.from_numpy(flow).permute(2, 0, 1)[None].to(like.device, torch.float32)
-    if ctx.mask is None:
-        m = np.ones(size, dtype=bool)
-    else:
-        m = temporal.resize_mask(ctx.mask.astype(bool, copy=False), size, threshold=MASK_THRESHOLD)
-    mask = torch.from_numpy(np.ascontiguousarray(m)).to(like.device, torch.float32)[None, None]
-    return f, mask
 
 
 def latent_keep(region: np.ndarray, size: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
@@ -113,6 +92,7 @@ class DiffusionRestyler:
         self.attn: CrossFrameState | None = None
         if options.cross_frame_attn:
             self.attn = install_cross_frame(pipe.unet, attention_blocks(options.cross_frame_blocks))
+        self.control = make_guide(self.options, pipe)
         if options.compile:
             pipe.unet.compile(dynamic=False)
         self.unet_calls = 0
@@ -120,22 +100,20 @@ class DiffusionRestyler:
         self.frames = 0
         self.keyframes = 0
         self.anchored_keyframes = 0
-        self._track = AnchorTrack()
+        self._engine = ReuseEngine(self.options, RESTYLE_SEEDS)
         self._pixels = PixelMemory()
         self._cond: dict[tuple[int, int], Conditioning] = {}
-        self._noise = NoiseCarrier(self.options)
         self.reset()
 
     def reset(self) -> None:
         """Forget the previous frame and keyframe (new clip or segment)."""
-        self._prev_latent: torch.Tensor | None = None
-        self._prev_noise: torch.Tensor | None = None
         self._key_output: np.ndarray | None = None
-        self._noise.reset()
-        self._track.clear()
+        self._engine.reset()
         self._pixels.clear()
         if self.attn is not None:
             self.attn.clear()
+        if self.control is not None:
+            self.control.reset()
 
     def _conditioning(self, size: tuple[int, int]) -> Conditioning:
         if size not in self._cond:
@@ -148,6 +126,7 @@ class DiffusionRestyler:
                 size,
                 cfg_with_embedding=o.lcm_cfg,
             )
+            self._cond[size].control = self.control
         return self._cond[size]
 
     def _predict(self, pipe, latents, t, cond):
@@ -166,88 +145,46 @@ class DiffusionRestyler:
         if size[0] * size[1] > TILING_PIXELS:
             pipe.vae.enable_tiling()
         work = resize_rgb(image, size)
+        if self.control is not None:  # structure from the source frame, at the working size
+            self.control.set_frame(work)
 
-        # 1. encode the frame; decide what can be reused
+        # 1. encode the frame; the engine decides what it reuses and steadies it (engine.py)
         z = encode_image(pipe, work)
-        prev_latent = self._prev_latent
-        linked = (
-            ctx.flow is not None
-            and prev_latent is not None
-            and self._prev_noise is not None
-            and prev_latent.shape == z.shape
+        plan = self._engine.prepare(
+            pipe, z, ctx, strength=o.strength, reuse_strength=o.reuse_strength
         )
-        x0_mode = o.fusion == "x0"
-        reuse = linked and not ctx.keyframe
-        # a periodic keyframe with a flow keeps continuity; only a scene cut starts fresh
-        anchored = linked and ctx.keyframe and x0_mode and o.anchor_keyframes and not ctx.scene_cut
+        reuse, anchored = plan.reuse, plan.anchored
         cond = self._conditioning(size)
-        lat_size = (z.shape[2], z.shape[3])
 
         if self.attn is not None:  # a fresh start forgets; a frame tied to the past attends
-            if not (reuse or anchored):
+            if not plan.tied:
                 self.attn.clear()
-            self.attn.use = reuse or anchored
+            self.attn.use = plan.tied
 
-        # 2. start latent, noise, and what to steady toward (pull or x̂0 fusion)
-        pull, fusion, warped = None, None, None
-        strength = o.strength
-        z_start = z
-        if reuse or anchored:
+        # 2. pixel-aware fusion: the previous output warped in pixel space, re-encoded
+        warped = None
+        if plan.tied:
             cell = int(getattr(pipe, "vae_scale_factor", 8))
             warped = self._pixels.warped(ctx, o.mask_open, cell)
-        if (reuse or anchored) and prev_latent is not None:
-            if x0_mode:
-                flow, _ = latent_flow_mask(ctx, lat_size, z)
-                hard, _ = latent_mask(
-                    ctx.mask, lat_size, z, dilate=o.mask_dilate, feather=0, open_cells=o.mask_open
-                )
-                self._track.advance(flow, hard)
-                ref, reliable = self._track.reference(prev_latent, flow, hard)
-                soft = feather_mask(reliable, o.mask_feather)
-                noise_mask = hard[0, 0] > 0.5
-            else:
-                flow, soft = latent_flow_mask(ctx, lat_size, z)
-                ref = temporal.warp(prev_latent.float(), flow).to(z.dtype)
-                noise_mask = soft[0, 0] > 0.5
-            if reuse and o.reuse:
-                z_start = temporal.fuse(z, ref, soft, o.latent_blend_weight)
-                strength = min(o.reuse_strength, o.strength)
-            noise = self._noise.carry(flow, noise_mask, z)
-            timesteps = schedule(pipe, o.steps, strength)
-            if x0_mode and o.fusion_weight > 0 and o.fusion_steps > 0:
-                n_fuse = math.ceil(o.fusion_steps * len(timesteps))
-                fusion = X0Fusion(ref, soft * o.fusion_weight, n_fuse)
-                if o.pixel_fusion != "off" and o.pixel_fusion_weight > 0 and warped is not None:
-                    fusion.refine = PixelTarget(
-                        pipe, warped, ref, o.pixel_fusion_weight, o.pixel_fusion == "fidelity"
-                    )
-            elif not x0_mode and o.pull and o.pull_weight > 0 and o.pull_steps > 0:
-                n_pull = math.ceil(o.pull_steps * len(timesteps))
-                pull = Pull(ref, noise, soft * o.pull_weight, n_pull)
-        else:
-            noise = self._noise.start(z)
-            timesteps = schedule(pipe, o.steps, strength)
+        pixel_on = o.pixel_fusion != "off" and o.pixel_fusion_weight > 0
+        if plan.fusion is not None and pixel_on and warped is not None:
+            plan.fusion.refine = PixelTarget(
+                pipe,
+                warped,
+                plan.fusion.target,
+                o.pixel_fusion_weight,
+                o.pixel_fusion == "fidelity",
+            )
 
         # 3. denoise from the noised start latent (a kept region stays the source's latent)
         calls_before = self.unet_calls
-        latents = renoise(pipe, z_start, noise, timesteps[:1])
         keep = None
         if ctx.region is not None:
-            keep = Keep(z, noise, latent_keep(ctx.region, lat_size, z))
-            latents = keep.blend(pipe, latents, timesteps[0])
-        step_gen = torch.Generator(device="cpu").manual_seed(o.seed + SEED_SCHEDULER)
+            lat_size = (z.shape[2], z.shape[3])
+            keep = Keep(z, plan.noise, latent_keep(ctx.region, lat_size, z))
         try:
-            latents = denoise(
-                pipe,
-                latents,
-                timesteps,
-                cond,
-                pull=pull,
-                fusion=fusion,
-                predict=self._predict,
-                generator=step_gen,
-                on_step=self._on_step,
-                keep=keep,
+            latents = self._engine.denoise(
+                pipe, plan, cond, predict=self._predict, on_step=self._on_step, keep=keep
             )
         finally:
             if self.attn is not None:
@@ -260,11 +197,10 @@ class DiffusionRestyler:
                 out = follow_color(out, warped, work, o.color_anchor_weight)
             elif o.color_match == "keyframe" and reuse and self._key_output is not None:
                 out = self._anchor(out, self._key_output)
-        self._prev_latent, self._prev_noise = latents, noise
+        self._engine.keep(latents, plan)
         self._pixels.keep(out, work, keyframe=not reuse)
         self.frames += 1
         if not reuse:
-            self._track.set(latents)
             self.keyframes += 1
             self.anchored_keyframes += int(anchored)
             self.unet_calls_keyframes += self.unet_calls - calls_before
@@ -315,4 +251,5 @@ class DiffusionRestyler:
             "unet_calls_per_frame": self.unet_calls / self.frames if self.frames else 0.0,
             "other_frames": other,
             "attention_store_bytes": self.attn.nbytes() if self.attn is not None else 0,
+            "control": self.control.describe() if self.control is not None else None,
         }

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vidx.errors import OptionError
-from vidx.options import COLOR_MATCHES, FUSIONS, NOISE_WARPS, PIXEL_FUSIONS, attention_blocks
+from vidx.options import (
+    COLOR_MATCHES,
+    CONTROL_KINDS,
+    FUSIONS,
+    NOISE_WARPS,
+    PIXEL_FUSIONS,
+    attention_blocks,
+)
 
 SCHEDULERS = ("euler", "euler-a", "ddim", "dpm++", "lcm", "model")
 
@@ -54,6 +61,12 @@ class DiffusionOptions:
     decoded, the previous output warped in pixel space replaces it inside the mask, and the
     composite is encoded again (``"fidelity"``: compensating the autoencoder's loss; ``"plain"``;
     ``"off"``) and blended into the fusion reference by ``pixel_fusion_weight``.
+
+    ``controlnet``: a ControlNet folder (or cached hub id) steering every UNet call with the
+    ``control`` image (``canny``, ``edges`` or ``depth`` with ``depth_model``) computed from
+    each source frame at the working size, at conditioning scale ``control_strength``, for the
+    ``[control_start, control_end]`` fraction of the steps run; ``control_guess`` is guess mode
+    (``vidx.restyle.diffusion.control``).
     """
 
     model: str = ""
@@ -94,6 +107,13 @@ class DiffusionOptions:
     pixel_fusion_weight: float = 0.5
     color_match: str = "follow"
     cross_frame_blocks: str = "all"
+    controlnet: str = ""
+    control: str = "canny"
+    control_strength: float = 1.0
+    control_start: float = 0.0
+    control_end: float = 1.0
+    control_guess: bool = False
+    depth_model: str = ""
 
     def check(self) -> DiffusionOptions:
         """Raise OptionError naming the first bad value (``param``); returns self."""
@@ -133,7 +153,25 @@ class DiffusionOptions:
         _choice("color_match", self.color_match, COLOR_MATCHES)
         attention_blocks(self.cross_frame_blocks)
         _integer("noise_subcells", self.noise_subcells, 1, 16)
+        self._check_control()
         return self
+
+    def _check_control(self) -> None:
+        _choice("control", self.control, CONTROL_KINDS)
+        s = self.control_strength
+        if not isinstance(s, (int, float)) or isinstance(s, bool) or not 0 <= s <= 5:
+            raise OptionError(f"must be in [0, 5], got {s!r}", param="control_strength")
+        _unit("control_start", self.control_start)
+        _unit("control_end", self.control_end)
+        if self.control_end <= self.control_start:
+            raise OptionError(
+                f"must be above control_start ({self.control_start:g}), got {self.control_end!r}",
+                param="control_end",
+            )
+        if self.controlnet and self.control == "depth" and not self.depth_model:
+            raise OptionError(
+                "depth needs depth_model (a local depth-estimation folder)", param="control"
+            )
 
     @property
     def reuse(self) -> bool:

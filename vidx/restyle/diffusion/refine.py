@@ -4,8 +4,10 @@ An already-upscaled frame is encoded whole (tiled VAE when large) and re-diffuse
 strength with the restyle prompt. The UNet runs on overlapping latent tiles of the working size
 and their noise predictions are averaged with feathered weights before one scheduler step on
 the whole latent (MultiDiffusion), so no seam can form. Across frames the refined latent is
-reused exactly like the restyle does: warped along the flow, blended in the reliable region,
-noised with warped noise, so refined detail sticks to the picture instead of shimmering.
+reused by the restyle's own engine (``engine.ReuseEngine``): the anchor / previous refined latent
+warped along the flow, blended in the reliable region, noised with warped noise, and x̂0 fused
+toward it in the first steps (``fusion="x0"``, or the 0.1 pull with ``"latent"``), so refined
+detail sticks to the picture instead of shimmering.
 """
 
 from __future__ import annotations
@@ -15,28 +17,19 @@ import math
 import numpy as np
 import torch
 
-import temporal
 from vidx.errors import OptionError
 from vidx.frame import FrameContext
 from vidx.restyle.diffusion.denoise import (
     Conditioning,
-    Pull,
     decode_latent,
-    denoise,
     encode_conditioning,
     encode_image,
     predict_noise,
-    renoise,
-    schedule,
 )
-from vidx.restyle.diffusion.img2img import check_frame, latent_flow_mask
+from vidx.restyle.diffusion.engine import REFINE_SEEDS, ReuseEngine
+from vidx.restyle.diffusion.img2img import check_frame
 from vidx.restyle.diffusion.loading import load_pipeline, set_scheduler
 from vidx.restyle.diffusion.options import DiffusionOptions
-from vidx.restyle.diffusion.reuse import (
-    SEED_REFINE_FRESH_NOISE,
-    SEED_REFINE_SCHEDULER,
-    NoiseCarrier,
-)
 from vidx.upscale.base import Upscaler
 
 TILING_PIXELS = 1024 * 1024
@@ -123,13 +116,11 @@ class DiffusionRefiner:
         self.unet_calls = 0
         self.frames = 0
         self._cond: Conditioning | None = None
-        self._noise = NoiseCarrier(self.options, SEED_REFINE_FRESH_NOISE)
+        self._engine = ReuseEngine(self.options, REFINE_SEEDS)
         self.reset()
 
     def reset(self) -> None:
-        self._prev_latent: torch.Tensor | None = None
-        self._prev_noise: torch.Tensor | None = None
-        self._noise.reset()
+        self._engine.reset()
 
     def _tiled_predict(self, pipe, latents: torch.Tensor, t: torch.Tensor, cond: Conditioning):
         _, _, h, w = latents.shape
@@ -175,46 +166,17 @@ class DiffusionRefiner:
                 cfg_with_embedding=o.lcm_cfg,
             )
         z = encode_image(pipe, padded)
-        prev_latent, prev_noise = self._prev_latent, self._prev_noise
-        reuse = (
-            ctx is not None
-            and not ctx.keyframe
-            and ctx.flow is not None
-            and prev_latent is not None
-            and prev_noise is not None
-            and prev_latent.shape == z.shape
-        )
-        pull, z_start = None, z
-        noise = None
-        strength = self.strength
-        if reuse and ctx is not None and prev_latent is not None and prev_noise is not None:
-            lat = (h // pipe.vae_scale_factor, w // pipe.vae_scale_factor)
-            flow, mask = latent_flow_mask(ctx, lat, z)
-            flow, mask = _pad_to(flow, z.shape[2:]), _pad_to(mask, z.shape[2:])
-            warped = temporal.warp(prev_latent.float(), flow).to(z.dtype)
-            if o.reuse:
-                z_start = temporal.fuse(z, warped, mask, o.latent_blend_weight)
-                strength = self.reuse_strength
-            noise = self._noise.carry(flow, mask[0, 0] > 0.5, z)
-        if noise is None:
-            noise = self._noise.start(z)
-        timesteps = schedule(pipe, o.steps, strength)
-        if reuse and o.pull and o.pull_weight > 0 and o.pull_steps > 0:
-            pull = Pull(
-                warped, noise, mask * o.pull_weight, math.ceil(o.pull_steps * len(timesteps))
-            )
-        latents = renoise(pipe, z_start, noise, timesteps[:1])
-        gen = torch.Generator(device="cpu").manual_seed(o.seed + SEED_REFINE_SCHEDULER)
-        latents = denoise(
+        f = pipe.vae_scale_factor
+        plan = self._engine.prepare(
             pipe,
-            latents,
-            timesteps,
-            self._cond,
-            pull=pull,
-            predict=self._tiled_predict,
-            generator=gen,
+            z,
+            ctx,
+            strength=self.strength,
+            reuse_strength=self.reuse_strength,
+            latent_size=(h // f, w // f),  # the picture's cells; the padding is edge-extended
         )
-        self._prev_latent, self._prev_noise = latents, noise
+        latents = self._engine.denoise(pipe, plan, self._cond, predict=self._tiled_predict)
+        self._engine.keep(latents, plan)
         self.frames += 1
         return np.ascontiguousarray(decode_latent(pipe, latents)[:h, :w])
 
@@ -228,14 +190,6 @@ class DiffusionRefiner:
             "frames": self.frames,
             "unet_calls": self.unet_calls,
         }
-
-
-def _pad_to(x: torch.Tensor, size: torch.Size) -> torch.Tensor:
-    """Edge-pad a ``(B, C, h, w)`` tensor at the bottom/right to ``size = (H, W)``."""
-    dh, dw = size[0] - x.shape[2], size[1] - x.shape[3]
-    if dh == 0 and dw == 0:
-        return x
-    return torch.nn.functional.pad(x, (0, dw, 0, dh), mode="replicate")
 
 
 class RefineUpscaler:
