@@ -37,9 +37,9 @@ def test_the_kept_latent_is_the_source_and_the_rest_is_restyled(
         plain(frame, ctx)
         kept = masked(frame, replace(ctx, region=region)).astype(int)
         source = encode_image(tiny_pipe, frame)
-        assert masked._prev_latent is not None and plain._prev_latent is not None
-        assert torch.allclose(masked._prev_latent[cells], source[cells], atol=1e-5)
-        assert (plain._prev_latent[cells] - source[cells]).abs().mean() > 0.1
+        assert masked._engine.prev_latent is not None and plain._engine.prev_latent is not None
+        assert torch.allclose(masked._engine.prev_latent[cells], source[cells], atol=1e-5)
+        assert (plain._engine.prev_latent[cells] - source[cells]).abs().mean() > 0.1
         far = region > 0
         far[8:48, 8:56] = False  # away from the box the frame is restyled
         assert np.abs(kept[far] - frame[far]).mean() > 10
