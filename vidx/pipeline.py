@@ -100,14 +100,15 @@ class JobResult:
 ProgressCallback = Callable[[Progress], None]
 
 
-def is_identity(out: Output, info: VideoInfo) -> bool:
-    """True when ``out`` leaves every pixel as it is: no restyle, no compare, a classical
-    resampler at the source size on an even, unrotated source (a straight transcode)."""
+def in_yuv(out: Output, info: VideoInfo) -> bool:
+    """True when ``out`` needs no pixel work besides a classical resize that fills the whole
+    canvas: no restyle, no compare, a classical resampler on an unrotated source. Such an
+    output takes decoded frames as they are; the writer resizes them in YUV with libswscale
+    (a straight transcode when the size is the source's; see :func:`vidx.io.writer.resample`)."""
     if out.restyler is not None or out.compare or not isinstance(out.upscaler, ClassicUpscaler):
         return False
-    size = (info.width, info.height)
-    layout = plan_layout(out.size, size, out.fit)
-    return info.rotation == 0 and layout.content == size and layout.canvas == size
+    layout = plan_layout(out.size, (info.width, info.height), out.fit)
+    return info.rotation == 0 and layout.content == layout.canvas
 
 
 def expected_frames(info: VideoInfo, trim: Trim) -> int | None:
@@ -152,7 +153,7 @@ def run(
         info, reader = still_info(input_path), StillReader(input_path, deep=True)
     else:
         info = probe(input_path)
-        straight = analysis is None and all(is_identity(out, info) for out in outputs)
+        straight = analysis is None and all(in_yuv(out, info) for out in outputs)
         reader = Reader(
             input_path,
             trim,
@@ -278,10 +279,10 @@ def _process(
     analyzer: Analyzer,
     timings: Timings,
 ) -> None:
-    if frame.decoded is not None:  # a straight transcode: the decoded frame goes to the encoder
+    if frame.decoded is not None:  # no pixel work here: the writer resizes in YUV (in_yuv)
         t0 = time.perf_counter()
-        for writer in writers:
-            writer.put_decoded(frame.decoded, frame.pts)
+        for out, writer in zip(outputs, writers, strict=True):
+            writer.put_decoded(frame.decoded, frame.pts, out.upscaler.name)
         timings.write_wait += time.perf_counter() - t0
         return
     t0 = time.perf_counter()
