@@ -79,7 +79,7 @@ def resize_psnr(src: Path, size: tuple[int, int], frames: int = 3) -> float:
         for i, frame in enumerate(container.decode(video=0)):
             if i >= frames:
                 break
-            colour = Colour.of(frame).resolved(*size)
+            colour = Colour.of(frame).resolved(frame.width, frame.height)
             rgb = cv2.resize(to_rgb(frame), size, interpolation=cv2.INTER_LANCZOS4)
             old = from_rgb(rgb, "yuv420p", colour)
             new = resample(frame, size, "lanczos", "yuv420p", colour)

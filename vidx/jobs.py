@@ -466,6 +466,10 @@ def _run(job: Plan, on_progress: ProgressCallback | None, command: str) -> JobRe
             return _run_still(job)
         if job.shared.run.distributed:
             return _run_on_ray(job, on_progress)
+        if job.shared.run.threads:
+            from vidx.scale.worker import set_threads
+
+            set_threads(job.shared.run.threads)  # torch, OpenCV, onnxruntime
         loading = models_phase(job.targets)
         if loading:
             say_phase(on_progress, loading)
@@ -489,6 +493,7 @@ def _run(job: Plan, on_progress: ProgressCallback | None, command: str) -> JobRe
                 raft_state=raft_state,
                 on_progress=on_progress,
                 deinterlace=shared.input.deinterlace,
+                threads=shared.run.threads,
             )
         try:
             return run_segmented(
@@ -502,6 +507,8 @@ def _run(job: Plan, on_progress: ProgressCallback | None, command: str) -> JobRe
                 restart=shared.run.restart,
                 on_progress=on_progress,
                 deinterlace=shared.input.deinterlace,
+                threads=shared.run.threads,
+                parallel=shared.run.parallel_segments,
             )
         except BaseException:
             discard_unstarted(outputs)  # a parts folder with no finished segment is not kept

@@ -138,6 +138,7 @@ def run(
     copy_streams: bool = True,
     sidecars: bool = True,
     deinterlace: str = "auto",
+    threads: int = 0,
 ) -> JobResult:
     """Run a whole job over checked outputs (see :mod:`vidx.jobs`, which plans and checks them);
     on any failure every partial output is removed and the error re-raised.
@@ -145,7 +146,8 @@ def run(
     ``analysis`` None computes no flow (every frame a keyframe). ``copy_streams`` False leaves
     audio and subtitles out and ``sidecars`` False writes none (segments of a resumable job get
     both once, at assembly). ``raft_state``: RAFT weights already loaded, when ``analysis`` asks
-    for RAFT flow; ``deinterlace``: ``auto`` or ``off`` (see :class:`vidx.io.reader.Reader`).
+    for RAFT flow; ``deinterlace``: ``auto`` or ``off`` (see :class:`vidx.io.reader.Reader`);
+    ``threads``: CPU threads of the decoder, the encoders and libswscale (0: every core).
     """
     input_path = Path(input_path)
     reader: Reader | StillReader
@@ -162,6 +164,7 @@ def run(
             decoded=straight,
             deinterlace=deinterlace,
             deep=True,  # 16-bit RGB for sources deeper than 8 bits
+            threads=threads,
         )
     total = expected_frames(info, trim)
     started = time.perf_counter()
@@ -188,7 +191,7 @@ def run(
                 clock = time.perf_counter()
                 continue
             if not writers:
-                writers, compares = _open_writers(outputs, item, reader, layouts, info)
+                writers, compares = _open_writers(outputs, item, reader, layouts, info, threads)
                 for packet in early:
                     for w in [*writers, *compares.values()]:
                         w.put_packet(packet)
@@ -231,6 +234,7 @@ def _open_writers(
     reader: Reader | StillReader,
     layouts: dict[str, Layout],
     info: VideoInfo,
+    threads: int = 0,
 ) -> tuple[list[Writer], dict[int, Writer]]:
     h, w = (
         first.rgb.shape[:2]
@@ -258,11 +262,13 @@ def _open_writers(
         )
         settings = following_source(out.encode, info.pix_fmt)  # the source's depth and chroma
         try:
-            writers.append(Writer(out.path, settings, target, reader.copied))
+            writers.append(Writer(out.path, settings, target, reader.copied, threads=threads))
             if out.compare:
                 cw, ch = compare_canvas(layout.canvas, out.compare)
                 ctarget = VideoTarget(cw, ch, reader.time_base, rate, meta, tc, colour=colour)
-                compares[i] = Writer(compare_path(out.path), settings, ctarget, reader.copied)
+                compares[i] = Writer(
+                    compare_path(out.path), settings, ctarget, reader.copied, threads=threads
+                )
         except BaseException:
             for w in [*writers, *compares.values()]:
                 w.abort()

@@ -301,11 +301,13 @@ def resample(
     pix_fmt: str,
     colour: Colour,
     reformatter: VideoReformatter | None = None,
+    threads: int = 0,
 ) -> av.VideoFrame:
     """A decoded frame resized to ``size = (w, h)`` and converted to ``pix_fmt`` in
     ``colour``'s matrix and range, in one libswscale pass that stays in YUV (no RGB round
     trip: what ``ffmpeg -vf scale=W:H:flags=lanczos`` does). The frame's own matrix and range
-    are taken where it has them. Returns ``frame`` itself when nothing changes."""
+    are taken where it has them; ``threads`` for libswscale (0: every core). Returns
+    ``frame`` itself when nothing changes."""
     own = frame.colorspace if frame.colorspace in SWS_MATRIX else colour.matrix
     own_range = frame.color_range or colour.range
     same_size = (frame.width, frame.height) == tuple(size)
@@ -316,6 +318,7 @@ def resample(
     ):
         return frame
     shrinking = size[0] <= frame.width and size[1] <= frame.height
+    flags = Interpolation.AREA if shrinking else SWS_RESAMPLER[method]
     r = reformatter or VideoReformatter()
     return r.reformat(
         frame,
@@ -326,11 +329,8 @@ def resample(
         dst_colorspace=sws_matrix(colour.matrix),
         src_color_range=own_range,
         dst_color_range=colour.range,
-        interpolation=None
-        if same_size
-        else Interpolation.AREA
-        if shrinking
-        else SWS_RESAMPLER[method],
+        interpolation=None if same_size else flags,
+        threads=threads,
     )
 
 
@@ -339,7 +339,8 @@ class Writer:
 
     ``copy_from`` are the input's streams to copy packet for packet (audio, subtitles, data
     tracks, attachments; one the container cannot hold is dropped with a warning, such audio
-    is an OptionError, see :func:`vidx.io.tracks.refusal`).
+    is an OptionError, see :func:`vidx.io.tracks.refusal`). ``threads``: the encoder's and
+    libswscale's CPU threads (0: every core).
     """
 
     def __init__(
@@ -350,8 +351,10 @@ class Writer:
         copy_from: list[av.stream.Stream] = (),  # type: ignore[assignment]
         *,
         queue_size: int = 4,
+        threads: int = 0,
     ) -> None:
         self.output = Path(output)
+        self.threads = threads  # the encoder's and libswscale's (0: every core)
         self.part = part_path(self.output)
         self.settings = settings
         self.warnings: list[str] = []
@@ -375,6 +378,8 @@ class Writer:
         vs: Any = self.container.add_stream(s.encoder, rate=rate, options=s.options())
         vs.width, vs.height = target.width, target.height
         vs.pix_fmt = s.pixel_format
+        if self.threads:
+            vs.codec_context.thread_count = self.threads
         vs.time_base = target.time_base
         vs.codec_context.time_base = target.time_base
         # tagged with what frames are converted with (vidx.io.colour)
@@ -484,8 +489,9 @@ class Writer:
                     frame, method = payload
                     size = (self.video.width, self.video.height)
                     yuv = resample(
-                        frame, size, method, self.settings.pixel_format, self.colour, self._yuv
-                    )
+                        frame, size, method, self.settings.pixel_format, self.colour, self._yuv,
+                        self.threads,
+                    )  # fmt: skip
                     self._encode(yuv, extra, convert_colour=False)
                 else:
                     payload.stream = self.stream_map[extra]
@@ -502,6 +508,7 @@ class Writer:
                 dst_colorspace=sws_matrix(c.matrix),
                 dst_color_range=c.range,
                 interpolation=self._flags,
+                threads=self.threads,
             )
         c.apply(frame)
         frame.pts = pts
