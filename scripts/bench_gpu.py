@@ -1,7 +1,8 @@
 """Per-stage throughput and peak memory (issue 13): upscalers, img2img, and the whole job.
 
-Runs anywhere: on CUDA when there is a GPU (fp16 by default), else on the CPU (fp32). Every
-model has random weights and the real architecture, built here (nothing is downloaded):
+Runs anywhere: on CUDA when there is a GPU (fp16 by default), else on the CPU (fp32). The
+models of 1-3 have random weights and the real architectures, built here (nothing is
+downloaded):
 
 1. ``upscale``: Real-ESRGAN x4plus (RRDBNet, 23 blocks, 64 filters) and animevideov3
    (SRVGGNetCompact, 16 convolutions, 64 features), 1080p -> 4K through vidx's upscaler
@@ -12,11 +13,13 @@ model has random weights and the real architecture, built here (nothing is downl
    every frame a keyframe, i.e. plain img2img through vidx's restyler.
 3. ``job``: ``vidx.api.render`` of a 1080p clip restyled (4 steps, strength 0.6) and upscaled
    to 4K with the random x4plus, end to end (decode, analysis, restyle, upscale, encode).
+4. ``dtype``: the embedded x4plus and animevideov3 (their real weights) in bf16 (CPU) or
+   fp16 and bf16 (CUDA) against fp32 on a real photo: fps and PSNR to fp32.
 
 Peak memory per stage: ``torch.cuda.max_memory_allocated`` on the GPU; on the CPU the peak
 resident set size sampled every 10 ms during the stage. ``--toy`` shrinks everything (64 px
-inputs, tiny configs, 1 frame, no warm-up) so the test suite runs it on the CPU. Prints a table and
-writes JSON (``--out``). Usage:
+inputs, tiny configs, 1 frame, no warm-up) so the test suite runs it on the CPU. Prints a
+table and writes JSON (``--out``). Usage:
 ``.venv/bin/python scripts/bench_gpu.py [--toy] [--frames 8] [--device auto] [--out FILE.json]``
 """
 
@@ -288,13 +291,56 @@ def bench_job(setup: Setup, args, device: torch.device, model: Path, work: Path)
     }
 
 
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b) ** 2))
+    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
+
+
+def bench_dtype(setup: Setup, args, device: torch.device) -> list[dict]:
+    """The embedded upscalers (real weights) in each reduced precision the device offers
+    against fp32 on a real photo: fps and PSNR to the fp32 output (>= 45 dB to count as
+    equal quality). CPU: bf16; CUDA: fp16 and bf16."""
+    from skimage import data
+
+    from vidx.upscale.esrgan import load_esrgan
+
+    side = 32 if args.toy else (128 if device.type == "cpu" else 512)
+    photo = np.ascontiguousarray(data.astronaut()[:side, 100 : 100 + side])
+    names = ("esrgan-anime",) if args.toy else ("esrgan", "esrgan-anime")
+    reduced = ("bf16",) if device.type == "cpu" else ("fp16", "bf16")
+    size = (side * 4, side * 4)
+    rows = []
+    for name in names:
+        outputs: dict[str, np.ndarray] = {}
+        for dtype in ("fp32", *reduced):
+            upscaler = load_esrgan(name, device=str(device.type), dtype=dtype, tile=0)
+            if not args.toy:
+                upscaler(photo, size)  # warm-up
+
+            def work(u: SpandrelUpscaler = upscaler, key: str = dtype, out=outputs) -> None:
+                for _ in range(setup.frames):
+                    out[key] = u(photo, size)
+
+            figures = timed(device, setup.frames, work)
+            quality = psnr(outputs[dtype], outputs["fp32"]) if dtype != "fp32" else float("inf")
+            rows.append(
+                {
+                    "stage": f"dtype {name} {dtype}",
+                    "detail": f"{side}x{side} photo x4, PSNR to fp32 {quality:.1f} dB",
+                    "psnr_to_fp32_db": quality if dtype != "fp32" else None,
+                    **figures,
+                }
+            )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--toy", action="store_true", help="64 px inputs, tiny models, 1 frame")
     parser.add_argument("--frames", type=int, default=None)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--dtype", default="auto", help="auto (fp16 on CUDA), fp32, fp16, bf16")
-    parser.add_argument("--stages", nargs="+", default=["upscale", "img2img", "job"])
+    parser.add_argument("--stages", nargs="+", default=["upscale", "img2img", "job", "dtype"])
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "gpu.json")
     args = parser.parse_args(argv)
     setup = TOY if args.toy else FULL
@@ -322,6 +368,8 @@ def main(argv: list[str] | None = None) -> dict:
             report["rows"] += bench_img2img(setup, args, device, model)
         if "job" in args.stages and model is not None:
             report["rows"].append(bench_job(setup, args, device, model, work))
+        if "dtype" in args.stages:
+            report["rows"] += bench_dtype(setup, args, device)
     print_table(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))

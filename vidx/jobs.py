@@ -585,7 +585,7 @@ def build_outputs(targets: list[Target], source_pix_fmt: str | None = None) -> l
     outputs = []
     for t in targets:
         o = t.options
-        key = (o.upscale.upscaler, o.upscale.tile, o.device)
+        key = (o.upscale.upscaler, o.upscale.tile, o.upscale.upscaler_compile, o.device)
         if key not in upscalers:
             upscalers[key] = make_upscaler(
                 o.upscale.upscaler,
@@ -593,6 +593,7 @@ def build_outputs(targets: list[Target], source_pix_fmt: str | None = None) -> l
                 dtype=o.device.dtype,
                 tile=o.upscale.tile,
                 allow_pickle=o.device.allow_pickle,
+                compile=o.upscale.upscaler_compile,
             )
         restyler = make_restyler(o.restyle, o.device) if o.restyle.active else None
         upscaler = with_refine(upscalers[key], o.restyle, restyler, o.device)  # type: ignore[arg-type]

@@ -291,6 +291,9 @@ class UpscaleOptions(OptionGroup):
         "lanczos", "A built-in name (see `vidx models`) or a spandrel model file.", S
     )
     tile: int | None = option(None, "Upscaler tile size in pixels (auto).", S)
+    upscaler_compile: bool = option(
+        False, "torch.compile the upscaler network (GPU; the first frames are slower).", S
+    )
 
     def __post_init__(self) -> None:
         if not self.upscaler.strip():

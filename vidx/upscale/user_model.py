@@ -195,6 +195,7 @@ class ModelFileUpscaler(SpandrelUpscaler):
         dtype: str = "auto",
         tile: int | None = None,
         overlap: int | None = None,
+        compile: bool = False,
     ) -> None:
         check_tiling(tile, overlap)
         self.path = Path(path)
@@ -208,4 +209,5 @@ class ModelFileUpscaler(SpandrelUpscaler):
             tile=tile,
             overlap=overlap,
             variants={descriptor.scale: str(self.path)},
+            compile=compile,
         )

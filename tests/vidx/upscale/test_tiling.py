@@ -12,6 +12,7 @@ from spandrel.architectures.Compact import Compact
 from vidx.upscale.esrgan import load_esrgan
 from vidx.upscale.tiling import (
     CPU_TILE_RANGE,
+    compiled_call,
     pick_batch,
     pick_tile,
     resize,
@@ -145,3 +146,20 @@ def test_spandrel_upscaler_takes_the_device_path_when_told() -> None:
     assert a.shape == b.shape == (48, 64, 3)
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 2
     assert on.describe()["batch"] == 1 and not on.describe()["compiled"]
+
+
+def test_compile_wraps_the_network_only_without_padding(monkeypatch: pytest.MonkeyPatch) -> None:
+    from spandrel.architectures.ESRGAN import ESRGAN
+
+    compiled: list[torch.nn.Module] = []
+    monkeypatch.setattr(torch, "compile", lambda m: compiled.append(m) or m)  # no inductor here
+    descriptor = tiny_compact(scale=2)
+    compact = SpandrelUpscaler("t", descriptor, tile=0, compile=True)
+    assert compiled == [descriptor.model] and compact.describe()["compiled"]
+    image = np.random.default_rng(4).integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    assert np.array_equal(compact(image, (20, 24)), run_tiled(descriptor, image, tile=0))
+    torch.manual_seed(0)
+    x2plus = ESRGAN(num_filters=4, num_blocks=1, scale=2, shuffle_factor=2)
+    padded = spandrel.ModelLoader().load_from_state_dict(x2plus.state_dict())
+    assert not padded.size_requirements.none  # pixel-unshuffle wants even sizes
+    assert compiled_call(padded) is None
