@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
                 results[name] = min(items, key=lambda r: r["wall_s"])
         if have_ffmpeg:
             results["ratio"] = results["vidx"]["wall_s"] / results["ffmpeg"]["wall_s"]
+            results["cpu_ratio"] = results["vidx"]["cpu_s"] / results["ffmpeg"]["cpu_s"]
         else:
             results["note"] = "ffmpeg not installed: no ratio (apt-get install ffmpeg)"
         if not args.no_8k:
@@ -150,7 +151,9 @@ def print_table(results: dict) -> None:
                 f"{r['cpu_s']:>8.2f} {r['cores_busy']:>10.2f}"
             )
     if "ratio" in results:
-        print(f"vidx / ffmpeg wall time: {results['ratio']:.3f}")
+        print(
+            f"vidx / ffmpeg wall time: {results['ratio']:.3f}, CPU time: {results['cpu_ratio']:.3f}"
+        )
     else:
         print(results.get("note", ""))
     print(
