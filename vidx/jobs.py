@@ -561,6 +561,10 @@ def _run(job: Plan, on_progress: ProgressCallback | None, command: str) -> JobRe
             return _run_still(job)
         if job.shared.run.distributed:
             return _run_on_ray(job, on_progress)
+        if job.shared.run.threads:
+            from vidx.scale.worker import set_threads
+
+            set_threads(job.shared.run.threads)  # torch, OpenCV, onnxruntime
         loading = models_phase(job.targets)
         if loading:
             say_phase(on_progress, loading)
@@ -597,6 +601,7 @@ def _run(job: Plan, on_progress: ProgressCallback | None, command: str) -> JobRe
                 raft_state=raft_state,
                 on_progress=on_progress,
                 deinterlace=shared.input.deinterlace,
+                threads=shared.run.threads,
             )
         try:
             return run_segmented(
@@ -610,6 +615,8 @@ def _run(job: Plan, on_progress: ProgressCallback | None, command: str) -> JobRe
                 restart=shared.run.restart,
                 on_progress=on_progress,
                 deinterlace=shared.input.deinterlace,
+                threads=shared.run.threads,
+                parallel=shared.run.parallel_segments,
             )
         except BaseException:
             discard_unstarted(outputs)  # a parts folder with no finished segment is not kept
@@ -691,7 +698,7 @@ def build_outputs(targets: list[Target], source_pix_fmt: str | None = None) -> l
     outputs = []
     for t in targets:
         o = t.options
-        key = (o.upscale.upscaler, o.upscale.tile, o.device)
+        key = (o.upscale.upscaler, o.upscale.tile, o.upscale.upscaler_compile, o.device)
         if key not in upscalers:
             upscalers[key] = make_upscaler(
                 o.upscale.upscaler,
@@ -699,6 +706,7 @@ def build_outputs(targets: list[Target], source_pix_fmt: str | None = None) -> l
                 dtype=o.device.dtype,
                 tile=o.upscale.tile,
                 allow_pickle=o.device.allow_pickle,
+                compile=o.upscale.upscaler_compile,
             )
         restyler = make_restyler(o.restyle, o.device) if o.restyle.active else None
         region = None

@@ -298,6 +298,9 @@ class UpscaleOptions(OptionGroup):
         "lanczos", "A built-in name (see `vidx models`) or a spandrel model file.", S
     )
     tile: int | None = option(None, "Upscaler tile size in pixels (auto).", S)
+    upscaler_compile: bool = option(
+        False, "torch.compile the upscaler network (GPU; the first frames are slower).", S
+    )
 
     def __post_init__(self) -> None:
         if not self.upscaler.strip():
@@ -741,6 +744,20 @@ class RunOptions(OptionGroup):
         job=False,
         resume=False,
     )
+    threads: int = option(
+        0,
+        "CPU threads for decoding, encoding, resizing and models (0: every core).",
+        RUN,
+        shared_only=True,
+        resume=False,
+    )
+    parallel_segments: int = option(
+        0,
+        "Segments rendered at once when no model runs, so encoders fill every core (0: auto).",
+        RUN,
+        job=False,
+        resume=False,
+    )
     ray: str | None = option(
         None,
         "Join the Ray cluster at this address (or set RAY_ADDRESS); needs vidx[ray].",
@@ -752,6 +769,8 @@ class RunOptions(OptionGroup):
     def __post_init__(self) -> None:
         number("segment_frames", self.segment_frames, 0)
         number("workers", self.workers, 0, 4096)
+        number("threads", self.threads, 0, 1024)
+        number("parallel_segments", self.parallel_segments, 0, 64)
         if self.threads_per_worker is not None:
             number("threads_per_worker", self.threads_per_worker, 1, 1024)
         if self.ray is not None and not self.ray.strip():

@@ -105,14 +105,26 @@ class JobResult:
 ProgressCallback = Callable[[Progress], None]
 
 
-def is_identity(out: Output, info: VideoInfo) -> bool:
-    """True when ``out`` leaves every pixel as it is: no restyle, no compare, a classical
-    resampler at the source size on an even, unrotated source (a straight transcode)."""
+def in_yuv(out: Output, info: VideoInfo) -> bool:
+    """True when ``out`` needs no pixel work besides a classical resize that fills the whole
+    canvas: no restyle, no compare, a classical resampler on an unrotated source. Such an
+    output takes decoded frames as they are; the writer resizes them in YUV with libswscale
+    (a straight transcode when the size is the source's; see :func:`vidx.io.writer.resample`)."""
     if out.restyler is not None or out.compare or not isinstance(out.upscaler, ClassicUpscaler):
         return False
-    size = (info.width, info.height)
-    layout = plan_layout(out.size, size, out.fit)
-    return info.rotation == 0 and layout.content == size and layout.canvas == size
+    layout = plan_layout(out.size, (info.width, info.height), out.fit)
+    return info.rotation == 0 and layout.content == layout.canvas
+
+
+def _straight(out: Output, info: VideoInfo) -> bool:
+    """Whether ``out`` takes decoded frames (:func:`in_yuv`); an image-sequence output does
+    only when nothing is resized (its writer converts, it does not resize)."""
+    if not in_yuv(out, info):
+        return False
+    if is_pattern(out.path):
+        layout = plan_layout(out.size, (info.width, info.height), out.fit)
+        return layout.canvas == (info.width, info.height)
+    return True
 
 
 def expected_frames(info: VideoInfo, trim: Trim) -> int | None:
@@ -143,6 +155,7 @@ def run(
     sidecars: bool = True,
     deinterlace: str = "auto",
     first_frame: int = 0,
+    threads: int = 0,
 ) -> JobResult:
     """Run a whole job over checked outputs (see :mod:`vidx.jobs`, which plans and checks them);
     on any failure every partial output is removed and the error re-raised.
@@ -150,21 +163,22 @@ def run(
     ``analysis`` None computes no flow (every frame a keyframe). ``copy_streams`` False leaves
     audio and subtitles out and ``sidecars`` False writes none (segments of a resumable job get
     both once, at assembly). ``raft_state``: RAFT weights already loaded, when ``analysis`` asks
-    for RAFT flow; ``deinterlace``: ``auto`` or ``off`` (see :class:`vidx.io.reader.Reader`).
+    for RAFT flow; ``deinterlace``: ``auto`` or ``off`` (see :class:`vidx.io.reader.Reader`);
+    ``threads``: CPU threads of the decoder, the encoders and libswscale (0: every core).
     ``input_path`` may be an image :class:`~vidx.io.sequence.Sequence`. Frames before
     ``first_frame`` are decoded and dropped (the finished frames of a resumed image sequence).
     """
     reader: Reader | StillReader
     if isinstance(input_path, Sequence):
         info = sequence_info(input_path)
-        straight = analysis is None and all(is_identity(out, info) for out in outputs)
+        straight = analysis is None and all(_straight(out, info) for out in outputs)
         reader = SequenceReader(input_path, trim, prefetch=prefetch, decoded=straight, deep=True)
     elif is_image_path(input_path):  # a picture becomes a one-frame video
         info, reader = still_info(input_path), StillReader(input_path, deep=True)
     else:
         input_path = Path(input_path)
         info = probe(input_path)
-        straight = analysis is None and all(is_identity(out, info) for out in outputs)
+        straight = analysis is None and all(_straight(out, info) for out in outputs)
         reader = Reader(
             input_path,
             trim,
@@ -173,6 +187,7 @@ def run(
             decoded=straight,
             deinterlace=deinterlace,
             deep=True,  # 16-bit RGB for sources deeper than 8 bits
+            threads=threads,
         )
     total = expected_frames(info, trim)
     started = time.perf_counter()
@@ -204,7 +219,7 @@ def run(
                 clock = time.perf_counter()
                 continue
             if not writers:
-                writers, compares = _open_writers(outputs, item, reader, layouts, info)
+                writers, compares = _open_writers(outputs, item, reader, layouts, info, threads)
                 for packet in early:
                     for w in [*writers, *compares.values()]:
                         w.put_packet(packet)
@@ -251,6 +266,7 @@ def _open_writers(
     reader: Reader | StillReader,
     layouts: dict[str, Layout],
     info: VideoInfo,
+    threads: int = 0,
 ) -> tuple[list[Writer | SequenceWriter], dict[int, Writer]]:
     h, w = (
         first.rgb.shape[:2]
@@ -286,11 +302,13 @@ def _open_writers(
                     )
                 )
                 continue
-            writers.append(Writer(out.path, settings, target, reader.copied))
+            writers.append(Writer(out.path, settings, target, reader.copied, threads=threads))
             if out.compare:
                 cw, ch = compare_canvas(layout.canvas, out.compare)
                 ctarget = VideoTarget(cw, ch, reader.time_base, rate, meta, tc, colour=colour)
-                compares[i] = Writer(compare_path(out.path), settings, ctarget, reader.copied)
+                compares[i] = Writer(
+                    compare_path(out.path), settings, ctarget, reader.copied, threads=threads
+                )
         except BaseException:
             for w in [*writers, *compares.values()]:
                 w.abort()
@@ -307,10 +325,10 @@ def _process(
     analyzer: Analyzer,
     timings: Timings,
 ) -> None:
-    if frame.decoded is not None:  # a straight transcode: the decoded frame goes to the encoder
+    if frame.decoded is not None:  # no pixel work here: the writer resizes in YUV (in_yuv)
         t0 = time.perf_counter()
-        for writer in writers:
-            writer.put_decoded(frame.decoded, frame.pts)
+        for out, writer in zip(outputs, writers, strict=True):
+            writer.put_decoded(frame.decoded, frame.pts, out.upscaler.name)
         timings.write_wait += time.perf_counter() - t0
         return
     t0 = time.perf_counter()

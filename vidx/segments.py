@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -43,6 +46,7 @@ from vidx.pipeline import (
 )
 from vidx.sidecar import write_json, write_sidecar
 from vidx.sizes import Layout
+from vidx.upscale.classic import ClassicUpscaler
 from vidx.version import __version__
 
 MANIFEST = "manifest.json"
@@ -258,8 +262,13 @@ def run_segmented(
     restart: bool = False,
     on_progress: ProgressCallback | None = None,
     deinterlace: str = "auto",
+    threads: int = 0,
+    parallel: int = 0,
 ) -> JobResult:
     """Run a job as resumable segments; same contract and sidecar as :func:`pipeline.run`.
+
+    ``parallel`` segments render at once when no model runs (see :func:`segments_at_once`;
+    0: from the cores), sharing ``threads`` CPU threads (0: every core each).
 
     A failure leaves nothing at the final paths but keeps ``OUTPUT.parts/`` so the same call
     continues where it stopped. ``resume`` False refuses an existing parts folder; ``restart``
@@ -296,16 +305,17 @@ def run_segmented(
             p.data["end_time"] = end_time
             p.save()
     total = sum(s.frames for s in segments)
-    # 3. render the segments not finished in every output
+    # 3. render the segments not finished in every output (several at once when no model runs)
     timings = Timings()
     layouts: dict[str, Layout] = {}
-    done_frames = 0
     repaired = 0
-    for seg in segments:
-        if all(p.finished(seg) for p in parts):
-            done_frames += seg.frames
-            continue
-        result = run(
+    todo = [seg for seg in segments if not all(p.finished(seg) for p in parts)]
+    tally = _Tally(on_progress, total - sum(s.frames for s in todo), total, started)
+    at_once = segments_at_once(parallel, outputs, analysis, len(todo))
+    per_segment = max(1, threads // at_once) if threads else 0
+
+    def render(seg: Segment) -> JobResult:
+        return run(
             input_path,
             segment_outputs(
                 input_path,
@@ -319,29 +329,42 @@ def run_segmented(
             trim=seg.trim,
             analysis=analysis,
             raft_state=raft_state,
-            on_progress=_offset(on_progress, done_frames, total, started),
+            on_progress=tally.reporter(seg.index),
             copy_streams=False,
             sidecars=False,
             deinterlace=deinterlace,
+            threads=per_segment,
         )
-        if result.frames != seg.frames:
-            warnings.append(
-                f"segment {seg.index} decoded {result.frames} frames where the scan planned "
-                f"{seg.frames}"
-            )
-        layouts.update(result.layouts)
-        repaired += result.repaired
-        said = repaired_warning(result.repaired)  # summed over the segments, said once below
-        warnings += [w for w in result.warnings if w not in warnings and w != said]
-        for name, value in vars(result.timings).items():
-            setattr(timings, name, getattr(timings, name) + value)
-        for p in parts:
-            p.data["done"] = sorted(p.done | {seg.index})
-            p.data.setdefault("layouts", {}).update(
-                {k: asdict(v) for k, v in result.layouts.items()}
-            )
-            p.save()
-        done_frames += seg.frames
+
+    # one at a time: in this thread (Ctrl-C lands in it); several: a pool whose segments
+    # stop at their next frame when this thread fails or is interrupted
+    pool = ThreadPoolExecutor(at_once, "vidx-segment") if at_once > 1 else None
+    try:
+        results = pool.map(render, todo) if pool is not None else map(render, todo)
+        for seg, result in zip(todo, results, strict=True):  # in segment order
+            if result.frames != seg.frames:
+                warnings.append(
+                    f"segment {seg.index} decoded {result.frames} frames where the scan planned "
+                    f"{seg.frames}"
+                )
+            layouts.update(result.layouts)
+            repaired += result.repaired
+            said = repaired_warning(result.repaired)  # summed over the segments, said once below
+            warnings += [w for w in result.warnings if w not in warnings and w != said]
+            for name, value in vars(result.timings).items():
+                setattr(timings, name, getattr(timings, name) + value)
+            for p in parts:
+                p.data["done"] = sorted(p.done | {seg.index})
+                p.data.setdefault("layouts", {}).update(
+                    {k: asdict(v) for k, v in result.layouts.items()}
+                )
+                p.save()
+    except BaseException:
+        tally.stop.set()
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     # 4. remux every output from its segments plus the input's audio and subtitles
     return finish_segments(
         input_path, info, outputs, parts, segments, end_time, trim, warnings, started,
@@ -461,13 +484,44 @@ def segment_outputs(
     return out
 
 
-def _offset(
-    callback: ProgressCallback | None, before: int, total: int, started: float
-) -> ProgressCallback | None:
-    if callback is None:
-        return None
+def segments_at_once(
+    parallel: int, outputs: list[Output], analysis: AnalysisOptions | None, todo: int
+) -> int:
+    """How many segments render at the same time: one whenever a model or the temporal
+    analysis runs (they hold state and memory per frame, and use every core themselves);
+    otherwise ``parallel``, or with 0 a quarter of the cores (one x264 encoder at 4K/8K,
+    fed by one decoder and one libswscale pass, leaves most of 16 cores idle). Never more
+    than the segments left."""
+    stateless = analysis is None and all(
+        o.restyler is None and isinstance(o.upscaler, ClassicUpscaler) for o in outputs
+    )
+    if not stateless:
+        return 1
+    wanted = parallel or (os.cpu_count() or 1) // 4
+    return max(1, min(wanted, todo))
 
-    def report(p: Progress) -> None:
-        callback(Progress(before + p.done, total, time.perf_counter() - started, p.phase))
 
-    return report
+class _Tally:
+    """Frames done over the segments rendering now and those finished before this run, for
+    one progress line; and the flag that stops segments rendering in other threads."""
+
+    def __init__(
+        self, callback: ProgressCallback | None, before: int, total: int, started: float
+    ) -> None:
+        self.callback, self.before, self.total, self.started = callback, before, total, started
+        self.done: dict[int, int] = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()  # set: segments still rendering stop at their next frame
+
+    def reporter(self, index: int) -> ProgressCallback:
+        def report(p: Progress) -> None:
+            if self.stop.is_set():
+                raise KeyboardInterrupt("another segment failed or the job was interrupted")
+            with self.lock:
+                self.done[index] = p.done
+                done = self.before + sum(self.done.values())
+            if self.callback is not None:
+                now = time.perf_counter() - self.started
+                self.callback(Progress(done, self.total, now, p.phase))
+
+        return report

@@ -99,8 +99,9 @@ class SequenceWriter:
             raise ValueError(f"put_frame takes (H, W, 3) uint8/uint16, got {rgb.dtype} {rgb.shape}")
         self._put(np.array(rgb, copy=True))
 
-    def put_decoded(self, frame: av.VideoFrame, pts: int | None) -> None:
-        """Queue a decoded source frame (converted to RGB with its own matrix and range)."""
+    def put_decoded(self, frame: av.VideoFrame, pts: int | None, method: str = "") -> None:
+        """Queue a decoded source frame (converted to RGB with its own matrix and range; it is
+        never resized here, so ``method`` is unused: see ``pipeline._straight``)."""
         self._put(to_rgb(frame, deep=True, reformatter=self._decoded))
 
     def put_packet(self, item: Passthrough) -> None:

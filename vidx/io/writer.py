@@ -16,7 +16,7 @@ from typing import Any
 
 import av
 import numpy as np
-from av.video.reformatter import VideoReformatter
+from av.video.reformatter import Interpolation, VideoReformatter
 
 from vidx.errors import OptionError, OutputError
 from vidx.io.colour import SWS_MATRIX, Colour, encode_flags, follow_source, sws_matrix
@@ -289,6 +289,49 @@ class VideoTarget:
 
 
 _END = object()
+#: libswscale's resampler for each classical upscaler (vidx.upscale.classic); shrinking uses
+#: area averaging, as OpenCV's INTER_AREA does there
+SWS_RESAMPLER = {"lanczos": Interpolation.LANCZOS, "bicubic": Interpolation.BICUBIC}
+
+
+def resample(
+    frame: av.VideoFrame,
+    size: tuple[int, int],
+    method: str,
+    pix_fmt: str,
+    colour: Colour,
+    reformatter: VideoReformatter | None = None,
+    threads: int = 0,
+) -> av.VideoFrame:
+    """A decoded frame resized to ``size = (w, h)`` and converted to ``pix_fmt`` in
+    ``colour``'s matrix and range, in one libswscale pass that stays in YUV (no RGB round
+    trip: what ``ffmpeg -vf scale=W:H:flags=lanczos`` does). The frame's own matrix and range
+    are taken where it has them; ``threads`` for libswscale (0: every core). Returns
+    ``frame`` itself when nothing changes."""
+    own = frame.colorspace if frame.colorspace in SWS_MATRIX else colour.matrix
+    own_range = frame.color_range or colour.range
+    same_size = (frame.width, frame.height) == tuple(size)
+    if (
+        same_size
+        and frame.format.name == pix_fmt
+        and (own, own_range) == (colour.matrix, colour.range)
+    ):
+        return frame
+    shrinking = size[0] <= frame.width and size[1] <= frame.height
+    flags = Interpolation.AREA if shrinking else SWS_RESAMPLER[method]
+    r = reformatter or VideoReformatter()
+    return r.reformat(
+        frame,
+        width=size[0],
+        height=size[1],
+        format=pix_fmt,
+        src_colorspace=sws_matrix(own),
+        dst_colorspace=sws_matrix(colour.matrix),
+        src_color_range=own_range,
+        dst_color_range=colour.range,
+        interpolation=None if same_size else flags,
+        threads=threads,
+    )
 
 
 class Writer:
@@ -296,7 +339,8 @@ class Writer:
 
     ``copy_from`` are the input's streams to copy packet for packet (audio, subtitles, data
     tracks, attachments; one the container cannot hold is dropped with a warning, such audio
-    is an OptionError, see :func:`vidx.io.tracks.refusal`).
+    is an OptionError, see :func:`vidx.io.tracks.refusal`). ``threads``: the encoder's and
+    libswscale's CPU threads (0: every core).
     """
 
     def __init__(
@@ -307,8 +351,10 @@ class Writer:
         copy_from: list[av.stream.Stream] = (),  # type: ignore[assignment]
         *,
         queue_size: int = 4,
+        threads: int = 0,
     ) -> None:
         self.output = Path(output)
+        self.threads = threads  # the encoder's and libswscale's (0: every core)
         self.part = part_path(self.output)
         self.settings = settings
         self.warnings: list[str] = []
@@ -332,6 +378,8 @@ class Writer:
         vs: Any = self.container.add_stream(s.encoder, rate=rate, options=s.options())
         vs.width, vs.height = target.width, target.height
         vs.pix_fmt = s.pixel_format
+        if self.threads:
+            vs.codec_context.thread_count = self.threads
         vs.time_base = target.time_base
         vs.codec_context.time_base = target.time_base
         # tagged with what frames are converted with (vidx.io.colour)
@@ -362,10 +410,11 @@ class Writer:
         fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
         self._put(("frame", av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), fmt), pts))
 
-    def put_decoded(self, frame: av.VideoFrame, pts: int | None) -> None:
-        """Queue a decoded source frame as it is (a straight transcode: only the pixel format
-        changes, in the source's own colour space)."""
-        self._put(("decoded", frame, pts))
+    def put_decoded(self, frame: av.VideoFrame, pts: int | None, method: str = "lanczos") -> None:
+        """Queue a decoded source frame as it is: a straight transcode, or a classical resize
+        to the output size with ``method`` (see :func:`resample`), done in the writer thread
+        in YUV, in the source's own colour space."""
+        self._put(("decoded", (frame, method), pts))
 
     def put_packet(self, item: Passthrough) -> None:
         if item.stream_index in self.stream_map:
@@ -437,7 +486,13 @@ class Writer:
                 if kind == "frame":
                     self._encode(payload, extra)
                 elif kind == "decoded":
-                    self._encode(payload, extra, convert_colour=False)
+                    frame, method = payload
+                    size = (self.video.width, self.video.height)
+                    yuv = resample(
+                        frame, size, method, self.settings.pixel_format, self.colour, self._yuv,
+                        self.threads,
+                    )  # fmt: skip
+                    self._encode(yuv, extra, convert_colour=False)
                 else:
                     payload.stream = self.stream_map[extra]
                     self.container.mux(payload)
@@ -445,27 +500,16 @@ class Writer:
             self._error = exc
 
     def _encode(self, frame: av.VideoFrame, pts: int | None, convert_colour: bool = True) -> None:
-        c, pix_fmt = self.colour, self.settings.pixel_format
+        c = self.colour
         if convert_colour:  # RGB -> YUV with the matrix and range the output is tagged with
             frame = self._yuv.reformat(
                 frame,
-                format=pix_fmt,
+                format=self.settings.pixel_format,
                 dst_colorspace=sws_matrix(c.matrix),
                 dst_color_range=c.range,
                 interpolation=self._flags,
+                threads=self.threads,
             )
-        else:  # a decoded frame, normally in the output's matrix and range already
-            own = frame.colorspace if frame.colorspace in SWS_MATRIX else c.matrix
-            own_range = frame.color_range or c.range
-            if frame.format.name != pix_fmt or (own, own_range) != (c.matrix, c.range):
-                frame = self._yuv.reformat(
-                    frame,
-                    format=pix_fmt,
-                    src_colorspace=sws_matrix(own),
-                    dst_colorspace=sws_matrix(c.matrix),
-                    src_color_range=own_range,
-                    dst_color_range=c.range,
-                )
         c.apply(frame)
         frame.pts = pts
         frame.time_base = self.video.codec_context.time_base

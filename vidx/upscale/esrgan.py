@@ -69,12 +69,14 @@ def load_esrgan(
     dtype: str = "auto",
     tile: int | None = None,
     overlap: int | None = None,
+    compile: bool = False,
 ) -> EsrganUpscaler:
     """``--upscaler esrgan | esrgan-anime | esrgan-anime-x4plus`` ready on its device.
 
     ``device``/``dtype`` are the CLI words (``auto`` = CUDA fp16 when available, else CPU fp32);
     ``tile`` is the core tile side in input pixels, None = chosen from free memory, 0 = off;
-    ``overlap`` is the context per tile side, None = 48 for x4plus, 24 for animevideov3.
+    ``overlap`` is the context per tile side, None = 48 for x4plus, 24 for animevideov3;
+    ``compile``: the network under ``torch.compile`` (``tiling.compiled_call``).
     """
     model = embedded(name)
     check_tiling(tile, overlap)
@@ -82,4 +84,6 @@ def load_esrgan(
     descriptor = prepare_descriptor(build_descriptor(model.weights), device, dtype, name)
     if tile is None:
         tile = pick_tile(descriptor, descriptor.device, descriptor.dtype, overlap)
-    return EsrganUpscaler(name, descriptor, tile=tile, overlap=overlap, variants=model.variants)
+    return EsrganUpscaler(
+        name, descriptor, tile=tile, overlap=overlap, variants=model.variants, compile=compile
+    )

@@ -16,8 +16,10 @@ def make_upscaler(
     dtype: str = "auto",
     tile: int | None = None,
     allow_pickle: bool = False,
+    compile: bool = False,
 ) -> Upscaler:
-    """A registry name (see :data:`NAMES`) or a path to any spandrel-supported model file."""
+    """A registry name (see :data:`NAMES`) or a path to any spandrel-supported model file;
+    ``compile``: run a learned model under ``torch.compile``."""
     info = REGISTRY.get(name)
     if info is not None and info.kind == "classical":
         from vidx.upscale.classic import ClassicUpscaler
@@ -26,13 +28,18 @@ def make_upscaler(
     if info is not None:
         from vidx.upscale.esrgan import load_esrgan
 
-        return load_esrgan(name, device=device, dtype=dtype, tile=tile)
+        return load_esrgan(name, device=device, dtype=dtype, tile=tile, compile=compile)
     looks_like_path = any(c in name for c in "/\\.") or Path(name).exists()
     if looks_like_path:
         from vidx.upscale.user_model import ModelFileUpscaler
 
         return ModelFileUpscaler(
-            Path(name), allow_pickle=allow_pickle, device=device, dtype=dtype, tile=tile
+            Path(name),
+            allow_pickle=allow_pickle,
+            device=device,
+            dtype=dtype,
+            tile=tile,
+            compile=compile,
         )
     raise OptionError(
         f"must be one of {', '.join(NAMES)} or a model file path, got {name!r}", param="upscaler"

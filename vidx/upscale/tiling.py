@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Iterator
 
 import cv2
 import numpy as np
 import torch
 from spandrel import ImageModelDescriptor, ModelTiling
 
+ModelCall = Callable[[torch.Tensor], torch.Tensor]  # (N, 3, h, w) in [0, 1] -> (N, 3, sh, sw)
 #: float activations per *input* pixel that stay alive at once, per architecture id; used to
 #: size tiles. ESRGAN keeps ~3 tensors of 64 channels at 4x4 output pixels per input pixel.
 ACTIVATIONS_PER_PIXEL = {"ESRGAN": 64 * 16 * 3, "Compact": 64 * 4 + 48 * 3}
@@ -93,18 +95,36 @@ def _peak(image: np.ndarray) -> float:
     return 65535.0 if image.dtype == np.uint16 else 255.0
 
 
+def memory_format(device: torch.device) -> torch.memory_format:
+    """Channels-last on CUDA (cuDNN's fast NHWC convolutions, in fp16/bf16 above all), the
+    default layout on the CPU."""
+    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+
+
 def _to_tensor(
-    image: np.ndarray, device: torch.device, dtype: torch.dtype, peak: float = 255.0
+    image: np.ndarray | list[np.ndarray],
+    device: torch.device,
+    dtype: torch.dtype,
+    peak: float = 255.0,
 ) -> torch.Tensor:
-    if image.dtype == np.uint16:  # torch has no uint16 arithmetic on every device
-        image = image.astype(np.float32)
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).to(device)
-    return tensor.permute(2, 0, 1)[None].to(dtype).div_(peak)
+    """One ``(H, W, 3)`` image, or a list of equal-shaped ones, -> ``(N, 3, H, W)`` in [0, 1]."""
+    images = image if isinstance(image, list) else [image]
+    batch = np.stack(images) if len(images) > 1 else np.ascontiguousarray(images[0])[None]
+    if batch.dtype == np.uint16:  # torch has no uint16 arithmetic on every device
+        batch = batch.astype(np.float32)
+    tensor = torch.from_numpy(batch).to(device, non_blocking=True)
+    tensor = tensor.permute(0, 3, 1, 2).to(dtype).div_(peak)
+    return tensor.contiguous(memory_format=memory_format(device))
+
+
+def _to_floats(tensor: torch.Tensor, peak: float = 255.0) -> np.ndarray:
+    """``(N, 3, h, w)`` model output -> ``(N, h, w, 3)`` float32 in [0, peak] on the host."""
+    return tensor.float().clamp_(0, 1).mul_(peak).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def _to_float(tensor: torch.Tensor, peak: float = 255.0) -> np.ndarray:
     """``(1, 3, h, w)`` model output -> ``(h, w, 3)`` float32 in [0, peak] on the host."""
-    return tensor[0].float().clamp_(0, 1).mul_(peak).permute(1, 2, 0).cpu().numpy()
+    return _to_floats(tensor[:1], peak)[0]
 
 
 def _quantise(values: np.ndarray, peak: float = 255.0) -> np.ndarray:
@@ -136,12 +156,70 @@ def _ramp(lo: int, hi: int, core: tuple[int, int], blend: int, full: int, scale:
     return weight
 
 
+def compiled_call(descriptor: ImageModelDescriptor) -> ModelCall | None:
+    """The network under ``torch.compile`` (one graph per tile shape: a frame has a handful),
+    for models that need no input padding and run as a plain forward call (Real-ESRGAN and
+    the compact models do); None for others, which then run uncompiled."""
+    if not descriptor.size_requirements.none:
+        return None
+    compiled = torch.compile(descriptor.model)
+
+    def call(batch: torch.Tensor) -> torch.Tensor:
+        return compiled(batch).clamp_(0, 1)
+
+    return call
+
+
+def pick_batch(
+    descriptor: ImageModelDescriptor, tile: int, overlap: int | None = None, limit: int = 16
+) -> int:
+    """Tiles per model call: 1 on the CPU (a bigger batch is no faster there); on CUDA as many
+    padded tiles as fit in the budget :func:`pick_tile` sizes one tile from, up to ``limit``
+    (small tiles leave a GPU idle between calls)."""
+    device = descriptor.device
+    if device.type != "cuda" or tile <= 0:
+        return 1
+    if overlap is None:
+        overlap = default_overlap(descriptor)
+    per_pixel = ACTIVATIONS_PER_PIXEL.get(descriptor.architecture.id, UNKNOWN_ARCH_ACTIVATIONS)
+    per_pixel *= max(1, descriptor.scale // 4) ** 2
+    one = per_pixel * torch.tensor([], dtype=descriptor.dtype).element_size()
+    one *= (tile + 2 * overlap) ** 2
+    return int(min(max(1, 0.6 * available_memory(device) // one), limit))
+
+
+def _row_results(
+    descriptor: ImageModelDescriptor,
+    call: ModelCall,
+    patches: list[np.ndarray],
+    batch: int,
+    peak: float,
+) -> Iterator[np.ndarray]:
+    """Model outputs ``(sh, sw, 3)`` float32 of one row's ``patches``, in order; equal-shaped
+    neighbours go through the model together, ``batch`` at a time (results equal one by one:
+    the network has no batch-dependent layer)."""
+    device, dtype = descriptor.device, descriptor.dtype
+    i = 0
+    while i < len(patches):
+        group = [patches[i]]
+        while (
+            len(group) < batch
+            and i + len(group) < len(patches)
+            and patches[i + len(group)].shape == patches[i].shape
+        ):
+            group.append(patches[i + len(group)])
+        yield from _to_floats(call(_to_tensor(group, device, dtype, peak)), peak)
+        i += len(group)
+
+
 @torch.inference_mode()
 def run_tiled(
     descriptor: ImageModelDescriptor,
     image: np.ndarray,
     tile: int,
     overlap: int | None = None,
+    batch: int = 1,
+    call: ModelCall | None = None,
 ) -> np.ndarray:
     """Run ``descriptor`` on ``image`` ``(H, W, 3)`` uint8 (or uint16) tile by tile; returns
     ``(sH, sW, 3)`` of the same dtype.
@@ -151,7 +229,8 @@ def run_tiled(
     ``overlap // 2`` pixels past the core and cross-faded linearly with the neighbours there
     (weights summing to one), so no seam shows even where the receptive field exceeds the
     overlap. Float accumulation only spans one row of tiles; finished rows go straight into the
-    uint8 output.
+    uint8 output. ``batch``: tiles of one row per model call (see :func:`pick_batch`);
+    ``call``: what runs the network (default ``descriptor``; see :func:`compiled_call`).
     The model runs in its own device and dtype; outputs are clamped to [0, 1].
     """
     device, dtype, scale = descriptor.device, descriptor.dtype, descriptor.scale
@@ -159,8 +238,9 @@ def run_tiled(
     if overlap is None:
         overlap = default_overlap(descriptor)
     peak = _peak(image)
+    call = call or descriptor
     if tile <= 0 or (height <= tile and width <= tile):
-        return _to_uint8(descriptor(_to_tensor(image, device, dtype, peak)), peak)
+        return _to_uint8(call(_to_tensor(image, device, dtype, peak)), peak)
     ys, xs = _cuts(height, tile), _cuts(width, tile)
     smallest = min(np.diff(ys).min(), np.diff(xs).min())
     blend = int(min(overlap // 2, smallest // 2))
@@ -172,11 +252,18 @@ def run_tiled(
         if carry is not None:
             band[: carry.shape[0]] += carry
         wy = _ramp(top, bottom, (y0, y1), blend, height, scale)[:, None, None]
-        for x0, x1 in zip(xs[:-1], xs[1:], strict=True):
+        ctx_top = max(0, y0 - overlap)
+        cores = list(zip(xs[:-1], xs[1:], strict=True))
+        patches = [
+            image[
+                ctx_top : min(height, y1 + overlap), max(0, x0 - overlap) : min(width, x1 + overlap)
+            ]
+            for x0, x1 in cores
+        ]
+        results = _row_results(descriptor, call, patches, batch, peak)
+        for (x0, x1), result in zip(cores, results, strict=True):
             left, right = max(0, x0 - blend), min(width, x1 + blend)
-            ctx_top, ctx_left = max(0, y0 - overlap), max(0, x0 - overlap)
-            patch = image[ctx_top : min(height, y1 + overlap), ctx_left : min(width, x1 + overlap)]
-            result = _to_float(descriptor(_to_tensor(patch, device, dtype, peak)), peak)
+            ctx_left = max(0, x0 - overlap)
             oy, ox = (top - ctx_top) * scale, (left - ctx_left) * scale
             kept = result[oy : oy + (bottom - top) * scale, ox : ox + (right - left) * scale]
             wx = _ramp(left, right, (x0, x1), blend, width, scale)[None, :, None]
@@ -185,6 +272,59 @@ def run_tiled(
         out[top * scale : (top + done) * scale] = _quantise(band[: done * scale], peak)
         carry = band[done * scale :]
     return out
+
+
+def shrinks(image_size: tuple[int, int], size: tuple[int, int]) -> bool:
+    """Whether ``size`` is no larger than ``image_size`` on both axes (both ``(w, h)``)."""
+    return size[0] <= image_size[0] and size[1] <= image_size[1]
+
+
+def area_shrink(x: torch.Tensor, length: int, dim: int) -> torch.Tensor:
+    """Shrink ``x`` along ``dim`` to ``length`` by exact area averaging, fractional pixels
+    included (OpenCV's INTER_AREA): each output sample is the mean of the input over its
+    span, read off the running sum, which is piecewise linear, so interpolating it at the
+    span's ends is exact. Runs on ``x``'s device (torch's ``area`` mode only bins whole
+    pixels, which differs from INTER_AREA for non-integer factors)."""
+    n = x.shape[dim]
+    if length == n:
+        return x
+    if length > n:
+        raise ValueError(f"area_shrink only shrinks: {n} -> {length}")
+    zero = torch.zeros_like(x.narrow(dim, 0, 1))
+    running = torch.cat([zero, x.cumsum(dim)], dim)  # value at integer position i: sum of [0, i)
+    edges = torch.arange(length + 1, device=x.device, dtype=torch.float64) * (n / length)
+    lo = edges.floor().long().clamp_(max=n - 1)
+    frac = (edges - lo).to(x.dtype)
+    shape = [1] * x.ndim
+    shape[dim] = length + 1
+    below, above = running.index_select(dim, lo), running.index_select(dim, lo + 1)
+    at_edges = below + frac.view(shape) * (above - below)
+    return at_edges.diff(dim=dim) * (length / n)
+
+
+@torch.inference_mode()
+def run_resized(
+    descriptor: ImageModelDescriptor,
+    image: np.ndarray,
+    size: tuple[int, int],
+    call: ModelCall | None = None,
+) -> np.ndarray:
+    """The model on the whole of ``image`` and the shrink to ``size = (w, h)`` both on the
+    model's device, then one copy of the finished frame to the host: on a GPU the model's
+    larger output (8K for a 1080p frame at x4) never crosses to the CPU, and the area
+    average runs there. The shrink is exact area averaging (:func:`area_shrink`, what
+    :func:`resize` does on the host). A target larger than the model's output falls back to
+    the host's Lanczos."""
+    peak = _peak(image)
+    out = (call or descriptor)(_to_tensor(image, descriptor.device, descriptor.dtype, peak))
+    if not shrinks((out.shape[3], out.shape[2]), size):
+        return resize(_to_uint8(out, peak), size)
+    if (out.shape[3], out.shape[2]) != tuple(size):
+        out = area_shrink(area_shrink(out.float(), size[1], 2), size[0], 3)
+    values = out[0].float().clamp_(0, 1).mul_(peak).round_().permute(1, 2, 0)
+    kind = torch.int32 if peak > 255 else torch.uint8  # torch has no uint16 on every device
+    host = values.to(kind).cpu().numpy()
+    return host.astype(np.uint16) if peak > 255 else host
 
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -18,7 +18,16 @@ from spandrel import ImageModelDescriptor, ModelLoader, UnsupportedModelError
 from vidx.device import pick_device, pick_dtype
 from vidx.errors import InputError, ModelError, OptionError
 from vidx.frame import FrameContext
-from vidx.upscale.tiling import default_overlap, pick_tile, resize, run_tiled
+from vidx.upscale.tiling import (
+    compiled_call,
+    default_overlap,
+    memory_format,
+    pick_batch,
+    pick_tile,
+    resize,
+    run_resized,
+    run_tiled,
+)
 from vidx.weights import first_line, load_state_dict
 
 DTYPE_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
@@ -76,12 +85,20 @@ class SpandrelUpscaler:
         tile: int,
         overlap: int | None = None,
         variants: dict[int, str] | None = None,
+        batch: int | None = None,
+        compile: bool = False,
+        on_device: bool | None = None,
     ) -> None:
         self.name = name
         self.descriptor = descriptor
         self.tile = tile
         self.overlap = default_overlap(descriptor) if overlap is None else overlap
         self.variants = variants or {descriptor.scale: name}
+        self.batch = pick_batch(descriptor, tile, self.overlap) if batch is None else batch
+        self.call = compiled_call(descriptor) if compile else None
+        # a frame that fits one tile stays on the model's device through the final shrink
+        # (default on CUDA; on the CPU the host's OpenCV is faster, tests force it)
+        self.on_device = descriptor.device.type == "cuda" if on_device is None else on_device
 
     def plan(self, in_size: tuple[int, int], size: tuple[int, int]) -> int | None:
         """The variant factor used for ``in_size -> size`` (``(width, height)``), None = no model.
@@ -99,8 +116,12 @@ class SpandrelUpscaler:
         float from it and the result stays 16-bit) to ``size = (w, h)``; returns ``(h, w, 3)``."""
         _check_call(image, size)
         height, width = image.shape[:2]
-        if self.plan((width, height), size) is not None:
-            image = run_tiled(self.descriptor, image, self.tile, self.overlap)
+        if self.plan((width, height), size) is None:
+            return resize(image, size)
+        whole = self.tile <= 0 or (height <= self.tile and width <= self.tile)
+        if whole and self.on_device:
+            return run_resized(self.descriptor, image, size, self.call)
+        image = run_tiled(self.descriptor, image, self.tile, self.overlap, self.batch, self.call)
         return resize(image, size)
 
     def describe(self) -> dict:
@@ -112,6 +133,8 @@ class SpandrelUpscaler:
             "scale": self.descriptor.scale,
             "tile": self.tile,
             "overlap": self.overlap,
+            "batch": self.batch,
+            "compiled": self.call is not None,
             "device": str(self.descriptor.device),
             "dtype": DTYPE_NAMES.get(self.descriptor.dtype, str(self.descriptor.dtype)),
         }
@@ -127,7 +150,9 @@ def prepare_descriptor(
         raise OptionError(f"fp16 is not supported by the model {source}; use fp32", param="dtype")
     if torch_dtype == torch.bfloat16 and not descriptor.supports_bfloat16:
         raise OptionError(f"bf16 is not supported by the model {source}; use fp32", param="dtype")
-    return descriptor.to(torch_device, torch_dtype).eval()
+    descriptor = descriptor.to(torch_device, torch_dtype).eval()
+    descriptor.model.to(memory_format=memory_format(torch_device))  # NHWC on CUDA
+    return descriptor
 
 
 def load_state_dict_file(path: Path, allow_pickle: bool) -> dict[str, torch.Tensor]:
@@ -170,6 +195,7 @@ class ModelFileUpscaler(SpandrelUpscaler):
         dtype: str = "auto",
         tile: int | None = None,
         overlap: int | None = None,
+        compile: bool = False,
     ) -> None:
         check_tiling(tile, overlap)
         self.path = Path(path)
@@ -183,4 +209,5 @@ class ModelFileUpscaler(SpandrelUpscaler):
             tile=tile,
             overlap=overlap,
             variants={descriptor.scale: str(self.path)},
+            compile=compile,
         )

@@ -10,7 +10,16 @@ from skimage import data
 from spandrel.architectures.Compact import Compact
 
 from vidx.upscale.esrgan import load_esrgan
-from vidx.upscale.tiling import CPU_TILE_RANGE, pick_tile, resize, run_tiled
+from vidx.upscale.tiling import (
+    CPU_TILE_RANGE,
+    compiled_call,
+    pick_batch,
+    pick_tile,
+    resize,
+    run_resized,
+    run_tiled,
+)
+from vidx.upscale.user_model import SpandrelUpscaler
 
 
 def tiny_compact(scale: int) -> spandrel.ImageModelDescriptor:
@@ -85,3 +94,72 @@ def test_a_16_bit_frame_runs_in_float_and_stays_16_bit() -> None:
     eight = run_tiled(descriptor, (image // 257).astype(np.uint8), tile=0).astype(int) * 257
     assert np.abs(whole.astype(int) - eight).mean() < 2 * 257  # the same picture
     assert len(np.unique(whole)) > 4 * len(np.unique(eight))  # with finer steps
+
+
+@pytest.mark.parametrize("batch", [2, 3])
+def test_batched_tiles_equal_tiles_one_by_one(batch: int) -> None:
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (40, 100, 3), dtype=np.uint8)
+    descriptor = tiny_compact(scale=2)
+    calls: list[int] = []
+
+    def counted(x: torch.Tensor) -> torch.Tensor:
+        calls.append(x.shape[0])
+        return descriptor(x)
+
+    single = run_tiled(descriptor, image, tile=16, overlap=8)
+    batched = run_tiled(descriptor, image, tile=16, overlap=8, batch=batch, call=counted)
+    assert np.abs(batched.astype(int) - single.astype(int)).max() <= 1
+    assert max(calls) == batch  # equal-shaped interior tiles went through together
+    assert sum(calls) == 3 * 7  # every tile exactly once
+    assert len(calls) < sum(calls)
+
+
+def test_pick_batch_is_one_on_the_cpu() -> None:
+    assert pick_batch(tiny_compact(scale=2), tile=128) == 1
+
+
+@pytest.mark.parametrize(("size", "dtype"), [((64, 48), np.uint8), ((50, 30), np.uint16)])
+def test_the_device_path_matches_the_host_path(size: tuple[int, int], dtype: type) -> None:
+    """The path a GPU takes (model, shrink and quantisation on the model's device, one copy
+    to the host), run here on the CPU: equal to model -> host uint8 -> OpenCV area shrink."""
+    rng = np.random.default_rng(2)
+    peak = 65535 if dtype == np.uint16 else 255
+    image = rng.integers(0, peak + 1, (32, 40, 3)).astype(dtype)
+    descriptor = tiny_compact(scale=4)
+    host = resize(run_tiled(descriptor, image, tile=0), size)
+    device = run_resized(descriptor, image, size)
+    assert device.shape == (size[1], size[0], 3) and device.dtype == dtype
+    diff = np.abs(device.astype(np.float64) - host)
+    psnr = 10 * np.log10(peak**2 / max(float(np.mean(diff**2)), 1e-12))
+    assert psnr >= 45  # host quantises before the shrink, the device path after
+
+
+def test_spandrel_upscaler_takes_the_device_path_when_told() -> None:
+    descriptor = tiny_compact(scale=4)
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    on = SpandrelUpscaler("t", descriptor, tile=0, on_device=True)
+    off = SpandrelUpscaler("t", descriptor, tile=0, on_device=False)
+    assert not SpandrelUpscaler("t", descriptor, tile=0).on_device  # CPU default: host resize
+    a, b = on(image, (64, 48)), off(image, (64, 48))
+    assert a.shape == b.shape == (48, 64, 3)
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 2
+    assert on.describe()["batch"] == 1 and not on.describe()["compiled"]
+
+
+def test_compile_wraps_the_network_only_without_padding(monkeypatch: pytest.MonkeyPatch) -> None:
+    from spandrel.architectures.ESRGAN import ESRGAN
+
+    compiled: list[torch.nn.Module] = []
+    monkeypatch.setattr(torch, "compile", lambda m: compiled.append(m) or m)  # no inductor here
+    descriptor = tiny_compact(scale=2)
+    compact = SpandrelUpscaler("t", descriptor, tile=0, compile=True)
+    assert compiled == [descriptor.model] and compact.describe()["compiled"]
+    image = np.random.default_rng(4).integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    assert np.array_equal(compact(image, (20, 24)), run_tiled(descriptor, image, tile=0))
+    torch.manual_seed(0)
+    x2plus = ESRGAN(num_filters=4, num_blocks=1, scale=2, shuffle_factor=2)
+    padded = spandrel.ModelLoader().load_from_state_dict(x2plus.state_dict())
+    assert not padded.size_requirements.none  # pixel-unshuffle wants even sizes
+    assert compiled_call(padded) is None
