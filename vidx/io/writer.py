@@ -289,6 +289,7 @@ class VideoTarget:
 
 
 _END = object()
+ABSURD_DTS_SECONDS = 3600  # a pts and dts further apart than this: the encoder's dts is junk
 #: libswscale's resampler for each classical upscaler (vidx.upscale.classic); shrinking uses
 #: area averaging, as OpenCV's INTER_AREA does there
 SWS_RESAMPLER = {"lanczos": Interpolation.LANCZOS, "bicubic": Interpolation.BICUBIC}
@@ -355,6 +356,7 @@ class Writer:
     ) -> None:
         self.output = Path(output)
         self.threads = threads  # the encoder's and libswscale's (0: every core)
+        self._last_dts: int | None = None
         self.part = part_path(self.output)
         self.settings = settings
         self.warnings: list[str] = []
@@ -479,7 +481,7 @@ class Writer:
                     continue
                 if item is _END:
                     for packet in self.video.encode(None):
-                        self.container.mux(packet)
+                        self._mux_video(packet)
                     self.container.close()
                     return
                 kind, payload, extra = item
@@ -499,6 +501,19 @@ class Writer:
         except BaseException as exc:
             self._error = exc
 
+    def _mux_video(self, packet: av.Packet) -> None:
+        """Mux one encoded video packet. libx265 gives clips shorter than its B-frame delay
+        (one or two frames) an uninitialised decode timestamp (seen: -5.4e14 against a pts
+        of 0), which the muxer refuses or, worse, writes; such a dts is set to the pts, kept
+        after the previous one."""
+        tb = packet.time_base
+        if packet.pts is not None and packet.dts is not None and tb is not None:
+            if abs(packet.pts - packet.dts) * tb > ABSURD_DTS_SECONDS:
+                last = self._last_dts
+                packet.dts = packet.pts if last is None else max(last + 1, packet.pts)
+        self._last_dts = packet.dts
+        self.container.mux(packet)
+
     def _encode(self, frame: av.VideoFrame, pts: int | None, convert_colour: bool = True) -> None:
         c = self.colour
         if convert_colour:  # RGB -> YUV with the matrix and range the output is tagged with
@@ -514,5 +529,5 @@ class Writer:
         frame.pts = pts
         frame.time_base = self.video.codec_context.time_base
         for packet in self.video.encode(frame):
-            self.container.mux(packet)
+            self._mux_video(packet)
         self.frames_written += 1

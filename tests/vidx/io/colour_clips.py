@@ -159,7 +159,8 @@ def write_clip(path: Path, spec: ClipSpec, image=colour_bars, crf: int = 10) -> 
 
 def _encoder_options(encoder: str, crf: int) -> dict[str, str]:
     if encoder == "libx265":
-        return {"crf": str(crf), "preset": "fast", "x265-params": "log-level=error"}
+        # no B-frames: libx265 gives a clip shorter than its B-frame delay a junk dts
+        return {"crf": str(crf), "preset": "fast", "x265-params": "log-level=error:bframes=0"}
     return {"crf": str(crf), "preset": "fast"}
 
 
