@@ -25,6 +25,14 @@ import temporal
 from vidx.errors import InputError
 from vidx.frame import FrameContext
 from vidx.options import attention_blocks
+from vidx.prompt_schedule import prompt_at
+from vidx.restyle.diffusion.adapters import (
+    apply_loras,
+    file_sha256,
+    image_embeds,
+    load_ip_adapter,
+    load_loras,
+)
 from vidx.restyle.diffusion.attention import CrossFrameState, install_cross_frame
 from vidx.restyle.diffusion.denoise import (
     Conditioning,
@@ -41,6 +49,7 @@ from vidx.restyle.diffusion.fusion import AnchorTrack, X0Fusion, feather_mask, l
 from vidx.restyle.diffusion.loading import load_pipeline, set_scheduler
 from vidx.restyle.diffusion.options import DiffusionOptions, work_size_for
 from vidx.restyle.diffusion.pixel import PixelMemory, PixelTarget, follow_color
+from vidx.restyle.diffusion.prompts import blend
 from vidx.restyle.diffusion.reuse import SEED_SCHEDULER, NoiseCarrier
 
 MASK_THRESHOLD = 0.75  # a latent cell is reliable when 75% of the pixels under it are
@@ -54,6 +63,17 @@ def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return np.ascontiguousarray(image)
     shrink = h <= image.shape[0] and w <= image.shape[1]
     return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+
+
+def read_picture(path: str | None) -> np.ndarray:
+    """The IP-Adapter's style picture as ``(H, W, 3)`` uint8 RGB."""
+    from PIL import Image
+
+    try:
+        with Image.open(str(path)) as im:
+            return np.asarray(im.convert("RGB"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"style_image {path} cannot be read: {exc}") from None
 
 
 def check_frame(image: np.ndarray) -> np.ndarray:
@@ -100,6 +120,11 @@ class DiffusionRestyler:
             pipe = load_pipeline(options.model, options.device, options.dtype, options.allow_pickle)
         self.pipe = pipe
         set_scheduler(pipe, options.scheduler)
+        if options.ip_adapter:  # before cross-frame attention: it rebuilds every processor
+            load_ip_adapter(pipe, options.ip_adapter)
+        self.loras = load_loras(pipe, options.lora)
+        self._keys = options.schedule()
+        self._style = read_picture(options.style_image) if options.ip_adapter else None
         self.attn: CrossFrameState | None = None
         if options.cross_frame_attn:
             self.attn = install_cross_frame(pipe.unet, attention_blocks(options.cross_frame_blocks))
@@ -112,7 +137,8 @@ class DiffusionRestyler:
         self.anchored_keyframes = 0
         self._track = AnchorTrack()
         self._pixels = PixelMemory()
-        self._cond: dict[tuple[int, int], Conditioning] = {}
+        self._cond: dict[tuple[tuple[int, int], str], Conditioning] = {}
+        self._style_embeds: dict[bool, list[torch.Tensor]] = {}
         self._noise = NoiseCarrier(self.options)
         self.reset()
 
@@ -127,18 +153,37 @@ class DiffusionRestyler:
         if self.attn is not None:
             self.attn.clear()
 
-    def _conditioning(self, size: tuple[int, int]) -> Conditioning:
-        if size not in self._cond:
+    def _encoded(self, size: tuple[int, int], prompt: str) -> Conditioning:
+        """One prompt's conditioning, encoded once per working size (and IP-Adapter image)."""
+        if (size, prompt) not in self._cond:
             o = self.options
-            self._cond[size] = encode_conditioning(
-                self.pipe,
-                o.prompt,
-                o.negative_prompt,
-                o.guidance,
-                size,
-                cfg_with_embedding=o.lcm_cfg,
+            cond = encode_conditioning(
+                self.pipe, prompt, o.negative_prompt, o.guidance, size, cfg_with_embedding=o.lcm_cfg
             )
-        return self._cond[size]
+            if self._style is not None:
+                cond.added = {**(cond.added or {}), "image_embeds": self._image_embeds(cond.cfg)}
+            self._cond[(size, prompt)] = cond
+        return self._cond[(size, prompt)]
+
+    def _image_embeds(self, cfg: bool) -> list[torch.Tensor]:
+        if cfg not in self._style_embeds and self._style is not None:
+            self._style_embeds[cfg] = image_embeds(self.pipe, self._style, cfg)
+        return self._style_embeds[cfg]
+
+    def _conditioning(self, size: tuple[int, int], index: int = 0) -> Conditioning:
+        """Frame ``index``'s conditioning: its scheduled prompt, blended in a transition."""
+        o = self.options
+        before, after, w = prompt_at(index, self._keys, o.prompt_transition)
+        if w >= 1:
+            return self._encoded(size, after)
+        a, b = self._encoded(size, before), self._encoded(size, after)
+        return blend(a, b, w, o.prompt_interpolation)
+
+    def _activate(self) -> None:
+        """This restyler's LoRA weights and IP-Adapter scale on the (maybe shared) pipeline."""
+        apply_loras(self.pipe, self.loras)
+        if self._style is not None:
+            self.pipe.set_ip_adapter_scale(self.options.ip_adapter_scale)
 
     def _predict(self, pipe, latents, t, cond):
         self.unet_calls += 1
@@ -152,6 +197,7 @@ class DiffusionRestyler:
     def __call__(self, image: np.ndarray, ctx: FrameContext) -> np.ndarray:
         o, pipe = self.options, self.pipe
         image = check_frame(image)
+        self._activate()
         size = work_size_for(image.shape[0], image.shape[1], o.work_size)
         if size[0] * size[1] > TILING_PIXELS:
             pipe.vae.enable_tiling()
@@ -170,7 +216,7 @@ class DiffusionRestyler:
         reuse = linked and not ctx.keyframe
         # a periodic keyframe with a flow keeps continuity; only a scene cut starts fresh
         anchored = linked and ctx.keyframe and x0_mode and o.anchor_keyframes and not ctx.scene_cut
-        cond = self._conditioning(size)
+        cond = self._conditioning(size, ctx.index)
         lat_size = (z.shape[2], z.shape[3])
 
         if self.attn is not None:  # a fresh start forgets; a frame tied to the past attends
@@ -300,4 +346,18 @@ class DiffusionRestyler:
             "unet_calls_per_frame": self.unet_calls / self.frames if self.frames else 0.0,
             "other_frames": other,
             "attention_store_bytes": self.attn.nbytes() if self.attn is not None else 0,
+            "lora": [{k: r[k] for k in ("path", "weight", "sha256")} for r in self.loras],
+            "prompt_schedule": [{"frame": f, "prompt": p} for f, p in self._keys],
+            "ip_adapter": self._ip_record(),
+        }
+
+    def _ip_record(self) -> dict | None:
+        o = self.options
+        if o.ip_adapter is None:
+            return None
+        return {
+            "path": o.ip_adapter,
+            "sha256": file_sha256(o.ip_adapter),
+            "style_image": o.style_image,
+            "scale": o.ip_adapter_scale,
         }

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from vidx.errors import OptionError
 from vidx.options import COLOR_MATCHES, FUSIONS, NOISE_WARPS, PIXEL_FUSIONS, attention_blocks
+from vidx.prompt_schedule import INTERPOLATIONS, parse_schedule, resolve
 
 SCHEDULERS = ("euler", "euler-a", "ddim", "dpm++", "lcm", "model")
 
@@ -54,6 +55,11 @@ class DiffusionOptions:
     decoded, the previous output warped in pixel space replaces it inside the mask, and the
     composite is encoded again (``"fidelity"``: compensating the autoencoder's loss; ``"plain"``;
     ``"off"``) and blended into the fusion reference by ``pixel_fusion_weight``.
+
+    ``lora``: ``(path, weight)`` pairs (``.safetensors``). ``prompt_schedule``: keys in frames
+    (``vidx.prompt_schedule``), blended in over ``prompt_transition`` frames by
+    ``prompt_interpolation``. ``ip_adapter``: an SD1.x IP-Adapter file that conditions every
+    frame on ``style_image`` at ``ip_adapter_scale``.
     """
 
     model: str = ""
@@ -94,6 +100,13 @@ class DiffusionOptions:
     pixel_fusion_weight: float = 0.5
     color_match: str = "follow"
     cross_frame_blocks: str = "all"
+    lora: tuple[tuple[str, float], ...] = ()
+    prompt_schedule: str | None = None
+    prompt_transition: int = 12
+    prompt_interpolation: str = "linear"
+    ip_adapter: str | None = None
+    style_image: str | None = None
+    ip_adapter_scale: float = 0.6
 
     def check(self) -> DiffusionOptions:
         """Raise OptionError naming the first bad value (``param``); returns self."""
@@ -133,7 +146,20 @@ class DiffusionOptions:
         _choice("color_match", self.color_match, COLOR_MATCHES)
         attention_blocks(self.cross_frame_blocks)
         _integer("noise_subcells", self.noise_subcells, 1, 16)
+        _integer("prompt_transition", self.prompt_transition, 0, 100_000)
+        _choice("prompt_interpolation", self.prompt_interpolation, INTERPOLATIONS)
+        if self.prompt_schedule is not None:
+            self.schedule()
+        if self.ip_adapter is not None and self.style_image is None:
+            raise OptionError("needs style_image (the picture it follows)", param="ip_adapter")
         return self
+
+    def schedule(self) -> list[tuple[int, str]]:
+        """The prompt schedule as ``[(frame, prompt)]`` from frame 0 (just the prompt when
+        there is none); keys must be in frames here (the job's plan converts seconds)."""
+        if self.prompt_schedule is None:
+            return [(0, self.prompt)]
+        return resolve(parse_schedule(self.prompt_schedule), None, self.prompt or None)
 
     @property
     def reuse(self) -> bool:
