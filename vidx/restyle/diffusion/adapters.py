@@ -69,6 +69,7 @@ def load_loras(pipe, loras: tuple[tuple[str, float], ...]) -> list[dict]:
                     f"lora {path} cannot be loaded into this model: {_first_line(exc)}"
                 ) from None
             have.add(name)
+            pipe._vidx_loras = None  # a new adapter is active at load: apply_loras must set all
         records.append({"path": str(path), "weight": weight, "sha256": digest, "adapter": name})
     return records
 

@@ -181,3 +181,30 @@ def test_ip_adapter_end_to_end_with_temporal_steps(tiny_model_dir, tiny_adapters
     assert meta["restyle"]["ip_adapter"]["style_image"] == str(style)
     no_adapter = run_cli("restyle", src, "-o", tmp_path / "o2.mp4", *args, "--style-image", style)
     assert no_adapter.exit_code == 2 and "--ip-adapter" in no_adapter.stderr
+
+
+def test_preview_rows_per_lora_weight(tiny_model_dir, tiny_adapters, tmp_path):
+    from vidx.io.still import read_image
+    from vidx.options import RestyleOptions
+    from vidx.preview import HEADER_HEIGHT, LABEL_WIDTH, run_preview
+
+    src = make_clip(tmp_path / "in.mp4", frames=6, size=(64, 64))
+    lora = tiny_adapters["lora"]
+    base = RestyleOptions(prompt="x", model=str(tiny_model_dir), steps=3, work_size=64)
+    rows = ["", f"{lora}:0", f"{lora}:1"]
+    out = tmp_path / "sheet.png"
+    info = run_preview(src, out, base, {"lora": rows}, frames=2, cell_width=64)
+    assert info["rows"] == [
+        "source",
+        "lora none",
+        "lora lora.safetensors:0",
+        "lora lora.safetensors:1",
+    ]
+    sheet = read_image(out).astype(int)
+    row = [
+        sheet[HEADER_HEIGHT + r * 64 : HEADER_HEIGHT + (r + 1) * 64, LABEL_WIDTH:]
+        for r in (1, 2, 3)
+    ]
+    assert np.array_equal(row[0], row[1])  # weight 0 is no LoRA
+    assert np.abs(row[2] - row[0]).mean() > 1.0
+    assert [len(r["lora"]) for r in info["restyle"]] == [0, 1, 1]
