@@ -208,3 +208,26 @@ def test_preview_rows_per_lora_weight(tiny_model_dir, tiny_adapters, tmp_path):
     assert np.array_equal(row[0], row[1])  # weight 0 is no LoRA
     assert np.abs(row[2] - row[0]).mean() > 1.0
     assert [len(r["lora"]) for r in info["restyle"]] == [0, 1, 1]
+
+
+def test_lora_on_sdxl(tiny_xl_dir, tmp_path):
+    import importlib.util
+
+    from tests.vidx.restyle.diffusion.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location(
+        "make_tiny_adapters", ROOT / "scripts" / "make_tiny_adapters.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    lora = str(module.build_tiny_lora(tiny_xl_dir, tmp_path / "xl.safetensors", seed=4))
+    pipe = load_pipeline(str(tiny_xl_dir), "cpu", "fp32")
+    image = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    from vidx.frame import FrameContext
+
+    def one(**kw) -> np.ndarray:
+        r = DiffusionRestyler(options(tiny_xl_dir, steps=3, **kw), pipe=pipe)
+        return r(image, FrameContext(0, image, keyframe=True))
+
+    plain, styled, zero = one(), one(lora=((lora, 1.0),)), one(lora=((lora, 0.0),))
+    assert np.array_equal(plain, zero) and np.abs(plain.astype(int) - styled).mean() > 1.0
