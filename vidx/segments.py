@@ -427,7 +427,7 @@ def segment_outputs(
 ) -> list[Output]:
     """The outputs of one segment, written to ``paths``, each restyler primed by the warm-up
     frames before the segment (see :mod:`vidx.restyle.priming`)."""
-    from vidx.restyle.priming import PrimedRestyler, read_warmup, warmup_trim
+    from vidx.restyle.priming import PrimedRestyler, Renumbered, read_warmup, warmup_trim
 
     frames: list = []
     if analysis is not None and any(o.restyler is not None for o in outputs):
@@ -436,6 +436,8 @@ def segment_outputs(
     out = []
     for o, path in zip(outputs, paths, strict=True):
         restyler = o.restyler
+        if restyler is not None and seg.first:
+            restyler = Renumbered(restyler, seg.first)
         if restyler is not None and frames and analysis is not None:
             restyler = PrimedRestyler(restyler, frames, analysis, raft_state)
         out.append(
