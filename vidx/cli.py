@@ -367,7 +367,7 @@ def upscale(input: list[Path], output: str, **values: Any) -> None:
 def restyle(input: list[Path], output: str, **values: Any) -> None:
     """Restyle every frame (embedded --style or diffusion --prompt), then upscale to --size."""
     chosen = given(values, RESTYLE)
-    if not any(k in chosen for k in ("style", "style_image", "prompt")):
+    if not any(k in chosen for k in ("style", "style_image", "prompt", "prompt_schedule")):
         chosen["style"] = "0"
     render_command("restyle", input, output, chosen)
 

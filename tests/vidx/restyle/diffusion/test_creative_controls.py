@@ -231,3 +231,17 @@ def test_lora_on_sdxl(tiny_xl_dir, tmp_path):
 
     plain, styled, zero = one(), one(lora=((lora, 1.0),)), one(lora=((lora, 0.0),))
     assert np.array_equal(plain, zero) and np.abs(plain.astype(int) - styled).mean() > 1.0
+
+
+def test_prompt_schedule_in_seconds_on_the_command_line(tiny_model_dir, tmp_path):
+    src = make_clip(tmp_path / "in.mp4", frames=6, size=(64, 64), fps=24)
+    out = tmp_path / "out.mp4"
+    args = ["--model", tiny_model_dir, "--steps", "2", "--work-size", "64", "--segment-frames", "3"]
+    schedule = ["--prompt-schedule", "0:snowy street; 0.125s:summer street"]
+    result = run_cli("restyle", src, "-o", out, *args, *schedule, "--prompt-transition", "2")
+    assert result.exit_code == 0, result.output
+    meta = json.loads(Path(f"{out}.json").read_text())
+    assert meta["params"]["restyle"]["prompt_schedule"] == "0: snowy street; 3: summer street"
+    assert meta["restyle"]["prompt_schedule"][1] == {"frame": 3, "prompt": "summer street"}
+    bad = run_cli("restyle", src, "-o", tmp_path / "b.mp4", *args, "--prompt-schedule", "3:x")
+    assert bad.exit_code == 2 and "--prompt-schedule starts at frame 3" in bad.stderr
