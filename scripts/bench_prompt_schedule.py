@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from bench_restyle import SETUPS, clip_psnr, exact_errors, make_clip, make_contexts  # noqa: E402
 from make_tiny_model import build_tiny_model  # noqa: E402
 
@@ -79,6 +80,7 @@ def bench_size(size: str, args, workdir: Path) -> dict:
             **base,
         )
         out, wall = render(pipe, opts, frames, ctxs)
+        print(f"{size}: transition {transition} rendered in {wall:.0f} s", file=sys.stderr)
         err = exact_errors(out, flows)
         window = err["per_pair"][args.change - 1 : args.change + max(transition, 1)]
         psnrs = [
@@ -126,7 +128,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--transitions", type=int, nargs="+", default=[1, 12])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--out", default="bench-results/prompt_schedule.json")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a busy box)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         rows = [bench_size(s, args, Path(tmp)) for s in args.sizes]
     print_table(rows)
