@@ -10,7 +10,8 @@ length (1 = a hard switch, for contrast). Reported: the lowest PSNR of frames 0.
 against the single-prompt run (done-when: >= 40 dB on frames 0-8 for a change at 12), the exact
 warping error per pair (mean, worst pair, worst pair in the change window CHANGE..CHANGE+T) and
 its ratio to the mean pair (done-when: <= 1.5), and the mean gradient energy (sharpness) of the
-frames after the change next to the single-prompt run's.
+frames after the change next to the single-prompt run's, and the PSNR of those frames to the
+single-prompt run (how far the new prompt moved them).
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def bench_size(size: str, args, workdir: Path) -> dict:
                 "transition": transition,
                 "wall_s": wall,
                 "psnr_min_before_db": min(psnrs),
+                "psnr_after_db": clip_psnr(out[after], single[after]),  # how far the change moved
                 "warp_error": err,
                 "worst_in_change": max(window),
                 "worst_in_change_over_mean": max(window) / err["mean"],
@@ -102,7 +104,10 @@ def bench_size(size: str, args, workdir: Path) -> dict:
 
 
 def print_table(rows: list[dict]) -> None:
-    head = "size  T   PSNR0-k(dB)  warp mean  worst(change)  /mean  worst(all)/mean  sharp after"
+    head = (
+        "size  T   PSNR0-k(dB)  warp mean  worst(change)  /mean  worst(all)/mean  sharp after"
+        "  PSNR after(dB)"
+    )
     print(head)
     for r in rows:
         s = r["single"]
@@ -117,6 +122,7 @@ def print_table(rows: list[dict]) -> None:
                 f"{r['size']:5} {t['transition']:<3} {psnr:>11}  {t['warp_error']['mean']:.4f}     "
                 f"{t['worst_in_change']:13.4f}  {t['worst_in_change_over_mean']:5.2f}  "
                 f"{t['worst_over_mean']:15.2f}  {t['sharpness_after']:.4f}"
+                f"  {t['psnr_after_db']:14.1f}"
             )
 
 
