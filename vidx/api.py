@@ -16,7 +16,7 @@ from vidx.io.inputs import check_regular_file
 from vidx.io.lock import OutputLock
 from vidx.io.probe import VideoInfo
 from vidx.jobfile import load_job
-from vidx.jobs import Target, execute, plan, plan_preview
+from vidx.jobs import Target, execute, frame_rate, plan, plan_preview
 from vidx.options import JobOptions
 from vidx.pipeline import JobResult, ProgressCallback
 from vidx.variants import variant_targets
@@ -102,7 +102,8 @@ def preview(
     **values: Any,
 ) -> dict:
     """A labelled contact sheet: a few frames of ``input`` restyled at each value of one list
-    in ``vary`` (``strength``, ``style``, ``seed`` or ``prompt``); returns its summary."""
+    in ``vary`` (``strength``, ``style``, ``seed``, ``prompt``, ``lora`` or
+    ``ip_adapter_scale``); returns its summary."""
     from vidx.preview import plan_rows, run_preview
 
     opts = _options(options, values)
@@ -110,15 +111,17 @@ def preview(
         opts = opts.with_values(style="0")
     plan_rows(opts.restyle, vary or {}, frames, cell_width)  # every option, before any file
     job = plan_preview(input, output, opts)
+    rate = frame_rate(job.info)
     with OutputLock([job.targets[0].path], command=command):
         return run_preview(
             job.input,
             job.targets[0].path,
-            opts.restyle,
+            job.targets[0].options.restyle,  # (a prompt schedule's times now in frames)
             vary or {},
             opts.device,
             frames=frames,
             cell_width=cell_width,
+            rate=float(rate) if rate else None,
         )
 
 

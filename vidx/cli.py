@@ -86,7 +86,11 @@ def option_param(name: str, **change: Any) -> inspect.Parameter:
     annotation = change.get("annotation", hints(cls)[name])
     if name == "style" and "annotation" not in change:
         annotation = str | None  # a job file's integer style is a string here
-    if "annotation" not in change and str in typing.get_args(annotation):
+    default = change.get("default", default_of(f))
+    if typing.get_origin(annotation) is tuple:  # a repeatable flag (--lora A --lora B)
+        item = typing.get_args(annotation)[0]
+        annotation = list[item]  # type: ignore[valid-type]
+    elif "annotation" not in change and str in typing.get_args(annotation):
         # a number or text (--start 1.5, 00:01:30, 120f): text here, the option parses it
         annotation = str | None if type(None) in typing.get_args(annotation) else str
     text = escape(change.get("help", meta.help))  # help renders literally ("[shared]")
@@ -94,7 +98,7 @@ def option_param(name: str, **change: Any) -> inspect.Parameter:
     if annotation is bool:  # a switch: --temporal / --no-temporal
         names = f"{names}/--no-{names.removeprefix('--')}"
     info = typer.Option(names, help=text, rich_help_panel=meta.panel)
-    return keyword(name, annotation, change.get("default", default_of(f)), info)
+    return keyword(name, annotation, default, info)
 
 
 def keyword(name: str, annotation: Any, default: Any, info: Any) -> inspect.Parameter:
@@ -290,6 +294,9 @@ def command_line() -> str:
 def given(values: dict[str, Any], names: list[str]) -> dict[str, Any]:
     """The option values the user changed from their defaults (the API fills in the rest)."""
     everything = all_options()
+    for n in names:
+        if isinstance(default_of(everything[n][1]), tuple):  # a repeatable flag: list or None
+            values[n] = tuple(values[n] or ())
     return {n: values[n] for n in names if values[n] != default_of(everything[n][1])}
 
 
@@ -370,7 +377,7 @@ def upscale(input: list[Path], output: str, **values: Any) -> None:
 def restyle(input: list[Path], output: str, **values: Any) -> None:
     """Restyle every frame (embedded --style or diffusion --prompt), then upscale to --size."""
     chosen = given(values, RESTYLE)
-    if not any(k in chosen for k in ("style", "style_image", "prompt")):
+    if not any(k in chosen for k in ("style", "style_image", "prompt", "prompt_schedule")):
         chosen["style"] = "0"
     render_command("restyle", input, output, chosen)
 
@@ -380,6 +387,12 @@ PREVIEW_LISTS: dict[str, dict[str, Any]] = {
     "seed": dict(annotation=str | None, help="Comma list of seeds."),
     "style": dict(annotation=list[str] | None, help="Embedded style; repeat for several rows."),
     "prompt": dict(annotation=list[str] | None, help="Diffusion prompt; repeat for several rows."),
+    "lora": dict(
+        annotation=list[str] | None,
+        default=None,
+        help="LoRA PATH[:WEIGHT] (a comma list applies together); repeat for several rows.",
+    ),
+    "ip_adapter_scale": dict(annotation=str | None, help="Comma list of IP-Adapter weights."),
 }
 PREVIEW = [n for n in group_names(RestyleOptions, DeviceOptions) if n not in PREVIEW_LISTS]
 
@@ -428,6 +441,8 @@ def lists(values: dict[str, Any]) -> dict[str, list]:
         "seed": numbers("seed", int),
         "style": values.pop("style") or [],
         "prompt": values.pop("prompt") or [],
+        "lora": values.pop("lora") or [],
+        "ip_adapter_scale": numbers("ip_adapter_scale", float),
     }
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from vidx.errors import OptionError
-from vidx.options import JobOptions, Opt, all_options, check_type
+from vidx.options import LORA_WEIGHT, JobOptions, Opt, all_options, check_type
 from vidx.upscale.registry import NAMES as UPSCALERS
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -150,8 +150,16 @@ def _check_table(table: Any, label: str, where: Any, folder: Path) -> dict[str, 
             raise OptionError(f"{where(label, key)}: {exc.named(key)}") from None
         if path_key(key) and isinstance(value, str):
             value = _inside(value, key, folder, where(label, key))
+        elif key == "lora":  # PATH[:WEIGHT] items: the path resolves, the weight stays
+            value = [_inside_lora(v, folder, where(label, key)) for v in value]
         out[key] = value
     return out
+
+
+def _inside_lora(value: str, folder: Path, place: str) -> str:
+    m = LORA_WEIGHT.match(value.strip())
+    path, weight = (m["path"], f":{m['weight']}") if m else (value.strip(), "")
+    return _inside(path, "lora", folder, place) + weight
 
 
 def _inside(value: str, key: str, folder: Path, place: str) -> str:

@@ -185,6 +185,7 @@ def plan(
         info = sequence_info(seq) if seq is not None else probe(src)
         check_pixels(info.width, info.height, shared.input.max_pixels, f"input {src}")
         _check_trim(info, shared)
+    targets = [in_frames(t, None if is_image_path(src) else frame_rate(info)) for t in targets]
     # 2. what the job reads besides the input
     files = [seq.pattern if seq is not None else src, *reads]
     for t in targets:
@@ -217,13 +218,28 @@ def plan_preview(input: str | Path, output: str | Path, options: JobOptions) -> 
         raise OptionError(f"{src} is a picture; preview takes a video", param="input")
     info = probe(src)
     check_pixels(info.width, info.height, options.input.max_pixels, f"input {src}")
-    target = Target(out, options)
+    target = in_frames(Target(out, options), frame_rate(info))
     if not target.image:
         raise OptionError(f"{out}: a contact sheet is a picture (.png or .jpg)", param="output")
     _check_target(src, target, None, video_ok=True)
     files = [src, *_model_files(options), *_region_files(options, info)]
     _check_paths([target], files)
     return Plan(src, info, [target], files)
+
+
+def in_frames(target: Target, rate: Fraction | None) -> Target:
+    """``target`` with its prompt schedule's times in frames at the input's ``rate`` (so a
+    segment, a Ray worker and the sidecar all count frames); other targets unchanged."""
+    r = target.options.restyle
+    if r.prompt_schedule is None:
+        return target
+    from dataclasses import replace
+
+    from vidx.prompt_schedule import in_frames as schedule_in_frames
+
+    text, transition = schedule_in_frames(r.prompt_schedule, r.prompt_transition, rate, r.prompt)
+    options = target.options.with_values(prompt_schedule=text, prompt_transition=transition)
+    return replace(target, options=options)
 
 
 def _check_trim(info: VideoInfo, options: JobOptions) -> None:
@@ -256,6 +272,19 @@ def _model_files(options: JobOptions) -> list[Path]:
     if r.active and r.style_image:
         check_image_file(Path(r.style_image), limit, "style_image")
         found.append(Path(r.style_image))
+    for text in r.lora if r.active else ():
+        from vidx.options import parse_lora
+
+        check_regular_file(Path(parse_lora(text)[0]), "lora")
+        found.append(Path(parse_lora(text)[0]))
+    if r.active and r.ip_adapter:
+        check_regular_file(Path(r.ip_adapter), "ip_adapter")
+        encoder = Path(r.ip_adapter).parent / "image_encoder"
+        if not (encoder / "config.json").is_file():
+            raise ModelError(
+                f"ip_adapter {r.ip_adapter}: no image encoder beside it ({encoder}/config.json)"
+            )
+        found.append(Path(r.ip_adapter))
     if r.active and r.model and _looks_local(r.model):
         model = Path(r.model)
         if not model.exists():

@@ -22,6 +22,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from vidx.errors import OptionError
+from vidx.prompt_schedule import INTERPOLATIONS
 
 if TYPE_CHECKING:
     from vidx.io.writer import EncodeSettings
@@ -119,6 +120,8 @@ class OptionGroup:
             own[f.name] = hints(cls)[f.name].from_flat(values)
         for name, value in own.items():
             check_type(cls, name, value)
+            if isinstance(value, list):  # a repeatable option from a job file or the CLI
+                own[name] = tuple(value)
         return cls(**own)
 
     def flat(self) -> dict[str, Any]:
@@ -140,13 +143,23 @@ def hints(cls: type) -> dict[str, Any]:
 
 
 def allowed_types(cls: type, name: str) -> tuple[type, ...]:
-    """The runtime types an option accepts (``float`` also takes ``int``)."""
+    """The runtime types an option accepts (``float`` also takes ``int``; a repeatable
+    ``tuple[str, ...]`` option also takes a list, as a job file writes it)."""
     hint = hints(cls)[name]
     args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     out: list[type] = []
     for arg in args:
-        out += [int, float] if arg is float else [type(None) if arg is None else arg]
+        if typing.get_origin(arg) is tuple:
+            out += [tuple, list]
+        else:
+            out += [int, float] if arg is float else [type(None) if arg is None else arg]
     return tuple(out)
+
+
+def item_type(cls: type, name: str) -> type | None:
+    """The item type of a repeatable option (``tuple[str, ...]`` -> ``str``), else None."""
+    hint = hints(cls)[name]
+    return typing.get_args(hint)[0] if typing.get_origin(hint) is tuple else None
 
 
 def check_type(cls: type, name: str, value: Any) -> None:
@@ -154,9 +167,18 @@ def check_type(cls: type, name: str, value: Any) -> None:
         return
     allowed = allowed_types(cls, name)
     ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
+    item = item_type(cls, name)
+    if ok and item is not None:
+        ok = all(isinstance(v, item) for v in value)
     if not ok:
         words = {type(None): "none", float: "a number", int: "an integer", str: "text"}
-        wanted = [words.get(t, t.__name__) for t in allowed if not (t is int and float in allowed)]
+        if item is not None:
+            words[tuple] = f"a list of {words.get(item, item.__name__)}"
+        wanted = [
+            words.get(t, t.__name__)
+            for t in allowed
+            if not (t is int and float in allowed) and t is not list
+        ]
         raise OptionError(f"must be {' or '.join(wanted)}, got {value!r}", param=name)
 
 
@@ -490,6 +512,35 @@ class RestyleOptions(OptionGroup):
         True, "Reuse the previous frame along the optical flow (steady output).", T
     )
     temporal_weight: float = option(0.8, "Style backend: weight of the warped previous output.", T)
+    lora: tuple[str, ...] = option(
+        (),
+        "Diffusion LoRA, a .safetensors file: PATH or PATH:WEIGHT (1); repeat for more.",
+        D,
+        path=True,
+    )
+    prompt_schedule: str | None = option(
+        None,
+        "Diffusion prompts over time: '0:snowy street; 4s:spring street; 96:summer street' "
+        "(keys in frames, seconds 4s or MM:SS, from the first frame written).",
+        D,
+    )
+    prompt_transition: str | int = option(
+        "12", "Blend into each scheduled prompt over this many frames (12) or seconds (0.5s).", D
+    )
+    prompt_interpolation: str = option(
+        "linear",
+        "Blend of scheduled prompts' embeddings: linear or slerp.",
+        D,
+        choices=INTERPOLATIONS,
+    )
+    ip_adapter: str | None = option(
+        None,
+        "Diffusion: IP-Adapter .safetensors (SD1.x; its image_encoder/ folder beside it) that "
+        "makes --style-image guide the restyle.",
+        D,
+        path=True,
+    )
+    ip_adapter_scale: float = option(0.6, "Diffusion: weight of the IP-Adapter's image.", D)
     refine_strength: float = option(0.0, "Diffusion detail refine after upscaling (0 = off).", D)
     compile: bool = option(False, "torch.compile the UNet (GPU).", D)
     mask: str | None = option(
@@ -516,23 +567,31 @@ class RestyleOptions(OptionGroup):
             from vidx.restyle.style_catalog import parse_style
 
             parse_style(self.style)  # a number, a name or a blend
-        if self.prompt is not None and (self.style is not None or self.style_image is not None):
+        diffusion = self.backend == "diffusion"
+        if diffusion and self.style is not None:
             raise OptionError(
                 "is for diffusion; give either a prompt or a style/style_image, not both",
                 param="prompt",
             )
-        if self.prompt is None and self.model is not None:
+        if diffusion and self.style_image is not None and self.ip_adapter is None:
+            raise OptionError(
+                "with a prompt needs --ip-adapter (a diffusion model takes a picture's style "
+                "through an IP-Adapter)",
+                param="style_image",
+            )
+        if not diffusion and self.model is not None:
             raise OptionError("needs a prompt (the diffusion backend)", param="model")
-        if self.prompt is not None and not self.model:
+        self._check_diffusion_extras(diffusion)
+        if diffusion and not self.model:
             raise OptionError(
                 "is required for the diffusion restyle (a folder, a .safetensors file or a hub id)",
                 param="model",
             )
         if self.strength is not None:
-            number("strength", self.strength, 0, 1, open_low=self.prompt is not None)
+            number("strength", self.strength, 0, 1, open_low=diffusion)
         number("temporal_weight", self.temporal_weight, 0, 1)
         number("refine_strength", self.refine_strength, 0, 1)
-        if self.refine_strength and self.prompt is None:
+        if self.refine_strength and not diffusion:
             raise OptionError(
                 "needs a prompt and a model (diffusion refine)", param="refine_strength"
             )
@@ -558,14 +617,73 @@ class RestyleOptions(OptionGroup):
         """Whether only part of each frame is restyled (``mask`` or ``keep``)."""
         return self.mask is not None or self.keep is not None
 
+    def _check_diffusion_extras(self, diffusion: bool) -> None:
+        """LoRAs, the prompt schedule and the IP-Adapter (each only with a diffusion model)."""
+        object.__setattr__(self, "lora", tuple(self.lora))
+        given = [n for n in ("lora", "prompt_schedule", "ip_adapter") if getattr(self, n)]
+        if given and not diffusion:
+            raise OptionError("needs a prompt and a model (the diffusion backend)", param=given[0])
+        for text in self.lora:
+            parse_lora(text)
+        if self.prompt_schedule is not None:
+            from vidx.prompt_schedule import parse_schedule, resolve
+
+            keys = parse_schedule(self.prompt_schedule)
+            if not any(k.seconds for k in keys):  # with seconds: checked again with the rate
+                resolve(keys, None, self.prompt)
+        from vidx.prompt_schedule import parse_transition
+
+        parse_transition(self.prompt_transition)
+        choice("prompt_interpolation", self.prompt_interpolation, INTERPOLATIONS)
+        number("ip_adapter_scale", self.ip_adapter_scale, 0, 4)
+        if self.ip_adapter is not None:
+            if not self.ip_adapter.lower().endswith(".safetensors"):
+                raise OptionError(
+                    f"must be a .safetensors file (pickled weights are refused), got "
+                    f"{self.ip_adapter!r}",
+                    param="ip_adapter",
+                )
+            if self.style_image is None:
+                raise OptionError(
+                    "needs --style-image (the picture it follows)", param="ip_adapter"
+                )
+            if self.refine_strength:
+                raise OptionError("and --refine-strength cannot be combined", param="ip_adapter")
+
     @property
     def backend(self) -> str:
-        return "diffusion" if self.prompt is not None else "style"
+        diffusion = self.prompt is not None or self.prompt_schedule is not None
+        return "diffusion" if diffusion else "style"
 
     @property
     def active(self) -> bool:
         """Whether anything asks for a restyle (a style, a style image or a prompt)."""
-        return any(v is not None for v in (self.style, self.style_image, self.prompt))
+        asks = (self.style, self.style_image, self.prompt, self.prompt_schedule)
+        return any(v is not None for v in asks)
+
+
+LORA_WEIGHT = re.compile(r"^(?P<path>.+):(?P<weight>[-+]?(?:\d+\.?\d*|\.\d+))$")
+
+
+def parse_lora(text: str) -> tuple[str, float]:
+    """``"style.safetensors:0.7"`` -> ``("style.safetensors", 0.7)``; no weight is 1.0.
+
+    Only ``.safetensors`` files: a pickled LoRA (.bin/.pt/.ckpt/.pth) could run code when read.
+    """
+    m = LORA_WEIGHT.match(text.strip())
+    path, weight = (m["path"], float(m["weight"])) if m else (text.strip(), 1.0)
+    suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    if suffix in ("bin", "pt", "pth", "ckpt"):
+        raise OptionError(
+            f"{path!r} is a pickled file; LoRAs are read from .safetensors only (convert it)",
+            param="lora",
+        )
+    if suffix != "safetensors":
+        raise OptionError(
+            f"must be a .safetensors file (PATH[:WEIGHT]), got {text!r}", param="lora"
+        )
+    number("lora", weight, -4, 4)
+    return path, weight
 
 
 FLOW_METHODS = ("dis", "farneback", "raft")

@@ -27,7 +27,7 @@ from vidx.restyle.base import Restyler
 from vidx.restyle.factory import diffusion_options, make_restyler
 from vidx.upscale.classic import resize
 
-VARIABLE = ("strength", "style", "seed", "prompt")
+VARIABLE = ("strength", "style", "seed", "prompt", "lora", "ip_adapter_scale")
 HEADER_HEIGHT = 28  # strip above the cells with the column labels
 LABEL_WIDTH = 160  # column left of the cells with the row labels
 BACKGROUND = (24, 24, 24)
@@ -173,12 +173,22 @@ def plan_rows(
     if not 32 <= cell_width <= 4096:
         raise OptionError(f"must be 32 to 4096 pixels, got {cell_width}", param="cell_width")
     key, values = check_variations(base, variations)
-    fixed = {k: v[0] for k, v in variations.items() if k != key}
+    fixed = {k: row_value(k, v[0]) for k, v in variations.items() if k != key}
     specs = [
-        base.with_values(**{**fixed, **({key: v} if key else {}), "temporal": False})
+        base.with_values(
+            **{**fixed, **({key: row_value(key, v)} if key else {}), "temporal": False}
+        )
         for v in values
     ]
     return specs, key, values
+
+
+def row_value(key: str, value: object) -> object:
+    """A row's value as the option takes it: a ``lora`` row is a comma list of
+    ``PATH[:WEIGHT]`` applied together (``""``: no LoRA)."""
+    if key == "lora" and isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return value
 
 
 def row_label(key: str | None, value: object, spec: RestyleOptions) -> str:
@@ -186,6 +196,8 @@ def row_label(key: str | None, value: object, spec: RestyleOptions) -> str:
         return f"{spec.backend} restyle"
     if key == "prompt":
         return f"prompt: {value}"
+    if key == "lora":
+        return "lora " + (", ".join(Path(v).name for v in str(value).split(",")) or "none")
     return f"{key} {value}"
 
 
@@ -227,11 +239,14 @@ def run_preview(
     device: DeviceOptions = DeviceOptions(),
     frames: int = 3,
     cell_width: int = 320,
+    rate: float | None = None,
 ) -> dict:
     """Write a contact sheet PNG/JPEG: the source row, then one row per varied value.
 
-    ``variations`` maps ``strength``/``style``/``seed``/``prompt`` to value lists; at most one
-    list has several values (the rows), single values apply to every row. Returns a summary
+    ``variations`` maps ``strength``/``style``/``seed``/``prompt``/``lora``/
+    ``ip_adapter_scale`` to value lists; at most one list has several values (the rows), single
+    values apply to every row. ``rate`` (frames/s) numbers each shown frame as the render
+    would (a prompt schedule shows the prompt of that frame). Returns a summary
     (rows, frame times, sheet size, timings in seconds). The output path is checked by the
     caller (:func:`vidx.api.preview`).
     """
@@ -246,7 +261,8 @@ def run_preview(
     restylers = _restylers(specs, device)
     t_load = time.perf_counter()
     rows: list[tuple[str, list[np.ndarray]]] = [("source", [rgb for _, rgb in grabbed])]
-    rate = float(as_fraction(probe(src).average_rate) or 0) if base.masked else 0.0
+    if rate is None and base.masked:  # a mask video's frames are numbered by the clip's rate
+        rate = float(as_fraction(probe(src).average_rate) or 0)
     for value, spec, restyler in zip(values, specs, restylers, strict=True):
         cells = []
         region = RegionTrack(spec.mask, spec.keep, spec.mask_feather) if spec.masked else None

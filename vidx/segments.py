@@ -454,7 +454,13 @@ def segment_outputs(
 ) -> list[Output]:
     """The outputs of one segment, written to ``paths``, each restyler primed by the warm-up
     frames before the segment (see :mod:`vidx.restyle.priming`)."""
-    from vidx.restyle.priming import PrimedRestyler, read_anchor, read_warmup, warmup_trim
+    from vidx.restyle.priming import (
+        PrimedRestyler,
+        Renumbered,
+        read_anchor,
+        read_warmup,
+        warmup_trim,
+    )
 
     frames: list = []
     anchor = None
@@ -466,9 +472,11 @@ def segment_outputs(
     out = []
     for o, path in zip(outputs, paths, strict=True):
         restyler = o.restyler
-        if restyler is not None and frames and analysis is not None:
+        if restyler is not None and frames and analysis is not None:  # numbered in the job
             first = seg.first - len(frames)
             restyler = PrimedRestyler(restyler, frames, analysis, raft_state, anchor, first)
+        if restyler is not None and seg.first:  # the segment's own frames, numbered in the job
+            restyler = Renumbered(restyler, seg.first)
         out.append(
             Output(
                 path=path,

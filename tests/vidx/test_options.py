@@ -161,3 +161,28 @@ def test_cli_functions_are_short() -> None:
         if isinstance(n, ast.FunctionDef) and n.end_lineno - n.lineno + 1 > 60
     ]
     assert long == []
+
+
+def test_a_repeatable_option_is_one_value_on_every_face(tmp_path: Path) -> None:
+    """``lora`` (``tuple[str, ...]``): a repeated flag, a job-file list and an API tuple."""
+    from vidx.cli import given
+
+    (tmp_path / "a.safetensors").write_bytes(b"")
+    (tmp_path / "b.safetensors").write_bytes(b"")
+    a, b = str(tmp_path / "a.safetensors"), str(tmp_path / "b.safetensors:0.5")
+    job = tmp_path / "job.toml"
+    job.write_text(
+        "[shared]\nprompt = 'x'\nmodel = 'org/model'\n"
+        "[variants.v]\nlora = ['a.safetensors', 'b.safetensors:0.5']\n"
+    )
+    from_job = JobOptions.from_flat(load_job(job).settings("v"))
+    from_api = JobOptions().with_values(prompt="x", model="org/model", lora=(a, b))
+    cli_values = {**cli_defaults("restyle"), "prompt": "x", "model": "org/model", "lora": [a, b]}
+    from_cli = JobOptions.from_flat(given(cli_values, list(all_options())))
+    assert from_job.restyle.lora == from_api.restyle.lora == from_cli.restyle.lora == (a, b)
+    with pytest.raises(OptionError, match="lora must be a list of text"):
+        JobOptions.from_flat({"prompt": "x", "model": "m", "lora": [1]})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[variants.v]\nprompt = 'x'\nmodel = 'org/m'\nlora = ['../x.safetensors']\n")
+    with pytest.raises(OptionError, match="bad.toml:4: lora '../x.safetensors' must be a path"):
+        load_job(bad)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vidx.options import DeviceOptions, RestyleOptions
+from vidx.options import DeviceOptions, RestyleOptions, parse_lora
+from vidx.prompt_schedule import transition_frames
 from vidx.restyle.base import Restyler
 from vidx.upscale.base import Upscaler
 
@@ -80,6 +81,13 @@ def diffusion_options(spec: RestyleOptions, device: DeviceOptions = DeviceOption
         pixel_fusion_weight=t.pixel_fusion_weight,
         color_match=t.color_match,
         cross_frame_blocks=t.cross_frame_blocks,
+        lora=tuple(parse_lora(text) for text in spec.lora),
+        prompt_schedule=spec.prompt_schedule,
+        prompt_transition=transition_frames(spec.prompt_transition, None),
+        prompt_interpolation=spec.prompt_interpolation,
+        ip_adapter=spec.ip_adapter,
+        style_image=spec.style_image if spec.ip_adapter else None,
+        ip_adapter_scale=spec.ip_adapter_scale,
         **control_options(spec),
     )
 

@@ -144,3 +144,28 @@ class PrimedRestyler:
         if name == "inner":
             raise AttributeError(name)
         return getattr(self.inner, name)  # the backend's own attributes (unet_calls, ...)
+
+
+class Renumbered:
+    """Wraps a restyler so that the frames of a segment starting at job frame ``first`` reach
+    it numbered as in the whole job (``ctx.index + first``): a prompt schedule's keys count
+    job frames, and a segment's reader counts from 0."""
+
+    def __init__(self, inner: Restyler, first: int) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.first = first
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def __call__(self, image: np.ndarray, ctx: FrameContext) -> np.ndarray:
+        return self.inner(image, replace(ctx, index=ctx.index + self.first))
+
+    def describe(self) -> dict:
+        return self.inner.describe()
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)

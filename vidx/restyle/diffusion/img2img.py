@@ -24,6 +24,14 @@ import temporal
 from vidx.errors import InputError
 from vidx.frame import FrameContext
 from vidx.options import attention_blocks
+from vidx.prompt_schedule import prompt_at
+from vidx.restyle.diffusion.adapters import (
+    apply_loras,
+    file_sha256,
+    image_embeds,
+    load_ip_adapter,
+    load_loras,
+)
 from vidx.restyle.diffusion.attention import CrossFrameState, install_cross_frame
 from vidx.restyle.diffusion.control import make_guide
 from vidx.restyle.diffusion.denoise import (
@@ -38,6 +46,7 @@ from vidx.restyle.diffusion.engine import RESTYLE_SEEDS, ReuseEngine, latent_flo
 from vidx.restyle.diffusion.loading import load_pipeline, set_scheduler
 from vidx.restyle.diffusion.options import DiffusionOptions, work_size_for
 from vidx.restyle.diffusion.pixel import PixelMemory, PixelTarget, follow_color
+from vidx.restyle.diffusion.prompts import blend
 
 __all__ = ["DiffusionRestyler", "check_frame", "latent_flow_mask", "resize_rgb"]
 
@@ -51,6 +60,17 @@ def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return np.ascontiguousarray(image)
     shrink = h <= image.shape[0] and w <= image.shape[1]
     return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+
+
+def read_picture(path: str | None) -> np.ndarray:
+    """The IP-Adapter's style picture as ``(H, W, 3)`` uint8 RGB."""
+    from PIL import Image
+
+    try:
+        with Image.open(str(path)) as im:
+            return np.asarray(im.convert("RGB"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"style_image {path} cannot be read: {exc}") from None
 
 
 def check_frame(image: np.ndarray) -> np.ndarray:
@@ -89,6 +109,11 @@ class DiffusionRestyler:
             pipe = load_pipeline(options.model, options.device, options.dtype, options.allow_pickle)
         self.pipe = pipe
         set_scheduler(pipe, options.scheduler)
+        if options.ip_adapter:  # before cross-frame attention: it rebuilds every processor
+            load_ip_adapter(pipe, options.ip_adapter)
+        self.loras = load_loras(pipe, options.lora)
+        self._keys = options.schedule()
+        self._style = read_picture(options.style_image) if options.ip_adapter else None
         self.attn: CrossFrameState | None = None
         if options.cross_frame_attn:
             self.attn = install_cross_frame(pipe.unet, attention_blocks(options.cross_frame_blocks))
@@ -102,7 +127,8 @@ class DiffusionRestyler:
         self.anchored_keyframes = 0
         self._engine = ReuseEngine(self.options, RESTYLE_SEEDS)
         self._pixels = PixelMemory()
-        self._cond: dict[tuple[int, int], Conditioning] = {}
+        self._cond: dict[tuple[tuple[int, int], str], Conditioning] = {}
+        self._style_embeds: dict[bool, list[torch.Tensor]] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -115,19 +141,38 @@ class DiffusionRestyler:
         if self.control is not None:
             self.control.reset()
 
-    def _conditioning(self, size: tuple[int, int]) -> Conditioning:
-        if size not in self._cond:
+    def _encoded(self, size: tuple[int, int], prompt: str) -> Conditioning:
+        """One prompt's conditioning, encoded once per working size (and IP-Adapter image)."""
+        if (size, prompt) not in self._cond:
             o = self.options
-            self._cond[size] = encode_conditioning(
-                self.pipe,
-                o.prompt,
-                o.negative_prompt,
-                o.guidance,
-                size,
-                cfg_with_embedding=o.lcm_cfg,
+            cond = encode_conditioning(
+                self.pipe, prompt, o.negative_prompt, o.guidance, size, cfg_with_embedding=o.lcm_cfg
             )
-            self._cond[size].control = self.control
-        return self._cond[size]
+            if self._style is not None:
+                cond.added = {**(cond.added or {}), "image_embeds": self._image_embeds(cond.cfg)}
+            cond.control = self.control
+            self._cond[(size, prompt)] = cond
+        return self._cond[(size, prompt)]
+
+    def _image_embeds(self, cfg: bool) -> list[torch.Tensor]:
+        if cfg not in self._style_embeds and self._style is not None:
+            self._style_embeds[cfg] = image_embeds(self.pipe, self._style, cfg)
+        return self._style_embeds[cfg]
+
+    def _conditioning(self, size: tuple[int, int], index: int = 0) -> Conditioning:
+        """Frame ``index``'s conditioning: its scheduled prompt, blended in a transition."""
+        o = self.options
+        before, after, w = prompt_at(index, self._keys, o.prompt_transition)
+        if w >= 1:
+            return self._encoded(size, after)
+        a, b = self._encoded(size, before), self._encoded(size, after)
+        return blend(a, b, w, o.prompt_interpolation)
+
+    def _activate(self) -> None:
+        """This restyler's LoRA weights and IP-Adapter scale on the (maybe shared) pipeline."""
+        apply_loras(self.pipe, self.loras)
+        if self._style is not None:
+            self.pipe.set_ip_adapter_scale(self.options.ip_adapter_scale)
 
     def _predict(self, pipe, latents, t, cond):
         self.unet_calls += 1
@@ -141,6 +186,7 @@ class DiffusionRestyler:
     def __call__(self, image: np.ndarray, ctx: FrameContext) -> np.ndarray:
         o, pipe = self.options, self.pipe
         image = check_frame(image)
+        self._activate()
         size = work_size_for(image.shape[0], image.shape[1], o.work_size)
         if size[0] * size[1] > TILING_PIXELS:
             pipe.vae.enable_tiling()
@@ -154,7 +200,7 @@ class DiffusionRestyler:
             pipe, z, ctx, strength=o.strength, reuse_strength=o.reuse_strength
         )
         reuse, anchored = plan.reuse, plan.anchored
-        cond = self._conditioning(size)
+        cond = self._conditioning(size, ctx.index)
 
         if self.attn is not None:  # a fresh start forgets; a frame tied to the past attends
             if not plan.tied:
@@ -252,4 +298,18 @@ class DiffusionRestyler:
             "other_frames": other,
             "attention_store_bytes": self.attn.nbytes() if self.attn is not None else 0,
             "control": self.control.describe() if self.control is not None else None,
+            "lora": [{k: r[k] for k in ("path", "weight", "sha256")} for r in self.loras],
+            "prompt_schedule": [{"frame": f, "prompt": p} for f, p in self._keys],
+            "ip_adapter": self._ip_record(),
+        }
+
+    def _ip_record(self) -> dict | None:
+        o = self.options
+        if o.ip_adapter is None:
+            return None
+        return {
+            "path": o.ip_adapter,
+            "sha256": file_sha256(o.ip_adapter),
+            "style_image": o.style_image,
+            "scale": o.ip_adapter_scale,
         }

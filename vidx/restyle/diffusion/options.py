@@ -13,6 +13,7 @@ from vidx.options import (
     PIXEL_FUSIONS,
     attention_blocks,
 )
+from vidx.prompt_schedule import INTERPOLATIONS, parse_schedule, resolve
 
 SCHEDULERS = ("euler", "euler-a", "ddim", "dpm++", "lcm", "model")
 
@@ -67,6 +68,10 @@ class DiffusionOptions:
     each source frame at the working size, at conditioning scale ``control_strength``, for the
     ``[control_start, control_end]`` fraction of the steps run; ``control_guess`` is guess mode
     (``vidx.restyle.diffusion.control``).
+    ``lora``: ``(path, weight)`` pairs (``.safetensors``). ``prompt_schedule``: keys in frames
+    (``vidx.prompt_schedule``), blended in over ``prompt_transition`` frames by
+    ``prompt_interpolation``. ``ip_adapter``: an SD1.x IP-Adapter file that conditions every
+    frame on ``style_image`` at ``ip_adapter_scale``.
     """
 
     model: str = ""
@@ -114,6 +119,13 @@ class DiffusionOptions:
     control_end: float = 1.0
     control_guess: bool = False
     depth_model: str = ""
+    lora: tuple[tuple[str, float], ...] = ()
+    prompt_schedule: str | None = None
+    prompt_transition: int = 12
+    prompt_interpolation: str = "linear"
+    ip_adapter: str | None = None
+    style_image: str | None = None
+    ip_adapter_scale: float = 0.6
 
     def check(self) -> DiffusionOptions:
         """Raise OptionError naming the first bad value (``param``); returns self."""
@@ -154,6 +166,7 @@ class DiffusionOptions:
         attention_blocks(self.cross_frame_blocks)
         _integer("noise_subcells", self.noise_subcells, 1, 16)
         self._check_control()
+        self._check_prompts()
         return self
 
     def _check_control(self) -> None:
@@ -172,6 +185,21 @@ class DiffusionOptions:
             raise OptionError(
                 "depth needs depth_model (a local depth-estimation folder)", param="control"
             )
+
+    def _check_prompts(self) -> None:
+        _integer("prompt_transition", self.prompt_transition, 0, 100_000)
+        _choice("prompt_interpolation", self.prompt_interpolation, INTERPOLATIONS)
+        if self.prompt_schedule is not None:
+            self.schedule()
+        if self.ip_adapter is not None and self.style_image is None:
+            raise OptionError("needs style_image (the picture it follows)", param="ip_adapter")
+
+    def schedule(self) -> list[tuple[int, str]]:
+        """The prompt schedule as ``[(frame, prompt)]`` from frame 0 (just the prompt when
+        there is none); keys must be in frames here (the job's plan converts seconds)."""
+        if self.prompt_schedule is None:
+            return [(0, self.prompt)]
+        return resolve(parse_schedule(self.prompt_schedule), None, self.prompt or None)
 
     @property
     def reuse(self) -> bool:

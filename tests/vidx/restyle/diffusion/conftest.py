@@ -97,3 +97,17 @@ def clip():
 def clip_tools():
     """``(pan_clip, contexts)`` for tests that make their own clips."""
     return pan_clip, contexts
+
+
+@pytest.fixture(scope="session")
+def tiny_adapters(tiny_model_dir, tmp_path_factory) -> dict[str, Path]:
+    """A random LoRA and a random IP-Adapter (image encoder beside it) for the tiny model."""
+    spec = importlib.util.spec_from_file_location(
+        "make_tiny_adapters", ROOT / "scripts" / "make_tiny_adapters.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    folder = tmp_path_factory.mktemp("tiny-adapters")
+    lora = module.build_tiny_lora(tiny_model_dir, folder / "lora.safetensors", seed=1)
+    ip = module.build_tiny_ip_adapter(tiny_model_dir, folder / "ip", seed=2)
+    return {"lora": lora, "ip_adapter": ip}
