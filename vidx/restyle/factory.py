@@ -72,6 +72,11 @@ def diffusion_options(spec: RestyleOptions, device: DeviceOptions = DeviceOption
         pixel_fusion_weight=t.pixel_fusion_weight,
         color_match=t.color_match,
         cross_frame_blocks=t.cross_frame_blocks,
+        cfg=spec.cfg,
+        cfg_negative=spec.cfg_negative,
+        similarity_threshold=t.similarity_threshold,
+        max_skip=t.max_skip,
+        vae=str(spec.vae) if spec.vae else "",
     )
 
 

@@ -29,6 +29,8 @@ from vidx.restyle.diffusion.attention import CrossFrameState, install_cross_fram
 from vidx.restyle.diffusion.denoise import (
     Conditioning,
     Pull,
+    ResidualNegative,
+    UNetCounter,
     decode_latent,
     denoise,
     encode_conditioning,
@@ -42,6 +44,7 @@ from vidx.restyle.diffusion.loading import load_pipeline, set_scheduler
 from vidx.restyle.diffusion.options import DiffusionOptions, work_size_for
 from vidx.restyle.diffusion.pixel import PixelMemory, PixelTarget, follow_color
 from vidx.restyle.diffusion.reuse import SEED_SCHEDULER, NoiseCarrier
+from vidx.restyle.diffusion.similarity import SimilarityFilter, still_cells
 
 MASK_THRESHOLD = 0.75  # a latent cell is reliable when 75% of the pixels under it are
 TILING_PIXELS = 1536 * 1536  # VAE tiling above this many working pixels
@@ -97,7 +100,9 @@ class DiffusionRestyler:
     def __init__(self, options: DiffusionOptions, pipe=None) -> None:
         self.options = options.check()
         if pipe is None:
-            pipe = load_pipeline(options.model, options.device, options.dtype, options.allow_pickle)
+            pipe = load_pipeline(
+                options.model, options.device, options.dtype, options.allow_pickle, options.vae
+            )
         self.pipe = pipe
         set_scheduler(pipe, options.scheduler)
         self.attn: CrossFrameState | None = None
@@ -106,7 +111,13 @@ class DiffusionRestyler:
         if options.compile:
             pipe.unet.compile(dynamic=False)
         self.unet_calls = 0
+        self.unet_rows = 0
         self.unet_calls_keyframes = 0
+        self._counter = UNetCounter(pipe.unet)
+        o = self.options
+        self._filter = SimilarityFilter(o.similarity_threshold, o.max_skip, o.seed)
+        self._last_output: np.ndarray | None = None
+        self.still_cells = 0.0  # rendered frames' worth of latent cells kept as they were
         self.frames = 0
         self.keyframes = 0
         self.anchored_keyframes = 0
@@ -121,7 +132,9 @@ class DiffusionRestyler:
         self._prev_latent: torch.Tensor | None = None
         self._prev_noise: torch.Tensor | None = None
         self._key_output: np.ndarray | None = None
+        self._last_output = None
         self._noise.reset()
+        self._filter.reset()
         self._track.clear()
         self._pixels.clear()
         if self.attn is not None:
@@ -137,12 +150,14 @@ class DiffusionRestyler:
                 o.guidance,
                 size,
                 cfg_with_embedding=o.lcm_cfg,
+                mode=o.cfg,
+                negative_source=o.cfg_negative,
             )
         return self._cond[size]
 
-    def _predict(self, pipe, latents, t, cond):
+    def _predict(self, pipe, latents, t, cond, negative=None):
         self.unet_calls += 1
-        return predict_noise(pipe, latents, t, cond)
+        return predict_noise(pipe, latents, t, cond, negative)
 
     def _on_step(self, i: int, t: torch.Tensor) -> None:
         if self.attn is not None:
@@ -156,6 +171,10 @@ class DiffusionRestyler:
         if size[0] * size[1] > TILING_PIXELS:
             pipe.vae.enable_tiling()
         work = resize_rgb(image, size)
+        if self._last_output is not None and self._filter.skip(work, ctx.scene_cut):
+            self.frames += 1  # near-identical to the last rendered frame: its output as is
+            return self._last_output.copy()
+        prior = self._filter.rendered(work)
 
         # 1. encode the frame; decide what can be reused
         z = encode_image(pipe, work)
@@ -219,8 +238,11 @@ class DiffusionRestyler:
             timesteps = schedule(pipe, o.steps, strength)
 
         # 3. denoise from the noised start latent
-        calls_before = self.unet_calls
+        calls_before, rows_before = self.unet_calls, self._counter.rows
         latents = renoise(pipe, z_start, noise, timesteps[:1])
+        negative = None  # residual guidance: the negative leads back to the start latent
+        if cond.residual:
+            negative = ResidualNegative(z_start, once=cond.residual == "once")
         step_gen = torch.Generator(device="cpu").manual_seed(o.seed + SEED_SCHEDULER)
         try:
             latents = denoise(
@@ -233,12 +255,21 @@ class DiffusionRestyler:
                 predict=self._predict,
                 generator=step_gen,
                 on_step=self._on_step,
+                negative=negative,
             )
         finally:
+            self.unet_rows += self._counter.rows - rows_before
             if self.attn is not None:
                 self.attn.end_frame(keyframe=not reuse)
 
-        # 4. decode, anchor colour, keep state (a keyframe becomes the new anchor)
+        # 4. still latent cells keep the last rendered latent; decode, anchor colour, keep state
+        # (a keyframe becomes the new anchor)
+        if prior is not None and prev_latent is not None and prev_latent.shape == latents.shape:
+            if not ctx.scene_cut:
+                cell = int(getattr(pipe, "vae_scale_factor", 8))
+                keep = still_cells(prior, work, cell, latents)
+                latents = latents + keep * (prev_latent - latents)
+                self.still_cells += float(keep.mean())
         out = decode_latent(pipe, latents)
         if o.color_anchor and o.color_anchor_weight > 0:
             if o.color_match == "follow" and warped is not None:
@@ -247,6 +278,7 @@ class DiffusionRestyler:
                 out = self._anchor(out, self._key_output)
         self._prev_latent, self._prev_noise = latents, noise
         self._pixels.keep(out, work, keyframe=not reuse)
+        self._last_output = out
         self.frames += 1
         if not reuse:
             self._track.set(latents)
@@ -291,13 +323,18 @@ class DiffusionRestyler:
                 "color_match": o.color_match,
                 "pixel_fusion": o.pixel_fusion,
             },
+            "cfg": o.cfg if o.cfg != "residual" else f"residual-{o.cfg_negative}",
             "frames": self.frames,
+            "skipped_frames": self._filter.skipped,
+            "still_cells_frames": self.still_cells,
             "keyframes": self.keyframes,
             "anchored_keyframes": self.anchored_keyframes,
             "unet_calls": self.unet_calls,
             "unet_calls_keyframes": self.unet_calls_keyframes,
             "unet_calls_other": self.unet_calls - self.unet_calls_keyframes,
             "unet_calls_per_frame": self.unet_calls / self.frames if self.frames else 0.0,
+            "unet_rows": self.unet_rows,
+            "unet_rows_per_frame": self.unet_rows / self.frames if self.frames else 0.0,
             "other_frames": other,
             "attention_store_bytes": self.attn.nbytes() if self.attn is not None else 0,
         }

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vidx.errors import OptionError
-from vidx.options import COLOR_MATCHES, FUSIONS, NOISE_WARPS, PIXEL_FUSIONS, attention_blocks
+from vidx.options import (
+    CFG_MODES,
+    CFG_NEGATIVES,
+    COLOR_MATCHES,
+    FUSIONS,
+    NOISE_WARPS,
+    PIXEL_FUSIONS,
+    attention_blocks,
+)
 
 SCHEDULERS = ("euler", "euler-a", "ddim", "dpm++", "lcm", "model")
 
@@ -40,6 +48,19 @@ class DiffusionOptions:
 
     ``lcm_cfg``: a UNet with a guidance embedding (LCM-distilled, ``time_cond_proj_dim``) takes
     ``guidance`` through the embedding only; set this to also run classifier-free guidance.
+    ``cfg`` picks the classifier-free guidance wherever there is some (``guidance > 1``, and
+    for such UNets only with ``lcm_cfg``): ``"full"`` (a negative batch row every step),
+    ``"residual"`` (StreamDiffusion's RCFG, one row a step; ``cfg_negative="self"``: the
+    negative leads back to the frame's start latent, ``"once"``: a real negative on the first
+    step of each frame, ``denoise.ResidualNegative``) or ``"none"``.
+
+    ``similarity_threshold`` > 0: the stochastic similarity filter (StreamDiffusion). A frame
+    whose working image has cosine similarity ``c`` to the last *rendered* one's (so slow
+    change adds up and is not skipped for ever) reuses the last output as is with probability
+    ``max(0, 1 - (1 - c) / (1 - threshold))``, drawn from a generator seeded by ``seed``, at
+    most ``max_skip`` frames in a row; scene cuts are never skipped.
+    ``vae``: a diffusers autoencoder folder (``AutoencoderKL`` or the tiny ``AutoencoderTiny``)
+    replacing the model's.
     - ``pull`` / ``pull_steps`` / ``pull_weight``: for the first ``pull_steps`` fraction of the
       denoising steps, move the latent toward the renoised warped previous latent inside the mask.
     - ``cross_frame_attn``: self-attention also attends to the anchor's (last keyframe's) and
@@ -94,6 +115,11 @@ class DiffusionOptions:
     pixel_fusion_weight: float = 0.5
     color_match: str = "follow"
     cross_frame_blocks: str = "all"
+    cfg: str = "full"
+    cfg_negative: str = "self"
+    similarity_threshold: float = 0.0
+    max_skip: int = 10
+    vae: str = ""
 
     def check(self) -> DiffusionOptions:
         """Raise OptionError naming the first bad value (``param``); returns self."""
@@ -133,6 +159,10 @@ class DiffusionOptions:
         _choice("color_match", self.color_match, COLOR_MATCHES)
         attention_blocks(self.cross_frame_blocks)
         _integer("noise_subcells", self.noise_subcells, 1, 16)
+        _choice("cfg", self.cfg, CFG_MODES)
+        _choice("cfg_negative", self.cfg_negative, CFG_NEGATIVES)
+        _unit("similarity_threshold", self.similarity_threshold)
+        _integer("max_skip", self.max_skip, 0, 1000)
         return self
 
     @property
