@@ -386,7 +386,7 @@ class DiffusionTemporalOptions(OptionGroup):
     )
     similarity_threshold: float = option(
         0.0,
-        "Diffusion: a frame this similar (cosine, e.g. 0.98) to the last rendered one may "
+        "Diffusion: a frame this similar (cosine, e.g. 0.99) to the last rendered one may "
         "reuse its result; skips become likelier as it nears 1 (0 = off).",
         T,
     )

@@ -245,3 +245,20 @@ def test_a_few_step_lcm_model_runs_every_temporal_step(tiny_lcm_dir, clip):
     plain = dataclasses.replace(opts, latent_blend=False, fusion_weight=0.0, warp_noise=False)
     _, out3 = run(r1.pipe, plain, frames, ctxs)
     assert not np.array_equal(out1[3], out3[3])  # the temporal steps acted
+
+
+def test_the_options_reach_the_backend():
+    from vidx.options import DiffusionTemporalOptions, RestyleOptions
+    from vidx.restyle.factory import diffusion_options
+
+    spec = RestyleOptions(
+        prompt="p",
+        model="m",
+        cfg="residual",
+        cfg_negative="once",
+        vae="taesd",
+        diffusion_temporal=DiffusionTemporalOptions(similarity_threshold=0.99, max_skip=4),
+    )
+    o = diffusion_options(spec)
+    assert (o.cfg, o.cfg_negative, o.vae) == ("residual", "once", "taesd")
+    assert (o.similarity_threshold, o.max_skip) == (0.99, 4)
