@@ -210,7 +210,7 @@ def run_naive(model: Path, opts: DiffusionOptions, frames, device, dtype) -> dic
         outs.append(np.asarray(img.resize((w, h))))
     wall = time.perf_counter() - start
     counter.close()
-    return {"wall_s": wall, "unet_calls": counter.calls, "outputs": outs}
+    return {"wall_s": wall, "unet_calls": counter.calls, "unet_rows": counter.rows, "outputs": outs}
 
 
 def run_temporal(model: Path, opts: DiffusionOptions, frames, ctxs) -> dict:
@@ -223,7 +223,13 @@ def run_temporal(model: Path, opts: DiffusionOptions, frames, ctxs) -> dict:
         outs.append(out)
     wall = time.perf_counter() - start
     info = restyler.describe()
-    return {"wall_s": wall, "unet_calls": info["unet_calls"], "outputs": outs, "describe": info}
+    return {
+        "wall_s": wall,
+        "unet_calls": info["unet_calls"],
+        "unet_rows": info["unet_rows"],
+        "outputs": outs,
+        "describe": info,
+    }
 
 
 def cached_naive(folder: str, size: str, opts: DiffusionOptions, frames, run) -> dict:
@@ -244,6 +250,7 @@ def cached_naive(folder: str, size: str, opts: DiffusionOptions, frames, run) ->
         return {
             "wall_s": float(data["wall_s"]),
             "unet_calls": int(data["unet_calls"]),
+            "unet_rows": int(data["unet_rows"]) if "unet_rows" in data else 0,
             "outputs": list(data["outputs"]),
         }
     result = run()
@@ -253,6 +260,7 @@ def cached_naive(folder: str, size: str, opts: DiffusionOptions, frames, run) ->
         outputs=np.stack(result["outputs"]),
         wall_s=result["wall_s"],
         unet_calls=result["unet_calls"],
+        unet_rows=result["unet_rows"],
     )
     return result
 
@@ -325,6 +333,7 @@ def bench_size(size: str, args, workdir: Path) -> dict:
             "wall_s": naive["wall_s"],
             "fps": n / naive["wall_s"],
             "unet_calls_per_frame": naive["unet_calls"] / n,
+            "unet_rows_per_frame": naive["unet_rows"] / n,
             "warp_error": n_err,
         },
         "temporal": {
@@ -332,6 +341,8 @@ def bench_size(size: str, args, workdir: Path) -> dict:
             "wall_with_analysis_s": temp["wall_s"] + analysis_s,
             "fps": n / temp["wall_s"],
             "unet_calls_per_frame": temp["unet_calls"] / n,
+            "unet_rows_per_frame": temp["unet_rows"] / n,
+            "skipped_frames": temp["describe"]["skipped_frames"],
             "warp_error": t_err,
             "keyframes": temp["describe"]["keyframes"],
             "anchored_keyframes": temp["describe"]["anchored_keyframes"],
@@ -341,6 +352,7 @@ def bench_size(size: str, args, workdir: Path) -> dict:
     t, nv = row["temporal"], row["naive"]
     row["ratios"] = {
         "unet_calls": nv["unet_calls_per_frame"] / t["unet_calls_per_frame"],
+        "unet_rows": t["unet_rows_per_frame"] / max(nv["unet_rows_per_frame"], 1e-9),
         "wall": t["wall_s"] / nv["wall_s"],
         "wall_with_analysis": t["wall_with_analysis_s"] / nv["wall_s"],
         "warp_error": t_err["mean"] / n_err["mean"],
@@ -383,7 +395,9 @@ def print_table(rows: list[dict]) -> None:
         )
         print(
             f"{'':6} time x{q['wall']:.2f} (x{q['wall_with_analysis']:.2f} with flow analysis), "
-            f"{q['unet_calls']:.2f}x fewer UNet calls, PSNR to per-frame "
+            f"{q['unet_calls']:.2f}x fewer UNet calls (rows x{q['unet_rows']:.2f}: "
+            f"{t['unet_rows_per_frame']:.2f} vs {nv['unet_rows_per_frame']:.2f} a frame), "
+            "PSNR to per-frame "
             f"{t['psnr_to_per_frame_db']:.1f} dB; source itself {r['source_warp_error']:.5f}"
         )
         print(f"{'':6} per pair: " + " ".join(f"{e:.4f}" for e in te["per_pair"]))

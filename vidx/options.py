@@ -336,6 +336,8 @@ FUSIONS = ("x0", "latent")
 PIXEL_FUSIONS = ("fidelity", "plain", "off")
 COLOR_MATCHES = ("follow", "keyframe")
 ATTENTION_BLOCKS = ("down", "mid", "up")
+CFG_MODES = ("full", "residual", "none")
+CFG_NEGATIVES = ("self", "once")
 
 
 def attention_blocks(text: str) -> tuple[str, ...]:
@@ -414,6 +416,13 @@ class DiffusionTemporalOptions(OptionGroup):
     lcm_cfg: bool = option(
         False, "Diffusion: LCM-distilled UNets also get classifier-free guidance.", D
     )
+    similarity_threshold: float = option(
+        0.0,
+        "Diffusion: a frame this similar (cosine, e.g. 0.99) to the last rendered one may "
+        "reuse its result; skips become likelier as it nears 1 (0 = off).",
+        T,
+    )
+    max_skip: int = option(10, "Diffusion: at most this many frames in a row reuse a result.", T)
 
     def __post_init__(self) -> None:
         choice("noise_warp", self.noise_warp, NOISE_WARPS)
@@ -430,6 +439,8 @@ class DiffusionTemporalOptions(OptionGroup):
         choice("color_match", self.color_match, COLOR_MATCHES)
         attention_blocks(self.cross_frame_blocks)
         number("reuse_strength", self.reuse_strength, 0, 1, open_low=True)
+        number("similarity_threshold", self.similarity_threshold, 0, 1)
+        number("max_skip", self.max_skip, 0, 1000)
 
 
 CONTROL_KINDS = ("canny", "edges", "depth")
@@ -503,6 +514,26 @@ class RestyleOptions(OptionGroup):
     )
     steps: int = option(20, "Diffusion steps.", D)
     guidance: float = option(7.5, "Classifier-free guidance scale.", D)
+    cfg: str = option(
+        "full",
+        "Guidance: full (a negative UNet batch row every step), residual (one row a step; "
+        "the negative from the start latent) or none.",
+        D,
+        choices=CFG_MODES,
+    )
+    cfg_negative: str = option(
+        "self",
+        "Residual guidance's negative: self (no extra UNet work) or once (a real negative on "
+        "each frame's first step).",
+        D,
+        choices=CFG_NEGATIVES,
+    )
+    vae: str | None = option(
+        None,
+        "Diffusion: another autoencoder (a diffusers folder, e.g. a tiny AutoencoderTiny).",
+        D,
+        path=True,
+    )
     scheduler: str = option("ddim", "euler, euler-a, ddim, dpm++, lcm or model.", D)
     seed: int = option(0, "Random seed.", D)
     work_size: int | None = option(
@@ -597,6 +628,10 @@ class RestyleOptions(OptionGroup):
             )
         if self.work_size is not None:
             number("work_size", self.work_size, 64, 4096)
+        choice("cfg", self.cfg, CFG_MODES)
+        choice("cfg_negative", self.cfg_negative, CFG_NEGATIVES)
+        if self.vae is not None and self.prompt is None:
+            raise OptionError("needs a prompt and a model (diffusion backend)", param="vae")
         if self.diffusion_control.controlnet and self.prompt is None:
             raise OptionError("needs a prompt and a model (diffusion restyle)", param="controlnet")
         if self.keep is not None:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from vidx.restyle.diffusion.fusion import X0Fusion, fuse_prediction
+from vidx.options import CFG_MODES, CFG_NEGATIVES
+from vidx.restyle.diffusion.fusion import X0Fusion, alpha_sigma, fuse_prediction
 
 if TYPE_CHECKING:
     from vidx.restyle.diffusion.control import ControlNetGuide
@@ -29,6 +30,8 @@ class Conditioning:
     ``use_cfg`` None means classifier-free guidance whenever ``guidance > 1``.
     ``timestep_cond`` is the guidance embedding of guidance-distilled (LCM) UNets.
     ``control``: a ControlNet whose residuals go into every UNet call (``control.py``).
+    ``residual`` (with ``cfg``) replaces the negative half of each UNet call by the residual
+    negative of :class:`ResidualNegative`: one batch row per step instead of two.
     """
 
     embeds: torch.Tensor
@@ -37,6 +40,7 @@ class Conditioning:
     timestep_cond: torch.Tensor | None = None
     use_cfg: bool | None = None
     control: ControlNetGuide | None = None
+    residual: str = ""  # "" (full CFG), "self" or "once": residual CFG's negative (RCFG)
 
     @property
     def cfg(self) -> bool:
@@ -89,17 +93,25 @@ def encode_conditioning(
     size: tuple[int, int],
     *,
     cfg_with_embedding: bool = False,
+    mode: str = "full",
+    negative_source: str = "self",
 ) -> Conditioning:
     """Encode the prompts once; ``size`` is the working ``(H, W)`` (SDXL time ids use it).
 
     A UNet with a guidance embedding (LCM-distilled, ``time_cond_proj_dim``) gets ``guidance``
     through the embedding (``w = guidance - 1``, as diffusers does) and no classifier-free
     guidance, unless ``cfg_with_embedding``; any other UNet gets classifier-free guidance when
-    ``guidance > 1``.
+    ``guidance > 1``. ``mode`` picks the guidance where there is some: ``"full"`` (a negative
+    batch row every step), ``"residual"`` (RCFG with ``negative_source`` ``"self"`` or
+    ``"once"``, see :class:`ResidualNegative`) or ``"none"`` (never classifier-free guidance).
     """
+    if mode not in CFG_MODES:
+        raise ValueError(f"mode must be one of {', '.join(CFG_MODES)}, got {mode!r}")
+    if negative_source not in CFG_NEGATIVES:
+        raise ValueError(f"negative_source must be self or once, got {negative_source!r}")
     device = pipe.unet.device
     embedded = has_guidance_embedding(pipe)
-    cfg = guidance > 1.0 and (cfg_with_embedding or not embedded)
+    cfg = mode != "none" and guidance > 1.0 and (cfg_with_embedding or not embedded)
     added = None
     if is_sdxl(pipe):
         pos, neg, pooled, neg_pooled = pipe.encode_prompt(
@@ -132,7 +144,8 @@ def encode_conditioning(
         gs = torch.tensor([guidance - 1.0])
         tcond = pipe.get_guidance_scale_embedding(gs, embedding_dim=proj_dim)
         tcond = tcond.to(device=device, dtype=embeds.dtype)
-    return Conditioning(embeds, guidance, added, tcond, use_cfg=cfg)
+    residual = negative_source if cfg and mode == "residual" else ""
+    return Conditioning(embeds, guidance, added, tcond, use_cfg=cfg, residual=residual)
 
 
 def _vae_dtype(pipe) -> torch.dtype:
@@ -145,7 +158,10 @@ def encode_image(pipe, image: np.ndarray) -> torch.Tensor:
     vae = pipe.vae
     x = torch.from_numpy(np.ascontiguousarray(image)).to(vae.device)
     x = x.permute(2, 0, 1)[None].to(_vae_dtype(pipe)) / 127.5 - 1.0
-    latent = vae.encode(x).latent_dist.mean
+    encoded = vae.encode(x)
+    # AutoencoderKL gives a distribution (its mean is taken), AutoencoderTiny the latent itself
+    dist = getattr(encoded, "latent_dist", None)
+    latent = dist.mean if dist is not None else encoded.latents
     shift = getattr(vae.config, "shift_factor", None) or 0.0
     return ((latent - shift) * vae.config.scaling_factor).to(pipe.unet.dtype)
 
@@ -179,29 +195,91 @@ def renoise(pipe, latent: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) ->
 
 
 class UNetCounter:
-    """Counts UNet forward calls (a classifier-free-guidance batch is one call)."""
+    """Counts UNet forward calls (a classifier-free-guidance batch is one call) and the batch
+    rows they carried (``rows``: the work; full guidance is two rows a step, residual one)."""
 
     def __init__(self, unet) -> None:
         self.calls = 0
+        self.rows = 0
         self._handle = unet.register_forward_pre_hook(self._hook)
 
     def _hook(self, module, args) -> None:
         self.calls += 1
+        self.rows += int(args[0].shape[0]) if args else 1
 
     def close(self) -> None:
         self._handle.remove()
 
 
-def predict_noise(pipe, latents: torch.Tensor, t: torch.Tensor, cond: Conditioning):
-    """One UNet call with classifier-free guidance; ``latents`` is ``(B, 4, h, w)``."""
+class ResidualNegative:
+    """The negative half of residual classifier-free guidance (StreamDiffusion's RCFG,
+    Kodaira et al. 2023), for one frame: no negative batch row on most steps.
+
+    ``x_t = a x0 + s eps`` (``a``, ``s`` the scheduler's at ``t``). The negative prediction is
+    the noise that leads from ``x_t`` back to ``source``: ``(x_t - a source) / s`` (as v for
+    v-prediction models). Self-negative (``once`` False): ``source`` is the latent the frame
+    started from before it was noised (on the first step this is exactly the noise added), so
+    guidance pushes away from the input toward the prompt at no UNet cost. One-time negative
+    (``once``): the first step runs the real negative and keeps the clean latent it points to.
+    """
+
+    def __init__(self, source: torch.Tensor, once: bool = False) -> None:
+        self.source = source.float()
+        self.pending = once
+
+    def output(self, sched, latents: torch.Tensor, t: torch.Tensor) -> torch.Tensor | None:
+        """The negative model output at ``t``; None where the scheduler's form is unknown."""
+        coef = _model_form(sched, t)
+        if coef is None:
+            return None
+        a, s, kind = coef
+        eps = (latents.float() - a * self.source) / s
+        out = a * eps - s * self.source if kind == "v_prediction" else eps
+        return out.to(latents.dtype)
+
+    def keep(self, sched, latents: torch.Tensor, t: torch.Tensor, uncond: torch.Tensor) -> None:
+        """Keep the clean latent the real negative ``uncond`` points to (one-time negative)."""
+        self.pending = False
+        coef = _model_form(sched, t)
+        if coef is None:
+            return
+        a, s, kind = coef
+        x, out = latents.float(), uncond.float()
+        self.source = a * x - s * out if kind == "v_prediction" else (x - s * out) / a
+
+
+def _model_form(sched, t: torch.Tensor) -> tuple[float, float, str] | None:
+    """``(a, s, prediction_type)`` where the residual negative is defined, else None."""
+    coef = alpha_sigma(sched, t)
+    kind = getattr(sched.config, "prediction_type", "epsilon")
+    sigma_form = float(getattr(sched, "init_noise_sigma", 1.0)) > 1.0
+    if coef is None or coef[1] <= 0 or kind not in ("epsilon", "v_prediction"):
+        return None
+    if kind == "v_prediction" and sigma_form:
+        return None
+    return coef[0], coef[1], kind
+
+
+def _positive(value: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
+    """The positive half of an encoded pair (a tensor, or the IP-Adapter's list of them)."""
+    if isinstance(value, list):
+        return [v.chunk(2)[1] for v in value]
+    return value.chunk(2)[1]
+
+
+def _unet(pipe, latents: torch.Tensor, t: torch.Tensor, cond: Conditioning, both: bool):
+    """One UNet call; ``both``: negative and positive rows (``cond.cfg``), else positive only."""
     b = latents.shape[0]
-    x = torch.cat([latents] * 2) if cond.cfg else latents
+    x = torch.cat([latents] * 2) if both else latents
     x = pipe.scheduler.scale_model_input(x, t)
-    embeds = cond.embeds
-    added = cond.added
-    reps = b if embeds.shape[0] == (2 if cond.cfg else 1) else 1
+    embeds, added = cond.embeds, cond.added
+    if cond.cfg and not both:  # residual guidance: the positive half of the encoded pair
+        embeds = embeds.chunk(2)[1]
+        if added is not None:
+            added = {k: _positive(v) for k, v in added.items()}
+    reps = b if embeds.shape[0] == (2 if both else 1) else 1
     if reps > 1:  # a batch of tiles shares one prompt
-        half = embeds.chunk(2) if cond.cfg else (embeds,)
+        half = embeds.chunk(2) if both else (embeds,)
         embeds = torch.cat([h.expand(reps, *h.shape[1:]) for h in half])
         if added is not None:
             added = {
@@ -212,9 +290,9 @@ def predict_noise(pipe, latents: torch.Tensor, t: torch.Tensor, cond: Conditioni
     if tcond is not None and tcond.shape[0] != x.shape[0]:
         tcond = tcond.expand(x.shape[0], -1)
     control = {}
-    if cond.control is not None:
-        control = cond.control.residuals(x, t, embeds, tcond, added, cond.cfg)
-    out = pipe.unet(
+    if cond.control is not None:  # residuals for the batch actually sent (``both`` or not)
+        control = cond.control.residuals(x, t, embeds, tcond, added, both)
+    return pipe.unet(
         x,
         t,
         encoder_hidden_states=embeds,
@@ -223,13 +301,35 @@ def predict_noise(pipe, latents: torch.Tensor, t: torch.Tensor, cond: Conditioni
         return_dict=False,
         **control,
     )[0]
+
+
+def predict_noise(
+    pipe,
+    latents: torch.Tensor,
+    t: torch.Tensor,
+    cond: Conditioning,
+    negative: ResidualNegative | None = None,
+):
+    """One UNet call with classifier-free guidance; ``latents`` is ``(B, 4, h, w)``.
+
+    With ``cond.residual`` and a ``negative``, the call has the positive rows only and the
+    negative comes from ``negative`` (except a one-time negative's first step)."""
+    residual = cond.cfg and bool(cond.residual) and negative is not None
+    if residual and negative is not None and not negative.pending:
+        neg = negative.output(pipe.scheduler, latents, t)
+        if neg is not None:
+            text = _unet(pipe, latents, t, cond, both=False)
+            return neg + cond.guidance * (text - neg)
+    out = _unet(pipe, latents, t, cond, both=cond.cfg)
     if cond.cfg:
         uncond, text = out.chunk(2)
+        if residual and negative is not None:
+            negative.keep(pipe.scheduler, latents, t, uncond)
         out = uncond + cond.guidance * (text - uncond)
     return out
 
 
-Predictor = Callable[[object, torch.Tensor, torch.Tensor, Conditioning], torch.Tensor]
+Predictor = Callable[..., torch.Tensor]  # (pipe, latents, t, cond[, negative]) -> output
 
 
 @torch.no_grad()
@@ -245,6 +345,7 @@ def denoise(
     on_step: Callable[[int, torch.Tensor], None] | None = None,
     fusion: X0Fusion | None = None,
     keep: Keep | None = None,
+    negative: ResidualNegative | None = None,
 ) -> torch.Tensor:
     """Run the scheduler from noisy ``latents`` over ``timesteps``; returns the clean latent.
 
@@ -254,6 +355,7 @@ def denoise(
     ``fusion.target`` inside ``fusion.mask`` (``fusion.fuse_prediction``).
     ``on_step(i, t)`` runs before each UNet call (cross-frame attention keys on ``t``).
     With ``keep``, the kept part is the source's latent at every step (:class:`Keep`).
+    ``negative`` (residual guidance) is passed on to ``predict``.
     """
     sched = pipe.scheduler
     step_kwargs = {}
@@ -267,7 +369,10 @@ def denoise(
             on_step(i, t)
         if cond.control is not None:
             cond.control.at_step(i, len(timesteps))
-        eps = predict(pipe, latents, t, cond)
+        if negative is None:
+            eps = predict(pipe, latents, t, cond)
+        else:
+            eps = predict(pipe, latents, t, cond, negative)
         if fusion is not None and i < fusion.steps:
             eps = fuse_prediction(sched, latents, eps, t, fusion)
         latents = sched.step(eps, t, latents, **step_kwargs, return_dict=False)[0]

@@ -33,6 +33,7 @@ from vidx.restyle.diffusion.denoise import (
     Conditioning,
     Keep,
     Pull,
+    ResidualNegative,
     denoise,
     predict_noise,
     renoise,
@@ -206,9 +207,11 @@ class ReuseEngine:
         predict: Callable = predict_noise,
         on_step: Callable[[int, torch.Tensor], None] | None = None,
         keep: Keep | None = None,
+        negative: ResidualNegative | None = None,
     ) -> torch.Tensor:
         """Noise ``plan.z_start`` to its first timestep and denoise it (module doc, step 3);
-        ``keep`` holds a kept region at the source's latent, noised to each step."""
+        ``keep`` holds a kept region at the source's latent, noised to each step; ``negative``
+        is residual guidance's negative (``denoise.ResidualNegative``)."""
         latents = renoise(pipe, plan.z_start, plan.noise, plan.timesteps[:1])
         if keep is not None:
             latents = keep.blend(pipe, latents, plan.timesteps[0])
@@ -224,6 +227,7 @@ class ReuseEngine:
             generator=gen,
             on_step=on_step,
             keep=keep,
+            negative=negative,
         )
 
     def keep(self, latents: torch.Tensor, plan: FramePlan) -> None:

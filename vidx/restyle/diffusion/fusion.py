@@ -157,7 +157,7 @@ class X0Fusion:
     refine: Callable[[torch.Tensor], torch.Tensor] | None = None
 
 
-def _alpha_sigma(sched, t: torch.Tensor) -> tuple[float, float] | None:
+def alpha_sigma(sched, t: torch.Tensor) -> tuple[float, float] | None:
     """``(a, s)`` with ``x_t = a x0 + s eps`` for the scheduler at ``t`` (``a = 1`` for
     sigma-parameterised schedulers such as Euler); None if unknown."""
     sigmas = getattr(sched, "sigmas", None)
@@ -205,7 +205,7 @@ def fuse_prediction(
     Schedulers whose noise level cannot be read (or other prediction types) get ``output``
     unchanged.
     """
-    coef = _alpha_sigma(sched, t)
+    coef = alpha_sigma(sched, t)
     kind = getattr(sched.config, "prediction_type", "epsilon")
     if coef is None or kind not in ("epsilon", "v_prediction") or coef[1] <= 0:
         return output

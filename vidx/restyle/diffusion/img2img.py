@@ -37,6 +37,8 @@ from vidx.restyle.diffusion.control import make_guide
 from vidx.restyle.diffusion.denoise import (
     Conditioning,
     Keep,
+    ResidualNegative,
+    UNetCounter,
     decode_latent,
     encode_conditioning,
     encode_image,
@@ -47,6 +49,7 @@ from vidx.restyle.diffusion.loading import load_pipeline, set_scheduler
 from vidx.restyle.diffusion.options import DiffusionOptions, work_size_for
 from vidx.restyle.diffusion.pixel import PixelMemory, PixelTarget, follow_color
 from vidx.restyle.diffusion.prompts import blend
+from vidx.restyle.diffusion.similarity import SimilarityFilter, still_cells
 
 __all__ = ["DiffusionRestyler", "check_frame", "latent_flow_mask", "resize_rgb"]
 
@@ -106,7 +109,9 @@ class DiffusionRestyler:
     def __init__(self, options: DiffusionOptions, pipe=None) -> None:
         self.options = options.check()
         if pipe is None:
-            pipe = load_pipeline(options.model, options.device, options.dtype, options.allow_pickle)
+            pipe = load_pipeline(
+                options.model, options.device, options.dtype, options.allow_pickle, options.vae
+            )
         self.pipe = pipe
         set_scheduler(pipe, options.scheduler)
         if options.ip_adapter:  # before cross-frame attention: it rebuilds every processor
@@ -121,7 +126,13 @@ class DiffusionRestyler:
         if options.compile:
             pipe.unet.compile(dynamic=False)
         self.unet_calls = 0
+        self.unet_rows = 0
         self.unet_calls_keyframes = 0
+        self._counter = UNetCounter(pipe.unet)
+        o = self.options
+        self._filter = SimilarityFilter(o.similarity_threshold, o.max_skip, o.seed)
+        self._last_output: np.ndarray | None = None
+        self.still_cells = 0.0  # rendered frames' worth of latent cells kept as they were
         self.frames = 0
         self.keyframes = 0
         self.anchored_keyframes = 0
@@ -134,6 +145,8 @@ class DiffusionRestyler:
     def reset(self) -> None:
         """Forget the previous frame and keyframe (new clip or segment)."""
         self._key_output: np.ndarray | None = None
+        self._last_output = None
+        self._filter.reset()
         self._engine.reset()
         self._pixels.clear()
         if self.attn is not None:
@@ -146,7 +159,14 @@ class DiffusionRestyler:
         if (size, prompt) not in self._cond:
             o = self.options
             cond = encode_conditioning(
-                self.pipe, prompt, o.negative_prompt, o.guidance, size, cfg_with_embedding=o.lcm_cfg
+                self.pipe,
+                prompt,
+                o.negative_prompt,
+                o.guidance,
+                size,
+                cfg_with_embedding=o.lcm_cfg,
+                mode=o.cfg,
+                negative_source=o.cfg_negative,
             )
             if self._style is not None:
                 cond.added = {**(cond.added or {}), "image_embeds": self._image_embeds(cond.cfg)}
@@ -174,9 +194,9 @@ class DiffusionRestyler:
         if self._style is not None:
             self.pipe.set_ip_adapter_scale(self.options.ip_adapter_scale)
 
-    def _predict(self, pipe, latents, t, cond):
+    def _predict(self, pipe, latents, t, cond, negative=None):
         self.unet_calls += 1
-        return predict_noise(pipe, latents, t, cond)
+        return predict_noise(pipe, latents, t, cond, negative)
 
     def _on_step(self, i: int, t: torch.Tensor) -> None:
         if self.attn is not None:
@@ -191,11 +211,16 @@ class DiffusionRestyler:
         if size[0] * size[1] > TILING_PIXELS:
             pipe.vae.enable_tiling()
         work = resize_rgb(image, size)
+        if self._last_output is not None and self._filter.skip(work, ctx.scene_cut):
+            self.frames += 1  # near-identical to the last rendered frame: its output as is
+            return self._last_output.copy()
+        prior = self._filter.rendered(work)
         if self.control is not None:  # structure from the source frame, at the working size
             self.control.set_frame(work)
 
         # 1. encode the frame; the engine decides what it reuses and steadies it (engine.py)
         z = encode_image(pipe, work)
+        prev_latent = self._engine.prev_latent
         plan = self._engine.prepare(
             pipe, z, ctx, strength=o.strength, reuse_strength=o.reuse_strength
         )
@@ -223,20 +248,37 @@ class DiffusionRestyler:
             )
 
         # 3. denoise from the noised start latent (a kept region stays the source's latent)
-        calls_before = self.unet_calls
+        calls_before, rows_before = self.unet_calls, self._counter.rows
         keep = None
         if ctx.region is not None:
             lat_size = (z.shape[2], z.shape[3])
             keep = Keep(z, plan.noise, latent_keep(ctx.region, lat_size, z))
+        negative = None  # residual guidance: the negative leads back to the start latent
+        if cond.residual:
+            negative = ResidualNegative(plan.z_start, once=cond.residual == "once")
         try:
             latents = self._engine.denoise(
-                pipe, plan, cond, predict=self._predict, on_step=self._on_step, keep=keep
+                pipe,
+                plan,
+                cond,
+                predict=self._predict,
+                on_step=self._on_step,
+                keep=keep,
+                negative=negative,
             )
         finally:
+            self.unet_rows += self._counter.rows - rows_before
             if self.attn is not None:
                 self.attn.end_frame(keyframe=not reuse)
 
-        # 4. decode, anchor colour, keep state (a keyframe becomes the new anchor)
+        # 4. still latent cells keep the last rendered latent; decode, anchor colour, keep state
+        # (a keyframe becomes the new anchor)
+        if prior is not None and prev_latent is not None and prev_latent.shape == latents.shape:
+            if not ctx.scene_cut:
+                cell = int(getattr(pipe, "vae_scale_factor", 8))
+                still = still_cells(prior, work, cell, latents)
+                latents = latents + still * (prev_latent - latents)
+                self.still_cells += float(still.mean())
         out = decode_latent(pipe, latents)
         if o.color_anchor and o.color_anchor_weight > 0:
             if o.color_match == "follow" and warped is not None:
@@ -245,6 +287,7 @@ class DiffusionRestyler:
                 out = self._anchor(out, self._key_output)
         self._engine.keep(latents, plan)
         self._pixels.keep(out, work, keyframe=not reuse)
+        self._last_output = out
         self.frames += 1
         if not reuse:
             self.keyframes += 1
@@ -288,13 +331,18 @@ class DiffusionRestyler:
                 "color_match": o.color_match,
                 "pixel_fusion": o.pixel_fusion,
             },
+            "cfg": o.cfg if o.cfg != "residual" else f"residual-{o.cfg_negative}",
             "frames": self.frames,
+            "skipped_frames": self._filter.skipped,
+            "still_cells_frames": self.still_cells,
             "keyframes": self.keyframes,
             "anchored_keyframes": self.anchored_keyframes,
             "unet_calls": self.unet_calls,
             "unet_calls_keyframes": self.unet_calls_keyframes,
             "unet_calls_other": self.unet_calls - self.unet_calls_keyframes,
             "unet_calls_per_frame": self.unet_calls / self.frames if self.frames else 0.0,
+            "unet_rows": self.unet_rows,
+            "unet_rows_per_frame": self.unet_rows / self.frames if self.frames else 0.0,
             "other_frames": other,
             "attention_store_bytes": self.attn.nbytes() if self.attn is not None else 0,
             "control": self.control.describe() if self.control is not None else None,

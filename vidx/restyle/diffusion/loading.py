@@ -169,6 +169,7 @@ def load_pipeline(
     device: str | torch.device = "auto",
     dtype: str | torch.dtype = "auto",
     allow_pickle: bool = False,
+    vae: str = "",
 ):
     """Load an img2img pipeline (``StableDiffusionImg2ImgPipeline`` or the SDXL one).
 
@@ -177,7 +178,8 @@ def load_pipeline(
     ``torch.load(weights_only=True)``) or a hub id (cache first; online only when
     HF_HUB_OFFLINE is not set). ``device``/``dtype`` take the CLI words (``auto``, ``cuda``,
     ``fp16``...) or torch objects. No safety checker, no remote code. On CUDA the UNet goes
-    ``channels_last``; attention uses PyTorch SDPA (the diffusers default).
+    ``channels_last``; attention uses PyTorch SDPA (the diffusers default). ``vae`` names an
+    autoencoder folder to use instead of the model's (``load_vae``).
     """
     dev = device if isinstance(device, torch.device) else pick_device(str(device))
     dt = dtype if isinstance(dtype, torch.dtype) else pick_dtype(str(dtype), dev)
@@ -188,13 +190,66 @@ def load_pipeline(
     with _quiet():
         pipe = _load(str(model).strip(), dt, allow_pickle)
     pipe.set_progress_bar_config(disable=True)
+    if vae:
+        swap_vae(pipe, load_vae(str(vae), dt, allow_pickle))
     pipe = pipe.to(dev)
     if dev.type == "cuda":
         pipe.unet.to(memory_format=torch.channels_last)
-    vae = pipe.vae
-    if dt == torch.float16 and getattr(vae.config, "force_upcast", False):
-        vae.to(torch.float32)  # the SDXL VAE overflows in fp16
+    autoencoder = pipe.vae
+    if dt == torch.float16 and getattr(autoencoder.config, "force_upcast", False):
+        autoencoder.to(torch.float32)  # the SDXL VAE overflows in fp16
     return pipe
+
+
+VAE_CLASSES = ("AutoencoderKL", "AutoencoderTiny")
+
+
+def load_vae(path: str, dtype: torch.dtype, allow_pickle: bool = False):
+    """An autoencoder from a diffusers folder (``config.json`` naming ``AutoencoderKL`` or the
+    tiny ``AutoencoderTiny``); pickled ``.bin`` weights only with ``allow_pickle``."""
+    import diffusers
+
+    folder = Path(str(path)).expanduser()
+    config = folder / "config.json"
+    if not config.is_file():
+        raise ModelError(
+            f"--vae {str(path)!r} is not a diffusers autoencoder folder (no config.json)"
+        )
+    try:
+        name = str(json.loads(config.read_text(encoding="utf-8")).get("_class_name", ""))
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ModelError(f"--vae {str(path)!r}: cannot read config.json: {exc}") from None
+    if name not in VAE_CLASSES:
+        raise ModelError(
+            f"--vae {str(path)!r} is a {name or 'unknown'} model; expected "
+            f"{' or '.join(VAE_CLASSES)}"
+        )
+    if not allow_pickle and not any(folder.glob("*.safetensors")):
+        raise ModelError(
+            f"--vae {str(path)!r} has no .safetensors weights; pickled weights need "
+            "--allow-pickle (loaded with torch.load(weights_only=True))"
+        )
+    kwargs = dict(_dtype_kwargs(dtype), use_safetensors=None if allow_pickle else True)
+    try:
+        with _quiet():
+            return getattr(diffusers, name).from_pretrained(str(folder), **kwargs)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"--vae {str(path)!r} cannot be loaded: {first}") from None
+
+
+def swap_vae(pipe, autoencoder) -> None:
+    """Put ``autoencoder`` in ``pipe`` (its device and dtype) after checking it fits the UNet:
+    the same latent channels and downscale factor as the model's own autoencoder."""
+    unet_in = int(pipe.unet.config.in_channels)
+    channels = int(autoencoder.config.latent_channels)
+    factor = 2 ** (len(autoencoder.config.block_out_channels) - 1)
+    if channels != unet_in or factor != int(pipe.vae_scale_factor):
+        raise ModelError(
+            f"--vae makes {channels}-channel latents at 1/{factor} size; the model's UNet wants "
+            f"{unet_in} channels at 1/{pipe.vae_scale_factor}"
+        )
+    pipe.vae = autoencoder.to(pipe.unet.device, next(pipe.vae.parameters()).dtype)
 
 
 def _load(text: str, dtype: torch.dtype, allow_pickle: bool):

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from vidx.errors import OptionError
 from vidx.options import (
+    CFG_MODES,
+    CFG_NEGATIVES,
     COLOR_MATCHES,
     CONTROL_KINDS,
     FUSIONS,
@@ -48,6 +50,19 @@ class DiffusionOptions:
 
     ``lcm_cfg``: a UNet with a guidance embedding (LCM-distilled, ``time_cond_proj_dim``) takes
     ``guidance`` through the embedding only; set this to also run classifier-free guidance.
+    ``cfg`` picks the classifier-free guidance wherever there is some (``guidance > 1``, and
+    for such UNets only with ``lcm_cfg``): ``"full"`` (a negative batch row every step),
+    ``"residual"`` (StreamDiffusion's RCFG, one row a step; ``cfg_negative="self"``: the
+    negative leads back to the frame's start latent, ``"once"``: a real negative on the first
+    step of each frame, ``denoise.ResidualNegative``) or ``"none"``.
+
+    ``similarity_threshold`` > 0: the stochastic similarity filter (StreamDiffusion). A frame
+    whose working image has cosine similarity ``c`` to the last *rendered* one's (so slow
+    change adds up and is not skipped for ever) reuses the last output as is with probability
+    ``max(0, 1 - (1 - c) / (1 - threshold))``, drawn from a generator seeded by ``seed``, at
+    most ``max_skip`` frames in a row; scene cuts are never skipped.
+    ``vae``: a diffusers autoencoder folder (``AutoencoderKL`` or the tiny ``AutoencoderTiny``)
+    replacing the model's.
     - ``pull`` / ``pull_steps`` / ``pull_weight``: for the first ``pull_steps`` fraction of the
       denoising steps, move the latent toward the renoised warped previous latent inside the mask.
     - ``cross_frame_attn``: self-attention also attends to the anchor's (last keyframe's) and
@@ -126,6 +141,11 @@ class DiffusionOptions:
     ip_adapter: str | None = None
     style_image: str | None = None
     ip_adapter_scale: float = 0.6
+    cfg: str = "full"
+    cfg_negative: str = "self"
+    similarity_threshold: float = 0.0
+    max_skip: int = 10
+    vae: str = ""
 
     def check(self) -> DiffusionOptions:
         """Raise OptionError naming the first bad value (``param``); returns self."""
@@ -167,6 +187,10 @@ class DiffusionOptions:
         _integer("noise_subcells", self.noise_subcells, 1, 16)
         self._check_control()
         self._check_prompts()
+        _choice("cfg", self.cfg, CFG_MODES)
+        _choice("cfg_negative", self.cfg_negative, CFG_NEGATIVES)
+        _unit("similarity_threshold", self.similarity_threshold)
+        _integer("max_skip", self.max_skip, 0, 1000)
         return self
 
     def _check_control(self) -> None:

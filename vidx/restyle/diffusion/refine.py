@@ -108,7 +108,9 @@ class DiffusionRefiner:
             )
         self.overlap, self.tile_batch = overlap, tile_batch
         if pipe is None:
-            pipe = load_pipeline(options.model, options.device, options.dtype, options.allow_pickle)
+            pipe = load_pipeline(
+                options.model, options.device, options.dtype, options.allow_pickle, options.vae
+            )
         base = pipe._pipe if isinstance(pipe, _SchedulerView) else pipe
         own = type(base.scheduler).from_config(base.scheduler.config)
         self.pipe = _SchedulerView(base, own)
@@ -164,6 +166,7 @@ class DiffusionRefiner:
                 o.guidance,
                 (self.tile, self.tile),
                 cfg_with_embedding=o.lcm_cfg,
+                mode="none" if o.cfg == "none" else "full",  # tiles keep full guidance
             )
         z = encode_image(pipe, padded)
         f = pipe.vae_scale_factor
