@@ -110,7 +110,8 @@ def in_yuv(out: Output, info: VideoInfo) -> bool:
     canvas: no restyle, no compare, a classical resampler on an unrotated source. Such an
     output takes decoded frames as they are; the writer resizes them in YUV with libswscale
     (a straight transcode when the size is the source's; see :func:`vidx.io.writer.resample`)."""
-    if out.restyler is not None or out.compare or not isinstance(out.upscaler, ClassicUpscaler):
+    # (exactly the classical resampler: a subclass may do its own pixel work)
+    if out.restyler is not None or out.compare or type(out.upscaler) is not ClassicUpscaler:
         return False
     layout = plan_layout(out.size, (info.width, info.height), out.fit)
     return info.rotation == 0 and layout.content == layout.canvas

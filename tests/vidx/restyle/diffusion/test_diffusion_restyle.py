@@ -99,10 +99,10 @@ def _latent_gap(pipe, opts, frames, ctxs) -> tuple[float, DiffusionRestyler]:
 
     r = DiffusionRestyler(opts, pipe=pipe)
     r(frames[0], ctxs[0])
-    z0 = r._prev_latent
+    z0 = r._engine.prev_latent
     r(frames[1], ctxs[1])
     flow, mask = latent_flow_mask(ctxs[1], tuple(z0.shape[2:]), z0)
-    gap = (r._prev_latent - temporal.warp(z0, flow)).abs() * mask
+    gap = (r._engine.prev_latent - temporal.warp(z0, flow)).abs() * mask
     return float(gap.sum() / (mask.sum() * z0.shape[1])), r
 
 
@@ -129,9 +129,9 @@ def test_warped_noise_follows_the_motion(tiny_pipe, tiny_model_dir, clip):
     frames, ctxs = clip
     r = DiffusionRestyler(options(tiny_model_dir, **{**OFF, "warp_noise": True}), pipe=tiny_pipe)
     r(frames[0], ctxs[0])
-    n0 = r._prev_noise
+    n0 = r._engine.noise.noise
     r(frames[1], ctxs[1])
-    n1 = r._prev_noise
+    n1 = r._engine.noise.noise
     # the clip pans 4 px per frame = 2 latent cells: the noise moved with it (DIS flow is not
     # exactly 2 cells, so integral warping carries most of it, not all)
     shifted = torch.roll(n0, shifts=-2, dims=3)[..., :-2].flatten()
@@ -145,10 +145,10 @@ def test_nearest_noise_warp_is_still_there(tiny_pipe, tiny_model_dir, clip):
     opts = options(tiny_model_dir, **{**OFF, "warp_noise": True, "noise_warp": "nearest"})
     r = DiffusionRestyler(opts, pipe=tiny_pipe)
     r(frames[0], ctxs[0])
-    n0 = r._prev_noise
+    n0 = r._engine.noise.noise
     r(frames[1], ctxs[1])
     shifted = torch.roll(n0, shifts=-2, dims=3)
-    same = (r._prev_noise == shifted).all(dim=1)[0, :, :-2].float().mean()
+    same = (r._engine.noise.noise == shifted).all(dim=1)[0, :, :-2].float().mean()
     assert same > 0.6, float(same)
 
 
