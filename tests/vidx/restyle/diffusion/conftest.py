@@ -28,6 +28,34 @@ def _builder(name: str = "build_tiny_model"):
     return getattr(module, name)
 
 
+def tiny_options(model, **kw):
+    """``DiffusionOptions`` for the tiny model on the CPU; a test module fixes what it varies
+    with ``functools.partial`` and a test overrides the rest."""
+    from vidx.restyle.diffusion import DiffusionOptions
+
+    base = dict(
+        model=str(model),
+        prompt="an oil painting",
+        strength=0.5,
+        reuse_strength=0.25,
+        steps=8,
+        guidance=1.0,
+        work_size=64,
+        device="cpu",
+        dtype="fp32",
+        seed=3,
+    )
+    return DiffusionOptions(**{**base, **kw})
+
+
+def run_clip(pipe, opts, frames, ctxs):
+    """A restyler over ``frames`` with their contexts: ``(restyler, outputs)``."""
+    from vidx.restyle.diffusion import DiffusionRestyler
+
+    r = DiffusionRestyler(opts, pipe=pipe)
+    return r, [r(f, c) for f, c in zip(frames, ctxs, strict=True)]
+
+
 @pytest.fixture(autouse=True)
 def one_thread():
     """One torch thread: on a shared 2-core box, two spinning threads run ~10x slower."""

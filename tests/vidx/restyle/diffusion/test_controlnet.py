@@ -4,6 +4,7 @@ residuals in the UNet calls (guidance batches, guess mode, start/end), SDXL, the
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +13,10 @@ import torch
 from typer.testing import CliRunner
 
 from tests.conftest import make_clip
-from tests.vidx.restyle.diffusion.conftest import ROOT
+from tests.vidx.restyle.diffusion.conftest import ROOT, run_clip, tiny_options
 from vidx.cli import app
 from vidx.errors import ModelError, OptionError
 from vidx.options import JobOptions
-from vidx.restyle.diffusion import DiffusionOptions, DiffusionRestyler
 from vidx.restyle.diffusion.control import (
     ControlImager,
     ControlNetGuide,
@@ -42,25 +42,10 @@ def tiny_controlnet_dir(tiny_model_dir, tmp_path_factory) -> Path:
     return _controlnet_builder()(tiny_model_dir, tmp_path_factory.mktemp("tiny-cn") / "cn")
 
 
-def options(model, **kw) -> DiffusionOptions:
-    base = dict(
-        model=str(model),
-        prompt="an oil painting",
-        strength=0.5,
-        reuse_strength=0.25,
-        steps=6,
-        guidance=2.0,
-        work_size=64,
-        device="cpu",
-        dtype="fp32",
-        seed=3,
-    )
-    return DiffusionOptions(**{**base, **kw})
+options = partial(tiny_options, steps=6, guidance=2.0)
 
 
-def run(pipe, opts, frames, ctxs):
-    r = DiffusionRestyler(opts, pipe=pipe)
-    return r, [r(f, c) for f, c in zip(frames, ctxs, strict=True)]
+run = run_clip
 
 
 def test_canny_and_soft_edges_have_the_frame_shape_and_range(clip):

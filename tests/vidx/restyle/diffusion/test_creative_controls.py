@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -12,30 +13,14 @@ import pytest
 import torch
 
 from tests.conftest import make_clip, run_cli
-from vidx.restyle.diffusion import DiffusionOptions, DiffusionRestyler, load_pipeline
+from tests.vidx.restyle.diffusion.conftest import run_clip, tiny_options
+from vidx.restyle.diffusion import DiffusionRestyler, load_pipeline
 from vidx.restyle.diffusion.prompts import blend, slerp
 
-
-def options(model, **kw) -> DiffusionOptions:
-    base = dict(
-        model=str(model),
-        prompt="an oil painting",
-        strength=0.6,
-        reuse_strength=0.3,
-        steps=6,
-        guidance=2.0,
-        work_size=64,
-        device="cpu",
-        dtype="fp32",
-        seed=3,
-    )
-    base.update(kw)
-    return DiffusionOptions(**base)
+options = partial(tiny_options, strength=0.6, reuse_strength=0.3, steps=6, guidance=2.0)
 
 
-def run(pipe, opts, frames, ctxs):
-    r = DiffusionRestyler(opts, pipe=pipe)
-    return r, [r(f, c) for f, c in zip(frames, ctxs, strict=True)]
+run = run_clip
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import temporal
+from tests.vidx.restyle.diffusion.conftest import run_clip, tiny_options
 from vidx.errors import OptionError
 from vidx.frame import FrameContext
 from vidx.restyle.diffusion import DiffusionOptions, DiffusionRestyler, work_size_for
@@ -23,26 +24,10 @@ OFF = dict(
 )
 
 
-def options(model, **kw) -> DiffusionOptions:
-    base = dict(
-        model=str(model),
-        prompt="an oil painting",
-        strength=0.5,
-        reuse_strength=0.25,
-        steps=8,
-        guidance=1.0,
-        work_size=64,
-        device="cpu",
-        dtype="fp32",
-        seed=3,
-    )
-    base.update(kw)
-    return DiffusionOptions(**base)
+options = tiny_options
 
 
-def run(pipe, opts, frames, ctxs):
-    r = DiffusionRestyler(opts, pipe=pipe)
-    return r, [r(f, c) for f, c in zip(frames, ctxs, strict=True)]
+run = run_clip
 
 
 def test_end_to_end_is_deterministic(tiny_pipe, tiny_model_dir, clip):

@@ -4,13 +4,15 @@ few-step LCM model with every temporal step (tiny random models, no timing)."""
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 import numpy as np
 import pytest
 import torch
 
+from tests.vidx.restyle.diffusion.conftest import run_clip, tiny_options
 from vidx.errors import ModelError
-from vidx.restyle.diffusion import DiffusionOptions, DiffusionRestyler
+from vidx.restyle.diffusion import DiffusionRestyler
 from vidx.restyle.diffusion.denoise import ResidualNegative, UNetCounter
 from vidx.restyle.diffusion.similarity import (
     SimilarityFilter,
@@ -19,27 +21,10 @@ from vidx.restyle.diffusion.similarity import (
     still_cells,
 )
 
-
-def options(model, **kw) -> DiffusionOptions:
-    base = dict(
-        model=str(model),
-        prompt="an oil painting",
-        strength=0.5,
-        reuse_strength=0.25,
-        steps=8,
-        guidance=7.5,
-        work_size=64,
-        device="cpu",
-        dtype="fp32",
-        seed=3,
-    )
-    base.update(kw)
-    return DiffusionOptions(**base)
+options = partial(tiny_options, guidance=7.5)
 
 
-def run(pipe, opts, frames, ctxs):
-    r = DiffusionRestyler(opts, pipe=pipe)
-    return r, [r(f, c) for f, c in zip(frames, ctxs, strict=True)]
+run = run_clip
 
 
 def batches(pipe, opts, frames, ctxs) -> tuple[list[int], list[np.ndarray]]:
