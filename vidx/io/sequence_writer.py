@@ -27,6 +27,7 @@ from vidx.errors import OptionError, OutputError
 from vidx.io.colour import to_rgb
 from vidx.io.reader import Passthrough
 from vidx.io.sequence import SEQUENCE_EXTS, frame_path
+from vidx.io.writer import QueuedWriter
 
 # extension -> (encoder, pixel format for 8-bit frames, for 16-bit frames)
 ENCODERS = {
@@ -45,7 +46,7 @@ def temp_frame(path: Path) -> Path:
     return path.with_name(f".{path.name}.part")
 
 
-class SequenceWriter:
+class SequenceWriter(QueuedWriter):
     """Threaded image-sequence writer with the interface of :class:`vidx.io.writer.Writer`
     (``put_frame``, ``put_decoded``, ``put_packet``, ``finish``, ``abort``, ``warnings``,
     ``frames_written``). Frame i goes to number ``first_number + i`` of ``pattern``.
@@ -106,23 +107,6 @@ class SequenceWriter:
 
     def put_packet(self, item: Passthrough) -> None:
         """Nothing: a sequence holds no other stream (see ``warnings``)."""
-
-    def _put(self, item: object) -> None:
-        while True:
-            if self._error is not None:
-                raise self._fail()
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                if not self._thread.is_alive():
-                    raise self._fail() from None
-
-    def _fail(self) -> BaseException:
-        err = self._error
-        if isinstance(err, OSError | av.error.FFmpegError):
-            return OutputError(f"writing {self.output} failed: {err}")
-        return err if err is not None else OutputError(f"the writer for {self.output} stopped")
 
     def finish(self) -> Path:
         """Wait until every queued frame is on disk; returns the pattern."""

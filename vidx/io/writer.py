@@ -335,7 +335,36 @@ def resample(
     )
 
 
-class Writer:
+class QueuedWriter:
+    """What a threaded writer shares: items queued for its thread, whose error comes back to
+    the caller at the next put (as an OutputError when it is a file or FFmpeg error).
+
+    A subclass sets ``output``, ``_queue``, ``_thread`` and ``_error``."""
+
+    output: Path
+    _queue: queue.Queue
+    _thread: threading.Thread
+    _error: BaseException | None
+
+    def _put(self, item: object) -> None:
+        while True:
+            if self._error is not None:
+                raise self._fail()
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if not self._thread.is_alive():
+                    raise self._fail() from None
+
+    def _fail(self) -> BaseException:
+        err = self._error
+        if isinstance(err, OSError | av.error.FFmpegError):
+            return OutputError(f"writing {self.output} failed: {err}")
+        return err if err is not None else OutputError(f"the writer for {self.output} stopped")
+
+
+class Writer(QueuedWriter):
     """Threaded encoder: ``put_frame``/``put_packet`` in output order, then ``finish()``.
 
     ``copy_from`` are the input's streams to copy packet for packet (audio, subtitles, data
@@ -421,23 +450,6 @@ class Writer:
     def put_packet(self, item: Passthrough) -> None:
         if item.stream_index in self.stream_map:
             self._put(("packet", item.packet, item.stream_index))
-
-    def _put(self, item: object) -> None:
-        while True:
-            if self._error is not None:
-                raise self._fail()
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                if not self._thread.is_alive():
-                    raise self._fail() from None
-
-    def _fail(self) -> BaseException:
-        err = self._error
-        if isinstance(err, OSError | av.error.FFmpegError):
-            return OutputError(f"writing {self.output} failed: {err}")
-        return err if err is not None else OutputError(f"the writer for {self.output} stopped")
 
     def finish(self) -> Path:
         """Flush the encoder, close the file and move it to its final name."""
