@@ -396,6 +396,12 @@ class DiffusionTemporalOptions(OptionGroup):
     pixel_fusion_weight: float = option(
         0.5, "Diffusion: weight of the re-encoded previous output in the reference.", T
     )
+    propagate: bool = option(
+        True,
+        "Diffusion: show the anchor keyframes' output carried along the flow where it still "
+        "matches the source (render only the rest).",
+        T,
+    )
     cross_frame_attn: bool = option(
         True, "Diffusion: attend to the anchor keyframe and the previous frame.", T
     )

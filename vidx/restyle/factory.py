@@ -79,6 +79,7 @@ def diffusion_options(spec: RestyleOptions, device: DeviceOptions = DeviceOption
         mask_open=t.reuse_open,
         pixel_fusion=t.pixel_fusion,
         pixel_fusion_weight=t.pixel_fusion_weight,
+        propagate=on and t.propagate,
         color_match=t.color_match,
         cross_frame_blocks=t.cross_frame_blocks,
         cfg=spec.cfg,

@@ -49,6 +49,7 @@ from vidx.restyle.diffusion.loading import load_pipeline, set_scheduler
 from vidx.restyle.diffusion.options import DiffusionOptions, work_size_for
 from vidx.restyle.diffusion.pixel import PixelMemory, PixelTarget, follow_color
 from vidx.restyle.diffusion.prompts import blend
+from vidx.restyle.diffusion.propagate import Propagator
 from vidx.restyle.diffusion.similarity import SimilarityFilter, still_cells
 
 __all__ = ["DiffusionRestyler", "check_frame", "latent_flow_mask", "resize_rgb"]
@@ -132,12 +133,14 @@ class DiffusionRestyler:
         o = self.options
         self._filter = SimilarityFilter(o.similarity_threshold, o.max_skip, o.seed)
         self._last_output: np.ndarray | None = None
+        self.propagated = 0.0  # frames' worth of pixels shown from the anchors or the previous
         self.still_cells = 0.0  # rendered frames' worth of latent cells kept as they were
         self.frames = 0
         self.keyframes = 0
         self.anchored_keyframes = 0
         self._engine = ReuseEngine(self.options, RESTYLE_SEEDS)
         self._pixels = PixelMemory()
+        self._propagator = Propagator()
         self._cond: dict[tuple[tuple[int, int], str], Conditioning] = {}
         self._style_embeds: dict[bool, list[torch.Tensor]] = {}
         self.reset()
@@ -149,6 +152,7 @@ class DiffusionRestyler:
         self._filter.reset()
         self._engine.reset()
         self._pixels.clear()
+        self._propagator.reset()
         if self.attn is not None:
             self.attn.clear()
         if self.control is not None:
@@ -285,6 +289,9 @@ class DiffusionRestyler:
                 out = follow_color(out, warped, work, o.color_anchor_weight)
             elif o.color_match == "keyframe" and reuse and self._key_output is not None:
                 out = self._anchor(out, self._key_output)
+        if o.propagate:  # what the anchors still see is shown as they rendered it
+            out = self._propagator(out, work, ctx, keyframe=not reuse)
+            self.propagated += self._propagator.coverage
         self._engine.keep(latents, plan)
         self._pixels.keep(out, work, keyframe=not reuse)
         self._last_output = out
@@ -330,11 +337,13 @@ class DiffusionRestyler:
                 "color_anchor": o.color_anchor,
                 "color_match": o.color_match,
                 "pixel_fusion": o.pixel_fusion,
+                "propagate": o.propagate,
             },
             "cfg": o.cfg if o.cfg != "residual" else f"residual-{o.cfg_negative}",
             "frames": self.frames,
             "skipped_frames": self._filter.skipped,
             "still_cells_frames": self.still_cells,
+            "propagated_share": self.propagated / self.frames if self.frames else 0.0,
             "keyframes": self.keyframes,
             "anchored_keyframes": self.anchored_keyframes,
             "unet_calls": self.unet_calls,

@@ -78,6 +78,11 @@ class DiffusionOptions:
     composite is encoded again (``"fidelity"``: compensating the autoencoder's loss; ``"plain"``;
     ``"off"``) and blended into the fusion reference by ``pixel_fusion_weight``.
 
+    ``propagate``: pixel-space propagation (``propagate.Propagator``): where an anchor keyframe
+    still sees the frame (checked on the source frames), its output is shown resampled once
+    along the composed flow; else the previous output warped once where the pair's flow is
+    reliable; the frame's own render only where neither is. Keyframes become anchors.
+
     ``controlnet``: a ControlNet folder (or cached hub id) steering every UNet call with the
     ``control`` image (``canny``, ``edges`` or ``depth`` with ``depth_model``) computed from
     each source frame at the working size, at conditioning scale ``control_strength``, for the
@@ -125,6 +130,7 @@ class DiffusionOptions:
     mask_open: float = 0.4
     pixel_fusion: str = "off"
     pixel_fusion_weight: float = 0.5
+    propagate: bool = True
     color_match: str = "follow"
     cross_frame_blocks: str = "all"
     controlnet: str = ""

@@ -1,0 +1,145 @@
+"""Pixel-space propagation (``propagate.Propagator``) on synthetic clips with an exact flow.
+
+The "render" stands for a flickering per-frame restyle: new random texture every frame. What the
+anchor still sees must be shown as the anchor rendered it, moved with the content; what it does
+not see (a disocclusion, a scene cut) must be the render.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from vidx.frame import FrameContext
+from vidx.restyle.diffusion.propagate import Propagator, gain_offset
+
+H, W = 96, 128
+
+
+def texture(seed: int, h: int = H, w: int = W) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    img = rng.integers(0, 256, (h // 4, w // 4, 3)).astype(np.uint8)
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+def shifted(image: np.ndarray, dx: float) -> np.ndarray:
+    """``out[x] = image[x - dx]``: the content moved right by ``dx`` px."""
+    m = np.float32([[1, 0, dx], [0, 1, 0]])
+    return cv2.warpAffine(image, m, (W, H), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+
+
+def pan_clip(n: int, dx: float, *, fade: float = 0.0, grain: float = 0.0):
+    """Frames of a photo-like texture moving right by ``dx`` px a frame, with contexts."""
+    scene = texture(0, H, W + 64)
+    rng = np.random.default_rng(5)
+    frames, ctxs = [], []
+    for i in range(n):
+        f = shifted(scene, dx * i)[:, :W].astype(np.float64)
+        f = f * (1.0 - fade * i / max(n - 1, 1)) + rng.normal(0, grain, f.shape)
+        frames.append(np.clip(f, 0, 255).round().astype(np.uint8))
+        flow = np.zeros((H, W, 2), np.float32)
+        flow[..., 0] = -dx
+        ctxs.append(
+            FrameContext(
+                i,
+                frames[-1],
+                keyframe=i == 0,
+                flow=None if i == 0 else flow,
+                mask=None if i == 0 else np.ones((H, W), bool),
+            )
+        )
+    return frames, ctxs
+
+
+def run(frames, ctxs, renders=None):
+    p = Propagator()
+    renders = renders or [texture(100 + i) for i in range(len(frames))]
+    shown = [p(r, f, c, keyframe=c.keyframe) for r, f, c in zip(renders, frames, ctxs, strict=True)]
+    return p, renders, shown
+
+
+def interior(x: np.ndarray, margin: int = 12) -> np.ndarray:
+    return x[margin:-margin, margin:-margin].astype(np.float64)
+
+
+def test_what_the_anchor_sees_moves_with_the_content():
+    dx = 1.3
+    frames, ctxs = pan_clip(8, dx)
+    _, renders, shown = run(frames, ctxs)
+    assert np.array_equal(shown[0], renders[0])  # the first frame is its own render
+    for i in range(1, 8):
+        want = shifted(renders[0], dx * i)  # the anchor's output moved with the content
+        err = np.abs(interior(shown[i]) - interior(want)).mean()
+        assert err < 4.0, (i, err)
+        assert np.abs(interior(shown[i]) - interior(renders[i])).mean() > 30  # not the render
+    # content entering at the left edge is not seen by the anchor: the render fills it
+    assert np.abs(shown[7][:, :3].astype(float) - renders[7][:, :3]).mean() < 2.0
+
+
+def test_a_disocclusion_is_rendered_not_smeared():
+    """A patch moves 4 px a frame over a still background: background it uncovers only now
+    was never seen (by the anchor or the previous frame), so it comes from the render; what
+    the previous frame uncovered is kept from there."""
+    bg = texture(1)
+    patch = texture(2, 32, 32)
+    frames, ctxs = [], []
+    for i in range(4):
+        f = bg.copy()
+        f[32:64, 20 + 4 * i : 52 + 4 * i] = patch
+        frames.append(f)
+        flow = np.zeros((H, W, 2), np.float32)
+        mask = np.ones((H, W), bool)
+        if i:
+            flow[32:64, 20 + 4 * i : 52 + 4 * i, 0] = -4.0
+            mask[30:66, 16 + 4 * i : 56 + 4 * i] = False  # the analysis marks the boundary
+        ctxs.append(
+            FrameContext(i, f, keyframe=i == 0, flow=flow if i else None, mask=mask if i else None)
+        )
+    _, renders, shown = run(frames, ctxs)
+    new = (slice(36, 60), slice(29, 32))  # under the patch until frame 2
+    assert np.abs(shown[3][new].astype(float) - renders[3][new]).mean() < 3.0
+    seen = (slice(36, 60), slice(20, 22))  # uncovered at frame 1: kept from then on
+    assert np.abs(shown[3][seen].astype(float) - renders[3][seen]).mean() > 30
+    still = (slice(4, 24), slice(70, 120))  # background seen all along: the anchor's output
+    assert np.abs(shown[3][still].astype(float) - renders[0][still]).mean() < 3.0
+
+
+def test_a_fade_carries_over_to_the_propagated_output():
+    frames, ctxs = pan_clip(8, 1.0, fade=0.3)
+    renders = [texture(100)] * 8  # a render that ignores the fade
+    _, _, shown = run(frames, ctxs, renders)
+    src = np.array([f.mean() for f in frames])
+    out = np.array([s.mean() for s in shown])
+    assert np.abs(np.diff(out) / np.diff(src) - out[0] / src[0]).max() < 0.15
+    assert out[-1] / out[0] == pytest.approx(src[-1] / src[0], abs=0.03)
+
+
+def test_grain_does_not_disqualify_the_anchor():
+    frames, ctxs = pan_clip(6, 0.7, grain=6.0)
+    p, _, _ = run(frames, ctxs)
+    assert p.coverage > 0.85
+
+
+def test_a_scene_cut_starts_over():
+    frames, ctxs = pan_clip(4, 1.0)
+    cut = FrameContext(4, texture(9), keyframe=True, scene_cut=True)
+    p, renders, shown = run(frames + [cut.source], ctxs + [cut])
+    assert np.array_equal(shown[4], renders[4])
+    assert len(p.anchors) == 1 and p.coverage == 0.0
+
+
+def test_keyframes_become_anchors_and_the_oldest_that_sees_a_pixel_wins():
+    frames, ctxs = pan_clip(6, 1.0)
+    ctxs[3] = FrameContext(3, frames[3], keyframe=True, flow=ctxs[3].flow, mask=ctxs[3].mask)
+    p, renders, shown = run(frames, ctxs)
+    assert len(p.anchors) == 2
+    want = shifted(renders[0], 5.0)  # still frame 0's output, resampled once
+    assert np.abs(interior(shown[5]) - interior(want)).mean() < 4.0
+
+
+def test_gain_offset_recovers_a_fade():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (32, 32, 3)).astype(np.float32)
+    gain, offset = gain_offset(x, 0.7 * x + 5, np.ones((32, 32), bool))
+    assert np.allclose(gain, 0.7, atol=1e-3) and np.allclose(offset, 5, atol=0.5)
