@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+import cv2
 import numpy as np
 import torch
 
@@ -82,6 +83,11 @@ def fuse(
 
 
 def _masked_stats(x: np.ndarray, m: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std of ``(H, W, C)`` ``x`` over ``m`` (all pixels if None or empty)."""
+    if x.ndim == 3 and x.shape[-1] <= 4:  # OpenCV's one-pass statistics, no masked copy
+        mask = None if m is None or not m.any() else m.astype(np.uint8)
+        mean, std = cv2.meanStdDev(np.ascontiguousarray(x, dtype=np.float32), mask=mask)
+        return mean.ravel(), std.ravel()
     pix = x.reshape(-1, x.shape[-1]) if m is None else x[m]
     if pix.shape[0] == 0:
         pix = x.reshape(-1, x.shape[-1])

@@ -6,27 +6,31 @@ VAE a warped latent does not decode to the warped picture, a re-denoise regenera
 however it is steered, and repeated bilinear warps are an exponential blur (issue 11's
 measurements: steadiness bought by blur). So each output pixel is, in this order:
 
-1. the oldest anchor (keyframe output) that still sees it, resampled *once* (Lanczos) along
-   the flow composed since that anchor, with the source's brightness change since then
-   applied (a per-channel gain and offset fitted on the source: a fade stays a fade);
-2. else, between keyframes, the previous output warped once, where this pair's flow is
-   reliable;
-3. else the frame's own diffusion render (disocclusions, content entering the frame).
+1. the oldest keyframe anchor that still sees it, resampled *once* (Lanczos) along the flow
+   composed since that anchor, with the source's brightness change since then applied (a
+   per-channel gain and offset matched on the source: a fade stays a fade);
+2. else the oldest *patch* that holds it: a frame between keyframes keeps the part it had to
+   render itself (content entering the frame, a disocclusion) as a patch, so that content too
+   is resampled once from the frame it appeared in, not re-warped every frame;
+3. else the previous output warped once, where this pair's flow is reliable;
+4. else the frame's own diffusion render.
 
-So content that entered since the last keyframe (rendered then at the lower reuse strength and
-carried by step 2) is rendered again, fully, by the next keyframe, which then holds it as an
-anchor: no part of the picture stays lightly restyled for good.
+A keyframe that comes with a flow makes a new anchor from what the older anchors see and its
+own full-strength render elsewhere, so content that entered since the last keyframe (rendered
+then at the lower reuse strength) is restyled fully; the new anchor fades in over
+``FADE_FRAMES`` (the patches and the previous output give way to it gradually, so there is no
+pop), and the patches it replaces are then dropped. A scene cut or a frame without a flow
+starts over. At most ``MAX_ANCHORS`` anchors and ``MAX_PATCHES`` patches are kept; one that
+sees less than ``MIN_COVERAGE`` (``MIN_PATCH``) of the frame is dropped.
 
-Trust is checked on the *source* frames, not inherited: an anchor pixel is used where the
-anchor's source, warped the same way, matches the current source (after the fitted
+Trust is checked on the *source* frames, not inherited: a pixel is taken from an anchor or
+patch where its source, warped the same way, matches the current source (after the matched
 gain/offset) within a tolerance taken from this pair's own residual (``TOLERANCE_FACTOR`` times
 its 95th percentile, at least ``TOLERANCE_MIN``), so grain does not disqualify everything and a
-moving object, an occlusion or a local light change falls back to a later anchor or the render.
-Masks lose specks, shrink by ``SHRINK_PX`` and are feathered inward by ``FEATHER_PX``.
-
-A keyframe's composite becomes a new anchor (the old ones keep the pixels they see); a scene
-cut or a frame without a flow starts over. At most ``MAX_ANCHORS`` are kept, and one that
-sees less than ``MIN_COVERAGE`` of the frame is dropped.
+moving object, an occlusion or a local light change falls back to a later layer or the render.
+Anchor masks lose specks, shrink by ``SHRINK_PX`` (not at the frame edge, which is not a flow
+boundary) and are feathered inward by ``FEATHER_PX``; patch masks, as narrow as what was
+rendered, only lose isolated pixels (``solid``).
 
 Convention: images ``(H, W, 3)`` uint8 at the working size; flows ``(H, W, 2)`` from the
 current frame to the earlier one, in working pixels; masks ``(H, W)``.
@@ -48,20 +52,24 @@ TOLERANCE_FACTOR = 2.0
 SHRINK_PX = 2
 FEATHER_PX = 1.5
 SPECK_PX = 3.0
-MAX_ANCHORS = 8
-MIN_COVERAGE = 0.005
+MAX_ANCHORS = 8  # keyframe anchors kept
+MAX_PATCHES = 16  # patches kept (rendered parts of frames between keyframes)
+MIN_COVERAGE = 0.005  # an anchor seeing less of the frame is dropped
+MIN_PATCH = 0.001  # a frame that rendered less than this share keeps no patch
 MAX_GAIN = 2.0
 FADE_FRAMES = 8
+SOLID_NEIGHBOURS = 4
+
+
+Layer = tuple[np.ndarray, np.ndarray, float]  # (weight, picture, fade)
 
 
 def compose(
-    layers: list[tuple[np.ndarray, np.ndarray, float]],
-    chain: tuple[np.ndarray, np.ndarray] | None,
-    render: np.ndarray,
-) -> tuple[np.ndarray, float]:
-    """``(picture, covered share)``: each anchor layer ``(weight, picture, fade)`` in turn
-    takes its share of what is left (times ``fade``), then ``chain`` ``(weight, picture)``,
-    then the fading layers the rest of theirs, then ``render`` whatever remains."""
+    anchors: list[Layer], patches: list[Layer], render: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(picture, render weight)``: each keyframe anchor in turn takes its share of what is
+    left (times its ``fade``), then the patches and the previous output, then the fading
+    anchors the rest of theirs, then ``render`` whatever remains."""
     remaining = np.ones(render.shape[:2], np.float32)
     shown = np.zeros(render.shape, np.float32)
 
@@ -71,26 +79,27 @@ def compose(
         shown += w[:, :, None] * picture
         remaining = remaining - w
 
-    for weight, picture, fade in layers:
+    for weight, picture, fade in anchors:
         take(weight * fade, picture)
-    if chain is not None:
-        take(*chain)
-    for weight, picture, fade in layers:
+    for weight, picture, _ in patches:
+        take(weight, picture)
+    for weight, picture, fade in anchors:
         if fade < 1.0:
             take(weight, picture)
     shown += remaining[:, :, None] * render.astype(np.float32)
-    picture = np.clip(np.rint(shown), 0, 255).astype(np.uint8)
-    return picture, float(1.0 - remaining.mean())
+    return np.clip(np.rint(shown), 0, 255).astype(np.uint8), remaining
 
 
 @dataclass
 class Anchor:
-    """A keyframe's output and source, and the flow from the current frame to it."""
+    """A keyframe's output (or a patch: the part a frame between keyframes rendered itself) and
+    its source, and the flow from the current frame to it."""
 
     output: np.ndarray
     source: np.ndarray
     flow: np.ndarray
-    age: int = 0  # frames since it was made (it fades in over FADE_FRAMES)
+    age: int = 0  # frames since it was made (a keyframe anchor fades in over FADE_FRAMES)
+    own: np.ndarray | None = None  # a patch: (H, W) float, 1 where that frame rendered
 
 
 def blurred_luma(image: np.ndarray) -> np.ndarray:
@@ -99,19 +108,24 @@ def blurred_luma(image: np.ndarray) -> np.ndarray:
     return np.asarray(cv2.GaussianBlur(y, (0, 0), 1.0))
 
 
-def sample(image: np.ndarray, flow: np.ndarray, interpolation: int) -> np.ndarray:
-    """``out[p] = image[p + flow[p]]`` with ``interpolation``, border replicated."""
+def coords(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``p + flow[p]`` as the ``(xs, ys)`` maps of ``cv2.remap``."""
     h, w = flow.shape[:2]
     xs = np.arange(w, dtype=np.float32)[None, :] + flow[:, :, 0]
     ys = np.arange(h, dtype=np.float32)[:, None] + flow[:, :, 1]
+    return xs, ys
+
+
+def sample(image: np.ndarray, at: tuple[np.ndarray, np.ndarray], interpolation: int) -> np.ndarray:
+    """``out[p] = image[at(p)]`` with ``interpolation``, border replicated."""
+    xs, ys = at
     return np.asarray(cv2.remap(image, xs, ys, interpolation, borderMode=cv2.BORDER_REPLICATE))
 
 
-def lands_inside(flow: np.ndarray) -> np.ndarray:
-    """``(H, W)`` bool: ``p + flow[p]`` is inside the frame."""
-    h, w = flow.shape[:2]
-    xs = np.arange(w, dtype=np.float32)[None, :] + flow[:, :, 0]
-    ys = np.arange(h, dtype=np.float32)[:, None] + flow[:, :, 1]
+def lands_inside(at: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``(H, W)`` bool: the sample position ``at(p)`` is inside the frame."""
+    xs, ys = at
+    h, w = xs.shape
     return (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
 
 
@@ -123,12 +137,11 @@ def gain_offset(
     on too few pixels. (Not least squares: a slightly misaligned warp decorrelates the two and
     would shrink a regression's gain, i.e. fade the propagated contrast.)"""
     c = earlier.shape[2]
-    if int(mask.sum()) < 16:
+    if int(np.count_nonzero(mask)) < 16:
         return np.ones(c, np.float32), np.zeros(c, np.float32)
-    x = earlier[mask].astype(np.float32)
-    y = current[mask].astype(np.float32)
-    mx, my = x.mean(axis=0), y.mean(axis=0)
-    sx, sy = x.std(axis=0), y.std(axis=0)
+    m = mask.astype(np.uint8)
+    mx, sx = (v.ravel().astype(np.float32) for v in cv2.meanStdDev(earlier, mask=m))
+    my, sy = (v.ravel().astype(np.float32) for v in cv2.meanStdDev(current, mask=m))
     gain = np.where(sx > 1e-3, sy / np.maximum(sx, 1e-3), 1.0)
     gain = np.clip(gain, 1.0 / MAX_GAIN, MAX_GAIN).astype(np.float32)
     return gain, (my - gain * mx).astype(np.float32)
@@ -145,6 +158,14 @@ def soften(ok: np.ndarray) -> np.ndarray:
     return soft.astype(np.float32)
 
 
+def solid(ok: np.ndarray) -> np.ndarray:
+    """``(H, W)`` bool trust -> 0/1 float without isolated pixels: a pixel stays trusted when
+    at least ``SOLID_NEIGHBOURS`` of its 3x3 neighbourhood (itself included) are (a chance match
+    of the source check inside an untrusted region is a speck; a strip 2 px wide survives)."""
+    count = cv2.boxFilter(ok.astype(np.float32), -1, (3, 3), normalize=False)
+    return (ok & (count >= SOLID_NEIGHBOURS)).astype(np.float32)
+
+
 class Propagator:
     """The anchors and the previous frame, and the per-frame composite (module doc)."""
 
@@ -153,10 +174,11 @@ class Propagator:
 
     def reset(self) -> None:
         self.anchors: list[Anchor] = []
+        self.patches: list[Anchor] = []
         self.prev_output: np.ndarray | None = None
         self.prev_source: np.ndarray | None = None
-        self.coverage = 0.0  # share of the last frame shown from an anchor or the previous one
-        self.from_anchors = 0.0  # the part of it from an anchor
+        self.coverage = 0.0  # share of the last frame not taken from its own render
+        self.from_anchors = 0.0  # the part of it from an anchor or a patch
 
     def __call__(
         self, render: np.ndarray, source: np.ndarray, ctx: FrameContext, keyframe: bool
@@ -178,31 +200,55 @@ class Propagator:
         floor = float(np.quantile(pair[reliable], 0.95)) if reliable.any() else 0.0
         tolerance = max(TOLERANCE_MIN, TOLERANCE_FACTOR * floor)
 
-        layers: list[tuple[np.ndarray, np.ndarray, float]] = []
+        anchors: list[Layer] = []
+        patches: list[Layer] = []
         kept: list[Anchor] = []
-        for a in self.anchors:  # oldest first: each pixel resampled once, from the oldest
+        for a in self.anchors + self.patches:  # oldest first: each pixel resampled once
             a.flow = flow + temporal.warp(a.flow, flow)
             a.age += 1
-            inside = lands_inside(a.flow)
-            src = sample(a.source, a.flow, cv2.INTER_LINEAR)
+            at = coords(a.flow)
+            inside = lands_inside(at)
+            if a.own is not None:
+                # any overlap with what it rendered (it holds the whole frame it showed, so a
+                # pixel at the edge is still what was seen; a 0.5 cut would make a 2 px strip
+                # 1 px wide every other frame)
+                inside &= sample(a.own, at, cv2.INTER_LINEAR) > 0.01
+            src = sample(a.source, at, cv2.INTER_LINEAR)
             gain, offset = gain_offset(src, source, inside)
             fitted = np.clip(src.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
             ok = inside & (np.abs(cur - blurred_luma(fitted)) < tolerance)
-            if ok.mean() < MIN_COVERAGE:
+            if ok.mean() < (MIN_COVERAGE if a.own is None else MIN_PATCH):
                 continue
             kept.append(a)
-            out = sample(a.output, a.flow, cv2.INTER_LANCZOS4).astype(np.float32)
-            layers.append((soften(ok), out * gain + offset, min(1.0, a.age / FADE_FRAMES)))
-        self.anchors = kept
-        # the previous output where this pair's flow is reliable
-        ok = reliable & lands_inside(flow) & (pair < tolerance)
-        chain = (soften(ok), sample(prev, flow, cv2.INTER_LANCZOS4).astype(np.float32))
-        shown, self.coverage = compose(layers, chain, render)
-        self.from_anchors = compose(layers, None, render)[1]
-        anchor = None
-        if keyframe:  # the anchor: what the anchors see, the keyframe's own render elsewhere
-            anchor = compose([(m, o, 1.0) for m, o, _ in layers], None, render)[0]
-        return self._remember(shown, source, anchor=anchor)
+            out = sample(a.output, at, cv2.INTER_LANCZOS4).astype(np.float32) * gain + offset
+            if a.own is None:  # the frame edge is not a flow boundary: not shrunk there
+                weight = soften(ok | ~inside) * inside
+                anchors.append((weight, out, min(1.0, a.age / FADE_FRAMES)))
+            else:  # a patch is as narrow as what was rendered: not shrunk, only de-specked
+                patches.append((solid(ok), out, 1.0))
+        self.anchors = [a for a in kept if a.own is None]
+        self.patches = [a for a in kept if a.own is not None and not self._refreshed(a)]
+        # the previous output where this pair's flow is reliable, after the patches
+        at = coords(flow)
+        ok = reliable & lands_inside(at) & (pair < tolerance)
+        chain = (soften(ok), sample(prev, at, cv2.INTER_LANCZOS4).astype(np.float32), 1.0)
+        shown, rendered = compose(anchors, [*patches, chain], render)
+        self.coverage = float(1.0 - rendered.mean())
+        self.from_anchors = float(1.0 - compose(anchors, patches, render)[1].mean())
+        if keyframe:  # the anchor: what the older anchors see, the keyframe's render elsewhere
+            anchor = compose([(m, o, 1.0) for m, o, _ in anchors], [], render)[0]
+            return self._remember(shown, source, anchor=anchor)
+        own = (rendered > 0.5).astype(np.float32)
+        if own.mean() >= MIN_PATCH:  # what this frame rendered is carried from here, once
+            flat = np.zeros((*size, 2), np.float32)
+            self.patches.append(Anchor(shown, source, flat, 0, own))
+            del self.patches[:-MAX_PATCHES]
+        return self._remember(shown, source, anchor=None)
+
+    def _refreshed(self, patch: Anchor) -> bool:
+        """A patch made before a keyframe anchor that has faded in fully is not needed: the
+        keyframe rendered that content again, fully."""
+        return any(a.age >= FADE_FRAMES and a.age < patch.age for a in self.anchors)
 
     def _remember(
         self, shown: np.ndarray, source: np.ndarray, *, anchor: np.ndarray | None, age: int = 0
