@@ -18,7 +18,7 @@ import numpy as np
 
 from temporal._checks import check_flow_array
 from temporal.errors import TemporalError
-from temporal.warp import sample_coords, warp
+from temporal.warp import inside_frame, sample_coords, warp
 
 
 def consistency_mask(flow_ab: np.ndarray, flow_ba: np.ndarray, *, dilate: int = 0) -> np.ndarray:
@@ -56,8 +56,7 @@ def consistency_mask(flow_ab: np.ndarray, flow_ba: np.ndarray, *, dilate: int = 
     grad_sq = du_dx**2 + du_dy**2 + dv_dx**2 + dv_dy**2
     boundary = grad_sq > 0.01 * f_sq + 0.002
 
-    xs, ys = sample_coords(f)
-    outside = (xs < 0) | (xs > w - 1) | (ys < 0) | (ys > h - 1)
+    outside = ~inside_frame(*sample_coords(f))
 
     reliable = ~(occluded | boundary | outside)
     if dilate > 0:

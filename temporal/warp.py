@@ -29,6 +29,12 @@ def sample_coords(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
+def inside_frame(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """``(H, W)`` bool: the sampling coordinates (``sample_coords``) fall inside the frame."""
+    h, w = xs.shape
+    return (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
+
+
 def _warp_numpy(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     image = check_image(image, "image")
     flow = check_flow_array(flow)

@@ -133,7 +133,7 @@ class DiffusionRestyler:
         o = self.options
         self._filter = SimilarityFilter(o.similarity_threshold, o.max_skip, o.seed)
         self._last_output: np.ndarray | None = None
-        self.propagated = 0.0  # frames' worth of pixels shown from the anchors or the previous
+        self.propagated = 0.0  # frames' worth of pixels not taken from the frame's own render
         self.still_cells = 0.0  # rendered frames' worth of latent cells kept as they were
         self.frames = 0
         self.keyframes = 0

@@ -80,8 +80,9 @@ class DiffusionOptions:
 
     ``propagate``: pixel-space propagation (``propagate.Propagator``): where an anchor keyframe
     still sees the frame (checked on the source frames), its output is shown resampled once
-    along the composed flow; else the previous output warped once where the pair's flow is
-    reliable; the frame's own render only where neither is. Keyframes become anchors.
+    along the composed flow; else the patch of the frame that first rendered that content;
+    else the previous output warped once where the pair's flow is reliable; the frame's own
+    render only where none is. Keyframes become anchors (fading in).
 
     ``controlnet``: a ControlNet folder (or cached hub id) steering every UNet call with the
     ``control`` image (``canny``, ``edges`` or ``depth`` with ``depth_model``) computed from

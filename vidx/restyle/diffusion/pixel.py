@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 import temporal
+from temporal.warp import inside_frame, sample_coords
 from vidx.frame import FrameContext
 from vidx.restyle.diffusion.denoise import decode_latent, encode_image
 from vidx.restyle.diffusion.fusion import remove_specks
@@ -98,10 +99,7 @@ class PixelMemory:
         if self.anchor is not None and self.flow is not None and self.valid is not None:
             self.flow = flow + temporal.warp(self.flow, flow)
             seen = temporal.warp(self.valid.astype(np.float32), flow) > 0.999
-            h, w = size
-            xs = np.arange(w, dtype=np.float32)[None, :] + self.flow[:, :, 0]
-            ys = np.arange(h, dtype=np.float32)[:, None] + self.flow[:, :, 1]
-            inside = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
+            inside = inside_frame(*sample_coords(self.flow))
             self.valid = seen & inside & mask
             from_anchor = temporal.warp(self.anchor, self.flow)
             fusion = np.where(self.valid[:, :, None], from_anchor, out)

@@ -44,6 +44,7 @@ import cv2
 import numpy as np
 
 import temporal
+from temporal.warp import inside_frame, sample_coords
 from vidx.frame import FrameContext
 from vidx.restyle.diffusion.fusion import remove_specks
 
@@ -108,25 +109,10 @@ def blurred_luma(image: np.ndarray) -> np.ndarray:
     return np.asarray(cv2.GaussianBlur(y, (0, 0), 1.0))
 
 
-def coords(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``p + flow[p]`` as the ``(xs, ys)`` maps of ``cv2.remap``."""
-    h, w = flow.shape[:2]
-    xs = np.arange(w, dtype=np.float32)[None, :] + flow[:, :, 0]
-    ys = np.arange(h, dtype=np.float32)[:, None] + flow[:, :, 1]
-    return xs, ys
-
-
 def sample(image: np.ndarray, at: tuple[np.ndarray, np.ndarray], interpolation: int) -> np.ndarray:
     """``out[p] = image[at(p)]`` with ``interpolation``, border replicated."""
     xs, ys = at
     return np.asarray(cv2.remap(image, xs, ys, interpolation, borderMode=cv2.BORDER_REPLICATE))
-
-
-def lands_inside(at: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """``(H, W)`` bool: the sample position ``at(p)`` is inside the frame."""
-    xs, ys = at
-    h, w = xs.shape
-    return (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
 
 
 def gain_offset(
@@ -178,7 +164,6 @@ class Propagator:
         self.prev_output: np.ndarray | None = None
         self.prev_source: np.ndarray | None = None
         self.coverage = 0.0  # share of the last frame not taken from its own render
-        self.from_anchors = 0.0  # the part of it from an anchor or a patch
 
     def __call__(
         self, render: np.ndarray, source: np.ndarray, ctx: FrameContext, keyframe: bool
@@ -206,8 +191,8 @@ class Propagator:
         for a in self.anchors + self.patches:  # oldest first: each pixel resampled once
             a.flow = flow + temporal.warp(a.flow, flow)
             a.age += 1
-            at = coords(a.flow)
-            inside = lands_inside(at)
+            at = sample_coords(a.flow)
+            inside = inside_frame(*at)
             if a.own is not None:
                 # any overlap with what it rendered (it holds the whole frame it showed, so a
                 # pixel at the edge is still what was seen; a 0.5 cut would make a 2 px strip
@@ -229,12 +214,11 @@ class Propagator:
         self.anchors = [a for a in kept if a.own is None]
         self.patches = [a for a in kept if a.own is not None and not self._refreshed(a)]
         # the previous output where this pair's flow is reliable, after the patches
-        at = coords(flow)
-        ok = reliable & lands_inside(at) & (pair < tolerance)
+        at = sample_coords(flow)
+        ok = reliable & inside_frame(*at) & (pair < tolerance)
         chain = (soften(ok), sample(prev, at, cv2.INTER_LANCZOS4).astype(np.float32), 1.0)
         shown, rendered = compose(anchors, [*patches, chain], render)
         self.coverage = float(1.0 - rendered.mean())
-        self.from_anchors = float(1.0 - compose(anchors, patches, render)[1].mean())
         if keyframe:  # the anchor: what the older anchors see, the keyframe's render elsewhere
             anchor = compose([(m, o, 1.0) for m, o, _ in anchors], [], render)[0]
             return self._remember(shown, source, anchor=anchor)
