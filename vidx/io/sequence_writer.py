@@ -27,7 +27,7 @@ from vidx.errors import OptionError, OutputError
 from vidx.io.colour import to_rgb
 from vidx.io.reader import Passthrough
 from vidx.io.sequence import SEQUENCE_EXTS, frame_path
-from vidx.io.writer import QueuedWriter
+from vidx.io.writer import END, QueuedWriter
 
 # extension -> (encoder, pixel format for 8-bit frames, for 16-bit frames)
 ENCODERS = {
@@ -38,7 +38,6 @@ ENCODERS = {
     ".exr": ("exr", "gbrpf32le", "gbrpf32le"),
 }
 EXR_TYPES = ("half", "float")
-_END = object()
 
 
 def temp_frame(path: Path) -> Path:
@@ -110,7 +109,7 @@ class SequenceWriter(QueuedWriter):
 
     def finish(self) -> Path:
         """Wait until every queued frame is on disk; returns the pattern."""
-        self._put(_END)
+        self._put(END)
         self._thread.join()
         if self._error is not None:
             raise self._fail()
@@ -122,7 +121,7 @@ class SequenceWriter(QueuedWriter):
         raises."""
         if self._thread.is_alive():
             try:
-                self._put(_END)
+                self._put(END)
             except BaseException:  # noqa: BLE001 - the writer failed or stopped: just end it
                 self._error = self._error or OutputError("aborted")
             self._thread.join()
@@ -131,21 +130,7 @@ class SequenceWriter(QueuedWriter):
 
     # -- writer thread -------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        try:
-            while True:
-                try:
-                    item = self._queue.get(timeout=0.1)
-                except queue.Empty:
-                    item = None
-                if self._error is not None or item is _END:
-                    return  # aborted, or done
-                if item is not None:
-                    self._write(item)
-        except BaseException as exc:
-            self._error = exc
-
-    def _write(self, rgb: np.ndarray) -> None:
+    def _handle(self, rgb: np.ndarray) -> None:
         path = frame_path(self.output, self.first_number + self.frames_written)
         data = self.encode(rgb)
         tmp = temp_frame(path)

@@ -288,7 +288,7 @@ class VideoTarget:
     colour: Colour | None = None
 
 
-_END = object()
+END = object()  # the last item of a writer's queue
 ABSURD_DTS_SECONDS = 3600  # a pts and dts further apart than this: the encoder's dts is junk
 #: libswscale's resampler for each classical upscaler (vidx.upscale.classic); shrinking uses
 #: area averaging, as OpenCV's INTER_AREA does there
@@ -362,6 +362,32 @@ class QueuedWriter:
         if isinstance(err, OSError | av.error.FFmpegError):
             return OutputError(f"writing {self.output} failed: {err}")
         return err if err is not None else OutputError(f"the writer for {self.output} stopped")
+
+    def _run(self) -> None:
+        """The writer thread: each queued item to ``_handle`` until ``END`` (then ``_end``) or
+        an abort; an error is kept for the caller's next put."""
+        try:
+            while True:
+                try:
+                    item = self._queue.get(timeout=0.1)
+                except queue.Empty:
+                    item = None
+                if self._error is not None:
+                    return  # aborted
+                if item is None:
+                    continue
+                if item is END:
+                    self._end()
+                    return
+                self._handle(item)
+        except BaseException as exc:
+            self._error = exc
+
+    def _handle(self, item: Any) -> None:
+        raise NotImplementedError
+
+    def _end(self) -> None:
+        """After the last item (nothing by default)."""
 
 
 class Writer(QueuedWriter):
@@ -453,7 +479,7 @@ class Writer(QueuedWriter):
 
     def finish(self) -> Path:
         """Flush the encoder, close the file and move it to its final name."""
-        self._put(_END)
+        self._put(END)
         self._thread.join()
         if self._error is not None:
             err = self._fail()
@@ -480,38 +506,26 @@ class Writer(QueuedWriter):
 
     # -- writer thread -------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        try:
-            while True:
-                try:
-                    item = self._queue.get(timeout=0.1)
-                except queue.Empty:
-                    item = None
-                if self._error is not None:
-                    return  # aborted
-                if item is None:
-                    continue
-                if item is _END:
-                    for packet in self.video.encode(None):
-                        self._mux_video(packet)
-                    self.container.close()
-                    return
-                kind, payload, extra = item
-                if kind == "frame":
-                    self._encode(payload, extra)
-                elif kind == "decoded":
-                    frame, method = payload
-                    size = (self.video.width, self.video.height)
-                    yuv = resample(
-                        frame, size, method, self.settings.pixel_format, self.colour, self._yuv,
-                        self.threads,
-                    )  # fmt: skip
-                    self._encode(yuv, extra, convert_colour=False)
-                else:
-                    payload.stream = self.stream_map[extra]
-                    self.container.mux(payload)
-        except BaseException as exc:
-            self._error = exc
+    def _end(self) -> None:
+        for packet in self.video.encode(None):
+            self._mux_video(packet)
+        self.container.close()
+
+    def _handle(self, item: Any) -> None:
+        kind, payload, extra = item
+        if kind == "frame":
+            self._encode(payload, extra)
+        elif kind == "decoded":
+            frame, method = payload
+            size = (self.video.width, self.video.height)
+            yuv = resample(
+                frame, size, method, self.settings.pixel_format, self.colour, self._yuv,
+                self.threads,
+            )  # fmt: skip
+            self._encode(yuv, extra, convert_colour=False)
+        else:
+            payload.stream = self.stream_map[extra]
+            self.container.mux(payload)
 
     def _mux_video(self, packet: av.Packet) -> None:
         """Mux one encoded video packet. libx265 gives clips shorter than its B-frame delay
