@@ -157,9 +157,23 @@ def clip_psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     return float(10 * np.log10(255.0**2 / max(mse, 1e-12)))
 
 
+EDGE_PX = 8  # the band along each side where content enters the frame
+
+
+def edge_detail_retention(output: np.ndarray, reference: np.ndarray) -> float:
+    """The lowest detail retention of the four ``EDGE_PX`` bands along the frame's sides: content
+    entering the frame (rendered late, or filled in while frames are skipped) shows there."""
+    e = EDGE_PX
+    bands = [np.s_[:e], np.s_[-e:], np.s_[:, :e], np.s_[:, -e:]]
+    return float(min(temporal.detail_retention(output[b], reference[b]) for b in bands))
+
+
 def quality(outputs: list[np.ndarray], reference: list[np.ndarray], flows) -> dict:
-    """Detail retention against the per-frame reference and the blur-matched baseline."""
-    drs = [temporal.detail_retention(o, r) for o, r in zip(outputs, reference, strict=True)]
+    """Detail retention against the per-frame reference (whole frame and the edge bands) and
+    the blur-matched baseline."""
+    pairs = list(zip(outputs, reference, strict=True))
+    drs = [temporal.detail_retention(o, r) for o, r in pairs]
+    edges = [edge_detail_retention(o, r) for o, r in pairs]
     energy = float(np.mean([temporal.gradient_energy(o) for o in outputs]))
     sigma = temporal.blur_matched_sigma(reference, energy)
     blurred = [temporal.gaussian_blur(r, sigma) for r in reference]
@@ -167,6 +181,8 @@ def quality(outputs: list[np.ndarray], reference: list[np.ndarray], flows) -> di
         "detail_retention": drs,
         "detail_retention_min": float(min(drs)),
         "detail_retention_mean": float(np.mean(drs)),
+        "edge_detail_retention": edges,
+        "edge_detail_retention_min": float(min(edges)),
         "blur_matched_sigma": sigma,
         "blur_matched_warp_error": exact_errors(blurred, flows)["mean"],
         "psnr_to_per_frame_db": clip_psnr(outputs, reference),
@@ -343,6 +359,8 @@ def bench_size(size: str, args, workdir: Path) -> dict:
             "unet_calls_per_frame": temp["unet_calls"] / n,
             "unet_rows_per_frame": temp["unet_rows"] / n,
             "skipped_frames": temp["describe"]["skipped_frames"],
+            "covered_frames": temp["describe"]["covered_frames"],
+            "filled_share_max": temp["describe"]["filled_share_max"],
             "warp_error": t_err,
             "keyframes": temp["describe"]["keyframes"],
             "anchored_keyframes": temp["describe"]["anchored_keyframes"],
@@ -399,6 +417,11 @@ def print_table(rows: list[dict]) -> None:
             f"{t['unet_rows_per_frame']:.2f} vs {nv['unet_rows_per_frame']:.2f} a frame), "
             "PSNR to per-frame "
             f"{t['psnr_to_per_frame_db']:.1f} dB; source itself {r['source_warp_error']:.5f}"
+        )
+        print(
+            f"{'':6} DR of the {EDGE_PX} px edge bands min {t['edge_detail_retention_min']:.3f}; "
+            f"frames not rendered (skip_covered) {t['covered_frames']}, largest share filled "
+            f"in {t['filled_share_max']:.4f}"
         )
         print(f"{'':6} per pair: " + " ".join(f"{e:.4f}" for e in te["per_pair"]))
 

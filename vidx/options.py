@@ -429,6 +429,12 @@ class DiffusionTemporalOptions(OptionGroup):
         T,
     )
     max_skip: int = option(10, "Diffusion: at most this many frames in a row reuse a result.", T)
+    skip_covered: float = option(
+        0.99,
+        "Diffusion: a frame between keyframes of which propagation holds at least this share "
+        "is shown without rendering; the rest is filled in and rendered later (0 = off).",
+        T,
+    )
 
     def __post_init__(self) -> None:
         choice("noise_warp", self.noise_warp, NOISE_WARPS)
@@ -447,6 +453,7 @@ class DiffusionTemporalOptions(OptionGroup):
         number("reuse_strength", self.reuse_strength, 0, 1, open_low=True)
         number("similarity_threshold", self.similarity_threshold, 0, 1)
         number("max_skip", self.max_skip, 0, 1000)
+        number("skip_covered", self.skip_covered, 0, 1)
 
 
 CONTROL_KINDS = ("canny", "edges", "depth")

@@ -86,6 +86,7 @@ def diffusion_options(spec: RestyleOptions, device: DeviceOptions = DeviceOption
         cfg_negative=spec.cfg_negative,
         similarity_threshold=t.similarity_threshold,
         max_skip=t.max_skip,
+        skip_covered=t.skip_covered if on and t.propagate else 0.0,
         vae=str(spec.vae) if spec.vae else "",
         lora=tuple(parse_lora(text) for text in spec.lora),
         prompt_schedule=spec.prompt_schedule,

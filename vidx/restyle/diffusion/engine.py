@@ -230,6 +230,20 @@ class ReuseEngine:
             negative=negative,
         )
 
+    def follow(self, ctx: FrameContext) -> None:
+        """A frame shown without rendering it: the previous latent, the anchor's composed flow
+        and the noise follow ``ctx.flow`` as if that frame had been rendered as the previous
+        one warped (the next frame's flow starts from it)."""
+        prev = self.prev_latent
+        if prev is None or ctx.flow is None:
+            return
+        flow, hard, _ = self.masks(ctx, prev)
+        if self.options.fusion == "x0":
+            self.track.advance(flow, hard)
+        self.prev_latent = temporal.warp(prev.float(), flow).to(prev.dtype)
+        if self.noise.noise is not None:
+            self.noise.carry(flow, hard[0, 0] > 0.5, prev)
+
     def keep(self, latents: torch.Tensor, plan: FramePlan) -> None:
         """The frame's final latent is the previous one now; a frame not reused is the anchor."""
         self.prev_latent = latents

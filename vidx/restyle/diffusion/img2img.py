@@ -49,7 +49,7 @@ from vidx.restyle.diffusion.loading import load_pipeline, set_scheduler
 from vidx.restyle.diffusion.options import DiffusionOptions, work_size_for
 from vidx.restyle.diffusion.pixel import PixelMemory, PixelTarget, follow_color
 from vidx.restyle.diffusion.prompts import blend
-from vidx.restyle.diffusion.propagate import Propagator
+from vidx.restyle.diffusion.propagate import Propagator, Step
 from vidx.restyle.diffusion.similarity import SimilarityFilter, still_cells
 
 __all__ = ["DiffusionRestyler", "check_frame", "latent_flow_mask", "resize_rgb"]
@@ -135,6 +135,8 @@ class DiffusionRestyler:
         self._last_output: np.ndarray | None = None
         self.propagated = 0.0  # frames' worth of pixels not taken from the frame's own render
         self.still_cells = 0.0  # rendered frames' worth of latent cells kept as they were
+        self.covered_frames = 0  # frames shown from propagation alone (``skip_covered``)
+        self.filled_max = 0.0  # the largest share of such a frame filled in, not rendered
         self.frames = 0
         self.keyframes = 0
         self.anchored_keyframes = 0
@@ -149,6 +151,7 @@ class DiffusionRestyler:
         """Forget the previous frame and keyframe (new clip or segment)."""
         self._key_output: np.ndarray | None = None
         self._last_output = None
+        self._covered_run = 0
         self._filter.reset()
         self._engine.reset()
         self._pixels.clear()
@@ -218,6 +221,10 @@ class DiffusionRestyler:
         if self._last_output is not None and self._filter.skip(work, ctx.scene_cut):
             self.frames += 1  # near-identical to the last rendered frame: its output as is
             return self._last_output.copy()
+        step = self._propagator.prepare(work, ctx) if o.propagate else None
+        if step is not None and self._covered(step, ctx):
+            return self._fill(step, work, ctx)
+        self._covered_run = 0
         prior = self._filter.rendered(work)
         if self.control is not None:  # structure from the source frame, at the working size
             self.control.set_frame(work)
@@ -289,8 +296,8 @@ class DiffusionRestyler:
                 out = follow_color(out, warped, work, o.color_anchor_weight)
             elif o.color_match == "keyframe" and reuse and self._key_output is not None:
                 out = self._anchor(out, self._key_output)
-        if o.propagate:  # what the anchors still see is shown as they rendered it
-            out = self._propagator(out, work, ctx, keyframe=not reuse)
+        if step is not None:  # what the anchors still see is shown as they rendered it
+            out = self._propagator.show(step, out, keyframe=not reuse)
             self.propagated += self._propagator.coverage
         self._engine.keep(latents, plan)
         self._pixels.keep(out, work, keyframe=not reuse)
@@ -301,6 +308,31 @@ class DiffusionRestyler:
             self.anchored_keyframes += int(anchored)
             self.unet_calls_keyframes += self.unet_calls - calls_before
             self._key_output = out
+        return out
+
+    def _covered(self, step: Step, ctx: FrameContext) -> bool:
+        """Whether a frame between keyframes is held enough by propagation to skip rendering
+        (at most ``max_skip`` in a row; never a keyframe, a cut, or without a flow)."""
+        o = self.options
+        if o.skip_covered <= 0 or ctx.keyframe or ctx.scene_cut or ctx.flow is None:
+            return False
+        if self._engine.prev_latent is None or self._covered_run >= o.max_skip:
+            return False
+        return step.covered >= o.skip_covered
+
+    def _fill(self, step: Step, work: np.ndarray, ctx: FrameContext) -> np.ndarray:
+        """A frame shown from propagation alone: the state follows the flow (module doc)."""
+        out = self._propagator.fill(step)
+        self._engine.follow(ctx)
+        cell = int(getattr(self.pipe, "vae_scale_factor", 8))
+        self._pixels.warped(ctx, self.options.mask_open, cell)  # advances the anchor's flow
+        self._pixels.keep(out, work, keyframe=False)
+        self._last_output = out
+        self._covered_run += 1
+        self.covered_frames += 1
+        self.filled_max = max(self.filled_max, 1.0 - step.covered)
+        self.propagated += 1.0
+        self.frames += 1
         return out
 
     def _anchor(self, out: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -338,10 +370,13 @@ class DiffusionRestyler:
                 "color_match": o.color_match,
                 "pixel_fusion": o.pixel_fusion,
                 "propagate": o.propagate,
+                "skip_covered": o.skip_covered,
             },
             "cfg": o.cfg if o.cfg != "residual" else f"residual-{o.cfg_negative}",
             "frames": self.frames,
             "skipped_frames": self._filter.skipped,
+            "covered_frames": self.covered_frames,
+            "filled_share_max": self.filled_max,
             "still_cells_frames": self.still_cells,
             "propagated_share": self.propagated / self.frames if self.frames else 0.0,
             "keyframes": self.keyframes,

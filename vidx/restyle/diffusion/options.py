@@ -82,7 +82,10 @@ class DiffusionOptions:
     still sees the frame (checked on the source frames), its output is shown resampled once
     along the composed flow; else the patch of the frame that first rendered that content;
     else the previous output warped once where the pair's flow is reliable; the frame's own
-    render only where none is. Keyframes become anchors (fading in).
+    render only where none is. Keyframes become anchors (fading in). ``skip_covered`` > 0: a
+    frame between keyframes of which these layers hold at least that share is not rendered at
+    all (its few uncovered pixels are filled from the previous output and rendered by a later
+    frame), at most ``max_skip`` frames in a row; the latent state follows the flow.
 
     ``controlnet``: a ControlNet folder (or cached hub id) steering every UNet call with the
     ``control`` image (``canny``, ``edges`` or ``depth`` with ``depth_model``) computed from
@@ -152,6 +155,7 @@ class DiffusionOptions:
     cfg_negative: str = "self"
     similarity_threshold: float = 0.0
     max_skip: int = 10
+    skip_covered: float = 0.99
     vae: str = ""
 
     def check(self) -> DiffusionOptions:
@@ -198,6 +202,7 @@ class DiffusionOptions:
         _choice("cfg_negative", self.cfg_negative, CFG_NEGATIVES)
         _unit("similarity_threshold", self.similarity_threshold)
         _integer("max_skip", self.max_skip, 0, 1000)
+        _unit("skip_covered", self.skip_covered)
         return self
 
     def _check_control(self) -> None:

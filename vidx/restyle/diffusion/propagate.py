@@ -23,6 +23,12 @@ pop), and the patches it replaces are then dropped. A scene cut or a frame witho
 starts over. At most ``MAX_ANCHORS`` anchors and ``MAX_PATCHES`` patches are kept; one that
 sees less than ``MIN_COVERAGE`` (``MIN_PATCH``) of the frame is dropped.
 
+A frame between keyframes that the layers almost wholly hold need not be rendered at all
+(``DiffusionRestyler``'s ``skip_covered``): ``fill`` shows the layers with the previous output
+warped where they hold nothing, and marks those pixels stale, so the previous-output layer does
+not carry them as rendered content; the next rendered frame renders them (and keeps them as its
+patch). The filled share adds up frame by frame until a frame is rendered.
+
 Trust is checked on the *source* frames, not inherited: a pixel is taken from an anchor or
 patch where its source, warped the same way, matches the current source (after the matched
 gain/offset) within a tolerance taken from this pair's own residual (``TOLERANCE_FACTOR`` times
@@ -65,14 +71,14 @@ SOLID_NEIGHBOURS = 4
 Layer = tuple[np.ndarray, np.ndarray, float]  # (weight, picture, fade)
 
 
-def compose(
-    anchors: list[Layer], patches: list[Layer], render: np.ndarray
+def layers(
+    anchors: list[Layer], patches: list[Layer], size: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(picture, render weight)``: each keyframe anchor in turn takes its share of what is
-    left (times its ``fade``), then the patches and the previous output, then the fading
-    anchors the rest of theirs, then ``render`` whatever remains."""
-    remaining = np.ones(render.shape[:2], np.float32)
-    shown = np.zeros(render.shape, np.float32)
+    """``(shown, remaining)``: each keyframe anchor in turn takes its share of what is left
+    (times its ``fade``), then the patches and the previous output, then the fading anchors the
+    rest of theirs; ``shown`` is their float sum, ``remaining`` the weight left to the render."""
+    remaining = np.ones(size, np.float32)
+    shown = np.zeros((*size, 3), np.float32)
 
     def take(weight: np.ndarray, picture: np.ndarray) -> None:
         nonlocal remaining, shown
@@ -87,8 +93,21 @@ def compose(
     for weight, picture, fade in anchors:
         if fade < 1.0:
             take(weight, picture)
-    shown += remaining[:, :, None] * render.astype(np.float32)
-    return np.clip(np.rint(shown), 0, 255).astype(np.uint8), remaining
+    return shown, remaining
+
+
+def finish(shown: np.ndarray, remaining: np.ndarray, render: np.ndarray) -> np.ndarray:
+    """The layers' ``shown`` with ``render`` where they leave ``remaining``, as uint8."""
+    out = shown + remaining[:, :, None] * render.astype(np.float32)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def compose(
+    anchors: list[Layer], patches: list[Layer], render: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(picture, render weight)``: ``layers`` over ``render``."""
+    shown, remaining = layers(anchors, patches, render.shape[:2])
+    return finish(shown, remaining, render), remaining
 
 
 @dataclass
@@ -101,6 +120,23 @@ class Anchor:
     flow: np.ndarray
     age: int = 0  # frames since it was made (a keyframe anchor fades in over FADE_FRAMES)
     own: np.ndarray | None = None  # a patch: (H, W) float, 1 where that frame rendered
+
+
+@dataclass
+class Step:
+    """One frame's propagation before its render (``Propagator.prepare``): the layers' part of
+    the picture and the weight they leave to the render; ``shown`` is None at a fresh start."""
+
+    source: np.ndarray
+    shown: np.ndarray | None = None
+    remaining: np.ndarray | None = None
+    anchors: list[Layer] | None = None
+    filler: np.ndarray | None = None  # the previous output warped, for a frame not rendered
+
+    @property
+    def covered(self) -> float:
+        """Share of the frame the layers hold (0 at a fresh start)."""
+        return 0.0 if self.remaining is None else float(1.0 - self.remaining.mean())
 
 
 def blurred_luma(image: np.ndarray) -> np.ndarray:
@@ -163,6 +199,7 @@ class Propagator:
         self.patches: list[Anchor] = []
         self.prev_output: np.ndarray | None = None
         self.prev_source: np.ndarray | None = None
+        self.prev_stale: np.ndarray | None = None  # (H, W) share of it only filled in
         self.coverage = 0.0  # share of the last frame not taken from its own render
 
     def __call__(
@@ -170,12 +207,16 @@ class Propagator:
     ) -> np.ndarray:
         """The frame to show for ``render`` (the frame's own output) of ``source`` (its working
         image); remembers it, and makes it an anchor on a ``keyframe``."""
+        return self.show(self.prepare(source, ctx), render, keyframe)
+
+    def prepare(self, source: np.ndarray, ctx: FrameContext) -> Step:
+        """Carry the anchors, patches and previous output into the frame of ``source`` (once
+        per frame, before ``show`` or ``fill``)."""
         prev, prev_src = self.prev_output, self.prev_source
-        fits = prev is not None and prev.shape == render.shape and source.shape == render.shape
+        fits = prev is not None and prev.shape == source.shape
         if ctx.flow is None or ctx.scene_cut or not fits or prev is None or prev_src is None:
-            self.reset()  # a fresh start: its render is the anchor at once (nothing to fade)
-            return self._remember(render, source, anchor=render, age=FADE_FRAMES)
-        size = render.shape[:2]
+            return Step(source)
+        size = source.shape[:2]
         flow = temporal.resize_flow(ctx.flow.astype(np.float32, copy=False), size)
         reliable = np.ones(size, bool)
         if ctx.mask is not None:
@@ -213,21 +254,47 @@ class Propagator:
                 patches.append((solid(ok), out, 1.0))
         self.anchors = [a for a in kept if a.own is None]
         self.patches = [a for a in kept if a.own is not None and not self._refreshed(a)]
-        # the previous output where this pair's flow is reliable, after the patches
+        # the previous output where this pair's flow is reliable, after the patches; a pixel
+        # that frame only filled in (not rendered, ``fill``) is not carried as if it were
         at = sample_coords(flow)
         ok = reliable & inside_frame(*at) & (pair < tolerance)
-        chain = (soften(ok), sample(prev, at, cv2.INTER_LANCZOS4).astype(np.float32), 1.0)
-        shown, rendered = compose(anchors, [*patches, chain], render)
-        self.coverage = float(1.0 - rendered.mean())
+        weight = soften(ok)
+        if self.prev_stale is not None:
+            weight *= 1.0 - sample(self.prev_stale, at, cv2.INTER_LINEAR)
+        warped = sample(prev, at, cv2.INTER_LANCZOS4)
+        shown, remaining = layers(anchors, [*patches, (weight, warped, 1.0)], size)
+        return Step(source, shown, remaining, anchors, warped)
+
+    def show(self, step: Step, render: np.ndarray, keyframe: bool) -> np.ndarray:
+        """The frame to show: ``step``'s layers over ``render`` (the frame's own output, the
+        shape of its source); remembers it, and makes it an anchor on a ``keyframe``."""
+        source, layered, remaining, anchors = step.source, step.shown, step.remaining, step.anchors
+        if layered is None or remaining is None or anchors is None or render.shape != source.shape:
+            self.reset()  # a fresh start: its render is the anchor at once (nothing to fade)
+            return self._remember(render, source, anchor=render, age=FADE_FRAMES)
+        shown = finish(layered, remaining, render)
+        self.coverage = step.covered
         if keyframe:  # the anchor: what the older anchors see, the keyframe's render elsewhere
             anchor = compose([(m, o, 1.0) for m, o, _ in anchors], [], render)[0]
             return self._remember(shown, source, anchor=anchor)
-        own = (rendered > 0.5).astype(np.float32)
+        own = (remaining > 0.5).astype(np.float32)
         if own.mean() >= MIN_PATCH:  # what this frame rendered is carried from here, once
-            flat = np.zeros((*size, 2), np.float32)
+            flat = np.zeros((*source.shape[:2], 2), np.float32)
             self.patches.append(Anchor(shown, source, flat, 0, own))
             del self.patches[:-MAX_PATCHES]
         return self._remember(shown, source, anchor=None)
+
+    def fill(self, step: Step) -> np.ndarray:
+        """The frame to show without a render: the layers, and the previous output warped
+        (border replicated) where they hold nothing. Those pixels are remembered as stale:
+        not carried as rendered content, not kept as a patch, rendered by a later frame."""
+        if step.shown is None or step.remaining is None or step.filler is None:
+            raise ValueError("fill needs a prepared step with a previous frame")
+        shown = finish(step.shown, step.remaining, step.filler)
+        self.coverage = 1.0
+        self._remember(shown, step.source, anchor=None)
+        self.prev_stale = step.remaining
+        return shown
 
     def _refreshed(self, patch: Anchor) -> bool:
         """A patch made before a keyframe anchor that has faded in fully is not needed: the
@@ -238,6 +305,7 @@ class Propagator:
         self, shown: np.ndarray, source: np.ndarray, *, anchor: np.ndarray | None, age: int = 0
     ) -> np.ndarray:
         self.prev_output, self.prev_source = shown, source
+        self.prev_stale = None
         if anchor is not None:
             h, w = shown.shape[:2]
             flow = np.zeros((h, w, 2), np.float32)

@@ -104,6 +104,41 @@ def test_propagation_is_steadier_without_blur(tiny_pipe, tiny_model_dir, clip_to
     assert r.describe()["propagated_share"] > 0.6
 
 
+def test_frames_that_propagation_covers_are_not_rendered(tiny_pipe, tiny_model_dir, clip_tools):
+    """``skip_covered``: a frame between keyframes that propagation almost wholly holds is shown
+    without rendering (the content entering meanwhile is rendered by a later frame); keyframes
+    are always rendered, and the result is as steady and keeps the detail of rendering every
+    frame."""
+    pan, contexts = clip_tools
+    frames = pan(10, step=1)
+    ctxs = contexts(frames)
+    c = ctxs[5]  # an anchored periodic keyframe
+    ctxs[5] = FrameContext(5, c.source, keyframe=True, flow=c.flow, mask=c.mask)
+    kw = dict(strength=0.8, reuse_strength=0.4, steps=10)
+    every, out_every = run(tiny_pipe, options(tiny_model_dir, **kw, skip_covered=0), frames, ctxs)
+    skip, out_skip = run(tiny_pipe, options(tiny_model_dir, **kw, skip_covered=0.97), frames, ctxs)
+    a, b = every.describe(), skip.describe()
+    assert a["covered_frames"] == 0 and b["covered_frames"] >= 4
+    assert b["unet_calls"] <= a["unet_calls"] - b["covered_frames"] * 4  # 10 * 0.4 a frame
+    assert b["keyframes"] == a["keyframes"] == 2
+    assert b["unet_calls_keyframes"] == a["unet_calls_keyframes"]
+    assert np.array_equal(out_skip[0], out_every[0])
+    err_every, err_skip = (
+        temporal.warp_error(frames, out_every),
+        temporal.warp_error(frames, out_skip),
+    )
+    # (the strip filled in while frames are skipped is rendered in one go: a small pop)
+    assert err_skip < 1.4 * err_every, (err_skip, err_every)
+    assert 0 < b["filled_share_max"] <= 0.05
+    dr = [temporal.detail_retention(s, e) for s, e in zip(out_skip, out_every, strict=True)]
+    assert min(dr) > 0.9, dr
+    # at most ``max_skip`` in a row: with 1, every other frame between keyframes at most
+    capped, _ = run(
+        tiny_pipe, options(tiny_model_dir, **kw, skip_covered=0.97, max_skip=1), frames, ctxs
+    )
+    assert 1 <= capped.describe()["covered_frames"] <= 4
+
+
 def _latent_gap(pipe, opts, frames, ctxs) -> tuple[float, DiffusionRestyler]:
     """Mean |z1 - warp(z0)| over reliable latent cells after two frames."""
     from vidx.restyle.diffusion.img2img import latent_flow_mask

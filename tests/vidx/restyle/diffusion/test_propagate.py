@@ -148,3 +148,34 @@ def test_gain_offset_recovers_a_fade():
     x = rng.integers(0, 256, (32, 32, 3)).astype(np.float32)
     gain, offset = gain_offset(x, 0.7 * x + 5, np.ones((32, 32), bool))
     assert np.allclose(gain, 0.7, atol=1e-3) and np.allclose(offset, 5, atol=0.5)
+
+
+def test_a_filled_frame_is_rendered_by_the_next_rendered_one():
+    """``fill``: a frame shown without a render. Content entering at the left edge is filled
+    from the previous output, marked stale, and the next rendered frame renders it (and keeps
+    it as its patch) instead of carrying the fill along."""
+    dx = 2.0
+    frames, ctxs = pan_clip(6, dx)
+    p = Propagator()
+    renders = [texture(100 + i) for i in range(6)]
+    shown = [p(renders[0], frames[0], ctxs[0], keyframe=True)]
+    for i in (1, 2):  # two frames filled in
+        step = p.prepare(frames[i], ctxs[i])
+        assert step.covered == pytest.approx(1.0 - i * dx / W, abs=0.005)  # what entered
+        shown.append(p.fill(step))
+        assert p.coverage == 1.0
+    step = p.prepare(frames[3], ctxs[3])
+    assert step.remaining is not None
+    # the 2 px entering now and the 4 px filled before are left to the render (not carried)
+    assert step.remaining[12:-12, :5].min() > 0.99
+    assert step.remaining[12:-12, 12:-12].max() < 0.01
+    shown.append(p.show(step, renders[3], keyframe=False))
+    assert np.abs(shown[3][12:-12, :5].astype(float) - renders[3][12:-12, :5]).mean() < 2.0
+    # from here on that strip is the frame 3 render carried along, not rendered again
+    shown.append(p(renders[4], frames[4], ctxs[4], keyframe=False))
+    carried = shifted(shown[3], dx)[12:-12, 3:7].astype(float)
+    assert np.abs(shown[4][12:-12, 3:7] - carried).mean() < 4.0
+    # what the keyframe sees is its render moved along in every frame, filled or not
+    for i, s in enumerate(shown):
+        want = shifted(renders[0], dx * i)
+        assert np.abs(interior(s) - interior(want)).mean() < 4.0, i
