@@ -13,6 +13,7 @@ Errors are :class:`OptionError` naming the option (``param``); each face spells 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import types
@@ -138,8 +139,15 @@ class OptionGroup:
         return type(self).from_flat({**self.flat(), **values})
 
 
-def hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+_HINTS: dict[type, typing.Mapping[str, Any]] = {}
+
+
+def hints(cls: type) -> typing.Mapping[str, Any]:
+    """``cls``'s resolved annotations, once per class (resolving them for every flag took most
+    of a second of each command's start-up)."""
+    if cls not in _HINTS:
+        _HINTS[cls] = types.MappingProxyType(typing.get_type_hints(cls))
+    return _HINTS[cls]
 
 
 def allowed_types(cls: type, name: str) -> tuple[type, ...]:
@@ -1010,8 +1018,9 @@ class JobOptions:
         return data
 
 
-def all_options() -> dict[str, tuple[type[OptionGroup], Field]]:
-    """Every option name -> (its group class, its field), nested groups flattened."""
+@functools.cache
+def all_options() -> typing.Mapping[str, tuple[type[OptionGroup], Field]]:
+    """Every option name -> (its group class, its field), nested groups flattened (once)."""
     out: dict[str, tuple[type[OptionGroup], Field]] = {}
 
     def add(cls: type[OptionGroup]) -> None:
@@ -1024,7 +1033,7 @@ def all_options() -> dict[str, tuple[type[OptionGroup], Field]]:
 
     for g in GROUPS:
         add(g)
-    return out
+    return types.MappingProxyType(out)
 
 
 def default_of(f: Field) -> Any:

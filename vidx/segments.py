@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import threading
 import time
@@ -55,6 +56,7 @@ MANIFEST = "manifest.json"
 SEGMENT_SUFFIX = ".mov"
 AV1_SEGMENT_SUFFIX = ".mp4"
 FORMAT = 2  # 2: options under a schema version, full-content input hash
+MIN_SIDE_BY_SIDE_FRAMES = 12  # a short clip is not cut finer than this for parallel encoders
 COUNTERS = ("frames", "keyframes")  # describe() keys that count work, not settings
 
 
@@ -297,7 +299,11 @@ def run_segmented(
     else:
         say_phase(on_progress, "scanning the input's frames")
         scan = scan_frames(input_path, trim)
-        segments = plan_segments(scan, segment_frames, warmup_of(analysis))
+        n = len(scan.times)  # a short clip is cut finer when encoders can run side by side
+        frames_each = side_by_side_frames(
+            segment_frames, n, segments_at_once(parallel, outputs, analysis, n)
+        )
+        segments = plan_segments(scan, frames_each, warmup_of(analysis))
         end_time = scan.end_time
         for p in parts:
             if p.data["segments"] != [asdict(s) for s in segments]:
@@ -497,16 +503,26 @@ def segments_at_once(
 ) -> int:
     """How many segments render at the same time: one whenever a model or the temporal
     analysis runs (they hold state and memory per frame, and use every core themselves);
-    otherwise ``parallel``, or with 0 a quarter of the cores (one x264 encoder at 4K/8K,
-    fed by one decoder and one libswscale pass, leaves most of 16 cores idle). Never more
-    than the segments left."""
+    otherwise ``parallel``, or with 0 a quarter of the cores and at least two (one x264
+    encoder at 4K/8K, fed by one decoder and one libswscale pass, leaves most of 16 cores
+    idle, and about 15 % of 2). Never more than the segments left."""
     stateless = analysis is None and all(
         o.restyler is None and isinstance(o.upscaler, ClassicUpscaler) for o in outputs
     )
     if not stateless:
         return 1
-    wanted = parallel or (os.cpu_count() or 1) // 4
+    cores = os.cpu_count() or 1
+    wanted = parallel or max(min(2, cores), cores // 4)
     return max(1, min(wanted, todo))
+
+
+def side_by_side_frames(segment_frames: int, total: int, at_once: int) -> int:
+    """Frames per segment when ``at_once`` segments may render side by side: ``segment_frames``,
+    or fewer so that a clip of ``total`` frames shorter than ``at_once`` segments still makes
+    ``at_once`` of them (but not under ``MIN_SIDE_BY_SIDE_FRAMES``: each starts an encoder)."""
+    if at_once <= 1 or total >= at_once * segment_frames:
+        return segment_frames
+    return min(segment_frames, max(MIN_SIDE_BY_SIDE_FRAMES, math.ceil(total / at_once)))
 
 
 class _Tally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import av
@@ -17,7 +18,7 @@ from vidx.io.colour import Colour, from_rgb, to_rgb
 from vidx.io.writer import resample
 from vidx.options import AnalysisOptions, RunOptions
 from vidx.pipeline import Output
-from vidx.segments import segments_at_once
+from vidx.segments import segments_at_once, side_by_side_frames
 from vidx.sizes import parse_size
 from vidx.upscale.classic import ClassicUpscaler
 
@@ -69,6 +70,7 @@ def test_segments_run_side_by_side_only_without_models(tmp_path: Path) -> None:
     model = Output(tmp_path / "m.mp4", object(), parse_size("x2"))  # type: ignore[arg-type]
     assert segments_at_once(3, [lanczos, model], None, todo=10) == 1
     assert segments_at_once(0, [lanczos], None, todo=1) == 1
+    assert segments_at_once(0, [lanczos], None, todo=10) >= min(2, os.cpu_count() or 1)
 
 
 def test_threads_is_checked() -> None:
@@ -76,3 +78,11 @@ def test_threads_is_checked() -> None:
         RunOptions(threads=-1)
     assert err.value.param == "threads"
     assert RunOptions(threads=4).threads == 4
+
+
+def test_a_short_clip_is_cut_finer_only_for_encoders_side_by_side() -> None:
+    assert side_by_side_frames(240, 24, 2) == 12  # two encoders get a segment each
+    assert side_by_side_frames(240, 24, 1) == 240  # one at a time: as asked
+    assert side_by_side_frames(240, 600, 2) == 240  # long enough already
+    assert side_by_side_frames(240, 16, 4) == 12  # not under MIN_SIDE_BY_SIDE_FRAMES
+    assert side_by_side_frames(4, 12, 2) == 4  # never longer than asked
