@@ -218,10 +218,14 @@ class DiffusionRestyler:
         if size[0] * size[1] > TILING_PIXELS:
             pipe.vae.enable_tiling()
         work = resize_rgb(image, size)
-        if self._last_output is not None and self._filter.skip(work, ctx.scene_cut):
-            self.frames += 1  # near-identical to the last rendered frame: its output as is
-            return self._last_output.copy()
         step = self._propagator.prepare(work, ctx) if o.propagate else None
+        if self._last_output is not None and self._filter.skip(work, ctx.scene_cut):
+            # near-identical to the last rendered frame, not rendered: with propagation the
+            # frame it carries (its layers stay in step with the flow), else the last output
+            if step is not None and step.shown is not None:
+                return self._fill(step, work, ctx, covered=False)
+            self.frames += 1
+            return self._last_output.copy()
         if step is not None and self._covered(step, ctx):
             return self._fill(step, work, ctx)
         self._covered_run = 0
@@ -320,17 +324,21 @@ class DiffusionRestyler:
             return False
         return step.covered >= o.skip_covered
 
-    def _fill(self, step: Step, work: np.ndarray, ctx: FrameContext) -> np.ndarray:
-        """A frame shown from propagation alone: the state follows the flow (module doc)."""
+    def _fill(
+        self, step: Step, work: np.ndarray, ctx: FrameContext, covered: bool = True
+    ) -> np.ndarray:
+        """A frame shown from propagation alone (``covered``: because it holds the frame, else
+        because the similarity filter skips it); the state follows the flow."""
         out = self._propagator.fill(step)
         self._engine.follow(ctx)
         cell = int(getattr(self.pipe, "vae_scale_factor", 8))
         self._pixels.warped(ctx, self.options.mask_open, cell)  # advances the anchor's flow
         self._pixels.keep(out, work, keyframe=False)
         self._last_output = out
-        self._covered_run += 1
-        self.covered_frames += 1
-        self.filled_max = max(self.filled_max, 1.0 - step.covered)
+        if covered:
+            self._covered_run += 1
+            self.covered_frames += 1
+            self.filled_max = max(self.filled_max, 1.0 - step.covered)
         self.propagated += 1.0
         self.frames += 1
         return out

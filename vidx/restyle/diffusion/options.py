@@ -58,7 +58,8 @@ class DiffusionOptions:
 
     ``similarity_threshold`` > 0: the stochastic similarity filter (StreamDiffusion). A frame
     whose working image has cosine similarity ``c`` to the last *rendered* one's (so slow
-    change adds up and is not skipped for ever) reuses the last output as is with probability
+    change adds up and is not skipped for ever) is not rendered (it shows what the propagation
+    carries into it; without propagation the last output as is) with probability
     ``max(0, 1 - (1 - c) / (1 - threshold))``, drawn from a generator seeded by ``seed``, at
     most ``max_skip`` frames in a row; scene cuts are never skipped.
     ``vae``: a diffusers autoencoder folder (``AutoencoderKL`` or the tiny ``AutoencoderTiny``)
