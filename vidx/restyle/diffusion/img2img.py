@@ -332,7 +332,7 @@ class DiffusionRestyler:
         out = self._propagator.fill(step)
         self._engine.follow(ctx)
         cell = int(getattr(self.pipe, "vae_scale_factor", 8))
-        self._pixels.warped(ctx, self.options.mask_open, cell)  # advances the anchor's flow
+        self._pixels.follow(ctx, self.options.mask_open, cell)
         self._pixels.keep(out, work, keyframe=False)
         self._last_output = out
         if covered:

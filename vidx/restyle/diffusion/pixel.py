@@ -96,16 +96,28 @@ class PixelMemory:
         out = temporal.warp(self.output, flow)
         src = temporal.warp(self.source, flow)
         fusion, fusion_mask = out, mask
+        self._advance(flow, mask)
         if self.anchor is not None and self.flow is not None and self.valid is not None:
-            self.flow = flow + temporal.warp(self.flow, flow)
-            seen = temporal.warp(self.valid.astype(np.float32), flow) > 0.999
-            inside = inside_frame(*sample_coords(self.flow))
-            self.valid = seen & inside & mask
             from_anchor = temporal.warp(self.anchor, self.flow)
             fusion = np.where(self.valid[:, :, None], from_anchor, out)
             fusion_mask = self.valid | mask
         std = self.output.reshape(-1, self.output.shape[2]).astype(np.float32).std(axis=0)
         return Warped(out, src, mask, fusion, fusion_mask, std)
+
+    def follow(self, ctx: FrameContext, open_cells: float, cell: int) -> None:
+        """A frame not rendered: only the anchor's composed flow advances along ``ctx.flow``
+        (what ``warped`` does, without warping the pictures)."""
+        if ctx.flow is not None and self.output is not None:
+            flow, mask = pixel_flow_mask(ctx, self.output.shape[:2], open_cells, cell)
+            self._advance(flow, mask)
+
+    def _advance(self, flow: np.ndarray, mask: np.ndarray) -> None:
+        """Compose ``flow`` onto the anchor's flow and update where the anchor is still seen."""
+        if self.anchor is None or self.flow is None or self.valid is None:
+            return
+        self.flow = flow + temporal.warp(self.flow, flow)
+        seen = temporal.warp(self.valid.astype(np.float32), flow) > 0.999
+        self.valid = seen & inside_frame(*sample_coords(self.flow)) & mask
 
 
 @torch.no_grad()
