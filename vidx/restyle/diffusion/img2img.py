@@ -223,10 +223,13 @@ class DiffusionRestyler:
             # near-identical to the last rendered frame, not rendered: with propagation the
             # frame it carries (its layers stay in step with the flow), else the last output
             if step is not None and step.shown is not None:
-                return self._fill(step, work, ctx, covered=False)
+                return self._fill(step, work, ctx)
             self.frames += 1
             return self._last_output.copy()
         if step is not None and self._covered(step, ctx):
+            self._covered_run += 1
+            self.covered_frames += 1
+            self.filled_max = max(self.filled_max, 1.0 - step.covered)
             return self._fill(step, work, ctx)
         self._covered_run = 0
         prior = self._filter.rendered(work)
@@ -324,21 +327,15 @@ class DiffusionRestyler:
             return False
         return step.covered >= o.skip_covered
 
-    def _fill(
-        self, step: Step, work: np.ndarray, ctx: FrameContext, covered: bool = True
-    ) -> np.ndarray:
-        """A frame shown from propagation alone (``covered``: because it holds the frame, else
-        because the similarity filter skips it); the state follows the flow."""
+    def _fill(self, step: Step, work: np.ndarray, ctx: FrameContext) -> np.ndarray:
+        """A frame shown from propagation alone (it holds the frame, or the similarity filter
+        skips it); the state follows the flow."""
         out = self._propagator.fill(step)
         self._engine.follow(ctx)
         cell = int(getattr(self.pipe, "vae_scale_factor", 8))
         self._pixels.follow(ctx, self.options.mask_open, cell)
         self._pixels.keep(out, work, keyframe=False)
         self._last_output = out
-        if covered:
-            self._covered_run += 1
-            self.covered_frames += 1
-            self.filled_max = max(self.filled_max, 1.0 - step.covered)
         self.propagated += 1.0
         self.frames += 1
         return out
