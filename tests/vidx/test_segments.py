@@ -20,6 +20,7 @@ from vidx.api import render
 from vidx.errors import OptionError, OutputError
 from vidx.io.reader import Trim
 from vidx.io.remux import scan_frames
+from vidx.io.writer import EncodeSettings
 from vidx.options import AnalysisOptions
 from vidx.pipeline import Output, run
 from vidx.segments import parts_dir, plan_segments, run_segmented
@@ -146,6 +147,7 @@ JOB = """
 import sys, time
 from pathlib import Path
 from vidx.options import AnalysisOptions
+from vidx.io.writer import EncodeSettings
 from vidx.pipeline import Output
 from vidx.restyle.style import StyleRestyler
 from vidx.segments import run_segmented
@@ -159,7 +161,10 @@ class Slow(ClassicUpscaler):
 
 run_segmented(
     sys.argv[1],
-    [Output(Path(sys.argv[2]), Slow("lanczos"), parse_size("x2"), restyler=StyleRestyler("3"))],
+    [Output(
+        Path(sys.argv[2]), Slow("lanczos"), parse_size("x2"), encode=EncodeSettings(crf=0),
+        restyler=StyleRestyler("3"),
+    )],
     analysis=AnalysisOptions(analysis_size=64),
     segment_frames=8,
 )
@@ -199,7 +204,15 @@ def test_sigkill_then_resume_gives_the_uninterrupted_frames(clip, tmp_path) -> N
     rendered: list[int] = []
     run_segmented(
         src,
-        [Output(out, ClassicUpscaler(), parse_size("x2"), restyler=StyleRestyler("3"))],
+        [
+            Output(
+                out,
+                ClassicUpscaler(),
+                parse_size("x2"),
+                encode=EncodeSettings(crf=0),  # lossless: see the end of this test
+                restyler=StyleRestyler("3"),
+            )
+        ],
         analysis=AnalysisOptions(analysis_size=64),
         segment_frames=8,
         on_progress=lambda p: p.phase or rendered.append(p.done),  # frames, not phase lines
@@ -212,7 +225,8 @@ def test_sigkill_then_resume_gives_the_uninterrupted_frames(clip, tmp_path) -> N
     assert len(got) == len(want) == 32
     assert video_timestamps(out) == video_timestamps(src)
     assert not parts_dir(out).exists()
-    # (an xfail until issue 15: the differences came from Writer.put_frame queueing the
-    # caller's buffer, fixed in 015288e; docs/SCALING.md, "Determinism", has the evidence)
+    # (an xfail until issue 15: the frames vidx hands the encoder are the same; libx264's lossy
+    # output of the same frames is not always, so the job encodes losslessly; docs/SCALING.md,
+    # "Determinism", has the evidence)
     bad = [i for i, (a, b) in enumerate(zip(got, want, strict=True)) if not np.array_equal(a, b)]
     assert not bad, f"frames {bad} differ (segments {done} came from the killed run)"

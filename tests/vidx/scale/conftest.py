@@ -35,9 +35,12 @@ def job_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def job_options(**extra: object) -> dict[str, object]:
-    """An embedded-style restyle in 24-frame segments, one thread per worker."""
+    """An embedded-style restyle in 24-frame segments, one thread per worker, lossless: the
+    frames vidx hands the encoder are the same however the job is spread, but libx264's lossy
+    output of the same frames may differ from one encode to the next (docs/SCALING.md)."""
     return {
         "style": "3",
+        "crf": 0,
         "segment_frames": SEGMENT,
         "analysis_size": 64,
         "threads_per_worker": 1,

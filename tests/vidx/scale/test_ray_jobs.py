@@ -102,7 +102,7 @@ def test_seams_are_as_steady_as_interior_pairs(one_worker, job_clip, tmp_path) -
 
     def render(name: str, **kw: object) -> Path:
         out = tmp_path / name
-        vidx.render(job_clip, out, **job_options(crf=0, threads_per_worker=None, **kw))  # type: ignore[arg-type]
+        vidx.render(job_clip, out, **job_options(threads_per_worker=None, **kw))  # type: ignore[arg-type]
         return out
 
     primed = seam_figures(render("primed.mp4"), seams)
@@ -145,7 +145,7 @@ import vidx
 
 vidx.render(
     Path(sys.argv[1]), Path(sys.argv[2]), style="3", segment_frames=12, analysis_size=64,
-    workers=2, threads_per_worker=1, overwrite=True,
+    workers=2, threads_per_worker=1, overwrite=True, crf=0,
 )
 """
 
