@@ -42,6 +42,7 @@ class Analyzer:
             self.scheduler = temporal.KeyframeScheduler(options.keyframe_interval)
         self._prev: np.ndarray | None = None
         self.cuts = 0
+        self.first = 0  # job index of the reader's frame 0: periodic keyframes count job frames
 
     def reset(self) -> None:
         if self.scheduler is not None:
@@ -54,13 +55,13 @@ class Analyzer:
         small = analysis_frame(frame.rgb, self.options.analysis_size)
         prev, self._prev = self._prev, small
         if prev is None or prev.shape != small.shape:
-            self.scheduler.is_keyframe(frame.index, True)
+            self.scheduler.is_keyframe(frame.index + self.first, True)
             return FrameContext(frame.index, frame.rgb, keyframe=True, scene_cut=prev is not None)
         import temporal
 
         cut = self.options.scene_cuts and temporal.is_scene_cut(prev, small)
         self.cuts += int(cut)
-        keyframe = self.scheduler.is_keyframe(frame.index, cut)
+        keyframe = self.scheduler.is_keyframe(frame.index + self.first, cut)
         if cut:  # only a scene cut starts fresh: nothing before it is worth following
             return FrameContext(frame.index, frame.rgb, keyframe=True, scene_cut=True)
         # a periodic keyframe keeps its flow, so a backend can tie it to what came before

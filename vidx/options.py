@@ -743,6 +743,7 @@ def parse_lora(text: str) -> tuple[str, float]:
 
 
 FLOW_METHODS = ("dis", "farneback", "raft")
+SEAMS = ("auto", "carry", "warmup")
 # temporal.DIS_PRESETS, named here so a job without analysis never imports torch
 FLOW_PRESETS = ("ultrafast", "fast", "medium", "fine")
 
@@ -783,10 +784,20 @@ class AnalysisOptions(OptionGroup):
         T,
         shared_only=True,
     )
+    seams: str = option(
+        "auto",
+        "How a segment goes on from the one before: carry (its end state; segments render in "
+        "order), warmup (primed by --warmup-frames; segments render side by side), auto "
+        "(carry for diffusion, warmup otherwise).",
+        T,
+        choices=SEAMS,
+        shared_only=True,
+    )
 
     def __post_init__(self) -> None:
         choice("flow", self.flow, FLOW_METHODS)
         number("warmup_frames", self.warmup_frames, 0, 240)
+        choice("seams", self.seams, SEAMS)
         choice("flow_preset", self.flow_preset, FLOW_PRESETS)
         number("analysis_size", self.analysis_size, 64, 4096)
         number("keyframe_interval", self.keyframe_interval, 0)

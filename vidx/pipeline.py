@@ -157,6 +157,7 @@ def run(
     deinterlace: str = "auto",
     first_frame: int = 0,
     threads: int = 0,
+    analyzer: Analyzer | None = None,
 ) -> JobResult:
     """Run a whole job over checked outputs (see :mod:`vidx.jobs`, which plans and checks them);
     on any failure every partial output is removed and the error re-raised.
@@ -168,6 +169,8 @@ def run(
     ``threads``: CPU threads of the decoder, the encoders and libswscale (0: every core).
     ``input_path`` may be an image :class:`~vidx.io.sequence.Sequence`. Frames before
     ``first_frame`` are decoded and dropped (the finished frames of a resumed image sequence).
+    ``analyzer``: one that goes on from an earlier segment of the job (see
+    :func:`vidx.segments.render_segment`); the restylers are then not reset either.
     """
     reader: Reader | StillReader
     if isinstance(input_path, Sequence):
@@ -193,7 +196,8 @@ def run(
     total = expected_frames(info, trim)
     started = time.perf_counter()
     timings = Timings()
-    analyzer = Analyzer(analysis, raft_state)
+    fresh = analyzer is None
+    analyzer = Analyzer(analysis, raft_state) if analyzer is None else analyzer
     writers: list[Writer | SequenceWriter] = []  # one per output, in order
     compares: dict[int, Writer] = {}  # output index -> its before/after writer
     layouts: dict[str, Layout] = {}
@@ -201,7 +205,7 @@ def run(
     done = 0
     try:
         for out in outputs:
-            if out.restyler is not None:
+            if out.restyler is not None and fresh:
                 out.restyler.reset()
             if out.region is not None:
                 out.region.reset()

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from vidx.analysis import Analyzer
 from vidx.errors import OptionError, OutputError
 from vidx.io.fingerprint import changed, fingerprint
 from vidx.io.probe import VideoInfo, probe
@@ -47,6 +48,7 @@ from vidx.pipeline import (
 )
 from vidx.sidecar import write_json, write_sidecar
 from vidx.sizes import Layout
+from vidx.state import dumps, restore
 from vidx.upscale.classic import ClassicUpscaler
 from vidx.version import __version__
 
@@ -55,6 +57,7 @@ MANIFEST = "manifest.json"
 # needs them); AV1, which the mov muxer refuses, goes into .mp4 (same muxer family)
 SEGMENT_SUFFIX = ".mov"
 AV1_SEGMENT_SUFFIX = ".mp4"
+STATE_SUFFIX = ".state"  # a carried segment's end state (vidx.state), read by the next one
 FORMAT = 2  # 2: options under a schema version, full-content input hash
 MIN_SIDE_BY_SIDE_FRAMES = 12  # a short clip is not cut finer than this for parallel encoders
 COUNTERS = ("frames", "keyframes")  # describe() keys that count work, not settings
@@ -82,6 +85,10 @@ class Segment:
     @property
     def file(self) -> str:
         return f"seg{self.index:05d}{SEGMENT_SUFFIX}"
+
+    @property
+    def state_file(self) -> str:
+        return f"seg{self.index:05d}{STATE_SUFFIX}"
 
 
 def parts_dir(output: Path) -> Path:
@@ -232,7 +239,7 @@ class Parts:
         for path in self.folder.iterdir():
             ours = path.name in (MANIFEST, MANIFEST + ".part") or (
                 path.name.startswith("seg")
-                and path.suffix in (SEGMENT_SUFFIX, AV1_SEGMENT_SUFFIX, ".part")
+                and path.suffix in (SEGMENT_SUFFIX, AV1_SEGMENT_SUFFIX, STATE_SUFFIX, ".part")
             )
             if ours and path.is_file() and not path.is_symlink():
                 path.unlink()
@@ -250,6 +257,92 @@ class Parts:
 
     def finished(self, seg: Segment) -> bool:
         return seg.index in self.done and self.segment_path(seg).exists()
+
+    def state_path(self, seg: Segment) -> Path:
+        return self.folder / seg.state_file
+
+    def save_state(self, seg: Segment, data: bytes) -> None:
+        """Keep ``seg``'s end state (before the manifest marks it done: done means kept)."""
+        write_atomic(self.state_path(seg), data)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    part = path.with_name(path.name + ".part")
+    part.write_bytes(data)
+    os.replace(part, path)
+
+
+def carries(outputs: list[Output], analysis: AnalysisOptions | None) -> bool:
+    """Whether each segment goes on from the end state of the one before (``--seams carry``;
+    ``auto``: when a diffusion restyler runs, whose look a warm-up cannot rebuild) rather than
+    being primed by its warm-up. Carried segments render one after another."""
+    names = [o.restyler.name for o in outputs if o.restyler is not None]
+    if analysis is None or not names or analysis.seams == "warmup":
+        return False
+    return analysis.seams == "carry" or "diffusion" in names
+
+
+def unfinished(segments: list[Segment], parts: list[Parts], chain: bool) -> list[Segment]:
+    """The segments to render: those not finished in every output; when carried, every
+    segment from the first one not finished, or whose end state the next one lacks."""
+    if not chain:
+        return [seg for seg in segments if not all(p.finished(seg) for p in parts)]
+    for k, seg in enumerate(segments):
+        kept = k + 1 == len(segments) or parts[0].state_path(seg).is_file()
+        if not (kept and all(p.finished(seg) for p in parts)):
+            return segments[k:]
+    return []
+
+
+def render_segment(
+    input_path: Path,
+    seg: Segment,
+    outputs: list[Output],
+    paths: list[Path],
+    analysis: AnalysisOptions | None,
+    raft_state: Any = None,
+    deinterlace: str = "auto",
+    *,
+    chain: bool = False,
+    state: bytes | None = None,
+    keep_state: bool = False,
+    threads: int = 0,
+    on_progress: ProgressCallback | None = None,
+) -> tuple[JobResult, bytes | None]:
+    """Render one segment of a job into ``paths`` (no audio, no sidecar), here or on a worker.
+
+    Without ``chain`` the segment is primed by its warm-up (:func:`segment_outputs`). With it,
+    the analyzer and the restylers of ``outputs`` go on from ``state``, the end state of the
+    segment before (None: the job's first segment, which starts fresh); ``keep_state`` returns
+    this segment's end state for the next. The state goes through bytes even when the same
+    process renders the next segment, so a job gives the same frames run straight, resumed or
+    spread over workers."""
+    analyzer = None
+    holders: tuple | None = None
+    if chain and analysis is not None:
+        analyzer = Analyzer(analysis, raft_state)
+        holders = (analyzer, [o.restyler for o in outputs])
+        if state is None:
+            for o in outputs:
+                if o.restyler is not None:
+                    o.restyler.reset()
+        else:
+            restore(holders, state)
+        analyzer.first = seg.first
+    result = run(
+        input_path,
+        segment_outputs(input_path, seg, outputs, paths, analysis, raft_state, deinterlace),
+        trim=seg.trim,
+        analysis=analysis,
+        raft_state=raft_state,
+        on_progress=on_progress,
+        copy_streams=False,
+        sidecars=False,
+        deinterlace=deinterlace,
+        threads=threads,
+        analyzer=analyzer,
+    )
+    return result, dumps(holders) if keep_state and holders is not None else None
 
 
 def run_segmented(
@@ -286,6 +379,7 @@ def run_segmented(
     for out in outputs:
         warnings += copy_warnings(input_path, out.path, out.encode.codec)
     started = time.perf_counter()
+    chain = carries(outputs, analysis)
     # 2. open or take up each output's parts folder; plan the segments once
     parts = [Parts(out) for out in outputs]
     resumed = [
@@ -303,7 +397,8 @@ def run_segmented(
         frames_each = side_by_side_frames(
             segment_frames, n, segments_at_once(parallel, outputs, analysis, n)
         )
-        segments = plan_segments(scan, frames_each, warmup_of(analysis))
+        warmup = 0 if chain else warmup_of(analysis)
+        segments = plan_segments(scan, frames_each, warmup)
         end_time = scan.end_time
         for p in parts:
             if p.data["segments"] != [asdict(s) for s in segments]:
@@ -315,32 +410,30 @@ def run_segmented(
     timings = Timings()
     layouts: dict[str, Layout] = {}
     repaired = 0
-    todo = [seg for seg in segments if not all(p.finished(seg) for p in parts)]
+    todo = unfinished(segments, parts, chain)
     tally = _Tally(on_progress, total - sum(s.frames for s in todo), total, started)
     at_once = segments_at_once(parallel, outputs, analysis, len(todo))
     per_segment = max(1, threads // at_once) if threads else 0
 
     def render(seg: Segment) -> JobResult:
-        return run(
+        before = parts[0].state_path(segments[seg.index - 1]) if chain and seg.index else None
+        result, end = render_segment(
             input_path,
-            segment_outputs(
-                input_path,
-                seg,
-                outputs,
-                [p.segment_path(seg) for p in parts],
-                analysis,
-                raft_state,
-                deinterlace,
-            ),
-            trim=seg.trim,
-            analysis=analysis,
-            raft_state=raft_state,
-            on_progress=tally.reporter(seg.index),
-            copy_streams=False,
-            sidecars=False,
-            deinterlace=deinterlace,
+            seg,
+            outputs,
+            [p.segment_path(seg) for p in parts],
+            analysis,
+            raft_state,
+            deinterlace,
+            chain=chain,
+            state=before.read_bytes() if before is not None else None,
+            keep_state=chain and seg.index + 1 < len(segments),
             threads=per_segment,
+            on_progress=tally.reporter(seg.index),
         )
+        if end is not None:
+            parts[0].save_state(seg, end)
+        return result
 
     # one at a time: in this thread (Ctrl-C lands in it); several: a pool whose segments
     # stop at their next frame when this thread fails or is interrupted

@@ -32,7 +32,16 @@ from vidx.io.remux import copy_warnings, scan_frames
 from vidx.options import AnalysisOptions, RunOptions
 from vidx.pipeline import JobResult, Output, Progress, ProgressCallback, Timings
 from vidx.scale.worker import SegmentWorker
-from vidx.segments import Parts, Segment, finish_segments, plan_segments, warmup_of
+from vidx.segments import (
+    Parts,
+    Segment,
+    carries,
+    finish_segments,
+    plan_segments,
+    unfinished,
+    warmup_of,
+    write_atomic,
+)
 from vidx.sizes import parse_size
 
 TRANSPORT_ENV = "VIDX_RAY_TRANSPORT"  # "object": segments through the object store only
@@ -180,11 +189,13 @@ def _drive(
         p.open(input_path, s, run_opts.restart, run_opts.resume)
         for p, s in zip(parts, settings, strict=True)
     ]
+    chain = carries(outputs, analysis)
     try:
-        segments, end_time = _plan(parts, resumed, input_path, trim, segment_frames, analysis)
+        warmup = 0 if chain else warmup_of(analysis)
+        segments, end_time = _plan(parts, resumed, input_path, trim, segment_frames, warmup)
         return _render(
             ray, pool, input_path, info, outputs, parts, segments, end_time, trim,
-            warnings, started, on_progress,
+            warnings, started, on_progress, chain,
         )  # fmt: skip
     except BaseException:
         for p in parts:
@@ -215,14 +226,14 @@ def _plan(
     input_path: Path,
     trim: Trim,
     segment_frames: int,
-    analysis: AnalysisOptions | None,
+    warmup: int,
 ) -> tuple[list[Segment], float | None]:
     """The segment plan: the manifests' when every output resumes the same one, else new."""
     plans = [p.data["segments"] for p, r in zip(parts, resumed, strict=True) if r]
     if len(plans) == len(parts) and plans[0] and all(plan == plans[0] for plan in plans):
         return [Segment(**s) for s in plans[0]], parts[0].data.get("end_time")
     scan = scan_frames(input_path, trim)
-    segments = plan_segments(scan, segment_frames, warmup_of(analysis))
+    segments = plan_segments(scan, segment_frames, warmup)
     for p in parts:
         if p.data["segments"] != [asdict(s) for s in segments]:
             p.data.update(segments=[asdict(s) for s in segments], done=[])
@@ -258,10 +269,12 @@ def _render(
     warnings: list[str],
     started: float,
     on_progress: ProgressCallback | None,
+    chain: bool = False,
 ) -> JobResult:
-    # 2. schedule the unfinished segments, one at a time per worker; retry lost workers' ones
+    # 2. schedule the unfinished segments, one at a time per worker; retry lost workers' ones.
+    # Carried segments (chain) go one after another, each with the end state of the one before
     total = sum(s.frames for s in segments)
-    todo = [s for s in segments if not all(p.finished(s) for p in parts)]
+    todo = unfinished(segments, parts, chain)
     done_frames = total - sum(s.frames for s in todo)
     payload = _transport(ray, pool, input_path, parts) if todo else None
     attempts = {s.index: 0 for s in todo}
@@ -273,8 +286,19 @@ def _render(
     def submit(slot: int, seg: Segment) -> None:
         attempts[seg.index] += 1
         paths = None if payload is not None else [str(p.segment_path(seg)) for p in parts]
-        ref = pool.actors[slot].render.remote(str(input_path), seg, paths, payload)
+        state = None
+        if chain and seg.index:
+            state = parts[0].state_path(segments[seg.index - 1]).read_bytes()
+        keep = chain and seg.index + 1 < len(segments)
+        ref = pool.actors[slot].render.remote(
+            str(input_path), seg, paths, payload, chain, state, keep
+        )
         running[ref] = (slot, seg)
+
+    def fill(slot: int) -> None:
+        """Give ``slot`` the next segment, unless it must wait for the one rendering now."""
+        if queue and not (chain and running):
+            submit(slot, queue.pop(0))
 
     def report() -> None:
         if on_progress is not None:
@@ -284,8 +308,7 @@ def _render(
 
     queue = list(todo)
     for slot in range(len(pool.actors)):
-        if queue:
-            submit(slot, queue.pop(0))
+        fill(slot)
     report()
     while running:
         ready, _ = ray.wait(list(running), num_returns=1)
@@ -303,10 +326,12 @@ def _render(
             if isinstance(cause, BaseException):
                 raise cause from None
             raise
-        # 3. record the finished segment in every manifest
+        # 3. record the finished segment in every manifest (its end state first, if carried)
         if payload is not None:
             for p, data in zip(parts, reply["files"], strict=True):
-                _write_atomic(p.segment_path(seg), data)
+                write_atomic(p.segment_path(seg), data)
+        if reply.get("state") is not None:
+            parts[0].save_state(seg, reply["state"])
         if reply["frames"] != seg.frames:
             warnings.append(
                 f"segment {seg.index} decoded {reply['frames']} frames where the scan planned "
@@ -327,8 +352,7 @@ def _render(
         done_frames += seg.frames
         per_worker[reply["pid"]] = per_worker.get(reply["pid"], 0) + 1
         cpu[0] += reply["cpu_s"]
-        if queue:
-            submit(slot, queue.pop(0))
+        fill(slot)
         report()
     # 4. remux every output from its segments plus the input's audio and subtitles
     return finish_segments(
@@ -345,9 +369,3 @@ def _render(
         layouts,
         repaired,
     )  # fmt: skip  (no phase message: this path's progress reports segments per worker)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    part = path.with_name(path.name + ".part")
-    part.write_bytes(data)
-    os.replace(part, path)

@@ -27,13 +27,13 @@ from typing import Any
 
 from vidx.io.reader import Trim
 from vidx.options import AnalysisOptions
-from vidx.pipeline import Output, run
+from vidx.pipeline import Output
 from vidx.segments import (
     AV1_SEGMENT_SUFFIX,
     SEGMENT_SUFFIX,
     Segment,
     job_settings,
-    segment_outputs,
+    render_segment,
 )
 
 
@@ -113,10 +113,15 @@ class SegmentWorker:
         seg: Segment,
         paths: list[str] | None,
         input_bytes: bytes | None = None,
+        chain: bool = False,
+        state: bytes | None = None,
+        keep_state: bool = False,
     ) -> dict:
         """Render ``seg``. With ``paths`` the segment files are written there; without, the
         input comes as ``input_bytes`` and each output's encoded segment is returned as bytes
-        under ``"files"``. Returns the pipeline's frames, layouts, warnings and timings."""
+        under ``"files"``. ``chain``: go on from ``state``, the end state of the segment before
+        (see :func:`vidx.segments.render_segment`); ``keep_state`` returns this one's under
+        ``"state"``. Returns the pipeline's frames, layouts, warnings and timings."""
         cpu = time.process_time()  # every thread of this worker: decode, models, encode
         source = Path(input_path)
         if input_bytes is not None:
@@ -131,7 +136,7 @@ class SegmentWorker:
                 for o in self.outputs
             ]
             targets = [folder / f"out{i}{sfx}" for i, sfx in enumerate(suffixes)]
-        outputs = segment_outputs(
+        result, end = render_segment(
             source,
             seg,
             self.outputs,
@@ -139,16 +144,9 @@ class SegmentWorker:
             self.analysis,
             self.raft_state,
             self.deinterlace,
-        )
-        result = run(
-            source,
-            outputs,
-            trim=seg.trim,
-            analysis=self.analysis,
-            raft_state=self.raft_state,
-            copy_streams=False,
-            sidecars=False,
-            deinterlace=self.deinterlace,
+            chain=chain,
+            state=state,
+            keep_state=keep_state,
         )
         reply: dict = {
             "frames": result.frames,
@@ -158,6 +156,7 @@ class SegmentWorker:
             "timings": vars(result.timings),
             "pid": os.getpid(),
             "cpu_s": time.process_time() - cpu,
+            "state": end,
         }
         if paths is None:
             reply["files"] = [t.read_bytes() for t in targets]
