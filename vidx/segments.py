@@ -1,8 +1,12 @@
 """Resumable jobs: render a clip as segments kept in ``OUTPUT.parts/``, then remux them.
 
 Each segment is one :func:`vidx.pipeline.run` over a slice of the input (source timestamps kept,
-no audio), so restylers and the analyzer start fresh and the segment's first frame is a keyframe:
-a segment renders the same whether the job ran straight through or was resumed after a crash.
+no audio), rendered by :func:`render_segment` here or on a Ray worker. Its restylers go on from
+the segment before in one of two ways (``--seams``): primed by a warm-up of the frames before it
+(:mod:`vidx.restyle.priming`; segments independent), or carried: the analyzer and restylers take
+the end state the segment before left in ``segNNNNN.state`` (:mod:`vidx.state`; segments in
+order). Either way a segment renders the same whether the job ran straight through, was resumed
+after a crash or was spread over workers.
 ``OUTPUT.parts/manifest.json`` records the input's fingerprint (a hash of all of it), every option
 value under the option schema version (see :meth:`vidx.options.JobOptions.to_dict`), the segment
 plan and the finished segments (rewritten atomically after each one). When every segment is
