@@ -15,6 +15,12 @@ In-process runs (``--threads``, default 1, as one worker) give the model's terms
 overhead = (segmented, no warm-up - straight) / segments and warm-up cost per frame =
 (segmented - segmented, no warm-up) / warm-up frames, in wall and in CPU seconds.
 The load average (``os.getloadavg``) is recorded before every run: the machine may be shared.
+
+``--backend diffusion`` restyles with the tiny diffusion model instead (built here from its
+config; ``--work-size``, 4 steps, strength 0.6), whose segments are carried (``--seams
+carry``): within a shot they render one after another, so ``--shots K`` cuts the generated
+clip into K shots (each a new pattern) to measure shots rendering side by side. Use
+``--no-model`` with it (the in-process terms are the style backend's).
 """
 
 from __future__ import annotations
@@ -32,11 +38,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import vidx  # noqa: E402
-from tests.conftest import make_clip  # noqa: E402
+from tests.conftest import make_clip, pattern  # noqa: E402
+from vidx.io.reader import Trim  # noqa: E402
 from vidx.io.remux import scan_frames  # noqa: E402
 from vidx.options import AnalysisOptions  # noqa: E402
 from vidx.scale.worker import set_threads  # noqa: E402
-from vidx.segments import plan_segments  # noqa: E402
+from vidx.segments import find_cuts, plan_segments  # noqa: E402
 
 
 def cpu_model() -> str:
@@ -50,12 +57,27 @@ def load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+BACKEND: dict[str, object] = {"style": "3"}  # what restyles (main sets diffusion's options)
+
+
+def shots_of(frames: int, shots: int):  # type: ignore[no-untyped-def]
+    """An image function for make_clip: the moving pattern, a new shot every frames/shots."""
+    length = max(1, frames // max(1, shots))
+
+    def image(index: int, width: int, height: int):  # type: ignore[no-untyped-def]
+        shot = min(index // length, shots - 1)
+        picture = pattern(index + 37 * shot, width, height)
+        return picture if shot % 2 == 0 else 255 - picture
+
+    return image
+
+
 def render(src: Path, out: Path, **options: object) -> dict:
     """One vidx.render with its wall time, the progress times and the load before it."""
     seen: list = []
     before = load()
     start, cpu = time.perf_counter(), time.process_time()
-    result = vidx.render(src, out, style="3", overwrite=True, on_progress=seen.append, **options)
+    result = vidx.render(src, out, **BACKEND, overwrite=True, on_progress=seen.append, **options)
     total, cpu = time.perf_counter() - start, time.process_time() - cpu
     ray = [p for p in seen if hasattr(p, "segments")]
     row = {"total_s": round(total, 2), "cpu_s": round(cpu, 2), "frames": result.frames}
@@ -82,11 +104,25 @@ def main() -> None:
         "--threads", type=int, default=1, help="CPU threads of the in-process runs (as a worker)"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "bench_scale.json")
+    parser.add_argument("--backend", choices=["style", "diffusion"], default="style")
+    parser.add_argument("--shots", type=int, default=1, help="shots in the generated clip")
+    parser.add_argument("--work-size", type=int, default=128, help="diffusion work size")
     args = parser.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    src = make_clip(work / "in.mp4", frames=args.frames, size=(w, h), audio=True)
-    segments = plan_segments(scan_frames(src), args.segment_frames)
+    if args.backend == "diffusion":
+        from scripts.make_tiny_model import build_tiny_model
+
+        model = build_tiny_model(work / "tiny-sd")
+        BACKEND.clear()
+        BACKEND.update(
+            model=str(model), prompt="an oil painting", steps=4, strength=0.6,
+            work_size=args.work_size,
+        )  # fmt: skip
+    image = shots_of(args.frames, args.shots)
+    src = make_clip(work / "in.mp4", frames=args.frames, size=(w, h), audio=True, image=image)
+    cuts = find_cuts(src, Trim(), AnalysisOptions()) if args.backend == "diffusion" else []
+    segments = plan_segments(scan_frames(src), args.segment_frames, cuts=cuts)
     warm = AnalysisOptions().warmup_frames
     warm_frames = sum(min(warm, s.first) for s in segments)
     rows: list[dict] = []
@@ -145,10 +181,13 @@ def main() -> None:
     report = {
         "machine": {"nproc": os.cpu_count(), "cpu": cpu_model(), "python": sys.version.split()[0]},
         "job": {
+            "backend": BACKEND,
+            "shots": args.shots,
             "size": args.size,
             "frames": args.frames,
             "segment_frames": args.segment_frames,
             "segments": len(segments),
+            "cuts": cuts,
             "warmup_frames": warm,
         },
         "runs": rows,

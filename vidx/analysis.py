@@ -7,6 +7,7 @@ output of a job (see docs/DESIGN.md, Data flow). The options are
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import cv2
@@ -43,6 +44,7 @@ class Analyzer:
         self._prev: np.ndarray | None = None
         self.cuts = 0
         self.first = 0  # job index of the reader's frame 0: periodic keyframes count job frames
+        self.cut_first = False  # the first frame is a scene cut (a segment starting at one)
 
     def reset(self) -> None:
         if self.scheduler is not None:
@@ -56,7 +58,8 @@ class Analyzer:
         prev, self._prev = self._prev, small
         if prev is None or prev.shape != small.shape:
             self.scheduler.is_keyframe(frame.index + self.first, True)
-            return FrameContext(frame.index, frame.rgb, keyframe=True, scene_cut=prev is not None)
+            cut = prev is not None or self.cut_first
+            return FrameContext(frame.index, frame.rgb, keyframe=True, scene_cut=cut)
         import temporal
 
         cut = self.options.scene_cuts and temporal.is_scene_cut(prev, small)
@@ -71,3 +74,19 @@ class Analyzer:
         fwd = temporal.flow(prev, small, method, preset=preset, raft_weights=weights)
         mask = temporal.consistency_mask(back, fwd)
         return FrameContext(frame.index, frame.rgb, keyframe=keyframe, flow=back, mask=mask)
+
+
+def scene_cuts(frames: Iterable[np.ndarray], options: AnalysisOptions) -> list[int]:
+    """Indices of the frames an :class:`Analyzer` with ``options`` sees as scene cuts, from the
+    8-bit frames it would see (the same sizes and test: a plan made from this agrees with it)."""
+    if not options.scene_cuts:
+        return []
+    import temporal
+
+    cuts, prev = [], None
+    for i, rgb in enumerate(frames):
+        small = analysis_frame(rgb, options.analysis_size)
+        if prev is not None and (prev.shape != small.shape or temporal.is_scene_cut(prev, small)):
+            cuts.append(i)
+        prev = small
+    return cuts

@@ -27,17 +27,20 @@ import math
 import os
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from vidx.analysis import Analyzer
+from vidx.analysis import Analyzer, scene_cuts
 from vidx.errors import OptionError, OutputError
+from vidx.frame import Frame
 from vidx.io.fingerprint import changed, fingerprint
 from vidx.io.probe import VideoInfo, probe
-from vidx.io.reader import Trim, repaired_warning
+from vidx.io.reader import Reader, Trim, repaired_warning
 from vidx.io.remux import FrameScan, assemble, copy_warnings, scan_frames
+from vidx.io.still import to_uint8
 from vidx.options import DEFAULT_SEGMENT_FRAMES, AnalysisOptions
 from vidx.pipeline import (
     JobResult,
@@ -80,6 +83,7 @@ class Segment:
     warmup_start: float | None = None  # source time of its first warm-up frame (None: none)
     anchor_start: float | None = None  # source time of the job's first frame, when the warm-up
     # does not reach back to it (see vidx.restyle.priming)
+    at_cut: bool = False  # its first frame is a scene cut: a carried segment starts fresh there
 
     @property
     def trim(self) -> Trim:
@@ -100,11 +104,15 @@ def parts_dir(output: Path) -> Path:
     return output.with_name(output.name + ".parts")
 
 
-def plan_segments(scan: FrameScan, segment_frames: int, warmup: int = 0) -> list[Segment]:
+def plan_segments(
+    scan: FrameScan, segment_frames: int, warmup: int = 0, cuts: Sequence[int] = ()
+) -> list[Segment]:
     """Cut the scanned frames into segments of about ``segment_frames``, snapping each boundary
-    to the nearest source keyframe within a quarter segment; each segment but the first gets
-    the time of the frame ``warmup`` frames before it, and the time of the job's first frame
-    (its anchor) when the warm-up does not reach back to it (see :mod:`vidx.restyle.priming`)."""
+    to the nearest scene cut (of ``cuts``, frame indices) within a quarter segment, else to the
+    nearest source keyframe there; each segment but the first gets the time of the frame
+    ``warmup`` frames before it, and the time of the job's first frame (its anchor) when the
+    warm-up does not reach back to it (see :mod:`vidx.restyle.priming`). Every cut starts a
+    segment of its own when ``cuts`` are given (there a carried job needs no state)."""
     if segment_frames < 1:
         raise OptionError(f"must be >= 1, got {segment_frames}", param="segment_frames")
     n = len(scan.times)
@@ -112,17 +120,18 @@ def plan_segments(scan: FrameScan, segment_frames: int, warmup: int = 0) -> list
     keys = scan.keyframes
     bounds = [0]
     for nominal in range(segment_frames, n, segment_frames):
-        near = [k for k in keys if abs(k - nominal) <= reach]
+        near = [k for k in cuts if abs(k - nominal) <= reach]
+        near = near or [k for k in keys if abs(k - nominal) <= reach]
         b = min(near, key=lambda k: (abs(k - nominal), k)) if near else nominal
         if bounds[-1] < b < n:
             bounds.append(b)
-    bounds.append(n)
+    bounds = sorted(set(bounds) | {c for c in cuts if 0 < c < n}) + [n]
     segments = []
     for i, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
         end = scan.times[b] if b < n else scan.after
         warm = scan.times[max(0, a - warmup)] if a > 0 and warmup > 0 else None
         anchor = scan.times[0] if warm is not None and a > warmup else None
-        segments.append(Segment(i, a, b - a, scan.times[a], end, warm, anchor))
+        segments.append(Segment(i, a, b - a, scan.times[a], end, warm, anchor, a in cuts))
     return segments
 
 
@@ -286,16 +295,47 @@ def carries(outputs: list[Output], analysis: AnalysisOptions | None) -> bool:
     return analysis.seams == "carry" or "diffusion" in names
 
 
+def restarts_at_cuts(outputs: list[Output], analysis: AnalysisOptions | None) -> bool:
+    """Whether a carried job's segments may start fresh at scene cuts, so that its shots
+    render side by side: every restyler is the diffusion backend, which starts over at a cut
+    (its generators too), so a segment started there renders what one run through it does."""
+    restylers = [o.restyler for o in outputs if o.restyler is not None]
+    scene = analysis is not None and analysis.scene_cuts
+    return scene and carries(outputs, analysis) and all(r.name == "diffusion" for r in restylers)
+
+
+def find_cuts(
+    input_path: Path, trim: Trim, analysis: AnalysisOptions, deinterlace: str = "auto"
+) -> list[int]:
+    """The job frames the analyzer will see as scene cuts (one decode of the input, with the
+    pipeline's own reader and 8-bit conversion, so the two agree)."""
+    reader = Reader(input_path, trim, copy_streams=False, deinterlace=deinterlace, deep=True)
+    try:
+        frames = (to_uint8(f.rgb) for f in reader if isinstance(f, Frame))
+        return scene_cuts(frames, analysis)
+    finally:
+        reader.close()
+
+
 def unfinished(segments: list[Segment], parts: list[Parts], chain: bool) -> list[Segment]:
     """The segments to render: those not finished in every output; when carried, every
     segment from the first one not finished, or whose end state the next one lacks."""
     if not chain:
         return [seg for seg in segments if not all(p.finished(seg) for p in parts)]
+    todo: list[Segment] = []
     for k, seg in enumerate(segments):
-        kept = k + 1 == len(segments) or parts[0].state_path(seg).is_file()
+        if todo and todo[-1].index == seg.index - 1 and not seg.at_cut:
+            todo.append(seg)  # its chain is being rendered again from before it
+            continue
+        kept = not needs_state(segments, k) or parts[0].state_path(seg).is_file()
         if not (kept and all(p.finished(seg) for p in parts)):
-            return segments[k:]
-    return []
+            todo.append(seg)
+    return todo
+
+
+def needs_state(segments: list[Segment], k: int) -> bool:
+    """Whether the segment after ``segments[k]`` goes on from its end state (not at a cut)."""
+    return k + 1 < len(segments) and not segments[k + 1].at_cut
 
 
 def render_segment(
@@ -326,13 +366,14 @@ def render_segment(
     if chain and analysis is not None:
         analyzer = Analyzer(analysis, raft_state)
         holders = (analyzer, [o.restyler for o in outputs])
-        if state is None:
+        if state is None or seg.at_cut:  # the job's start, or a cut: nothing to go on from
             for o in outputs:
                 if o.restyler is not None:
                     o.restyler.reset()
         else:
             restore(holders, state)
         analyzer.first = seg.first
+        analyzer.cut_first = seg.at_cut
     result = run(
         input_path,
         segment_outputs(input_path, seg, outputs, paths, analysis, raft_state, deinterlace),
@@ -420,7 +461,8 @@ def run_segmented(
     per_segment = max(1, threads // at_once) if threads else 0
 
     def render(seg: Segment) -> JobResult:
-        before = parts[0].state_path(segments[seg.index - 1]) if chain and seg.index else None
+        carried = chain and seg.index > 0 and not seg.at_cut
+        before = parts[0].state_path(segments[seg.index - 1]) if carried else None
         result, end = render_segment(
             input_path,
             seg,
@@ -431,7 +473,7 @@ def run_segmented(
             deinterlace,
             chain=chain,
             state=before.read_bytes() if before is not None else None,
-            keep_state=chain and seg.index + 1 < len(segments),
+            keep_state=chain and needs_state(segments, seg.index),
             threads=per_segment,
             on_progress=tally.reporter(seg.index),
         )

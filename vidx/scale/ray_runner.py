@@ -7,7 +7,10 @@ unfinished segments to :class:`vidx.scale.worker.SegmentWorker` actors, one at a
 and remuxes the result with the audio copied once. A segment whose worker died (its process
 killed, its node lost: ``ray.exceptions.RayActorError``) goes to a fresh worker; the output
 is the same as a run without the fault, because a segment's pixels depend only on its frames
-and its warm-up (see :mod:`vidx.restyle.priming`).
+and its warm-up (see :mod:`vidx.restyle.priming`), or, carried (``--seams carry``), on the end
+state of the segment before, which the driver keeps in the parts folder and hands over. A
+carried job's segments start at every scene cut, so each shot is a chain of its own and the
+shots render side by side.
 
 ``--workers N`` starts a local Ray instance with ``N x threads`` CPUs and stops it at the end;
 ``--ray ADDRESS`` (or ``RAY_ADDRESS``) joins a running cluster and leaves it running. Segment
@@ -36,8 +39,11 @@ from vidx.segments import (
     Parts,
     Segment,
     carries,
+    find_cuts,
     finish_segments,
+    needs_state,
     plan_segments,
+    restarts_at_cuts,
     unfinished,
     warmup_of,
     write_atomic,
@@ -192,7 +198,10 @@ def _drive(
     chain = carries(outputs, analysis)
     try:
         warmup = 0 if chain else warmup_of(analysis)
-        segments, end_time = _plan(parts, resumed, input_path, trim, segment_frames, warmup)
+        # carried diffusion: each shot is a chain of its own, so shots render side by side
+        cutting = analysis is not None and restarts_at_cuts(outputs, analysis)
+        plan = (parts, resumed, input_path, trim, segment_frames, warmup)
+        segments, end_time = _plan(*plan, analysis if cutting else None, shared.input.deinterlace)
         return _render(
             ray, pool, input_path, info, outputs, parts, segments, end_time, trim,
             warnings, started, on_progress, chain,
@@ -227,13 +236,17 @@ def _plan(
     trim: Trim,
     segment_frames: int,
     warmup: int,
+    cuts_of: AnalysisOptions | None = None,
+    deinterlace: str = "auto",
 ) -> tuple[list[Segment], float | None]:
-    """The segment plan: the manifests' when every output resumes the same one, else new."""
+    """The segment plan: the manifests' when every output resumes the same one, else new
+    (with ``cuts_of``, a segment starting at every scene cut that analysis will see)."""
     plans = [p.data["segments"] for p, r in zip(parts, resumed, strict=True) if r]
     if len(plans) == len(parts) and plans[0] and all(plan == plans[0] for plan in plans):
         return [Segment(**s) for s in plans[0]], parts[0].data.get("end_time")
     scan = scan_frames(input_path, trim)
-    segments = plan_segments(scan, segment_frames, warmup)
+    cuts = find_cuts(input_path, trim, cuts_of, deinterlace) if cuts_of is not None else []
+    segments = plan_segments(scan, segment_frames, warmup, cuts)
     for p in parts:
         if p.data["segments"] != [asdict(s) for s in segments]:
             p.data.update(segments=[asdict(s) for s in segments], done=[])
@@ -287,18 +300,27 @@ def _render(
         attempts[seg.index] += 1
         paths = None if payload is not None else [str(p.segment_path(seg)) for p in parts]
         state = None
-        if chain and seg.index:
+        if chain and seg.index and not seg.at_cut:
             state = parts[0].state_path(segments[seg.index - 1]).read_bytes()
-        keep = chain and seg.index + 1 < len(segments)
+        keep = chain and needs_state(segments, seg.index)
         ref = pool.actors[slot].render.remote(
             str(input_path), seg, paths, payload, chain, state, keep
         )
         running[ref] = (slot, seg)
 
-    def fill(slot: int) -> None:
-        """Give ``slot`` the next segment, unless it must wait for the one rendering now."""
-        if queue and not (chain and running):
-            submit(slot, queue.pop(0))
+    def can_start(seg: Segment) -> bool:
+        """A carried segment starts when the one before it is done (or at a cut)."""
+        return not chain or seg.index == 0 or seg.at_cut or seg.index - 1 in finished
+
+    def fill() -> None:
+        """Give every idle worker the next segment that can start."""
+        busy = {slot for slot, _ in running.values()}
+        for slot in [s for s in range(len(pool.actors)) if s not in busy]:
+            seg = next((s for s in queue if can_start(s)), None)
+            if seg is None:
+                return
+            queue.remove(seg)
+            submit(slot, seg)
 
     def report() -> None:
         if on_progress is not None:
@@ -307,8 +329,8 @@ def _render(
             on_progress(WorkerProgress(done_frames, total, elapsed, segments=segs, cpu_s=cpu[0]))
 
     queue = list(todo)
-    for slot in range(len(pool.actors)):
-        fill(slot)
+    finished = {s.index for s in segments} - {s.index for s in todo}
+    fill()
     report()
     while running:
         ready, _ = ray.wait(list(running), num_returns=1)
@@ -352,7 +374,8 @@ def _render(
         done_frames += seg.frames
         per_worker[reply["pid"]] = per_worker.get(reply["pid"], 0) + 1
         cpu[0] += reply["cpu_s"]
-        fill(slot)
+        finished.add(seg.index)
+        fill()
         report()
     # 4. remux every output from its segments plus the input's audio and subtitles
     return finish_segments(

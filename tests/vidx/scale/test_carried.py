@@ -160,3 +160,37 @@ def test_two_ray_workers_carry_the_state_and_survive_a_kill(ray_cluster, carried
     # one torch thread per worker against every core here: the UNet's sums run in another
     # order (docs/SCALING.md), so the frames agree to rounding, not bit for bit
     assert psnr(one, carried) >= 50
+
+
+def two_shots(index: int, width: int, height: int) -> np.ndarray:
+    """The moving pattern, then from frame 18 another shot (inverted, further along)."""
+    from tests.conftest import pattern
+
+    return pattern(index, width, height) if index < 18 else 255 - pattern(index + 40, width, height)
+
+
+def test_shots_render_side_by_side_on_ray(ray_cluster, model, tmp_path) -> None:
+    """A carried diffusion job starts a segment at each scene cut, which needs no state: the
+    two shots' chains render on two workers at once, with the frames of one worker."""
+    from vidx.options import AnalysisOptions
+    from vidx.segments import find_cuts
+
+    clip = make_clip(tmp_path / "shots.mp4", frames=FRAMES, image=two_shots)
+    from vidx.io.reader import Trim
+
+    assert find_cuts(clip, Trim(), AnalysisOptions(analysis_size=64)) == [18]
+    one, two = tmp_path / "one.mp4", tmp_path / "two.mp4"
+    vidx.render(clip, one, **diffusion(model, workers=1, threads_per_worker=1))  # type: ignore[arg-type]
+    seen: list[WorkerProgress] = []
+    vidx.render(
+        clip,
+        two,
+        **diffusion(model, workers=2, threads_per_worker=1),  # type: ignore[arg-type]
+        on_progress=lambda p: seen.append(p) if isinstance(p, WorkerProgress) else None,
+    )
+    assert same_frames(two, one) == []
+    # segments 0-11, 12-17 | 18-23 (the cut), 24-35: each worker took a shot
+    assert sorted(seen[-1].segments.values()) == [2, 2]
+    here = tmp_path / "here.mp4"  # one process, one chain through the cut
+    vidx.render(clip, here, **diffusion(model))  # type: ignore[arg-type]
+    assert psnr(here, one) >= 50

@@ -213,6 +213,8 @@ class DiffusionRestyler:
     def __call__(self, image: np.ndarray, ctx: FrameContext) -> np.ndarray:
         o, pipe = self.options, self.pipe
         image = check_frame(image)
+        if ctx.scene_cut:  # a new shot starts over: nothing before the cut is reused and the
+            self.reset()  # generators restart, so a segment may start fresh at a cut
         self._activate()
         size = work_size_for(image.shape[0], image.shape[1], o.work_size)
         if size[0] * size[1] > TILING_PIXELS:

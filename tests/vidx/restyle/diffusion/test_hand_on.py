@@ -55,3 +55,24 @@ def test_a_state_that_would_run_code_is_refused():
 
     with pytest.raises(StateError, match="may not hold"):
         loads(pickle.dumps(Evil()), like=None)
+
+
+def test_a_restyler_starts_over_at_a_cut(tiny_pipe, tiny_model_dir):
+    """At a scene cut the restyler forgets everything (its generators too): one that ran
+    through the cut gives, from it on, what a fresh one started at the cut gives, so a
+    carried job may start a segment at a cut without the state before it."""
+    from dataclasses import replace
+
+    shot_a = pan_clip(5, step=2)
+    shot_b = [np.ascontiguousarray(f[::-1, ::-1]) for f in pan_clip(5, step=3)]
+    frames = shot_a + shot_b
+    ctxs = contexts(shot_a) + contexts(shot_b)
+    ctxs = [replace(c, index=i) for i, c in enumerate(ctxs)]
+    ctxs[5] = replace(ctxs[5], scene_cut=True)
+    opts = tiny_options(tiny_model_dir)
+    through = DiffusionRestyler(opts, pipe=tiny_pipe)
+    expected = [through(f, c) for f, c in zip(frames, ctxs, strict=True)][5:]
+    fresh = DiffusionRestyler(opts, pipe=tiny_pipe)
+    got = [fresh(f, c) for f, c in zip(frames[5:], ctxs[5:], strict=True)]
+    for i, (a, b) in enumerate(zip(expected, got, strict=True)):
+        assert np.array_equal(a, b), f"frame {i + 5} differs"
