@@ -285,7 +285,8 @@ def _render(
     chain: bool = False,
 ) -> JobResult:
     # 2. schedule the unfinished segments, one at a time per worker; retry lost workers' ones.
-    # Carried segments (chain) go one after another, each with the end state of the one before
+    # Carried segments (chain) of one shot go one after another, each with the end state of the
+    # one before; a segment at a cut needs none, so shots run side by side
     total = sum(s.frames for s in segments)
     todo = unfinished(segments, parts, chain)
     done_frames = total - sum(s.frames for s in todo)
