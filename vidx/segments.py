@@ -53,7 +53,7 @@ from vidx.pipeline import (
     run,
     say_phase,
 )
-from vidx.sidecar import write_json, write_sidecar
+from vidx.sidecar import write_atomic, write_json, write_sidecar
 from vidx.sizes import Layout
 from vidx.state import dumps, restore
 from vidx.upscale.classic import ClassicUpscaler
@@ -279,12 +279,6 @@ class Parts:
         write_atomic(self.state_path(seg), data)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    part = path.with_name(path.name + ".part")
-    part.write_bytes(data)
-    os.replace(part, path)
-
-
 def carries(outputs: list[Output], analysis: AnalysisOptions | None) -> bool:
     """Whether each segment goes on from the end state of the one before (``--seams carry``;
     ``auto``: when a diffusion restyler runs, whose look a warm-up cannot rebuild) rather than
@@ -335,7 +329,22 @@ def unfinished(segments: list[Segment], parts: list[Parts], chain: bool) -> list
 
 def needs_state(segments: list[Segment], k: int) -> bool:
     """Whether the segment after ``segments[k]`` goes on from its end state (not at a cut)."""
-    return k + 1 < len(segments) and not segments[k + 1].at_cut
+    return k + 1 < len(segments) and goes_on(segments[k + 1], True)
+
+
+def goes_on(seg: Segment, chain: bool) -> bool:
+    """Whether ``seg`` goes on from the end state of the segment before (carried, not the
+    job's first, not at a cut)."""
+    return chain and seg.index > 0 and not seg.at_cut
+
+
+def state_before(
+    parts: list[Parts], segments: list[Segment], seg: Segment, chain: bool
+) -> bytes | None:
+    """The end state ``seg`` goes on from (:func:`goes_on`), as its predecessor kept it."""
+    if not goes_on(seg, chain):
+        return None
+    return parts[0].state_path(segments[seg.index - 1]).read_bytes()
 
 
 def render_segment(
@@ -461,8 +470,6 @@ def run_segmented(
     per_segment = max(1, threads // at_once) if threads else 0
 
     def render(seg: Segment) -> JobResult:
-        carried = chain and seg.index > 0 and not seg.at_cut
-        before = parts[0].state_path(segments[seg.index - 1]) if carried else None
         result, end = render_segment(
             input_path,
             seg,
@@ -472,7 +479,7 @@ def run_segmented(
             raft_state,
             deinterlace,
             chain=chain,
-            state=before.read_bytes() if before is not None else None,
+            state=state_before(parts, segments, seg, chain),
             keep_state=chain and needs_state(segments, seg.index),
             threads=per_segment,
             on_progress=tally.reporter(seg.index),

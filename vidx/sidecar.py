@@ -44,9 +44,15 @@ def versions() -> dict[str, str]:
 
 def write_json(path: Path, data: dict[str, Any]) -> Path:
     """Write ``data`` as ``path`` atomically (a temp file, then ``os.replace``)."""
+    return write_atomic(path, json.dumps(data, indent=2, default=str).encode())
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write ``data`` as ``path`` atomically: to :func:`temp_path`, then ``os.replace`` (a
+    failure leaves neither a partial ``path`` nor the temp file)."""
     tmp = temp_path(path)
     try:
-        tmp.write_text(json.dumps(data, indent=2, default=str))
+        tmp.write_bytes(data)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

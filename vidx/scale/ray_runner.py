@@ -41,13 +41,15 @@ from vidx.segments import (
     carries,
     find_cuts,
     finish_segments,
+    goes_on,
     needs_state,
     plan_segments,
     restarts_at_cuts,
+    state_before,
     unfinished,
     warmup_of,
-    write_atomic,
 )
+from vidx.sidecar import write_atomic
 from vidx.sizes import parse_size
 
 TRANSPORT_ENV = "VIDX_RAY_TRANSPORT"  # "object": segments through the object store only
@@ -300,9 +302,7 @@ def _render(
     def submit(slot: int, seg: Segment) -> None:
         attempts[seg.index] += 1
         paths = None if payload is not None else [str(p.segment_path(seg)) for p in parts]
-        state = None
-        if chain and seg.index and not seg.at_cut:
-            state = parts[0].state_path(segments[seg.index - 1]).read_bytes()
+        state = state_before(parts, segments, seg, chain)
         keep = chain and needs_state(segments, seg.index)
         ref = pool.actors[slot].render.remote(
             str(input_path), seg, paths, payload, chain, state, keep
@@ -311,7 +311,7 @@ def _render(
 
     def can_start(seg: Segment) -> bool:
         """A carried segment starts when the one before it is done (or at a cut)."""
-        return not chain or seg.index == 0 or seg.at_cut or seg.index - 1 in finished
+        return not goes_on(seg, chain) or seg.index - 1 in finished
 
     def fill() -> None:
         """Give every idle worker the next segment that can start."""
