@@ -55,7 +55,7 @@ from vidx.pipeline import (
 )
 from vidx.sidecar import write_atomic, write_json, write_sidecar
 from vidx.sizes import Layout
-from vidx.state import dumps, restore
+from vidx.state import StateError, dumps, label, labelled, restore
 from vidx.upscale.classic import ClassicUpscaler
 from vidx.version import __version__
 
@@ -65,6 +65,10 @@ MANIFEST = "manifest.json"
 SEGMENT_SUFFIX = ".mov"
 AV1_SEGMENT_SUFFIX = ".mp4"
 STATE_SUFFIX = ".state"  # a carried segment's end state (vidx.state), read by the next one
+# The largest end state read back, per pixel of the larger of the source frame and the
+# restyler's work area: the diffusion backend's (cross-frame attention included) is about
+# 2,100 bytes per pixel of its work area (docs/SCALING.md)
+STATE_BYTES_PER_PIXEL = 4096
 FORMAT = 2  # 2: options under a schema version, full-content input hash
 MIN_SIDE_BY_SIDE_FRAMES = 12  # a short clip is not cut finer than this for parallel encoders
 COUNTERS = ("frames", "keyframes")  # describe() keys that count work, not settings
@@ -188,6 +192,7 @@ class Parts:
         self.folder = parts_dir(out.path)
         self.manifest = self.folder / MANIFEST
         self.data: dict = {}
+        self.input_path = Path()
 
     @property
     def done(self) -> set[int]:
@@ -201,6 +206,7 @@ class Parts:
             )
         if restart:
             self.remove()
+        self.input_path = input_path
         fp = fingerprint(input_path)
         if self.manifest.exists():
             try:
@@ -275,8 +281,59 @@ class Parts:
         return self.folder / seg.state_file
 
     def save_state(self, seg: Segment, data: bytes) -> None:
-        """Keep ``seg``'s end state (before the manifest marks it done: done means kept)."""
+        """Keep ``seg``'s end state and record its size and SHA-256 in the manifest (saved
+        when the segment is marked done: done means kept)."""
+        data = labelled(data, self.state_label(seg))
         write_atomic(self.state_path(seg), data)
+        record = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        self.data.setdefault("states", {})[str(seg.index)] = record
+
+    def state_label(self, seg: Segment) -> str:
+        """Which job (settings and input) and segment an end state belongs to: a state of
+        another job or segment is refused even when the manifest was edited to match it."""
+        job = [self.data.get("settings_sha256"), self.data.get("input", {}).get("sha256")]
+        return f"{hashlib.sha256(json.dumps(job).encode()).hexdigest()}:{seg.index}"
+
+    def state_limit(self) -> int:
+        """The largest end state this job reads back (:data:`STATE_BYTES_PER_PIXEL`)."""
+        info = probe(self.input_path)
+        restyle = self.out.options.restyle if self.out.options is not None else None
+        side = (restyle.work_size if restyle is not None else None) or 1024
+        return STATE_BYTES_PER_PIXEL * max(info.width * info.height, side * side)
+
+    def check_state(self, seg: Segment) -> str | None:
+        """Why ``seg``'s end state may not be read (None: it is as the manifest recorded
+        it). Sizes are compared before a byte is read; the file is hashed in pieces."""
+        path = self.state_path(seg)
+        record = self.data.get("states", {}).get(str(seg.index))
+        if not path.is_file():
+            return "missing"
+        if not (isinstance(record, dict) and type(record.get("size")) is int):
+            return "not recorded in the manifest"
+        size = record["size"]
+        if path.is_symlink() or path.stat().st_size != size or size > self.state_limit():
+            return "not the size the manifest recorded"
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            while piece := f.read(1 << 20):
+                digest.update(piece)
+        if digest.hexdigest() != record.get("sha256"):
+            return "not the file the manifest recorded"
+        return None
+
+    def read_state(self, seg: Segment) -> bytes:
+        """``seg``'s end state, checked against the manifest (:meth:`check_state`)."""
+        why = self.check_state(seg)
+        if why is not None:
+            raise StateError(f"the end state {self.state_path(seg)} is {why}")
+        data = self.state_path(seg).read_bytes()
+        if hashlib.sha256(data).hexdigest() != self.data["states"][str(seg.index)]["sha256"]:
+            raise StateError(f"the end state {self.state_path(seg)} changed while it was read")
+        if label(data) != self.state_label(seg):
+            raise StateError(
+                f"the temporal state {self.state_path(seg)} was written for another job or segment"
+            )
+        return data
 
 
 def carries(outputs: list[Output], analysis: AnalysisOptions | None) -> bool:
@@ -311,19 +368,29 @@ def find_cuts(
         reader.close()
 
 
-def unfinished(segments: list[Segment], parts: list[Parts], chain: bool) -> list[Segment]:
+def unfinished(
+    segments: list[Segment], parts: list[Parts], chain: bool, warnings: list[str] | None = None
+) -> list[Segment]:
     """The segments to render: those not finished in every output; when carried, every
-    segment from the first one not finished, or whose end state the next one lacks."""
+    segment from the first one not finished, or whose end state the next one lacks (or holds
+    other than the manifest recorded: one line in ``warnings`` names them)."""
     if not chain:
         return [seg for seg in segments if not all(p.finished(seg) for p in parts)]
     todo: list[Segment] = []
+    damaged: list[str] = []
     for k, seg in enumerate(segments):
         if todo and todo[-1].index == seg.index - 1 and not seg.at_cut:
             todo.append(seg)  # its chain is being rendered again from before it
             continue
-        kept = not needs_state(segments, k) or parts[0].state_path(seg).is_file()
-        if not (kept and all(p.finished(seg) for p in parts)):
+        why = parts[0].check_state(seg) if needs_state(segments, k) else None
+        if why not in (None, "missing"):
+            damaged.append(f"{parts[0].state_path(seg).name} ({why})")
+        if not (why is None and all(p.finished(seg) for p in parts)):
             todo.append(seg)
+    if damaged and warnings is not None:
+        warnings.append(
+            f"rendering again the segments whose end state cannot be trusted: {', '.join(damaged)}"
+        )
     return todo
 
 
@@ -344,7 +411,7 @@ def state_before(
     """The end state ``seg`` goes on from (:func:`goes_on`), as its predecessor kept it."""
     if not goes_on(seg, chain):
         return None
-    return parts[0].state_path(segments[seg.index - 1]).read_bytes()
+    return parts[0].read_state(segments[seg.index - 1])
 
 
 def render_segment(
@@ -456,7 +523,9 @@ def run_segmented(
         end_time = scan.end_time
         for p in parts:
             if p.data["segments"] != [asdict(s) for s in segments]:
-                p.data.update(segments=[asdict(s) for s in segments], done=[], end_time=end_time)
+                p.data.update(
+                    segments=[asdict(s) for s in segments], done=[], states={}, end_time=end_time
+                )
             p.data["end_time"] = end_time
             p.save()
     total = sum(s.frames for s in segments)
@@ -464,7 +533,7 @@ def run_segmented(
     timings = Timings()
     layouts: dict[str, Layout] = {}
     repaired = 0
-    todo = unfinished(segments, parts, chain)
+    todo = unfinished(segments, parts, chain, warnings)
     tally = _Tally(on_progress, total - sum(s.frames for s in todo), total, started)
     at_once = segments_at_once(parallel, outputs, analysis, len(todo))
     per_segment = max(1, threads // at_once) if threads else 0

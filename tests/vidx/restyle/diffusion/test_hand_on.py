@@ -9,7 +9,7 @@ import pytest
 
 from tests.vidx.restyle.diffusion.conftest import contexts, pan_clip, tiny_options
 from vidx.restyle.diffusion import DiffusionRestyler
-from vidx.state import StateError, dumps, kept_objects, loads, restore
+from vidx.state import StateError, dumps, kept_objects, restore
 
 
 @pytest.mark.parametrize(
@@ -45,16 +45,18 @@ def test_the_models_are_not_in_the_state(tiny_pipe, tiny_model_dir):
     assert len(dumps(r)) < weights
 
 
-def test_a_state_that_would_run_code_is_refused():
+def test_a_pickle_is_not_a_state(tiny_pipe, tiny_model_dir):
+    """A pickle (the format before issue 23) is refused before anything is unpickled."""
     import os
     import pickle
 
     class Evil:
         def __reduce__(self):
-            return os.system, ("true",)
+            return os.system, ("touch /tmp/vidx-should-not-exist",)
 
-    with pytest.raises(StateError, match="may not hold"):
-        loads(pickle.dumps(Evil()), like=None)
+    r = DiffusionRestyler(tiny_options(tiny_model_dir), pipe=tiny_pipe)
+    with pytest.raises(StateError, match="cannot be read"):
+        restore(r, pickle.dumps(Evil()))
 
 
 def test_a_restyler_starts_over_at_a_cut(tiny_pipe, tiny_model_dir):
