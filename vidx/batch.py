@@ -14,11 +14,13 @@ repeat get ``STEM_1.EXT``, ``STEM_2.EXT``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidx.errors import OptionError, OutputError, VidxError
+from vidx.io.names import check_lengths
 from vidx.io.still import is_image_path
 from vidx.io.writer import CONTAINER_CODECS, FORMATS
 from vidx.jobs import Target, execute, plan
@@ -83,7 +85,7 @@ def batch_inputs(inputs: Iterable[str | Path]) -> list[Path]:
     (sorted, hidden files left out, not recursive). A folder with none is an OptionError."""
     out: list[Path] = []
     for item in map(Path, inputs):
-        if item.is_dir():
+        if os.path.isdir(item):  # (False, not OSError, for a name too long to look up)
             found = sorted(
                 p
                 for p in item.iterdir()
@@ -136,20 +138,22 @@ def render_batch(
     """Render every input into ``output_dir`` (created if missing; its parent must exist) as
     its own job; ``on_item`` hears of each input when it ends. Never raises for one file."""
     outdir = Path(output_dir)
+    check_lengths({"output": outdir})
+    files = batch_inputs(inputs)  # (before the folder is made: a refusal writes nothing)
     if outdir.exists() and not outdir.is_dir():
         raise OutputError(f"output {outdir} is a file; a batch writes into a folder")
     if not outdir.exists():
         if not outdir.parent.is_dir():
             raise OutputError(f"output {outdir}: the folder {outdir.parent} does not exist")
         outdir.mkdir()
-    files = batch_inputs(inputs)
     result = BatchResult()
     outputs = batch_outputs(files, outdir, options.encode.codec)
     for n, (src, out) in enumerate(zip(files, outputs, strict=True), 1):
         item = BatchItem(src, out)
         say_phase(on_progress, f"file {n}/{len(files)}: {src.name} -> {out}")
         try:
-            if out.exists() and sidecar_path(out).exists() and not options.run.overwrite:
+            done = os.path.exists(out) and os.path.exists(sidecar_path(out))  # (never raise)
+            if done and not options.run.overwrite:
                 item.status = "kept"
             else:
                 job = plan(src, [Target(out, options)])

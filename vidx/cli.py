@@ -313,11 +313,16 @@ def render_command(label: str, inputs: list[Path], output: str, values: dict[str
     """One job, or a batch (several inputs, a folder, or ``-o OUTDIR/``)."""
     from vidx.api import render
 
-    # a folder: OUTDIR/, or an existing folder with no extension (out.mp4/ stays a mistake)
-    folder = output.endswith(("/", os.sep)) or (Path(output).is_dir() and not Path(output).suffix)
-    # one folder into a file or a pattern is an image sequence (see vidx.io.sequence)
-    sequence = len(inputs) == 1 and bool(Path(output).suffix) and not folder
-    if len(inputs) > 1 or (any(p.is_dir() for p in inputs) and not sequence) or folder:
+    with user_errors():
+        # a folder: OUTDIR/, or an existing folder with no extension (out.mp4/ stays a mistake);
+        # os.path.isdir, which never raises: a name too long to look up is no folder, and the
+        # job refuses it in one line
+        folder = output.endswith(("/", os.sep))
+        folder = folder or (os.path.isdir(output) and not Path(output).suffix)
+        # one folder into a file or a pattern is an image sequence (see vidx.io.sequence)
+        sequence = len(inputs) == 1 and bool(Path(output).suffix) and not folder
+        many = len(inputs) > 1 or (any(os.path.isdir(p) for p in inputs) and not sequence)
+    if many or folder:
         batch_command(label, inputs, Path(output), values)
         return
     out = Path(output)
@@ -646,6 +651,14 @@ def serve(
         typer.Option(help="Folder for the job queue and results [~/.cache/vidx/serve]."),
     ] = None,
     max_upload: Annotated[int, typer.Option(help="Largest upload in MB.")] = 2000,
+    max_pixels: Annotated[
+        int | None,
+        typer.Option(
+            help="Most pixels of any picture or frame a job reads or makes; a job file or the "
+            "form may only lower it [the library's default, 16384x16384].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """A web UI (Gradio) over the same API: upload, preview, render, variants, a job queue."""
     try:
@@ -659,6 +672,14 @@ def serve(
     with user_errors():
         err.print(f"vidx serve: http://{host}:{port}/ (Ctrl-C stops; unfinished jobs resume)")
         try:
-            run_server(host, port, root=root, auth=auth, state=state, max_upload_mb=max_upload)
+            run_server(
+                host,
+                port,
+                root=root,
+                auth=auth,
+                state=state,
+                max_upload_mb=max_upload,
+                max_pixels=max_pixels,
+            )
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the normal way to stop a server
             err.print("vidx serve: stopped; unfinished jobs resume on the next start")

@@ -76,9 +76,18 @@ def _key_lines(text: str) -> dict[tuple[str, str], int]:
 
 
 def load_job(path: str | Path) -> Job:
-    """Read and validate ``path``; raise OptionError naming the file, key and line."""
-    path = Path(path)
-    if not path.is_file():
+    """Read and validate ``path``; raise OptionError naming the file, key and line (and one
+    for a file nested too deeply or too large to read: Python's parser recurses)."""
+    try:
+        return _load(Path(path))
+    except RecursionError:
+        raise OptionError(f"{path}: not a valid job file: nested too deeply") from None
+    except MemoryError:
+        raise OptionError(f"{path}: not a valid job file: too large to read") from None
+
+
+def _load(path: Path) -> Job:
+    if not os.path.isfile(path):  # (False, not OSError, for a name too long to look up)
         raise OptionError(f"{path}: no such file", param="job")
     text = path.read_text(encoding="utf-8", errors="replace")
     try:

@@ -23,13 +23,21 @@ from typing import TYPE_CHECKING
 
 from vidx.compare import compare_path
 from vidx.errors import ModelError, OptionError, OutputError
-from vidx.io.inputs import check_image_file, check_pixels, check_regular_file
+from vidx.io.inputs import (
+    MAX_PIXELS_CEILING,
+    check_image_file,
+    check_pixels,
+    check_regular_file,
+    size_text,
+)
 from vidx.io.lock import OutputLock, lock_path
+from vidx.io.names import check_lengths
 from vidx.io.probe import VideoInfo, as_fraction, probe
 from vidx.io.reader import Trim
 from vidx.io.sequence import (
     DEFAULT_RATE,
     Sequence,
+    check_sizes,
     find_sequence,
     hashed,
     is_pattern,
@@ -63,6 +71,7 @@ if TYPE_CHECKING:
     import av
 
 WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pth", ".pt", ".bin")
+IN_PARTS = "seg000000.state.part"  # as long as any name vidx writes in a parts folder
 
 
 @dataclass(frozen=True)
@@ -169,13 +178,19 @@ def plan(
     if not targets:
         raise OptionError("a job needs at least one output")
     shared = targets[0].options
-    # 1. the input: a regular file, a picture, a video or an image sequence within the pixel
-    # limit, a trim inside it
+    # 1. the input: a regular file, a picture, a video or an image sequence (every frame's
+    # header) within the pixel limit, a trim inside it
     seq = None
     if is_sequence_input(src):
-        seq = find_sequence(src, shared.input.rate or DEFAULT_RATE)
+        i = shared.input
+        seq = find_sequence(
+            src, i.rate or DEFAULT_RATE, max_pixels=i.max_pixels, skip_bad=i.skip_bad_frames
+        )
+        check_sizes(seq)
     elif shared.input.fps is not None:
         raise OptionError(f"is for image-sequence inputs; {src} keeps its own timing", param="fps")
+    elif shared.input.skip_bad_frames:
+        raise OptionError(f"is for image-sequence inputs, not {src}", param="skip_bad_frames")
     else:
         check_regular_file(src, "input")
     if seq is None and is_image_path(src):
@@ -190,7 +205,9 @@ def plan(
     files = [seq.pattern if seq is not None else src, *reads]
     for t in targets:
         files += _model_files(t.options) + _region_files(t.options, info)
-    # 3. what it writes
+    # 3. what it writes: names the file system takes, then the folders and files
+    for t in targets:
+        _check_lengths(t)
     if make_folder is not None:
         if make_folder.exists() and not make_folder.is_dir():
             raise OutputError(f"output {make_folder} is a file; variants need a folder")
@@ -203,6 +220,7 @@ def plan(
         raise OptionError("an image sequence must be the job's only output", param="output")
     for t in targets:
         _check_target(src, t, make_folder)
+        _check_output_size(info, t)
         _check_encoder_size(info, t)
         if t.sequence:
             check_frames(t.path, info, seq, overwrite=t.options.run.overwrite)
@@ -221,6 +239,7 @@ def plan_preview(input: str | Path, output: str | Path, options: JobOptions) -> 
     target = in_frames(Target(out, options), frame_rate(info))
     if not target.image:
         raise OptionError(f"{out}: a contact sheet is a picture (.png or .jpg)", param="output")
+    _check_lengths(target)
     _check_target(src, target, None, video_ok=True)
     files = [src, *_model_files(options), *_region_files(options, info)]
     _check_paths([target], files)
@@ -247,6 +266,21 @@ def _check_trim(info: VideoInfo, options: JobOptions) -> None:
     if info.duration is not None and start > 0 and start >= info.duration:
         raise OptionError(
             f"{start:g} s is past the end of the input ({info.duration:.3f} s)", param="start"
+        )
+
+
+def _check_output_size(info: VideoInfo, t: Target) -> None:
+    """The output picture (the size ``--size`` gives, after ``--fit``; for ``cover`` also the
+    picture before its crop) is within ``max_pixels``, for videos, stills and sequences alike."""
+    size, limit = t.options.size, t.options.input.max_pixels
+    layout = plan_layout(parse_size(size.size), (info.width, info.height), size.fit)
+    w, h = max(layout.content, layout.canvas, key=lambda s: s[0] * s[1])
+    if w * h > limit:
+        raise_it = f" or raise --max-pixels to {w * h}" if w * h <= MAX_PIXELS_CEILING else ""
+        raise OptionError(
+            f"{size.size} makes {t.path.name} {size_text(w, h)}, over the limit of {limit} "
+            f"pixels; choose a smaller --size{raise_it}",
+            param="size",
         )
 
 
@@ -324,6 +358,9 @@ def _region_files(options: JobOptions, info: VideoInfo) -> list[Path]:
     check_regular_file(mask, "mask")
     if is_image_path(mask):
         check_image_file(mask, options.input.max_pixels, "mask")
+    else:  # a mask video: its frames' size, from the header
+        mask_info = probe(mask)
+        check_pixels(mask_info.width, mask_info.height, options.input.max_pixels, f"mask {mask}")
     check_mask(mask, (info.width, info.height))
     return [mask]
 
@@ -377,6 +414,14 @@ def _check_target(src: Path, t: Target, make_folder: Path | None, video_ok: bool
         raise OutputError(f"output {p}: the folder {p.parent} does not exist")
     if not os.access(p.parent, os.W_OK | os.X_OK):
         raise OutputError(f"output {p}: the folder {p.parent} is not writable")
+
+
+def _check_lengths(t: Target) -> None:
+    """Every name and path vidx writes for ``t`` within the file system's limits."""
+    paths = t.paths()
+    if "parts folder" in paths:  # and what goes in it: segments, states, the manifest
+        paths["files in the parts folder"] = paths["parts folder"] / IN_PARTS
+    check_lengths(paths, "output")
 
 
 def _check_paths(targets: list[Target], reads: list[Path]) -> None:
@@ -656,7 +701,7 @@ def _run_on_ray(job: Plan, on_progress: ProgressCallback | None) -> JobResult:
     """``--workers``/``--ray``: the segments go to Ray workers (see vidx.scale.ray_runner)."""
     from vidx.scale.ray_runner import import_ray, run_on_ray
 
-    import_ray()  # a one-line error without the extra, before any work
+    import_ray(job.shared.run)  # a one-line error without the extra, before any work
     if not job.segmented:
         raise OptionError(
             "needs a segmented job (--segment-frames > 0, a video, no --compare, --mask or --keep)",

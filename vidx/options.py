@@ -23,7 +23,9 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from vidx.errors import OptionError
+from vidx.io.inputs import MAX_PIXELS, MAX_PIXELS_CEILING, check_limit
 from vidx.prompt_schedule import INTERPOLATIONS
+from vidx.scale.address import parse_address
 
 if TYPE_CHECKING:
     from vidx.io.writer import EncodeSettings
@@ -269,7 +271,9 @@ class SizeOptions(OptionGroup):
     """The output picture: its size, how the frame fits it, and an optional before/after."""
 
     group: ClassVar[str] = "size"
-    size: str = option("source", "source, 720p, 1080p, 1440p, 4k, 8k, WxH, or x2/x3/x4.", S)
+    size: str = option(
+        "source", "source, 720p, 1080p, 1440p, 4k, 8k, WxH, or x2 .. x8 (within --max-pixels).", S
+    )
     fit: str = option("contain", "contain (pad black), cover (crop) or stretch.", S, choices=FITS)
     compare: str | None = option(
         None,
@@ -346,6 +350,12 @@ COLOR_MATCHES = ("follow", "keyframe")
 ATTENTION_BLOCKS = ("down", "mid", "up")
 CFG_MODES = ("full", "residual", "none")
 CFG_NEGATIVES = ("self", "once")
+SCHEDULERS = ("euler", "euler-a", "ddim", "dpm++", "lcm", "model")
+# bounds of the restyle options that had none: beyond them a value is a mistake, not a choice
+MAX_STEPS = 1000  # diffusion steps
+MAX_GUIDANCE = 50.0  # classifier-free guidance scale
+SEED_RANGE = (-(2**63), 2**63 - 1)  # a 64-bit seed, as torch.Generator.manual_seed takes it
+MAX_PROMPT_CHARS = 10_000  # CLIP reads 77 tokens; far longer text is a paste gone wrong
 
 
 def attention_blocks(text: str) -> tuple[str, ...]:
@@ -533,8 +543,8 @@ class RestyleOptions(OptionGroup):
     strength: float | None = option(
         None, "0..1; style: blend with the source (default 1), diffusion: img2img (0.5).", R
     )
-    steps: int = option(20, "Diffusion steps.", D)
-    guidance: float = option(7.5, "Classifier-free guidance scale.", D)
+    steps: int = option(20, f"Diffusion steps (1 to {MAX_STEPS}).", D)
+    guidance: float = option(7.5, f"Classifier-free guidance scale (0 to {MAX_GUIDANCE:g}).", D)
     cfg: str = option(
         "full",
         "Guidance: full (a negative UNet batch row every step), residual (one row a step; "
@@ -555,8 +565,10 @@ class RestyleOptions(OptionGroup):
         D,
         path=True,
     )
-    scheduler: str = option("ddim", "euler, euler-a, ddim, dpm++, lcm or model.", D)
-    seed: int = option(0, "Random seed.", D)
+    scheduler: str = option(
+        "ddim", "euler, euler-a, ddim, dpm++, lcm or model.", D, choices=SCHEDULERS
+    )
+    seed: int = option(0, "Random seed (a 64-bit integer).", D)
     work_size: int | None = option(
         None, "Diffusion: short side (default 512); style: long side cap (default 1024).", R
     )
@@ -641,6 +653,7 @@ class RestyleOptions(OptionGroup):
             )
         if self.strength is not None:
             number("strength", self.strength, 0, 1, open_low=diffusion)
+        self._check_bounds()
         number("temporal_weight", self.temporal_weight, 0, 1)
         number("refine_strength", self.refine_strength, 0, 1)
         if self.refine_strength and not diffusion:
@@ -667,6 +680,19 @@ class RestyleOptions(OptionGroup):
                 )
         if self.mask is not None and not self.mask.strip():
             raise OptionError("must name a picture or a video, got ''", param="mask")
+
+    def _check_bounds(self) -> None:
+        """The diffusion numbers and texts that are checked here, not only when a model loads."""
+        number("steps", self.steps, 1, MAX_STEPS)
+        number("guidance", self.guidance, 0, MAX_GUIDANCE)
+        number("seed", self.seed, *SEED_RANGE)
+        choice("scheduler", self.scheduler, SCHEDULERS)
+        for name in ("prompt", "negative_prompt"):
+            text = getattr(self, name) or ""
+            if len(text) > MAX_PROMPT_CHARS:
+                raise OptionError(
+                    f"is {len(text)} characters, over the limit of {MAX_PROMPT_CHARS}", param=name
+                )
 
     @property
     def masked(self) -> bool:
@@ -853,7 +879,6 @@ def parse_rate(value: float | str) -> Fraction:
 
 
 DEINTERLACE = ("auto", "off")
-MAX_PIXELS = 16384 * 16384
 
 
 @dataclass(frozen=True)
@@ -869,7 +894,20 @@ class InputOptions(OptionGroup):
         shared_only=True,
     )
     max_pixels: int = option(
-        MAX_PIXELS, "Refuse pictures and frames with more pixels than this.", IO, shared_only=True
+        MAX_PIXELS,
+        "Refuse inputs (every frame, a sequence's included), outputs (the size --size gives), "
+        f"style images and masks with more pixels than this; at most {MAX_PIXELS_CEILING} "
+        "(32768x32768).",
+        IO,
+        shared_only=True,
+    )
+    skip_bad_frames: bool = option(
+        False,
+        "Image-sequence input: skip frames that cannot be decoded (counted in one warning) "
+        "instead of stopping.",
+        IO,
+        shared_only=True,
+        resume=False,  # (a run stopped by a bad frame may go on with it)
     )
     fps: float | str | None = option(
         None,
@@ -880,7 +918,7 @@ class InputOptions(OptionGroup):
 
     def __post_init__(self) -> None:
         choice("deinterlace", self.deinterlace, DEINTERLACE)
-        number("max_pixels", self.max_pixels, 1)
+        check_limit(self.max_pixels)
         if self.fps is not None:
             parse_rate(self.fps)
 
@@ -950,6 +988,13 @@ class RunOptions(OptionGroup):
         job=False,
         resume=False,
     )
+    ray_timeout: float = option(
+        30.0,
+        "Seconds to wait for the Ray cluster at --ray/RAY_ADDRESS to answer, then to join it.",
+        RUN,
+        job=False,
+        resume=False,
+    )
 
     def __post_init__(self) -> None:
         number("segment_frames", self.segment_frames, 0)
@@ -958,8 +1003,9 @@ class RunOptions(OptionGroup):
         number("parallel_segments", self.parallel_segments, 0, 64)
         if self.threads_per_worker is not None:
             number("threads_per_worker", self.threads_per_worker, 1, 1024)
-        if self.ray is not None and not self.ray.strip():
-            raise OptionError("must be a Ray address such as auto or HOST:6379", param="ray")
+        number("ray_timeout", self.ray_timeout, 0, 3600, open_low=True)
+        if self.ray is not None:
+            parse_address(self.ray)  # the syntax now; whether it answers when the job runs
 
     @property
     def distributed(self) -> bool:

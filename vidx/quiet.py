@@ -15,6 +15,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TextIO
 
 # library logger -> the environment variable it reads its level from when first configured
@@ -25,6 +26,14 @@ LIBRARIES: dict[str, str | None] = {
     "accelerate": None,
 }
 MAX_LINE = 160
+_LOUD: ContextVar[bool] = ContextVar("vidx_libraries_loud", default=False)
+
+
+def libraries_loud() -> bool:
+    """Whether the caller asked for the libraries' own output in full (``quiet_libraries``
+    with ``verbose``, ``vidx -v``); libraries vidx configures itself (Ray) stay quiet
+    otherwise."""
+    return _LOUD.get()
 
 
 def warning_line(message: Warning | str, category: type[Warning]) -> str:
@@ -44,12 +53,16 @@ def quiet_libraries(verbose: bool = False) -> Iterator[list[str]]:
     The libraries in ``LIBRARIES`` log at ERROR and above; a ``*_VERBOSITY`` variable the user
     set is respected. Everything is restored on exit.
 
-    ``verbose`` True changes nothing: warnings and logs reach stderr in full and the list
-    stays empty.
+    ``verbose`` True changes nothing: warnings and logs reach stderr in full, the list
+    stays empty, and :func:`libraries_loud` says so inside the context.
     """
     notes: list[str] = []
     if verbose:
-        yield notes
+        token = _LOUD.set(True)
+        try:
+            yield notes
+        finally:
+            _LOUD.reset(token)
         return
     seen: set[str] = set()
 

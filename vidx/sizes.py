@@ -17,6 +17,7 @@ NAMED_SIZES = {
     "8k": (7680, 4320),
 }
 FITS = ("contain", "cover", "stretch")
+MAX_FACTOR = 8  # the largest ``xN``: x16 on a 2048x2048 picture wrote a 6.4 GB PNG
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,10 @@ class SizeSpec:
 
 
 def parse_size(text: str) -> SizeSpec:
-    """``source``, ``720p``/``1080p``/``1440p``/``4k``/``8k``, ``WxH`` or ``x2``/``x3``/``x4``."""
+    """``source``, ``720p``/``1080p``/``1440p``/``4k``/``8k``, ``WxH`` or ``x2`` .. ``x8``.
+
+    Whether the size a spec gives stays within ``max_pixels`` depends on the input; the plan
+    checks it (:func:`vidx.jobs.plan`)."""
     word = text.strip().lower()
     if word == "source":
         return SizeSpec("source", text=word)
@@ -43,8 +47,10 @@ def parse_size(text: str) -> SizeSpec:
         return SizeSpec("named", w, h, text=word)
     if m := re.fullmatch(r"x(\d+(?:\.\d+)?)", word):
         factor = float(m.group(1))
-        if not 0 < factor <= 16:
-            raise OptionError(f"{text!r}: a scale factor must be between 0 and 16", param="size")
+        if not 0 < factor <= MAX_FACTOR:
+            raise OptionError(
+                f"{text!r}: a scale factor must be above 0 and at most x{MAX_FACTOR}", param="size"
+            )
         return SizeSpec("scale", factor=factor, text=word)
     if m := re.fullmatch(r"(\d+)x(\d+)", word):
         w, h = int(m.group(1)), int(m.group(2))
@@ -54,7 +60,7 @@ def parse_size(text: str) -> SizeSpec:
             )
         return SizeSpec("exact", w, h, text=word)
     raise OptionError(
-        f"{text!r} is not a size; use source, 720p, 1080p, 1440p, 4k, 8k, WxH or x2/x3/x4",
+        f"{text!r} is not a size; use source, 720p, 1080p, 1440p, 4k, 8k, WxH or x2 .. x8",
         param="size",
     )
 

@@ -13,14 +13,14 @@ carried job's segments start at every scene cut, so each shot is a chain of its 
 shots render side by side.
 
 ``--workers N`` starts a local Ray instance with ``N x threads`` CPUs and stops it at the end;
-``--ray ADDRESS`` (or ``RAY_ADDRESS``) joins a running cluster and leaves it running. Segment
+``--ray ADDRESS`` (or ``RAY_ADDRESS``) joins a running cluster and leaves it running (checked
+and joined within ``--ray-timeout`` seconds, see :mod:`vidx.scale.cluster`). Segment
 files go through the parts folder when every worker sees it, else through the object store
 (``VIDX_RAY_TRANSPORT=object`` forces that, for tests).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Callable
@@ -28,12 +28,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from vidx.errors import OptionError
 from vidx.io.probe import VideoInfo
 from vidx.io.reader import Trim, repaired_warning
 from vidx.io.remux import copy_warnings, scan_frames
 from vidx.options import AnalysisOptions, RunOptions
 from vidx.pipeline import JobResult, Output, Progress, ProgressCallback, Timings
+from vidx.scale.cluster import connect, import_ray
 from vidx.scale.worker import SegmentWorker
 from vidx.segments import (
     Parts,
@@ -54,7 +54,6 @@ from vidx.sizes import parse_size
 
 TRANSPORT_ENV = "VIDX_RAY_TRANSPORT"  # "object": segments through the object store only
 MAX_ATTEMPTS = 3  # a segment is tried on this many workers before the job fails
-RAY_HINT = "needs Ray, which is not installed: pip install 'vidx[ray]'"
 
 
 @dataclass
@@ -65,33 +64,9 @@ class WorkerProgress(Progress):
     cpu_s: float = 0.0  # CPU seconds the workers spent on the segments finished so far
 
 
-def import_ray() -> Any:
-    """The ``ray`` module, or a one-line OptionError saying how to install it."""
-    try:
-        import ray
-    except ImportError:
-        raise OptionError(RAY_HINT, param="workers") from None
-    return ray
-
-
 def default_threads(workers: int) -> int:
     """Each worker's share of this machine's cores (at least one)."""
     return max(1, (os.cpu_count() or 1) // max(1, workers))
-
-
-def connect(ray: Any, options: RunOptions, threads: int) -> bool:
-    """Join ``--ray``/``RAY_ADDRESS`` or start a local instance; True when the caller must
-    call ``ray.shutdown()`` (we connected or started it)."""
-    if ray.is_initialized():
-        return False
-    quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
-    address = options.ray or os.environ.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address, **quiet)
-    else:
-        workers = max(1, options.workers)
-        ray.init(address="local", num_cpus=workers * threads, include_dashboard=False, **quiet)
-    return True
 
 
 class _Stub:
@@ -151,9 +126,9 @@ def run_on_ray(
 
     ``targets`` are the job's :class:`vidx.jobs.Target`; ``build`` is
     :func:`vidx.jobs.build_outputs`, called by each worker (models are never pickled)."""
-    ray = import_ray()
     shared = targets[0].options
     options: RunOptions = shared.run
+    ray = import_ray(options)
     threads = options.threads_per_worker or default_threads(options.workers or 1)
     started_here = connect(ray, options, threads)
     try:
@@ -251,7 +226,7 @@ def _plan(
     segments = plan_segments(scan, segment_frames, warmup, cuts)
     for p in parts:
         if p.data["segments"] != [asdict(s) for s in segments]:
-            p.data.update(segments=[asdict(s) for s in segments], done=[])
+            p.data.update(segments=[asdict(s) for s in segments], done=[], states={})
         p.data["end_time"] = scan.end_time
         p.save()
     return segments, scan.end_time
@@ -290,7 +265,7 @@ def _render(
     # Carried segments (chain) of one shot go one after another, each with the end state of the
     # one before; a segment at a cut needs none, so shots run side by side
     total = sum(s.frames for s in segments)
-    todo = unfinished(segments, parts, chain)
+    todo = unfinished(segments, parts, chain, warnings)
     done_frames = total - sum(s.frames for s in todo)
     payload = _transport(ray, pool, input_path, parts) if todo else None
     attempts = {s.index: 0 for s in todo}

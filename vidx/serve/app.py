@@ -1,36 +1,34 @@
 """The Gradio pages of ``vidx serve``: Restyle, Variants and Jobs, over :class:`JobQueue`.
 
 Every button queues a call of the same Python API the CLI makes; a timer shows the job the
-browser last started (its id is kept in the browser, so a reload finds it again). Gradio serves
-uploads, its own cache and the job folders (``STATE/jobs``) only: ``allowed_paths`` is empty,
-``jobs.json`` is blocked, and nothing under ``--root`` is ever sent to the browser.
+browser last started (its id is kept in the browser, so a reload finds it again). Jobs belong to
+the logged-in user, or without ``--auth`` to the browser (:mod:`vidx.serve.owners`): every
+handler looks a job up by id and owner. Gradio serves uploads, its own cache and the style
+thumbnails only: ``allowed_paths`` is empty, ``jobs.json``, the stored uploads and the job
+folders are blocked (a page gets copies of its own job's results, :func:`view.hand_out`), and
+nothing under ``--root`` is ever sent to the browser. File inputs are not preprocessed (Gradio's
+``gr.File`` leaves an empty temporary file for each call it preprocesses).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from vidx.errors import OptionError, VidxError
+from vidx.io.inputs import MAX_PIXELS
 from vidx.serve import view
-from vidx.serve.jobs import DONE, FINISHED, Job, JobQueue
-from vidx.serve.paths import (
-    MEDIA_SUFFIXES,
-    accept_upload,
-    check_media,
-    list_media,
-    model_path,
-    under_root,
-)
+from vidx.serve.handlers import NO_JOBS, Pages, Server
+from vidx.serve.jobs import JobQueue
+from vidx.serve.paths import MEDIA_SUFFIXES, list_media
 
 DEFAULT_STYLE = "19 blue-swirl"
 TICK = 1.0  # seconds between status refreshes
-NO_JOBS = {"render": "", "variants": ""}
+# Gradio encrypts the browser's stored values with this key *in the browser* (it is sent there):
+# it is no secret, it only lets a page read its values back after a server restart
+BROWSER_STATE_KEY = "vidx-serve-browser-state"
 SAMPLE_JOB = """\
 # [shared] applies to every variant; one [variants.NAME] table per output (NAME.mp4)
 [shared]
@@ -46,32 +44,15 @@ strength = 0.5
 """
 
 
-@dataclass
-class Server:
-    """What the pages need: the queue, the folders and the limits."""
-
-    queue: JobQueue
-    root: Path | None
-    max_upload: int  # bytes
-
-    @property
-    def uploads(self) -> Path:
-        return self.queue.state_dir / "uploads"
-
-
-def message(exc: VidxError) -> str:
-    if isinstance(exc, OptionError) and exc.param:
-        return exc.named(exc.param.replace("_", " "))
-    return str(exc)
-
-
 def build(server: Server) -> Any:
     """The ``gr.Blocks`` app (not launched)."""
-    queue = server.queue
-    thumbs = view.style_thumbnails(queue.state_dir / "thumbs")
+    pages = Pages(server)
+    thumbs = view.style_thumbnails(server.queue.state_dir / "thumbs")
 
     with gr.Blocks(title="vidx", analytics_enabled=False) as demo:
-        session = gr.BrowserState(dict(NO_JOBS), storage_key="vidx-serve-jobs")
+        session = gr.BrowserState(
+            dict(NO_JOBS), storage_key="vidx-serve-jobs", secret=BROWSER_STATE_KEY
+        )
         source = gr.State({})  # the accepted input: {"path": on the server, "name": as shown}
         gr.Markdown("## vidx: restyle and upscale video, steady over time")
         with gr.Tab("Restyle"):
@@ -103,8 +84,12 @@ def build(server: Server) -> Any:
                         elem_id="styles",
                     )
                     style = gr.Dropdown(view.style_choices(), value=DEFAULT_STYLE, label="Style")
-                    style_image = gr.Image(
-                        type="filepath", label="Style picture", visible=False, height=160
+                    style_image = gr.Image(  # image_mode None: Gradio passes the file, undecoded
+                        type="filepath",
+                        image_mode=None,
+                        label="Style picture",
+                        visible=False,
+                        height=160,
                     )
                     with gr.Row(visible=False) as diffusion_row:
                         prompt = gr.Textbox(label="Prompt", scale=2)
@@ -162,40 +147,13 @@ def build(server: Server) -> Any:
             )
         timer = gr.Timer(TICK)
 
-        # the source: an upload or a clip under the root ------------------------------------
+        # the source: an upload or a clip under the root; File inputs are not preprocessed
+        picked = [source, source_info, source_video]
+        upload.upload(pages.take_upload, upload, [*picked, upload], preprocess=False)
+        upload.clear(lambda: ({}, "Upload a clip to begin.", None), None, picked)
+        pick.input(pages.take_pick, pick, picked)
 
-        def take_upload(file: str | None):
-            if not file:
-                return {}, "Upload a clip to begin.", None, gr.skip()
-            try:
-                stored, summary = accept_upload(
-                    Path(file), Path(file).name, server.uploads, server.max_upload
-                )
-            except VidxError as exc:
-                return {}, f"**Not accepted:** {message(exc)}. No job was made.", None, None
-            shown = file if Path(file).suffix.lower() in (".mp4", ".webm", ".mov") else None
-            name = Path(file).name
-            return {"path": str(stored), "name": name}, f"Source: {summary}", shown, gr.skip()
-
-        def take_pick(relative: str | None):
-            if not relative or server.root is None:
-                return gr.skip(), gr.skip(), gr.skip()
-            try:
-                path = under_root(server.root, relative)
-                summary = check_media(path, relative)
-            except VidxError as exc:
-                return {}, f"**Refused:** {message(exc)}.", None
-            source = {"path": str(path), "name": Path(relative).name}
-            return source, f"Source (root folder): {summary}", None
-
-        upload.upload(take_upload, upload, [source, source_info, source_video, upload])
-        upload.clear(
-            lambda: ({}, "Upload a clip to begin.", None), None, [source, source_info, source_video]
-        )
-        pick.input(take_pick, pick, [source, source_info, source_video])
-
-        # the restyle form ---------------------------------------------------------------------
-
+        # the restyle form
         def show_backend(choice: str):
             return (
                 gr.update(visible=choice == view.EMBEDDED),
@@ -211,154 +169,32 @@ def build(server: Server) -> Any:
 
         gallery.select(choose_style, None, style)
         form = [backend, style, style_image, prompt, model, strength, size, upscaler, seed, compare]
-
-        def options(values: list[Any]) -> dict[str, Any]:
-            opts = view.form_options(*values)
-            if "style_image" in opts:
-                stored, _ = accept_upload(
-                    Path(opts["style_image"]), "style.png", server.uploads, server.max_upload
-                )
-                opts["style_image"] = str(stored)
-            if "model" in opts:
-                opts["model"] = model_path(server.root, opts["model"])
-            return opts
-
-        def run_preview(src: dict, text: str, *values: Any) -> Iterator[tuple]:
-            if not src:
-                yield "**Choose a clip first.**", gr.skip()
-                return
-            try:
-                opts = options(list(values))
-                opts.pop("compare", None)
-                strengths = view.number_list(text)
-                job = queue.submit(
-                    "preview",
-                    Path(src["path"]),
-                    opts,
-                    name=src["name"],
-                    vary={"strength": strengths},
-                )
-            except VidxError as exc:
-                yield f"**Not started:** {message(exc)}.", gr.skip()
-                return
-            yield f"Preview {job.id}: {view.state_text(job, queue.place(job.id))}", gr.skip()
-            done = queue.wait(job.id)
-            if done is None or done.state != DONE:
-                yield f"**Preview {job.id}**: {view.state_text(done or job, None)}", None
-                return
-            yield f"Preview {job.id} done.", done.files[0]
-
         preview_btn.click(
-            run_preview, [source, rows, *form], [notice, sheet], concurrency_limit=None
+            pages.run_preview,
+            [source, session, rows, *form],
+            [notice, sheet],
+            concurrency_limit=None,
         )
+        render_btn.click(pages.start_render, [source, session, *form], [notice, session, status])
 
-        def start_render(src: dict, jobs: dict, *values: Any):
-            jobs = dict(jobs or NO_JOBS)
-            if not src:
-                return "**Choose a clip first.**", jobs, gr.skip()
-            try:
-                opts = options(list(values))
-                job = queue.submit("render", Path(src["path"]), opts, name=src["name"])
-            except VidxError as exc:
-                return f"**Not started:** {message(exc)}.", jobs, gr.skip()
-            jobs["render"] = job.id
-            return f"Job {job.id} queued.", jobs, view.status_html(job, queue.place(job.id))
-
-        render_btn.click(start_render, [source, session, *form], [notice, session, status])
-
-        # the render's status, results, cancel and resume -----------------------------------
-
+        # status, results, cancel and resume
         shown = gr.State({})  # per page: the finished jobs whose results are on it
-
-        def finished(job: Job | None, on_page: dict, kind: str) -> bool:
-            """True once per finished job: the first refresh that sees it so."""
-            if job is None or job.state not in FINISHED:
-                return False
-            key = f"{job.id}:{job.state}"
-            if on_page.get(kind) == key:
-                return False
-            on_page[kind] = key
-            return True
-
-        def refresh(jobs: dict, on_page: dict):
-            jobs, on_page = jobs or NO_JOBS, dict(on_page or {})
-            every = queue.all()
-            places = {j.id: queue.place(j.id) for j in every}
-            job, vjob = queue.get(jobs.get("render")), queue.get(jobs.get("variants"))
-            out: list[Any] = [
-                view.status_html(job, places.get(job.id) if job else None),
-                view.status_html(vjob, places.get(vjob.id) if vjob else None),
-                view.job_rows(every, places),
-                gr.skip(),
-                gr.skip(),
-                gr.skip(),
-                gr.skip(),
-            ]
-            if job is not None and finished(job, on_page, "render"):
-                done = job.state == DONE
-                video = job.files[0] if done and job.files[0].endswith(".mp4") else None
-                out[3:6] = [video, view.before_after(job) if done else None, job.files or None]
-            if vjob is not None and finished(vjob, on_page, "variants"):
-                out[6] = vjob.files or None
-            return (*out, on_page)
-
         ticked = [status, variants_status, table, result_video, slider, downloads]
         ticked += [variants_files, shown]
         timer.tick(
-            refresh, [session, shown], ticked, show_progress="hidden", concurrency_limit=None
+            pages.refresh, [session, shown], ticked, show_progress="hidden", concurrency_limit=None
         )
-        demo.load(refresh, [session, shown], ticked, show_progress="hidden")
+        demo.load(pages.refresh, [session, shown], ticked, show_progress="hidden")
+        demo.load(pages.own_page, session, session)
+        cancel_btn.click(pages.cancel, session, notice)
+        resume_btn.click(pages.resume, session, notice)
 
-        def cancel(jobs: dict) -> str:
-            job_id = (jobs or NO_JOBS).get("render")
-            return (
-                f"Cancelling job {job_id}." if queue.cancel(job_id or "") else "No job to cancel."
-            )
-
-        def resume(jobs: dict) -> str:
-            job_id = (jobs or NO_JOBS).get("render")
-            return (
-                f"Job {job_id} queued again."
-                if queue.resume(job_id or "")
-                else "Nothing to resume."
-            )
-
-        cancel_btn.click(cancel, session, notice)
-        resume_btn.click(resume, session, notice)
-
-        # variants ------------------------------------------------------------------------------
-
-        def load_toml(file: str | None) -> Any:
-            if not file:
-                return gr.skip()
-            return Path(file).read_text(encoding="utf-8", errors="replace")[:100_000]
-
-        job_upload.upload(load_toml, job_upload, job_text)
-
-        def check_job(text: str) -> str:
-            try:
-                parsed = view.parse_job(text, queue.state_dir)
-            except VidxError as exc:
-                return f"**Not valid:** {message(exc)}"
-            return f"Valid: {len(parsed.variants)} variants ({', '.join(parsed.variants)})."
-
-        check_btn.click(check_job, job_text, variants_notice)
-
-        def start_variants(src: dict, text: str, jobs: dict):
-            jobs = dict(jobs or NO_JOBS)
-            if not src:
-                return "**Choose a clip on the Restyle page first.**", jobs
-            try:
-                view.parse_job(text, queue.state_dir)
-                job = queue.submit(
-                    "variants", Path(src["path"]), {}, name=src["name"], job_text=text
-                )
-            except VidxError as exc:
-                return f"**Not started:** {message(exc)}", jobs
-            jobs["variants"] = job.id
-            return f"Job {job.id} queued.", jobs
-
-        variants_btn.click(start_variants, [source, job_text, session], [variants_notice, session])
+        # variants
+        job_upload.upload(pages.load_toml, job_upload, job_text, preprocess=False)
+        check_btn.click(pages.check_job, job_text, variants_notice)
+        variants_btn.click(
+            pages.start_variants, [source, job_text, session], [variants_notice, session]
+        )
     return demo
 
 
@@ -370,20 +206,22 @@ def launch(
     login: tuple[str, str] | None,
     state: Path,
     max_upload_mb: int,
+    max_pixels: int = MAX_PIXELS,
 ) -> None:
     """Build the app over a started queue and serve it until interrupted."""
-    queue = JobQueue(state).start()
-    server = Server(queue, Path(os.path.realpath(root)) if root else None, max_upload_mb * 10**6)
+    queue = JobQueue(state, max_pixels=max_pixels).start()
+    real_root = Path(os.path.realpath(root)) if root else None
+    server = Server(queue, real_root, max_upload_mb * 10**6, state / "gradio")
     try:
         demo = build(server)
-        gr.set_static_paths([str(queue.jobs_dir), str(state / "thumbs")])
+        gr.set_static_paths([str(state / "thumbs")])
         demo.queue(default_concurrency_limit=4)
         demo.launch(
             server_name=host,
             server_port=port,
             auth=login,
             allowed_paths=[],
-            blocked_paths=[str(queue.file), str(server.uploads)],
+            blocked_paths=[str(queue.file), str(server.uploads), str(queue.jobs_dir)],
             max_file_size=max_upload_mb * 10**6,
             footer_links=[],
             show_error=False,

@@ -7,6 +7,10 @@ every change, progress at most once a second), so a reloaded page shows it and a
 server takes up unfinished jobs: calling the API again with the same options continues from the
 finished segments in ``OUTPUT.parts/``. Cancelling a running job stops it at the next frame and
 keeps those segments; :meth:`JobQueue.resume` queues it again.
+
+Every job has an owner (:mod:`vidx.serve.owners`), kept in the file: each lookup by id also
+names the owner, and a job of another owner is no such job. Options are checked by
+:func:`vidx.serve.checks.check_request` before a job exists, with the server's pixel limit.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from vidx.errors import OptionError, VidxError
+from vidx.io.inputs import MAX_PIXELS
 
 log = logging.getLogger("vidx.serve")
 
@@ -60,6 +66,8 @@ class Job:
     created: float = 0.0
     started: float | None = None
     finished: float | None = None
+    owner: str = ""  # vidx.serve.owners; "" (a job from before owners): nobody's
+    link_key: str = field(default_factory=lambda: secrets.token_hex(16))  # see view.hand_out
 
     @property
     def eta(self) -> float | None:
@@ -79,10 +87,14 @@ Runner = Callable[[Job, ProgressFn], None]
 
 
 class JobQueue:
-    """Jobs in ``state_dir``, run one at a time by a worker thread (:meth:`start`)."""
+    """Jobs in ``state_dir``, run one at a time by a worker thread (:meth:`start`);
+    ``max_pixels`` is the server's pixel limit (a job may ask for less, never more)."""
 
-    def __init__(self, state_dir: Path, runner: Runner | None = None) -> None:
+    def __init__(
+        self, state_dir: Path, runner: Runner | None = None, *, max_pixels: int = MAX_PIXELS
+    ) -> None:
         self.state_dir = Path(state_dir)
+        self.max_pixels = max_pixels
         self.jobs_dir = self.state_dir / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.file = self.state_dir / "jobs.json"
@@ -103,16 +115,23 @@ class JobQueue:
         input: Path,
         options: dict[str, Any],
         *,
+        owner: str,
         name: str = "",
         vary: dict[str, list] | None = None,
         job_text: str | None = None,
     ) -> Job:
-        """Check the options (OptionError, before anything is queued) and queue a job."""
-        from vidx.options import JobOptions
+        """Check the options, a preview's rows or a job file (OptionError, before anything is
+        queued; :func:`~vidx.serve.checks.check_request`) and queue a job for ``owner``."""
+        from vidx.serve.checks import check_request
 
         if kind not in KINDS:
             raise OptionError(f"must be one of {', '.join(KINDS)}, got {kind!r}", param="kind")
-        JobOptions().with_values(**options)
+        if not owner:
+            raise OptionError("this page has no owner yet; reload it")
+        scratch = self.state_dir / "scratch"
+        options = check_request(
+            kind, options, self.max_pixels, scratch, vary=vary, job_text=job_text
+        )
         with self._cond:
             job_id = f"{max((int(j) for j in self._jobs), default=0) + 1:04d}"
             folder = self.jobs_dir / job_id
@@ -140,21 +159,32 @@ class JobQueue:
                 vary=vary,
                 job_file=str(job_file) if job_file else None,
                 created=time.time(),
+                owner=owner,
             )
             self._jobs[job_id] = job
             self._save()
             self._cond.notify_all()
             return job
 
-    def get(self, job_id: str | None) -> Job | None:
+    def _owned(self, job_id: str | None, owner: str) -> Job | None:
+        """The job ``job_id`` when ``owner`` owns it; None for every other id and owner."""
+        job = self._jobs.get(job_id or "")
+        return job if job is not None and owner and job.owner == owner else None
+
+    def get(self, job_id: str | None, owner: str) -> Job | None:
+        """A copy of ``owner``'s job ``job_id``; None when there is no such job of theirs."""
         with self._cond:
-            job = self._jobs.get(job_id or "")
+            job = self._owned(job_id, owner)
             return Job.from_dict(asdict(job)) if job else None
 
     def all(self) -> list[Job]:
-        """Every job, oldest first (copies)."""
+        """Every job of every owner, oldest first (copies; for the server, not a page)."""
         with self._cond:
             return [Job.from_dict(asdict(j)) for j in sorted(self._jobs.values(), key=_order)]
+
+    def owned(self, owner: str) -> list[Job]:
+        """``owner``'s jobs, oldest first (copies)."""
+        return [j for j in self.all() if owner and j.owner == owner]
 
     def place(self, job_id: str) -> int | None:
         """How many jobs run or wait before a waiting job (0: it is next); None otherwise."""
@@ -168,11 +198,12 @@ class JobQueue:
             ]
             return len(ahead)
 
-    def cancel(self, job_id: str) -> bool:
-        """Cancel a waiting job at once, a running one at its next frame (its finished
-        segments stay for :meth:`resume`). False when the job is not waiting or running."""
+    def cancel(self, job_id: str, owner: str) -> bool:
+        """Cancel ``owner``'s waiting job at once, a running one at its next frame (its finished
+        segments stay for :meth:`resume`). False when it is not waiting or running, or not
+        theirs."""
         with self._cond:
-            job = self._jobs.get(job_id)
+            job = self._owned(job_id, owner)
             if job is None or job.state not in (WAITING, RUNNING):
                 return False
             if job.state == WAITING:
@@ -181,10 +212,11 @@ class JobQueue:
                 self._cancel.add(job_id)
             return True
 
-    def resume(self, job_id: str) -> bool:
-        """Queue a cancelled or failed job again: it continues from its finished segments."""
+    def resume(self, job_id: str, owner: str) -> bool:
+        """Queue ``owner``'s cancelled or failed job again: it continues from its finished
+        segments. False when it is neither, or not theirs."""
         with self._cond:
-            job = self._jobs.get(job_id)
+            job = self._owned(job_id, owner)
             if job is None or job.state not in (CANCELLED, FAILED):
                 return False
             job.state, job.error, job.note, job.finished = WAITING, None, "resumed", None
@@ -193,17 +225,18 @@ class JobQueue:
             self._cond.notify_all()
             return True
 
-    def wait(self, job_id: str, timeout: float | None = None) -> Job | None:
-        """Block until the job has finished (or ``timeout`` seconds); returns a copy."""
+    def wait(self, job_id: str, owner: str, timeout: float | None = None) -> Job | None:
+        """Block until ``owner``'s job has finished (or ``timeout`` seconds); returns a copy
+        (None: no such job of theirs)."""
         end = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
-                job = self._jobs.get(job_id)
+                job = self._owned(job_id, owner)
                 if job is None or job.state in FINISHED:
-                    return self.get(job_id)
+                    return self.get(job_id, owner)
                 left = None if end is None else end - time.monotonic()
                 if left is not None and left <= 0:
-                    return self.get(job_id)
+                    return self.get(job_id, owner)
                 self._cond.wait(left if left is not None else 1.0)
 
     # the worker ----------------------------------------------------------------------------
@@ -296,6 +329,9 @@ class JobQueue:
         for job in jobs:
             if job.state == RUNNING:  # the server died under it
                 job.state, job.note = WAITING, "resumed after a server restart"
+            asked = job.options.get("max_pixels")  # the server's limit may be lower now
+            ok = isinstance(asked, int) and asked <= self.max_pixels
+            job.options["max_pixels"] = asked if ok else self.max_pixels
             self._jobs[job.id] = job
         self._save()
 
@@ -324,6 +360,7 @@ def run_job(job: Job, progress: ProgressFn) -> None:
     """Run ``job`` through the Python API; fills in its result files and frame count."""
     from vidx import api
     from vidx.quiet import quiet_libraries
+    from vidx.serve.checks import PREVIEW_FRAMES, PREVIEW_WIDTH
     from vidx.sidecar import sidecar_path
 
     command = f"vidx serve (job {job.id})"
@@ -338,6 +375,8 @@ def run_job(job: Job, progress: ProgressFn) -> None:
                 job.input,
                 output,
                 vary=job.vary or {},
+                frames=PREVIEW_FRAMES,
+                cell_width=PREVIEW_WIDTH,
                 overwrite=True,
                 command=command,
                 **job.options,

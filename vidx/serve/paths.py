@@ -1,10 +1,13 @@
 """Which files the web UI may read: clips under ``--root`` (never outside it) and checked uploads.
 
-Convention: a path the browser sends is *relative to the root*; it is refused when absolute,
-when any part is ``..``, or when it resolves (symbolic links followed) outside the root. An
-upload is accepted only within the size limit and when :func:`vidx.io.probe.probe` reads it as
-media, before any job sees it; accepted uploads are copied into the server's state folder so a
-restarted server still has them.
+Convention: a path the browser sends is *relative to the root*; it is refused when it holds a
+character no file name can (NUL, other control characters, text that is not Unicode), when
+absolute, when any part is ``..``, or when it resolves (symbolic links followed) outside the
+root. An upload is accepted only within the size limit, when :func:`vidx.io.probe.probe` reads it
+as media and when its pictures are within the server's pixel limit (``vidx serve --max-pixels``:
+a picture's width times height as its decoder makes it, from the header), before any job sees
+it; accepted uploads are copied into the server's state folder so a restarted server still has
+them.
 """
 
 from __future__ import annotations
@@ -15,19 +18,40 @@ import shutil
 from pathlib import Path, PurePosixPath
 
 from vidx.errors import InputError, OptionError
-from vidx.io.inputs import check_regular_file
+from vidx.io.inputs import MAX_PIXELS, check_pixels, check_regular_file
 from vidx.io.still import is_image_path
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mxf", ".ts", ".gif")
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 MEDIA_SUFFIXES = VIDEO_SUFFIXES + PICTURE_SUFFIXES
 MAX_LISTED = 500  # clips offered in the root picker
+MAX_PATH_CHARS = 4096  # the longest path a form field may send (PATH_MAX on Linux)
+
+
+def path_text(text: str, param: str) -> str:
+    """``text`` stripped, when it can name a file; OptionError naming ``param`` when it holds a
+    NUL or another control character, cannot be encoded as a file name, or is over
+    :data:`MAX_PATH_CHARS` characters (``os.stat`` would raise ValueError or OSError)."""
+    text = text.strip()
+    if len(text) > MAX_PATH_CHARS:
+        raise OptionError(f"path is over {MAX_PATH_CHARS} characters", param=param)
+    bad = next((c for c in text if ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        raise OptionError(
+            f"path {text!r} holds the character {bad!r}, which no file name can", param=param
+        )
+    try:
+        os.fsencode(text)
+    except UnicodeError:
+        raise OptionError(f"path {text!r} is not valid text for a file name", param=param) from None
+    return text
 
 
 def under_root(root: Path, relative: str) -> Path:
     """The real path of ``relative`` inside ``root``; OptionError(param="root") when it is
-    empty, absolute, has a ``..`` part, or leaves ``root`` through a symbolic link."""
-    text = relative.strip()
+    empty, not a possible file name (:func:`path_text`), absolute, has a ``..`` part, or leaves
+    ``root`` through a symbolic link."""
+    text = path_text(relative, "root")
     if not text:
         raise OptionError("path is empty; pick a clip under the root folder", param="root")
     parts = PurePosixPath(text.replace("\\", "/"))
@@ -63,9 +87,10 @@ def list_media(root: Path, limit: int = MAX_LISTED) -> list[str]:
     return found
 
 
-def check_media(path: Path, name: str | None = None) -> str:
+def check_media(path: Path, name: str | None = None, max_pixels: int = MAX_PIXELS) -> str:
     """A one-line summary of the clip or picture at ``path``; InputError naming ``name`` (the
-    file's name as the user knows it) when it is not media vidx can read."""
+    file's name as the user knows it) when it is not media vidx can read, or when its picture
+    (a video's frame) has more than ``max_pixels`` pixels."""
     from vidx.io.probe import probe
 
     shown = name or path.name
@@ -75,24 +100,43 @@ def check_media(path: Path, name: str | None = None) -> str:
             from vidx.io.inputs import image_size
 
             w, h = image_size(path)
-            return f"{shown}: picture {w}x{h}"
-        info = probe(path)
+        else:
+            info = probe(path)
+            w, h = info.width, info.height
     except InputError as exc:
         why = str(exc).replace(str(path), shown).removeprefix(f"{shown}: ")  # no server paths
         raise InputError(f"{shown} is not a video or picture vidx can read ({why})") from None
+    check_size(w, h, max_pixels, shown)
+    if is_image_path(path):
+        return f"{shown}: picture {w}x{h}"
     frames = f"{info.frames} frames" if info.frames else "? frames"
     dur = f", {info.duration:.2f} s" if info.duration else ""
     return f"{shown}: {info.codec} {info.width}x{info.height}, {frames}{dur}"
 
 
-def accept_upload(upload: Path, name: str, store: Path, max_bytes: int) -> tuple[Path, str]:
-    """Check an uploaded file (size, then media) and copy it into ``store``; returns the stored
-    path and its summary. Nothing is stored when a check fails (InputError)."""
+def check_size(width: int, height: int, limit: int, shown: str) -> None:
+    """:func:`vidx.io.inputs.check_pixels`, said for the web: the page cannot raise the limit,
+    only the person who starts the server can (``vidx serve --max-pixels``)."""
+    if width * height <= limit:
+        check_pixels(width, height, limit, shown)  # an empty picture
+        return
+    raise InputError(
+        f"{shown} is {width}x{height} ({width * height / 1e6:.3g} megapixels), over this "
+        f"server's limit of {limit} pixels"
+    )
+
+
+def accept_upload(
+    upload: Path, name: str, store: Path, max_bytes: int, max_pixels: int = MAX_PIXELS
+) -> tuple[Path, str]:
+    """Check an uploaded file (size, then media and its pixel count) and copy it into
+    ``store``; returns the stored path and its summary. Nothing is stored when a check fails
+    (InputError)."""
     size = upload.stat().st_size
     if size > max_bytes:
         raise InputError(f"{name} is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
     clean = safe_name(name)
-    check_media(upload, clean)
+    check_media(upload, clean, max_pixels)
     digest = _digest(upload)
     target = store / f"{digest[:16]}-{clean}"
     if not target.exists():
@@ -100,7 +144,7 @@ def accept_upload(upload: Path, name: str, store: Path, max_bytes: int) -> tuple
         tmp = target.with_name(f".{target.name}.tmp")
         shutil.copyfile(upload, tmp)
         os.replace(tmp, target)
-    return target, check_media(target, clean)
+    return target, check_media(target, clean, max_pixels)
 
 
 def safe_name(name: str) -> str:
@@ -121,7 +165,7 @@ def _digest(path: Path) -> str:
 
 def model_path(root: Path | None, text: str) -> str:
     """A model under the root (a folder or a file), or a hub id; any other path is refused."""
-    text = text.strip()
+    text = path_text(text, "model")
     if root is not None:
         try:
             found = under_root(root, text)

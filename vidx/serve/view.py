@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import html
 import math
-import tempfile
+import os
+import secrets
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +82,18 @@ def form_options(
 
 
 def number_list(text: str, param: str = "strength") -> list[float]:
-    """``"0.25, 0.5"`` -> ``[0.25, 0.5]`` (OptionError naming ``param``)."""
+    """``"0.25, 0.5"`` -> ``[0.25, 0.5]`` (OptionError naming ``param``; ``nan`` and ``inf``
+    are no numbers here)."""
     try:
-        values = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+        values: list[float] | None = [
+            float(v) for v in text.replace(";", ",").split(",") if v.strip()
+        ]
     except ValueError:
-        raise OptionError(f"must be a comma list of numbers, got {text!r}", param=param) from None
+        values = None
+    if values is None or not all(math.isfinite(v) for v in values):
+        raise OptionError(f"must be a comma list of finite numbers, got {text[:80]!r}", param=param)
     if not values or len(values) > 8:
-        raise OptionError(f"needs 1 to 8 values, got {text!r}", param=param)
+        raise OptionError(f"needs 1 to 8 values, got {text[:80]!r}", param=param)
     return values
 
 
@@ -122,10 +129,14 @@ def state_text(job: Job, place: int | None) -> str:
     return f"{head} {job.state}"
 
 
-def status_html(job: Job | None, place: int | None) -> str:
-    """The status line and a progress bar (``<progress>``) for the page."""
+NO_SUCH_JOB = "No such job."
+
+
+def status_html(job: Job | None, place: int | None, job_id: str | None = None) -> str:
+    """The status line and a progress bar (``<progress>``) for the page; ``job`` None is
+    "No job yet." or, when the page asked for ``job_id``, :data:`NO_SUCH_JOB`."""
     if job is None:
-        return "<div id='job-state'>No job yet.</div>"
+        return f"<div id='job-state'>{NO_SUCH_JOB if job_id else 'No job yet.'}</div>"
     value = job.done if job.total else 0
     top = job.total or 1
     if job.state == DONE:
@@ -195,22 +206,6 @@ def style_thumbnails(folder: Path, device: str = "cpu") -> list[tuple[str, str]]
     return out
 
 
-def parse_job(text: str, state_dir: Path) -> Any:
-    """Check a TOML job with :func:`vidx.jobfile.load_job`; errors read ``job.toml:LINE: ...``
-    (no server paths)."""
-    from vidx.jobfile import load_job
-
-    scratch = state_dir / "scratch"
-    scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=scratch) as folder:
-        path = Path(folder) / "job.toml"
-        path.write_text(text, encoding="utf-8")
-        try:
-            return load_job(path)
-        except VidxError as exc:
-            raise OptionError(str(exc).replace(str(path), "job.toml")) from None
-
-
 def before_after(job: Job) -> tuple[str, str] | None:
     """The middle frame of the source and of the result as two PNGs in the job's folder."""
     import cv2
@@ -229,3 +224,27 @@ def before_after(job: Job) -> tuple[str, str] | None:
         except (VidxError, OSError, IndexError):
             return None
     return str(pair[0]), str(pair[1])
+
+
+def hand_out(job: Job, paths: list[str], cache: Path) -> list[str]:
+    """Copies of a job's result files for its owner's page, in ``cache/results/KEY/`` (Gradio's
+    own folder, KEY the job's random ``link_key``): the server serves no job folder itself, so
+    a result can be fetched only through a link its owner's page was given. Hard links where
+    the file system allows, so a large video is not copied; files no longer there are left
+    out."""
+    folder = cache / "results" / job.link_key
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for source in map(Path, paths):
+        target = folder / source.name
+        if not source.is_file():
+            continue
+        if not (target.exists() and os.path.samefile(target, source)):
+            tmp = folder / f".{source.name}.{secrets.token_hex(4)}.tmp"  # two pages at once
+            try:
+                os.link(source, tmp)
+            except OSError:
+                shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+        out.append(str(target))
+    return out

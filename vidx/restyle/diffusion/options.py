@@ -11,13 +11,14 @@ from vidx.options import (
     COLOR_MATCHES,
     CONTROL_KINDS,
     FUSIONS,
+    MAX_GUIDANCE,
+    MAX_STEPS,
     NOISE_WARPS,
     PIXEL_FUSIONS,
+    SCHEDULERS,
     attention_blocks,
 )
 from vidx.prompt_schedule import INTERPOLATIONS, parse_schedule, resolve
-
-SCHEDULERS = ("euler", "euler-a", "ddim", "dpm++", "lcm", "model")
 
 
 @dataclass
@@ -179,9 +180,11 @@ class DiffusionOptions:
             "pixel_fusion_weight",
         ):
             _unit(name, getattr(self, name))
-        _integer("steps", self.steps, 1, 1000)
-        if not isinstance(self.guidance, (int, float)) or not 0 <= self.guidance <= 50:
-            raise OptionError(f"must be between 0 and 50, got {self.guidance!r}", param="guidance")
+        _integer("steps", self.steps, 1, MAX_STEPS)
+        if not isinstance(self.guidance, (int, float)) or not 0 <= self.guidance <= MAX_GUIDANCE:
+            raise OptionError(
+                f"must be between 0 and {MAX_GUIDANCE:g}, got {self.guidance!r}", param="guidance"
+            )
         _choice("scheduler", self.scheduler, SCHEDULERS)
         _integer("work_size", self.work_size, 64, 4096)
         if self.work_size % 8:
