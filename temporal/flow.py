@@ -116,31 +116,7 @@ def flow(
 
     Convention: flow in pixels of the input size, x in channel 0, pixel centres at integers.
     """
-    src = check_image(src, "src")
-    dst = check_image(dst, "dst")
-    if src.shape[:2] != dst.shape[:2]:
-        raise TemporalError(f"src and dst must have the same size, got {src.shape} and {dst.shape}")
-    if method not in METHODS:
-        raise TemporalError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if preset not in DIS_PRESETS:
-        raise TemporalError(f"preset must be one of {', '.join(DIS_PRESETS)}, got {preset!r}")
-    try:
-        scale = float(scale)
-    except (TypeError, ValueError):
-        raise TemporalError(f"scale must be a number in (0, 1], got {scale!r}") from None
-    if not 0.0 < scale <= 1.0:
-        raise TemporalError(f"scale must be in (0, 1], got {scale!r}")
-    if int(raft_updates) != raft_updates or raft_updates < 1:
-        raise TemporalError(f"raft_updates must be a positive integer, got {raft_updates!r}")
-    if method == "raft" and raft_weights is None:
-        raise TemporalError(
-            "raft_weights is required for method 'raft': give the path of a torchvision "
-            "raft_large or raft_small state dict (.safetensors or .pt); nothing is downloaded"
-        )
-    for name, im in (("src", src), ("dst", dst)):
-        if im.dtype != np.uint8:
-            raise TemporalError(f"{name} must be uint8, got dtype {im.dtype}")
-
+    src, dst, scale = _checked(src, dst, method, preset, scale, raft_weights, raft_updates)
     h, w = src.shape[:2]
     if method != "raft":  # classical methods work on luma: convert before shrinking (cheaper)
         src, dst = to_gray(src, "src"), to_gray(dst, "dst")
@@ -169,3 +145,41 @@ def flow(
     if out.shape[:2] != (h, w):
         out = resize_flow(out, (h, w))
     return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def _checked(
+    src: np.ndarray,
+    dst: np.ndarray,
+    method: str,
+    preset: str,
+    scale: float,
+    raft_weights: RaftWeights | None,
+    raft_updates: int,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """:func:`flow`'s arguments checked (TemporalError naming the first bad one): the images
+    as :func:`check_image` gives them back, and ``scale`` as a float."""
+    src = check_image(src, "src")
+    dst = check_image(dst, "dst")
+    if src.shape[:2] != dst.shape[:2]:
+        raise TemporalError(f"src and dst must have the same size, got {src.shape} and {dst.shape}")
+    if method not in METHODS:
+        raise TemporalError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if preset not in DIS_PRESETS:
+        raise TemporalError(f"preset must be one of {', '.join(DIS_PRESETS)}, got {preset!r}")
+    try:
+        scale = float(scale)
+    except (TypeError, ValueError):
+        raise TemporalError(f"scale must be a number in (0, 1], got {scale!r}") from None
+    if not 0.0 < scale <= 1.0:
+        raise TemporalError(f"scale must be in (0, 1], got {scale!r}")
+    if int(raft_updates) != raft_updates or raft_updates < 1:
+        raise TemporalError(f"raft_updates must be a positive integer, got {raft_updates!r}")
+    if method == "raft" and raft_weights is None:
+        raise TemporalError(
+            "raft_weights is required for method 'raft': give the path of a torchvision "
+            "raft_large or raft_small state dict (.safetensors or .pt); nothing is downloaded"
+        )
+    for name, im in (("src", src), ("dst", dst)):
+        if im.dtype != np.uint8:
+            raise TemporalError(f"{name} must be uint8, got dtype {im.dtype}")
+    return src, dst, scale

@@ -215,7 +215,23 @@ def integral_warp_noise(
     valid = (inside & m).reshape(bsz, n_fine)
     src = flat(sx, sy)
 
-    # split each source among the n samples that take it: x / sqrt(n) + (Z_i - mean(Z))
+    out = _split_sources(fine, src, valid, generator)
+    if a > 0.0:
+        mix = _randn((bsz, ch, hk, wk), generator, dev).reshape(bsz, ch, n_fine)
+        out = (a * mix + (1.0 - a) * out) / float(np.hypot(a, 1.0 - a))
+
+    offset = _leftover(tx, ty, sx, sy, off, src, valid)
+    return NoiseField(out.reshape(bsz, ch, hk, wk), offset, k)
+
+
+def _split_sources(
+    fine: torch.Tensor, src: torch.Tensor, valid: torch.Tensor, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Each sample's noise, ``(B, C, hk * wk)``: the ``n`` valid samples that take one source
+    ``x`` (``src``, ``valid``: ``(B, hk * wk)``) split it as ``x / sqrt(n) + (Z_i - mean(Z))``;
+    a sample that is not valid takes its fresh ``Z`` (used nowhere else)."""
+    bsz, ch, hk, wk = fine.shape
+    n_fine, dev = hk * wk, fine.device
     vf = valid.float()
     count = torch.zeros((bsz, n_fine), device=dev).scatter_add_(1, src, vf)
     n = count.gather(1, src).clamp(min=1.0)
@@ -224,11 +240,23 @@ def integral_warp_noise(
     zsum = torch.zeros((bsz, ch, n_fine), device=dev).scatter_add_(2, src_c, z * vf[:, None])
     taken = fine.reshape(bsz, ch, n_fine).gather(2, src_c)
     split = taken / n.sqrt()[:, None] + (z - zsum.gather(2, src_c) / n[:, None])
-    out = torch.where(valid[:, None], split, z)  # z where not valid: fresh (used nowhere else)
-    if a > 0.0:
-        mix = _randn((bsz, ch, hk, wk), generator, dev).reshape(bsz, ch, n_fine)
-        out = (a * mix + (1.0 - a) * out) / float(np.hypot(a, 1.0 - a))
+    return torch.where(valid[:, None], split, z)
 
+
+def _leftover(
+    tx: torch.Tensor,
+    ty: torch.Tensor,
+    sx: torch.Tensor,
+    sy: torch.Tensor,
+    off: torch.Tensor,
+    src: torch.Tensor,
+    valid: torch.Tensor,
+) -> torch.Tensor:
+    """The new offsets ``(B, 2, hk, wk)``: a valid sample keeps how far its true position
+    ``(tx, ty)`` is from its source's (``(sx, sy)`` plus the source's offset ``off``); a fresh one
+    sits on its grid point."""
+    bsz, hk, wk = tx.shape
+    n_fine = hk * wk
     new_ox = torch.where(
         valid, sx.reshape(bsz, n_fine) + off[:, 0].gather(1, src), tx.reshape(bsz, n_fine)
     )
@@ -238,7 +266,7 @@ def integral_warp_noise(
     offset = torch.stack(
         (new_ox - tx.reshape(bsz, n_fine), new_oy - ty.reshape(bsz, n_fine)), dim=1
     ).reshape(bsz, 2, hk, wk)
-    return NoiseField(out.reshape(bsz, ch, hk, wk), offset, k)
+    return offset
 
 
 def _mask_tensor(

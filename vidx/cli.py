@@ -665,7 +665,7 @@ def serve(
         import gradio  # noqa: F401
     except ImportError:
         fail("vidx serve needs Gradio: pip install 'vidx[web]'")
-    from vidx.serve import serve as run_server
+    from vidx.serve.start import serve as run_server
 
     if host not in ("127.0.0.1", "localhost", "::1") and not (auth or os.environ.get("VIDX_AUTH")):
         warn(f"serving on {host} without --auth: anyone who can reach it can run jobs")

@@ -23,12 +23,12 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from vidx.errors import OptionError
-from vidx.io.inputs import MAX_PIXELS, MAX_PIXELS_CEILING, check_limit
 from vidx.prompt_schedule import INTERPOLATIONS
-from vidx.scale.address import parse_address
+from vidx.values.pixels import MAX_PIXELS, MAX_PIXELS_CEILING, check_limit
+from vidx.values.ray_address import parse_address
 
 if TYPE_CHECKING:
-    from vidx.io.writer import EncodeSettings
+    from vidx.values.encode import EncodeSettings
 
 SCHEMA = 1  # version of the option layout recorded in sidecars and resume manifests
 
@@ -318,7 +318,7 @@ class EncodeOptions(OptionGroup):
         choice("exr", self.exr, EXR)
 
     def settings(self) -> EncodeSettings:
-        from vidx.io.writer import EncodeSettings
+        from vidx.values.encode import EncodeSettings
 
         return EncodeSettings(self.codec, self.crf, self.preset, self.pix_fmt, self.profile)
 
@@ -628,7 +628,7 @@ class RestyleOptions(OptionGroup):
         if isinstance(self.style, int) and not isinstance(self.style, bool):
             object.__setattr__(self, "style", str(self.style))  # a job file's `style = 5`
         if self.style is not None:
-            from vidx.restyle.style_catalog import parse_style
+            from vidx.values.styles import parse_style
 
             parse_style(self.style)  # a number, a name or a blend
         diffusion = self.backend == "diffusion"
@@ -669,7 +669,7 @@ class RestyleOptions(OptionGroup):
         if self.diffusion_control.controlnet and self.prompt is None:
             raise OptionError("needs a prompt and a model (diffusion restyle)", param="controlnet")
         if self.keep is not None:
-            from vidx.regions import parse_boxes
+            from vidx.values.boxes import parse_boxes
 
             parse_boxes(self.keep)
         number("mask_feather", self.mask_feather, 0, 256)

@@ -30,11 +30,14 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
+
 from vidx.analysis import Analyzer, scene_cuts
-from vidx.errors import OptionError, OutputError
+from vidx.errors import InputError, OptionError, OutputError
 from vidx.frame import Frame
 from vidx.io.fingerprint import changed, fingerprint
 from vidx.io.probe import VideoInfo, probe
@@ -664,6 +667,53 @@ def warmup_of(analysis: AnalysisOptions | None) -> int:
     return analysis.warmup_frames if analysis is not None else 0
 
 
+# the warm-up a primed segment replays (vidx.restyle.priming), decoded here
+
+
+def warmup_trim(start: float | None, segment_start: float) -> Trim | None:
+    """The source slice ``[start, segment_start)`` holding a segment's warm-up frames (None:
+    no warm-up, e.g. the first segment)."""
+    if start is None or not segment_start > start:
+        return None
+    return Trim(start=start, duration=segment_start - start, rebase=False)
+
+
+def read_warmup(
+    input_path: str | Path, trim: Trim | None, frames: int, deinterlace: str = "auto"
+) -> list[np.ndarray]:
+    """Decode the last ``frames`` frames of ``trim`` as ``(H, W, 3)`` uint8 (8-bit the way the
+    pipeline makes them for its models)."""
+    if trim is None or frames <= 0:
+        return []
+    reader = Reader(input_path, trim, copy_streams=False, deinterlace=deinterlace, deep=True)
+    out: list[np.ndarray] = []
+    try:
+        for item in reader:
+            if isinstance(item, Frame):
+                out.append(to_uint8(item.rgb))
+                del out[:-frames]
+    finally:
+        reader.close()
+    return out
+
+
+def read_anchor(input_path: str | Path, time: float, deinterlace: str = "auto") -> np.ndarray:
+    """Decode the frame at source time ``time`` (the job's first) as ``(H, W, 3)`` uint8."""
+    reader = Reader(
+        input_path,
+        Trim(start=time, max_frames=1, rebase=False),
+        copy_streams=False,
+        deinterlace=deinterlace,
+    )
+    try:
+        for item in reader:
+            if isinstance(item, Frame):
+                return to_uint8(item.rgb)
+    finally:
+        reader.close()
+    raise InputError(f"{input_path}: no frame at {time:.3f} s to anchor a segment on")
+
+
 def segment_outputs(
     input_path: Path,
     seg: Segment,
@@ -675,13 +725,7 @@ def segment_outputs(
 ) -> list[Output]:
     """The outputs of one segment, written to ``paths``, each restyler primed by the warm-up
     frames before the segment (see :mod:`vidx.restyle.priming`)."""
-    from vidx.restyle.priming import (
-        PrimedRestyler,
-        Renumbered,
-        read_anchor,
-        read_warmup,
-        warmup_trim,
-    )
+    from vidx.restyle.priming import PrimedRestyler, Renumbered
 
     frames: list = []
     anchor = None
@@ -695,7 +739,8 @@ def segment_outputs(
         restyler = o.restyler
         if restyler is not None and frames and analysis is not None:  # numbered in the job
             first = seg.first - len(frames)
-            restyler = PrimedRestyler(restyler, frames, analysis, raft_state, anchor, first)
+            job_analyzer = partial(Analyzer, analysis, raft_state)  # a fresh one each reset
+            restyler = PrimedRestyler(restyler, frames, job_analyzer, anchor, first)
         if restyler is not None and seg.first:  # the segment's own frames, numbered in the job
             restyler = Renumbered(restyler, seg.first)
         out.append(

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from vidx.errors import ModelError
-from vidx.io.inputs import file_problem
+from vidx.values.paths import file_problem
 
 SAFE_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")

@@ -1,5 +1,6 @@
 """Options declared once: the CLI, job files and the API share names, defaults and checks; the
-CLI and the API give the same output and sidecar; the package has no import cycle."""
+CLI and the API give the same output and sidecar (import cycles and layers:
+tests/test_architecture.py)."""
 
 from __future__ import annotations
 
@@ -115,44 +116,6 @@ def test_the_api_is_exported_and_takes_plain_strings(clip, tmp_path: Path) -> No
         assert hasattr(vidx, name), name
     info = vidx.probe(str(clip(frames=3)))
     assert info.frames == 3
-
-
-def imports_of(path: Path, package: str, modules: set[str]) -> set[str]:
-    """Every vidx module ``path`` imports, at the top or inside a function (``from x import y``
-    counts as ``x.y`` when that is a module, else as ``x``)."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == package or node.module.startswith(package + "."):
-                for alias in node.names:
-                    sub = f"{node.module}.{alias.name}"
-                    found.add(sub if sub in modules else node.module)
-        elif isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.startswith(package + ".")}
-    return found
-
-
-def test_no_import_cycle_in_vidx() -> None:
-    modules = {
-        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
-        for p in (ROOT / "vidx").rglob("*.py")
-    }
-    names = set(modules)
-    graph = {m: {i for i in imports_of(p, "vidx", names) if i in names} for m, p in modules.items()}
-    state: dict[str, int] = {}
-
-    def visit(m: str, trail: list[str]) -> None:
-        state[m] = 1
-        for n in graph[m]:
-            if state.get(n) == 1:
-                raise AssertionError(" -> ".join([*trail, m, n]))
-            if n not in state:
-                visit(n, [*trail, m])
-        state[m] = 2
-
-    for m in sorted(graph):
-        if m not in state:
-            visit(m, [])
 
 
 def test_cli_functions_are_short() -> None:

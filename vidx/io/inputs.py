@@ -15,53 +15,16 @@ and the mask.
 from __future__ import annotations
 
 import os
-import stat
 import struct
 import threading
 from pathlib import Path
 from typing import BinaryIO
 
-from vidx.errors import InputError, OptionError
-
-MAX_PIXELS = 16384 * 16384  # default ``max_pixels`` (``--max-pixels``): one 16K square frame
-MAX_PIXELS_CEILING = 4 * MAX_PIXELS  # the most ``max_pixels`` may be: one 32768x32768 frame
+from vidx.errors import InputError
+from vidx.values.paths import file_problem
+from vidx.values.pixels import MAX_PIXELS, MAX_PIXELS_CEILING, check_limit  # noqa: F401
 
 _PIL_GUARD = threading.Lock()  # Pillow's bomb limit is a module global: swap it under a lock
-
-
-def file_problem(path: Path, allow_device: bool = False) -> str | None:
-    """Why ``path`` is not a regular file vidx can read, as a phrase; None when it is fine.
-
-    Symbolic links are followed (a link to a regular file is fine). Decided with ``os.stat``
-    only; the file is never opened.
-    """
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        if os.path.lexists(path):
-            return "is a broken symbolic link"
-        return "does not exist"
-    except PermissionError:
-        return "cannot be read (permission denied)"
-    except OSError as exc:  # ENAMETOOLONG, ELOOP, ENOTDIR, ...
-        return f"cannot be read ({exc.strerror or exc})"
-    mode = st.st_mode
-    if stat.S_ISREG(mode):
-        if not os.access(path, os.R_OK):
-            return "cannot be read (permission denied)"
-        return "is empty" if st.st_size == 0 else None
-    if stat.S_ISDIR(mode):
-        return "is a folder, not a file"
-    if (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) and allow_device:
-        return None
-    kinds = {
-        stat.S_ISFIFO: "a named pipe (FIFO)",
-        stat.S_ISSOCK: "a socket",
-        stat.S_ISCHR: "a character device",
-        stat.S_ISBLK: "a block device",
-    }
-    kind = next((name for test, name in kinds.items() if test(mode)), "not a regular file")
-    return f"is {kind}, not a regular file; save it to a file first"
 
 
 def check_regular_file(path: Path, what: str = "input", allow_device: bool = False) -> None:
@@ -89,16 +52,6 @@ def check_pixels(width: int, height: int, limit: int = MAX_PIXELS, what: str = "
     pixels = width * height
     if pixels > limit:
         raise InputError(f"{what} is {size_text(width, height)}, {over_limit(pixels, limit)}")
-
-
-def check_limit(limit: int) -> None:
-    """OptionError unless ``limit`` is a pixel count in ``[1, MAX_PIXELS_CEILING]``."""
-    ok = isinstance(limit, int) and not isinstance(limit, bool)
-    if not (ok and 1 <= limit <= MAX_PIXELS_CEILING):
-        raise OptionError(
-            f"must be a pixel count from 1 to {MAX_PIXELS_CEILING} (32768x32768), got {limit!r}",
-            param="max_pixels",
-        )
 
 
 def size_text(width: int, height: int) -> str:

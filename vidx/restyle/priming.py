@@ -18,69 +18,24 @@ then tied to it by the flow from it, and every segment carries the same anchor. 
 their indices in the job, so periodic keyframes fall where they fall in one long run.
 
 Convention: ``frames`` are ``(H, W, 3)`` uint8, in display order, the ones just before the
-segment's first frame (as many as the clip has, up to ``K``).
+segment's first frame (as many as the clip has, up to ``K``). The layer that runs the job
+decodes them and hands them over with a way to make a fresh analyzer
+(:func:`vidx.segments.segment_outputs`); nothing here reads a file or knows how flow is found.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vidx.analysis import Analyzer
-from vidx.errors import InputError
 from vidx.frame import Frame, FrameContext
-from vidx.io.reader import Reader, Trim
-from vidx.io.still import to_uint8
-from vidx.options import AnalysisOptions
 from vidx.restyle.base import Restyler
 
-
-def warmup_trim(start: float | None, segment_start: float) -> Trim | None:
-    """The source slice ``[start, segment_start)`` holding a segment's warm-up frames (None:
-    no warm-up, e.g. the first segment)."""
-    if start is None or not segment_start > start:
-        return None
-    return Trim(start=start, duration=segment_start - start, rebase=False)
-
-
-def read_warmup(
-    input_path: str | Path, trim: Trim | None, frames: int, deinterlace: str = "auto"
-) -> list[np.ndarray]:
-    """Decode the last ``frames`` frames of ``trim`` as ``(H, W, 3)`` uint8 (8-bit the way the
-    pipeline makes them for its models)."""
-    if trim is None or frames <= 0:
-        return []
-    reader = Reader(input_path, trim, copy_streams=False, deinterlace=deinterlace, deep=True)
-    out: list[np.ndarray] = []
-    try:
-        for item in reader:
-            if isinstance(item, Frame):
-                out.append(to_uint8(item.rgb))
-                del out[:-frames]
-    finally:
-        reader.close()
-    return out
-
-
-def read_anchor(input_path: str | Path, time: float, deinterlace: str = "auto") -> np.ndarray:
-    """Decode the frame at source time ``time`` (the job's first) as ``(H, W, 3)`` uint8."""
-    reader = Reader(
-        input_path,
-        Trim(start=time, max_frames=1, rebase=False),
-        copy_streams=False,
-        deinterlace=deinterlace,
-    )
-    try:
-        for item in reader:
-            if isinstance(item, Frame):
-                return to_uint8(item.rgb)
-    finally:
-        reader.close()
-    raise InputError(f"{input_path}: no frame at {time:.3f} s to anchor a segment on")
+Analyze = Callable[[Frame], FrameContext]  # a fresh analyzer: a frame in, its context out
 
 
 class PrimedRestyler:
@@ -88,17 +43,16 @@ class PrimedRestyler:
     frame) replays ``anchor`` (when given) and ``frames`` through it, and the first frame after
     them is tied to the last.
 
-    ``analysis`` must be the job's own (the same flow method, sizes and keyframe rules), so a
-    primed segment sees what one long run would; ``first`` is the job index of ``frames[0]``
-    (the anchor is index 0).
+    ``analyzer()`` makes a fresh analyzer, which must be the job's own (the same flow method,
+    sizes and keyframe rules), so a primed segment sees what one long run would; ``first`` is
+    the job index of ``frames[0]`` (the anchor is index 0).
     """
 
     def __init__(
         self,
         inner: Restyler,
         frames: list[np.ndarray],
-        analysis: AnalysisOptions,
-        raft_state: Any = None,
+        analyzer: Callable[[], Analyze],
         anchor: np.ndarray | None = None,
         first: int = 0,
     ) -> None:
@@ -107,15 +61,14 @@ class PrimedRestyler:
         self.frames = frames
         self.anchor = anchor
         self.first = first
-        self.analysis = analysis
-        self.raft_state = raft_state
-        self._analyzer: Analyzer | None = None
+        self.new_analyzer = analyzer
+        self._analyzer: Analyze | None = None
         self._seam = False
 
     def reset(self) -> None:
         """Forget everything, then run the warm-up frames (their results are dropped)."""
         self.inner.reset()
-        self._analyzer = Analyzer(self.analysis, self.raft_state)
+        self._analyzer = self.new_analyzer()
         if self.anchor is not None:
             self.inner(self.anchor, self._analyzer(Frame(self.anchor, None, Fraction(1), 0)))
         for i, rgb in enumerate(self.frames, start=self.first):

@@ -112,7 +112,7 @@ class Pages:
         """The form's values as API options: a style picture accepted as an upload, a model
         confined to the root (OptionError/InputError otherwise)."""
         s = self.server
-        opts = view.form_options(*values)
+        opts = view.form_options(view.RestyleForm(*values))
         if "style_image" in opts:
             picture = Path(opts["style_image"])
             stored, _ = accept_upload(picture, "style.png", s.uploads, s.max_upload, s.max_pixels)

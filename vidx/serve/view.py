@@ -8,6 +8,7 @@ import math
 import os
 import secrets
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,24 +36,31 @@ def upscaler_choices() -> list[str]:
     return [m.name for m in list_models()]
 
 
-def form_options(
-    backend: str,
-    style: str | None,
-    style_image: str | None,
-    prompt: str | None,
-    model: str | None,
-    strength: float,
-    size: str,
-    upscaler: str,
-    seed: float | None,
-    compare: bool,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RestyleForm:
+    """The values of the restyle form's fields, in the order the page hands them over."""
+
+    backend: str
+    style: str | None
+    style_image: str | None
+    prompt: str | None
+    model: str | None
+    strength: float
+    size: str
+    upscaler: str
+    seed: float | None
+    compare: bool
+
+
+def form_options(form: RestyleForm) -> dict[str, Any]:
     """The restyle form as :func:`vidx.render` keyword arguments (OptionError when a field the
     chosen backend needs is missing; the API checks the values themselves)."""
+    backend, style, style_image = form.backend, form.style, form.style_image
+    prompt, model, seed = form.prompt, form.model, form.seed
     opts: dict[str, Any] = {
-        "size": (size or "source").strip(),
-        "upscaler": upscaler or "lanczos",
-        "strength": float(strength),
+        "size": (form.size or "source").strip(),
+        "upscaler": form.upscaler or "lanczos",
+        "strength": float(form.strength),
     }
     if backend == EMBEDDED:
         if not style:
@@ -76,7 +84,7 @@ def form_options(
         if not float(seed).is_integer():
             raise OptionError(f"must be a whole number, got {seed}", param="seed")
         opts["seed"] = int(seed)
-    if compare:
+    if form.compare:
         opts["compare"] = "side"
     return opts
 

@@ -360,7 +360,7 @@ def test_uploads_over_the_pixel_limit_are_refused(tmp_path: Path, clip: Path) ->
 
 
 def test_the_server_flag_sets_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vidx.serve import serve
+    from vidx.serve.start import serve
 
     with pytest.raises(OptionError, match="max_pixels must be a pixel count"):
         serve(max_pixels=0)

@@ -13,6 +13,7 @@ from vidx.serve.view import (
     DIFFUSION,
     EMBEDDED,
     PICTURE,
+    RestyleForm,
     clock,
     form_options,
     job_rows,
@@ -36,7 +37,7 @@ def form(backend: str = EMBEDDED, **change):  # noqa: ANN003, ANN201 - test help
         compare=True,
     )
     values.update(change)
-    return form_options(**values)
+    return form_options(RestyleForm(**values))
 
 
 def test_embedded_style_form_gives_the_cli_options() -> None:
