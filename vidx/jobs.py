@@ -57,8 +57,13 @@ from vidx.io.writer import (
     part_path,
 )
 from vidx.options import JobOptions
-from vidx.pipeline import JobResult, Output, ProgressCallback, run, say_phase
-from vidx.segments import MANIFEST, discard_unstarted, parts_dir, run_segmented
+from vidx.pipeline import JobContext, JobResult, Output, ProgressCallback, run, say_phase
+from vidx.segments import (
+    MANIFEST,
+    discard_unstarted,
+    parts_dir,
+    run_segmented,
+)
 from vidx.sequence_job import check_frames, manifest_path, run_sequence
 from vidx.sidecar import sidecar_path
 from vidx.sidecar import temp_path as json_temp_path
@@ -643,58 +648,42 @@ def _run(job: Plan, on_progress: ProgressCallback | None, command: str) -> JobRe
         if loading:
             say_phase(on_progress, loading)
         outputs = build_outputs(job.targets, job.info.pix_fmt)
-        shared = job.shared
-        analysis = shared.analysis if any(_temporal(t.options) for t in job.targets) else None
-        raft_state = None
-        if analysis is not None and analysis.flow == "raft":
-            from vidx.weights import load_raft_model
-
-            raft_state = load_raft_model(
-                Path(analysis.raft_weights or ""), allow_pickle=shared.device.allow_pickle
-            )
-        trim = trim_of(shared, job.info)
+        context = job_context(job, on_progress, load_raft=True)
         if job.targets[0].sequence:
-            return run_sequence(
-                job.source,
-                replace(outputs[0], first_number=job.info.first_number or 1),
-                job.info,
-                trim=trim,
-                analysis=analysis,
-                raft_state=raft_state,
-                resume=shared.run.resume,
-                restart=shared.run.restart,
-                on_progress=on_progress,
-                deinterlace=shared.input.deinterlace,
-            )
+            first = replace(outputs[0], first_number=job.info.first_number or 1)
+            return run_sequence(context, first, job.info, job.shared.run)
         if not job.segmented:
-            return run(
-                job.source,
-                outputs,
-                trim=trim,
-                analysis=analysis,
-                raft_state=raft_state,
-                on_progress=on_progress,
-                deinterlace=shared.input.deinterlace,
-                threads=shared.run.threads,
-            )
+            return run(context, outputs)
         try:
-            return run_segmented(
-                job.input,
-                outputs,
-                segment_frames=shared.run.segment_frames,
-                trim=trim,
-                analysis=analysis,
-                raft_state=raft_state,
-                resume=shared.run.resume,
-                restart=shared.run.restart,
-                on_progress=on_progress,
-                deinterlace=shared.input.deinterlace,
-                threads=shared.run.threads,
-                parallel=shared.run.parallel_segments,
-            )
+            return run_segmented(context, outputs, job.shared.run)
         except BaseException:
             discard_unstarted(outputs)  # a parts folder with no finished segment is not kept
             raise
+
+
+def job_context(
+    job: Plan, on_progress: ProgressCallback | None = None, *, load_raft: bool = False
+) -> JobContext:
+    """What every runner of ``job`` needs (:class:`vidx.pipeline.JobContext`): the flow only
+    when an output needs it, the RAFT weights loaded when it asks for RAFT and ``load_raft``."""
+    shared = job.shared
+    analysis = shared.analysis if any(_temporal(t.options) for t in job.targets) else None
+    raft_state = None
+    if load_raft and analysis is not None and analysis.flow == "raft":
+        from vidx.weights import load_raft_model
+
+        raft_state = load_raft_model(
+            Path(analysis.raft_weights or ""), allow_pickle=shared.device.allow_pickle
+        )
+    return JobContext(
+        job.source,
+        trim=trim_of(shared, job.info),
+        analysis=analysis,
+        raft_state=raft_state,
+        deinterlace=shared.input.deinterlace,
+        threads=shared.run.threads,
+        on_progress=on_progress,
+    )
 
 
 def _run_on_ray(job: Plan, on_progress: ProgressCallback | None) -> JobResult:
@@ -707,17 +696,8 @@ def _run_on_ray(job: Plan, on_progress: ProgressCallback | None) -> JobResult:
             "needs a segmented job (--segment-frames > 0, a video, no --compare, --mask or --keep)",
             param="workers",
         )
-    shared = job.shared
-    analysis = shared.analysis if any(_temporal(t.options) for t in job.targets) else None
-    return run_on_ray(
-        job.input,
-        job.info,
-        job.targets,
-        build_outputs,
-        analysis=analysis,
-        trim=trim_of(shared, job.info),
-        on_progress=on_progress,
-    )
+    context = replace(job_context(job, on_progress), source=job.input)
+    return run_on_ray(context, job.info, job.targets, build_outputs)
 
 
 def models_phase(targets: list[Target]) -> str | None:
@@ -799,6 +779,8 @@ def build_outputs(targets: list[Target], source_pix_fmt: str | None = None) -> l
                 compare=o.size.compare,
                 options=o,
                 region=region,
+                exr=o.encode.exr,
+                temporal=o.restyle.temporal,
             )
         )
     return outputs
