@@ -60,8 +60,11 @@ from vidx.options import JobOptions
 from vidx.pipeline import JobContext, JobResult, Output, ProgressCallback, run, say_phase
 from vidx.segments import (
     MANIFEST,
+    JobKind,
+    SegmentPlan,
     discard_unstarted,
     parts_dir,
+    plan_job,
     run_segmented,
 )
 from vidx.sequence_job import check_frames, manifest_path, run_sequence
@@ -496,6 +499,8 @@ def execute(
     job: Plan, *, on_progress: ProgressCallback | None = None, command: str = "vidx"
 ) -> JobResult:
     """Lock the outputs, build the models, run the job (segmented when it can resume)."""
+    if job.shared.run.plan:
+        raise OptionError("asks for the plan only: vidx.api.job_plan() returns it", param="plan")
     made = job.make_folder
     if made is not None:
         made.mkdir()
@@ -698,6 +703,58 @@ def _run_on_ray(job: Plan, on_progress: ProgressCallback | None) -> JobResult:
         )
     context = replace(job_context(job, on_progress), source=job.input)
     return run_on_ray(context, job.info, job.targets, build_outputs)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """How a checked job will run (``--plan``, and ``-v`` before it runs): in one piece, or
+    cut into :class:`vidx.segments.SegmentPlan` segments, here or on Ray."""
+
+    input: Path
+    outputs: list[Path]
+    segments: SegmentPlan | None  # None: one piece
+    whole: str | None = None  # why the job runs in one piece
+    ray: str | None = None  # where its segments render on Ray (None: in this process)
+
+
+def run_plan(job: Plan, on_progress: ProgressCallback | None = None) -> RunPlan:
+    """The plan ``job`` will run, from :func:`vidx.segments.plan_job` (the planner both
+    executors use), without building a model or writing a file."""
+    outputs = [t.path for t in job.targets]
+    run_opts = job.shared.run
+    if not job.segmented:
+        return RunPlan(job.input, outputs, None, _whole(job))
+    ray = None
+    if run_opts.distributed:
+        ray = f"{run_opts.workers} local workers" if run_opts.workers else "the cluster"
+        ray += f" at {run_opts.ray}" if run_opts.ray and not run_opts.workers else ""
+    context = replace(job_context(job, on_progress), source=job.input)
+    segments = plan_job(context, job_kind(job.targets), run_opts)
+    return RunPlan(job.input, outputs, segments, None, ray)
+
+
+def job_kind(targets: list[Target]) -> JobKind:
+    """What the segment planner knows of the outputs (:class:`vidx.segments.JobKind`), from
+    the options alone: the restylers' backends, whether only classical resamplers run."""
+    names = tuple(t.options.restyle.backend for t in targets if t.options.restyle.active)
+    known = [REGISTRY.get(t.options.upscale.upscaler) for t in targets]
+    classical = all(k is not None and k.kind == "classical" for k in known)
+    return JobKind(names, not names and classical)
+
+
+def _whole(job: Plan) -> str:
+    """Why ``job`` is not cut into segments."""
+    if job.shared.run.segment_frames == 0:
+        return "--segment-frames 0"
+    if job.image_input:
+        return "a picture input"
+    if job.sequence is not None:
+        return "an image-sequence input"
+    if any(t.sequence for t in job.targets):
+        return "an image-sequence output"
+    if any(t.options.size.compare for t in job.targets):
+        return "--compare"
+    return "--mask/--keep (segments would start the tracked region afresh)"
 
 
 def models_phase(targets: list[Target]) -> str | None:
