@@ -25,8 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conftest import make_clip  # noqa: E402
 from vidx.io.remux import scan_frames  # noqa: E402
-from vidx.pipeline import Output, run  # noqa: E402
-from vidx.segments import DEFAULT_SEGMENT_FRAMES, run_segmented  # noqa: E402
+from vidx.options import DEFAULT_SEGMENT_FRAMES, RunOptions  # noqa: E402
+from vidx.pipeline import JobContext, Output, run  # noqa: E402
+from vidx.segments import run_segmented  # noqa: E402
 from vidx.sizes import parse_size  # noqa: E402
 from vidx.upscale.classic import ClassicUpscaler  # noqa: E402
 
@@ -59,12 +60,12 @@ def main() -> None:
         size = parse_size(args.upscale)
 
         def plain() -> None:
-            run(src, [Output(Path(tmp) / "plain.mp4", ClassicUpscaler(), size)])
+            run(JobContext(src), [Output(Path(tmp) / "plain.mp4", ClassicUpscaler(), size)])
 
         def segmented(frames: int):
             def job() -> None:
                 out = Output(Path(tmp) / f"seg{frames}.mp4", ClassicUpscaler(), size)
-                run_segmented(src, [out], segment_frames=frames)
+                run_segmented(JobContext(src), [out], RunOptions(segment_frames=frames))
 
             return job
 

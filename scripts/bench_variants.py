@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from scripts.bench_io import machine  # noqa: E402
 from vidx.jobfile import Job, load_job  # noqa: E402
 from vidx.jobs import build_outputs, plan, trim_of  # noqa: E402
-from vidx.pipeline import run  # noqa: E402
+from vidx.pipeline import JobContext, run  # noqa: E402
 from vidx.variants import variant_targets  # noqa: E402
 
 
@@ -32,7 +32,7 @@ def timed(job: Job, clip: Path, outdir: Path) -> float:
     shared = plan(clip, targets).shared
     outputs = build_outputs(targets)
     start = time.perf_counter()
-    run(clip, outputs, trim=trim_of(shared), analysis=shared.analysis)
+    run(JobContext(clip, trim=trim_of(shared), analysis=shared.analysis), outputs)
     return time.perf_counter() - start
 
 

@@ -16,7 +16,7 @@ from vidx.io.inputs import check_regular_file
 from vidx.io.lock import OutputLock
 from vidx.io.probe import VideoInfo
 from vidx.jobfile import load_job
-from vidx.jobs import Target, execute, frame_rate, plan, plan_preview
+from vidx.jobs import RunPlan, Target, execute, frame_rate, plan, plan_preview, run_plan
 from vidx.options import JobOptions
 from vidx.pipeline import JobResult, ProgressCallback
 from vidx.variants import variant_targets
@@ -48,6 +48,20 @@ def render(
     """
     job = plan(input, [Target(Path(output), _options(options, values))])
     return execute(job, on_progress=on_progress, command=command)
+
+
+def job_plan(
+    input: str | Path,
+    output: str | Path,
+    options: JobOptions | None = None,
+    *,
+    on_progress: ProgressCallback | None = None,
+    **values: Any,
+) -> RunPlan:
+    """How :func:`render` would run the same job (its segments, carried or primed, scene
+    cuts, side by side, Ray), checked as :func:`render` checks it, rendering nothing."""
+    opts = _options(options, values).with_values(plan=False)
+    return run_plan(plan(input, [Target(Path(output), opts)]), on_progress)
 
 
 def render_batch(

@@ -48,6 +48,7 @@ from vidx.version import __version__
 if TYPE_CHECKING:
     from vidx.batch import BatchItem, BatchResult
     from vidx.io.probe import VideoInfo
+    from vidx.jobs import RunPlan
     from vidx.pipeline import JobResult
     from vidx.pipeline import Progress as PipelineProgress
 
@@ -323,13 +324,78 @@ def render_command(label: str, inputs: list[Path], output: str, values: dict[str
         sequence = len(inputs) == 1 and bool(Path(output).suffix) and not folder
         many = len(inputs) > 1 or (any(os.path.isdir(p) for p in inputs) and not sequence)
     if many or folder:
+        if values.get("plan"):
+            fail("--plan shows the plan of one job: give one input and one output file")
         batch_command(label, inputs, Path(output), values)
         return
     out = Path(output)
+    if values.get("plan") or VERBOSE["on"]:
+        shown = plan_command(inputs[0], out, values)
+        if values.get("plan"):
+            for line in shown:
+                typer.echo(line)
+            return
+        for line in shown:
+            say(line)
     with user_errors((out,)):
         with progress_bar(label) as cb:
             result = render(inputs[0], out, on_progress=cb, command=command_line(), **values)
         report(result)
+
+
+def plan_command(input: Path, output: Path, values: dict[str, Any]) -> list[str]:
+    """The job's plan (:func:`vidx.api.job_plan`), as lines."""
+    from vidx.api import job_plan
+
+    with user_errors():
+        return plan_lines(job_plan(input, output, **values))
+
+
+def plan_lines(plan: RunPlan) -> list[str]:
+    """How a job will be cut: a summary, then one line per segment (frames, source times,
+    how it starts)."""
+    outputs = ", ".join(str(p) for p in plan.outputs)
+    head = f"plan: {plan.input} -> {outputs}"
+    s = plan.segments
+    if s is None:
+        return [f"{head}: one piece ({plan.whole}), in this process"]
+    lines = [f"{head}: {len(s.segments)} segments, {s.frames} frames"]
+    if s.carried:
+        lines.append("  carried: each segment goes on from the end state of the one before")
+    elif any(seg.warmup_start is not None for seg in s.segments):
+        lines.append("  primed: each segment warms up on the frames before it (independent)")
+    else:
+        lines.append("  independent: each segment starts fresh (no temporal state)")
+    if s.cuts is not None:
+        at = ", ".join(map(str, s.cuts)) or "none found"
+        lines.append(f"  scene cuts (a segment starts fresh at each): {at}")
+    if plan.ray is not None:
+        chains = "one chain per shot, shots side by side" if s.carried else "side by side"
+        lines.append(f"  on Ray ({plan.ray}): {chains}")
+    elif s.side_by_side > 1:
+        lines.append(f"  in this process, {s.side_by_side} segments side by side")
+    else:
+        lines.append(
+            "  in this process, one after another (chained)"
+            if s.carried
+            else "  in this process, one after another"
+        )
+    for seg in s.segments:
+        end = "end" if seg.end is None else f"{seg.end:.3f}"
+        if seg.index == 0 or seg.at_cut:
+            how = "starts fresh at a scene cut" if seg.at_cut else "starts fresh"
+        elif s.carried:
+            how = "carried from the one before"
+        elif seg.warmup_start is not None:
+            how = f"primed from {seg.warmup_start:.3f} s"
+        else:
+            how = "starts fresh"
+        last = seg.first + seg.frames - 1
+        lines.append(
+            f"  segment {seg.index}: frames {seg.first}-{last} ({seg.frames}), "
+            f"{seg.start:.3f}-{end} s, {how}"
+        )
+    return lines
 
 
 def batch_command(label: str, inputs: list[Path], outdir: Path, values: dict[str, Any]) -> None:

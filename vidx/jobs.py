@@ -57,8 +57,16 @@ from vidx.io.writer import (
     part_path,
 )
 from vidx.options import JobOptions
-from vidx.pipeline import JobResult, Output, ProgressCallback, run, say_phase
-from vidx.segments import MANIFEST, discard_unstarted, parts_dir, run_segmented
+from vidx.pipeline import JobContext, JobResult, Output, ProgressCallback, run, say_phase
+from vidx.segments import (
+    MANIFEST,
+    JobKind,
+    SegmentPlan,
+    discard_unstarted,
+    parts_dir,
+    plan_job,
+    run_segmented,
+)
 from vidx.sequence_job import check_frames, manifest_path, run_sequence
 from vidx.sidecar import sidecar_path
 from vidx.sidecar import temp_path as json_temp_path
@@ -491,6 +499,8 @@ def execute(
     job: Plan, *, on_progress: ProgressCallback | None = None, command: str = "vidx"
 ) -> JobResult:
     """Lock the outputs, build the models, run the job (segmented when it can resume)."""
+    if job.shared.run.plan:
+        raise OptionError("asks for the plan only: vidx.api.job_plan() returns it", param="plan")
     made = job.make_folder
     if made is not None:
         made.mkdir()
@@ -643,58 +653,42 @@ def _run(job: Plan, on_progress: ProgressCallback | None, command: str) -> JobRe
         if loading:
             say_phase(on_progress, loading)
         outputs = build_outputs(job.targets, job.info.pix_fmt)
-        shared = job.shared
-        analysis = shared.analysis if any(_temporal(t.options) for t in job.targets) else None
-        raft_state = None
-        if analysis is not None and analysis.flow == "raft":
-            from vidx.weights import load_raft_model
-
-            raft_state = load_raft_model(
-                Path(analysis.raft_weights or ""), allow_pickle=shared.device.allow_pickle
-            )
-        trim = trim_of(shared, job.info)
+        context = job_context(job, on_progress, load_raft=True)
         if job.targets[0].sequence:
-            return run_sequence(
-                job.source,
-                replace(outputs[0], first_number=job.info.first_number or 1),
-                job.info,
-                trim=trim,
-                analysis=analysis,
-                raft_state=raft_state,
-                resume=shared.run.resume,
-                restart=shared.run.restart,
-                on_progress=on_progress,
-                deinterlace=shared.input.deinterlace,
-            )
+            first = replace(outputs[0], first_number=job.info.first_number or 1)
+            return run_sequence(context, first, job.info, job.shared.run)
         if not job.segmented:
-            return run(
-                job.source,
-                outputs,
-                trim=trim,
-                analysis=analysis,
-                raft_state=raft_state,
-                on_progress=on_progress,
-                deinterlace=shared.input.deinterlace,
-                threads=shared.run.threads,
-            )
+            return run(context, outputs)
         try:
-            return run_segmented(
-                job.input,
-                outputs,
-                segment_frames=shared.run.segment_frames,
-                trim=trim,
-                analysis=analysis,
-                raft_state=raft_state,
-                resume=shared.run.resume,
-                restart=shared.run.restart,
-                on_progress=on_progress,
-                deinterlace=shared.input.deinterlace,
-                threads=shared.run.threads,
-                parallel=shared.run.parallel_segments,
-            )
+            return run_segmented(context, outputs, job.shared.run)
         except BaseException:
             discard_unstarted(outputs)  # a parts folder with no finished segment is not kept
             raise
+
+
+def job_context(
+    job: Plan, on_progress: ProgressCallback | None = None, *, load_raft: bool = False
+) -> JobContext:
+    """What every runner of ``job`` needs (:class:`vidx.pipeline.JobContext`): the flow only
+    when an output needs it, the RAFT weights loaded when it asks for RAFT and ``load_raft``."""
+    shared = job.shared
+    analysis = shared.analysis if any(_temporal(t.options) for t in job.targets) else None
+    raft_state = None
+    if load_raft and analysis is not None and analysis.flow == "raft":
+        from vidx.weights import load_raft_model
+
+        raft_state = load_raft_model(
+            Path(analysis.raft_weights or ""), allow_pickle=shared.device.allow_pickle
+        )
+    return JobContext(
+        job.source,
+        trim=trim_of(shared, job.info),
+        analysis=analysis,
+        raft_state=raft_state,
+        deinterlace=shared.input.deinterlace,
+        threads=shared.run.threads,
+        on_progress=on_progress,
+    )
 
 
 def _run_on_ray(job: Plan, on_progress: ProgressCallback | None) -> JobResult:
@@ -707,17 +701,60 @@ def _run_on_ray(job: Plan, on_progress: ProgressCallback | None) -> JobResult:
             "needs a segmented job (--segment-frames > 0, a video, no --compare, --mask or --keep)",
             param="workers",
         )
-    shared = job.shared
-    analysis = shared.analysis if any(_temporal(t.options) for t in job.targets) else None
-    return run_on_ray(
-        job.input,
-        job.info,
-        job.targets,
-        build_outputs,
-        analysis=analysis,
-        trim=trim_of(shared, job.info),
-        on_progress=on_progress,
-    )
+    context = replace(job_context(job, on_progress), source=job.input)
+    return run_on_ray(context, job.info, job.targets, build_outputs)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """How a checked job will run (``--plan``, and ``-v`` before it runs): in one piece, or
+    cut into :class:`vidx.segments.SegmentPlan` segments, here or on Ray."""
+
+    input: Path
+    outputs: list[Path]
+    segments: SegmentPlan | None  # None: one piece
+    whole: str | None = None  # why the job runs in one piece
+    ray: str | None = None  # where its segments render on Ray (None: in this process)
+
+
+def run_plan(job: Plan, on_progress: ProgressCallback | None = None) -> RunPlan:
+    """The plan ``job`` will run, from :func:`vidx.segments.plan_job` (the planner both
+    executors use), without building a model or writing a file."""
+    outputs = [t.path for t in job.targets]
+    run_opts = job.shared.run
+    if not job.segmented:
+        return RunPlan(job.input, outputs, None, _whole(job))
+    ray = None
+    if run_opts.distributed:
+        ray = f"{run_opts.workers} local workers" if run_opts.workers else "the cluster"
+        ray += f" at {run_opts.ray}" if run_opts.ray and not run_opts.workers else ""
+    context = replace(job_context(job, on_progress), source=job.input)
+    segments = plan_job(context, job_kind(job.targets), run_opts)
+    return RunPlan(job.input, outputs, segments, None, ray)
+
+
+def job_kind(targets: list[Target]) -> JobKind:
+    """What the segment planner knows of the outputs (:class:`vidx.segments.JobKind`), from
+    the options alone: the restylers' backends, whether only classical resamplers run."""
+    names = tuple(t.options.restyle.backend for t in targets if t.options.restyle.active)
+    known = [REGISTRY.get(t.options.upscale.upscaler) for t in targets]
+    classical = all(k is not None and k.kind == "classical" for k in known)
+    return JobKind(names, not names and classical)
+
+
+def _whole(job: Plan) -> str:
+    """Why ``job`` is not cut into segments."""
+    if job.shared.run.segment_frames == 0:
+        return "--segment-frames 0"
+    if job.image_input:
+        return "a picture input"
+    if job.sequence is not None:
+        return "an image-sequence input"
+    if any(t.sequence for t in job.targets):
+        return "an image-sequence output"
+    if any(t.options.size.compare for t in job.targets):
+        return "--compare"
+    return "--mask/--keep (segments would start the tracked region afresh)"
 
 
 def models_phase(targets: list[Target]) -> str | None:
@@ -799,6 +836,8 @@ def build_outputs(targets: list[Target], source_pix_fmt: str | None = None) -> l
                 compare=o.size.compare,
                 options=o,
                 region=region,
+                exr=o.encode.exr,
+                temporal=o.restyle.temporal,
             )
         )
     return outputs

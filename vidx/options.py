@@ -996,6 +996,22 @@ class RunOptions(OptionGroup):
         resume=False,
     )
 
+    plan: bool = option(
+        False,
+        "Print how the job will be cut (segments, carried or primed, scene cuts, side by side, "
+        "Ray) and exit without rendering.",
+        RUN,
+        job=False,
+        resume=False,
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """As recorded in a sidecar: without ``plan`` (a job that renders was not asked for
+        its plan only)."""
+        data = super().to_dict()
+        data.pop("plan")
+        return data
+
     def __post_init__(self) -> None:
         number("segment_frames", self.segment_frames, 0)
         number("workers", self.workers, 0, 4096)

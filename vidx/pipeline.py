@@ -9,10 +9,10 @@ The library never prints: progress goes to ``on_progress``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,13 +26,16 @@ from vidx.io.sequence_writer import SequenceWriter
 from vidx.io.still import StillReader, is_image_path, still_info, to_uint8
 from vidx.io.tracks import output_timecode
 from vidx.io.writer import EncodeSettings, VideoTarget, Writer, following_source, part_path
-from vidx.options import AnalysisOptions, JobOptions
+from vidx.options import AnalysisOptions
 from vidx.regions import RegionTrack, composite
 from vidx.restyle.base import Restyler
 from vidx.sidecar import write_sidecar
 from vidx.sizes import Layout, SizeSpec, place, plan_layout
 from vidx.upscale.base import Upscaler
 from vidx.upscale.classic import ClassicUpscaler
+
+if TYPE_CHECKING:
+    from vidx.options import JobOptions  # recorded only (params()), never read here
 
 
 @dataclass
@@ -47,12 +50,43 @@ class Output:
     restyler: Restyler | None = None
     name: str = "main"
     compare: str | None = None
-    options: JobOptions | None = None  # what the sidecar and the resume manifest record
+    options: JobOptions | None = None  # only recorded (sidecar, resume manifest), never read
     region: RegionTrack | None = None  # restyle only there (--mask/--keep), source elsewhere
     first_number: int = 1  # of an image-sequence output: its first frame's number
+    exr: str = "half"  # of an EXR image-sequence output: half or float
+    temporal: bool = True  # False: the restyler reuses nothing across frames (--no-temporal)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What every runner of one job needs besides its outputs: the source (a file, or an
+    image :class:`~vidx.io.sequence.Sequence`), its trim, the temporal analysis (None: no
+    flow, every frame a keyframe) with the RAFT weights already loaded when it asks for RAFT,
+    how to decode (``deinterlace``: ``auto`` or ``off``), CPU threads of the decoder, the
+    encoders and libswscale (0: every core), and where progress goes. One context serves the
+    straight pass, every segment (with its own trim) and every executor of a segment plan."""
+
+    source: Path | Sequence
+    trim: Trim = Trim()
+    analysis: AnalysisOptions | None = None
+    raft_state: Any = None
+    deinterlace: str = "auto"
+    threads: int = 0
+    on_progress: ProgressCallback | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.source, Sequence):
+            object.__setattr__(self, "source", Path(self.source))
+
+    @property
+    def path(self) -> Path:
+        """The source file (a segmented job's input is always one)."""
+        if isinstance(self.source, Sequence):
+            raise TypeError("an image-sequence input is no single file")
+        return self.source
 
 
 @dataclass
@@ -144,125 +178,163 @@ def expected_frames(info: VideoInfo, trim: Trim) -> int | None:
 
 
 def run(
-    input_path: str | Path | Sequence,
+    job: JobContext,
     outputs: list[Output],
     *,
-    trim: Trim = Trim(),
-    analysis: AnalysisOptions | None = None,
-    raft_state: Any = None,
-    on_progress: ProgressCallback | None = None,
     prefetch: int = 8,
     copy_streams: bool = True,
     sidecars: bool = True,
-    deinterlace: str = "auto",
     first_frame: int = 0,
-    threads: int = 0,
     analyzer: Analyzer | None = None,
 ) -> JobResult:
     """Run a whole job over checked outputs (see :mod:`vidx.jobs`, which plans and checks them);
     on any failure every partial output is removed and the error re-raised.
 
-    ``analysis`` None computes no flow (every frame a keyframe). ``copy_streams`` False leaves
+    ``job`` says what is read and how (:class:`JobContext`). ``copy_streams`` False leaves
     audio and subtitles out and ``sidecars`` False writes none (segments of a resumable job get
-    both once, at assembly). ``raft_state``: RAFT weights already loaded, when ``analysis`` asks
-    for RAFT flow; ``deinterlace``: ``auto`` or ``off`` (see :class:`vidx.io.reader.Reader`);
-    ``threads``: CPU threads of the decoder, the encoders and libswscale (0: every core).
-    ``input_path`` may be an image :class:`~vidx.io.sequence.Sequence`. Frames before
-    ``first_frame`` are decoded and dropped (the finished frames of a resumed image sequence).
-    ``analyzer``: one that goes on from an earlier segment of the job (see
-    :func:`vidx.segments.render_segment`); the restylers are then not reset either.
+    both once, at assembly). Frames before ``first_frame`` are decoded and dropped (the
+    finished frames of a resumed image sequence). ``analyzer``: one that goes on from an
+    earlier segment of the job (see :func:`vidx.segments.render_segment`); the restylers are
+    then not reset either.
     """
-    reader: Reader | StillReader
-    if isinstance(input_path, Sequence):
-        info = sequence_info(input_path)
-        straight = analysis is None and all(_straight(out, info) for out in outputs)
-        reader = SequenceReader(input_path, trim, prefetch=prefetch, decoded=straight, deep=True)
-    elif is_image_path(input_path):  # a picture becomes a one-frame video
-        info, reader = still_info(input_path), StillReader(input_path, deep=True)
-    else:
-        input_path = Path(input_path)
-        info = probe(input_path)
-        straight = analysis is None and all(_straight(out, info) for out in outputs)
-        reader = Reader(
-            input_path,
-            trim,
-            prefetch=prefetch,
-            copy_streams=copy_streams,
-            decoded=straight,
-            deinterlace=deinterlace,
-            deep=True,  # 16-bit RGB for sources deeper than 8 bits
-            threads=threads,
-        )
-    total = expected_frames(info, trim)
-    started = time.perf_counter()
-    timings = Timings()
+    # 1. open the source; reset the outputs' per-clip state unless a segment goes on
+    info, reader = _open_reader(job, outputs, prefetch, copy_streams)
+    total = expected_frames(info, job.trim)
     fresh = analyzer is None
-    analyzer = Analyzer(analysis, raft_state) if analyzer is None else analyzer
-    writers: list[Writer | SequenceWriter] = []  # one per output, in order
-    compares: dict[int, Writer] = {}  # output index -> its before/after writer
-    layouts: dict[str, Layout] = {}
-    early: list[Passthrough] = []
-    done = 0
+    analyzer = Analyzer(job.analysis, job.raft_state) if analyzer is None else analyzer
+    stream = _Stream(outputs, reader, info, job.threads)
+    # 2. decode -> analyse -> restyle -> upscale -> place -> encode, frame by frame
     try:
         for out in outputs:
             if out.restyler is not None and fresh:
                 out.restyler.reset()
             if out.region is not None:
                 out.region.reset()
-        clock = time.perf_counter()
-        for item in reader:
-            timings.read_wait += time.perf_counter() - clock
+        for item in stream.items():
             if isinstance(item, Passthrough):
-                if writers:
-                    for w in [*writers, *compares.values()]:
-                        w.put_packet(item)
-                else:
-                    early.append(item)
-                clock = time.perf_counter()
-                continue
-            if item.index < first_frame:
-                clock = time.perf_counter()
-                continue
-            if not writers:
-                writers, compares = _open_writers(outputs, item, reader, layouts, info, threads)
-                for packet in early:
-                    for w in [*writers, *compares.values()]:
-                        w.put_packet(packet)
-                early.clear()
-            _process(item, outputs, writers, compares, layouts, analyzer, timings)
-            done += 1
-            if on_progress is not None:
-                on_progress(Progress(done, total, time.perf_counter() - started))
-            clock = time.perf_counter()
-        t = time.perf_counter()
-        paths = [w.finish() for w in writers]
-        for c in compares.values():
-            c.finish()
-        timings.write_wait += time.perf_counter() - t
+                stream.put_packet(item)
+            elif item.index >= first_frame:
+                stream.put_frame(item, analyzer)
+                if job.on_progress is not None:
+                    elapsed = time.perf_counter() - stream.started
+                    job.on_progress(Progress(stream.done, total, elapsed))
+        paths = stream.finish()
     except BaseException:
-        for w in [*writers, *compares.values()]:
-            w.abort()
-        for out in outputs:
-            part_path(out.path).unlink(missing_ok=True)
-            if out.compare:
-                part_path(compare_path(out.path)).unlink(missing_ok=True)
+        stream.abort()
         raise
     finally:
         reader.close()
         for out in outputs:
             if out.region is not None:
                 out.region.close()
-    timings.total = time.perf_counter() - started
-    warnings = list(reader.warnings) + [m for w in writers for m in w.warnings]
-    repaired = getattr(reader, "repaired", 0)
-    if repaired:
-        warnings.append(repaired_warning(repaired))
-    result = JobResult(paths, done, timings, warnings, layouts, repaired)
+    # 3. the result, and each output's sidecar
+    result = stream.result(paths)
     if sidecars:
-        for out, w in zip(outputs, writers, strict=True):
-            data = record(out, w.frames_written, info, trim, result)
+        for out, w in zip(outputs, stream.writers, strict=True):
+            data = record(out, w.frames_written, info, job.trim, result)
             write_sidecar(output_name(out.path), data, params(out))
     return result
+
+
+def _open_reader(
+    job: JobContext, outputs: list[Output], prefetch: int, copy_streams: bool
+) -> tuple[VideoInfo, Reader | StillReader]:
+    """The source's description and its reader (decoded frames handed on as they are when
+    no output needs pixel work, see :func:`in_yuv`)."""
+    source = job.source
+    if isinstance(source, Sequence):
+        info = sequence_info(source)
+        straight = job.analysis is None and all(_straight(out, info) for out in outputs)
+        reader = SequenceReader(source, job.trim, prefetch=prefetch, decoded=straight, deep=True)
+        return info, reader
+    if is_image_path(source):  # a picture becomes a one-frame video
+        return still_info(source), StillReader(source, deep=True)
+    info = probe(source)
+    straight = job.analysis is None and all(_straight(out, info) for out in outputs)
+    return info, Reader(
+        source,
+        job.trim,
+        prefetch=prefetch,
+        copy_streams=copy_streams,
+        decoded=straight,
+        deinterlace=job.deinterlace,
+        deep=True,  # 16-bit RGB for sources deeper than 8 bits
+        threads=job.threads,
+    )
+
+
+class _Stream:
+    """One pass's writers, opened at the first frame (packets copied before it wait), and
+    its timings."""
+
+    def __init__(
+        self, outputs: list[Output], reader: Reader | StillReader, info: VideoInfo, threads: int
+    ) -> None:
+        self.outputs, self.reader, self.info, self.threads = outputs, reader, info, threads
+        self.writers: list[Writer | SequenceWriter] = []  # one per output, in order
+        self.compares: dict[int, Writer] = {}  # output index -> its before/after writer
+        self.layouts: dict[str, Layout] = {}
+        self.early: list[Passthrough] = []
+        self.timings = Timings()
+        self.done = 0
+        self.started = time.perf_counter()
+
+    def items(self) -> Iterator[Frame | Passthrough]:
+        """The reader's items, the time spent waiting for each counted."""
+        clock = time.perf_counter()
+        for item in self.reader:
+            self.timings.read_wait += time.perf_counter() - clock
+            yield item
+            clock = time.perf_counter()
+
+    def _all(self) -> list[Writer | SequenceWriter]:
+        return [*self.writers, *self.compares.values()]
+
+    def put_packet(self, packet: Passthrough) -> None:
+        if not self.writers:
+            self.early.append(packet)
+            return
+        for w in self._all():
+            w.put_packet(packet)
+
+    def put_frame(self, frame: Frame, analyzer: Analyzer) -> None:
+        if not self.writers:
+            self.writers, self.compares = _open_writers(
+                self.outputs, frame, self.reader, self.layouts, self.info, self.threads
+            )
+            for packet in self.early:
+                for w in self._all():
+                    w.put_packet(packet)
+            self.early.clear()
+        _process(
+            frame, self.outputs, self.writers, self.compares, self.layouts, analyzer, self.timings
+        )
+        self.done += 1
+
+    def finish(self) -> list[Path]:
+        t = time.perf_counter()
+        paths = [w.finish() for w in self.writers]
+        for c in self.compares.values():
+            c.finish()
+        self.timings.write_wait += time.perf_counter() - t
+        return paths
+
+    def abort(self) -> None:
+        """Stop every writer and remove every partial output."""
+        for w in self._all():
+            w.abort()
+        for out in self.outputs:
+            part_path(out.path).unlink(missing_ok=True)
+            if out.compare:
+                part_path(compare_path(out.path)).unlink(missing_ok=True)
+
+    def result(self, paths: list[Path]) -> JobResult:
+        self.timings.total = time.perf_counter() - self.started
+        warnings = list(self.reader.warnings) + [m for w in self.writers for m in w.warnings]
+        repaired = getattr(self.reader, "repaired", 0)
+        if repaired:
+            warnings.append(repaired_warning(repaired))
+        return JobResult(paths, self.done, self.timings, warnings, self.layouts, repaired)
 
 
 def _open_writers(
@@ -300,10 +372,12 @@ def _open_writers(
         settings = following_source(out.encode, info.pix_fmt)  # the source's depth and chroma
         try:
             if is_pattern(out.path):
-                exr = out.options.encode.exr if out.options is not None else "half"
                 writers.append(
                     SequenceWriter(
-                        out.path, first_number=out.first_number, exr=exr, copy_from=reader.copied
+                        out.path,
+                        first_number=out.first_number,
+                        exr=out.exr,
+                        copy_from=reader.copied,
                     )
                 )
                 continue
@@ -353,7 +427,7 @@ def _process(
         if out.region is not None and out.restyler is not None:
             region = out.region.track(ctx, low.rgb.shape[:2])
         own = ctx if region is None else replace(ctx, region=region)
-        if region is not None and out.options is not None and not out.options.restyle.temporal:
+        if region is not None and not out.temporal:
             # the flow is there for the region only: --no-temporal still means no reuse
             own = replace(own, keyframe=True, flow=None, mask=None)
         image = out.restyler(low.rgb, own) if out.restyler is not None else frame.rgb

@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -44,8 +44,9 @@ from vidx.io.probe import VideoInfo, probe
 from vidx.io.reader import Reader, Trim, repaired_warning
 from vidx.io.remux import FrameScan, assemble, copy_warnings, scan_frames
 from vidx.io.still import to_uint8
-from vidx.options import DEFAULT_SEGMENT_FRAMES, AnalysisOptions
+from vidx.options import AnalysisOptions, RunOptions
 from vidx.pipeline import (
+    JobContext,
     JobResult,
     Output,
     Progress,
@@ -339,23 +340,62 @@ class Parts:
         return data
 
 
+@dataclass(frozen=True)
+class JobKind:
+    """What the segment planner needs to know of a job's outputs: its restylers' names and
+    whether no model runs (only classical resamplers). The same from the built outputs, from
+    the descriptions Ray workers send back, or from the options alone (``--plan``)."""
+
+    restylers: tuple[str, ...] = ()
+    stateless: bool = True
+
+    @classmethod
+    def of(cls, outputs: Sequence[Output]) -> JobKind:
+        names = tuple(o.restyler.name for o in outputs if o.restyler is not None)
+        classical = all(_classical(o.upscaler) for o in outputs)
+        return cls(names, not names and classical)
+
+    def carries(self, analysis: AnalysisOptions | None) -> bool:
+        """Whether each segment goes on from the end state of the one before (``--seams
+        carry``; ``auto``: when a diffusion restyler runs, whose look a warm-up cannot
+        rebuild) rather than being primed by its warm-up. Carried segments render one after
+        another."""
+        if analysis is None or not self.restylers or analysis.seams == "warmup":
+            return False
+        return analysis.seams == "carry" or "diffusion" in self.restylers
+
+    def restarts_at_cuts(self, analysis: AnalysisOptions | None) -> bool:
+        """Whether a carried job's segments may start fresh at scene cuts, so that its shots
+        render side by side: every restyler is the diffusion backend, which starts over at a
+        cut (its generators too), so a segment started there renders what one run through it
+        does."""
+        scene = analysis is not None and analysis.scene_cuts
+        return bool(scene) and self.carries(analysis) and set(self.restylers) == {"diffusion"}
+
+    def at_once(self, parallel: int, analysis: AnalysisOptions | None, todo: int) -> int:
+        """How many segments render at the same time: one whenever a model or the temporal
+        analysis runs (they hold state and memory per frame, and use every core themselves);
+        otherwise ``parallel``, or with 0 a quarter of the cores and at least two (one x264
+        encoder at 4K/8K, fed by one decoder and one libswscale pass, leaves most of 16 cores
+        idle, and about 15 % of 2). Never more than the segments left."""
+        if analysis is not None or not self.stateless:
+            return 1
+        cores = os.cpu_count() or 1
+        wanted = parallel or max(min(2, cores), cores // 4)
+        return max(1, min(wanted, todo))
+
+
+def _classical(upscaler: Any) -> bool:
+    """A classical resampler, built here or described by a Ray worker."""
+    if isinstance(upscaler, ClassicUpscaler):
+        return True
+    describe = getattr(upscaler, "describe", None)
+    return callable(describe) and describe().get("kind") == "classical"
+
+
 def carries(outputs: list[Output], analysis: AnalysisOptions | None) -> bool:
-    """Whether each segment goes on from the end state of the one before (``--seams carry``;
-    ``auto``: when a diffusion restyler runs, whose look a warm-up cannot rebuild) rather than
-    being primed by its warm-up. Carried segments render one after another."""
-    names = [o.restyler.name for o in outputs if o.restyler is not None]
-    if analysis is None or not names or analysis.seams == "warmup":
-        return False
-    return analysis.seams == "carry" or "diffusion" in names
-
-
-def restarts_at_cuts(outputs: list[Output], analysis: AnalysisOptions | None) -> bool:
-    """Whether a carried job's segments may start fresh at scene cuts, so that its shots
-    render side by side: every restyler is the diffusion backend, which starts over at a cut
-    (its generators too), so a segment started there renders what one run through it does."""
-    restylers = [o.restyler for o in outputs if o.restyler is not None]
-    scene = analysis is not None and analysis.scene_cuts
-    return scene and carries(outputs, analysis) and all(r.name == "diffusion" for r in restylers)
+    """:meth:`JobKind.carries` of ``outputs``."""
+    return JobKind.of(outputs).carries(analysis)
 
 
 def find_cuts(
@@ -417,20 +457,121 @@ def state_before(
     return parts[0].read_state(segments[seg.index - 1])
 
 
+@dataclass(frozen=True)
+class SegmentPlan:
+    """How a job is cut: its segments, and how they go on from one another. The one plan
+    both executors run (:func:`run_segmented` here, :mod:`vidx.scale.ray_runner` on Ray)."""
+
+    segments: list[Segment]
+    end_time: float | None  # source time after the job's last frame (None: end of file)
+    carried: bool  # each segment goes on from its predecessor's end state (else primed)
+    side_by_side: int = 1  # segments cut to render at once in one process (stateless jobs)
+    cuts: tuple[int, ...] | None = None  # the scene cuts planned for (None: not looked for)
+
+    @property
+    def frames(self) -> int:
+        return sum(s.frames for s in self.segments)
+
+
+def plan_job(job: JobContext, kind: JobKind, run_opts: RunOptions) -> SegmentPlan:
+    """THE segment planner, for local and Ray runs alike: segments of about
+    ``run_opts.segment_frames`` (fewer so that a short clip still makes ``side_by_side``
+    segments when no model runs, see :func:`side_by_side_frames`); primed by their warm-up,
+    or carried (:meth:`JobKind.carries`); a carried diffusion job's segments start at every
+    scene cut too (:meth:`JobKind.restarts_at_cuts`), so its shots are chains of their own."""
+    if run_opts.segment_frames < 1:
+        raise OptionError(f"must be >= 1, got {run_opts.segment_frames}", param="segment_frames")
+    carried = kind.carries(job.analysis)
+    say_phase(job.on_progress, "scanning the input's frames")
+    scan = scan_frames(job.path, job.trim)
+    n = len(scan.times)
+    at_once = kind.at_once(run_opts.parallel_segments, job.analysis, n)
+    cuts = None
+    if job.analysis is not None and kind.restarts_at_cuts(job.analysis):
+        cuts = tuple(find_cuts(job.path, job.trim, job.analysis, job.deinterlace))
+    warmup = 0 if carried else warmup_of(job.analysis)
+    frames_each = side_by_side_frames(run_opts.segment_frames, n, at_once)
+    segments = plan_segments(scan, frames_each, warmup, cuts or ())
+    return SegmentPlan(segments, scan.end_time, carried, at_once, cuts)
+
+
+def settle_plan(
+    parts: list[Parts], resumed: list[bool], job: JobContext, kind: JobKind, run_opts: RunOptions
+) -> SegmentPlan:
+    """The plan the manifests hold when every output resumes the same one, else
+    :func:`plan_job`'s, recorded in every manifest (a changed plan forgets the finished
+    segments). Both executors take their plan from here."""
+    plans = [p.data["segments"] for p, r in zip(parts, resumed, strict=True) if r]
+    if len(plans) == len(parts) and plans[0] and all(plan == plans[0] for plan in plans):
+        segments = [Segment(**s) for s in plans[0]]
+        carried = kind.carries(job.analysis)
+        return SegmentPlan(segments, parts[0].data.get("end_time"), carried)
+    plan = plan_job(job, kind, run_opts)
+    recorded = [asdict(s) for s in plan.segments]
+    for p in parts:
+        if p.data["segments"] != recorded:
+            p.data.update(segments=recorded, done=[], states={})
+        p.data["end_time"] = plan.end_time
+        p.save()
+    return plan
+
+
+def open_parts(
+    job: JobContext, outputs: list[Output], run_opts: RunOptions
+) -> tuple[list[Parts], list[bool]]:
+    """Each output's parts folder, created or taken up (True: an earlier run's manifest)."""
+    parts = [Parts(out) for out in outputs]
+    resumed = [
+        p.open(
+            job.path,
+            job_settings(p.out, job.trim, job.analysis, run_opts.segment_frames),
+            run_opts.restart,
+            run_opts.resume,
+        )
+        for p in parts
+    ]
+    return parts, resumed
+
+
+@dataclass
+class Gathered:
+    """What the segments finished by this run add up to (and the job's warnings)."""
+
+    warnings: list[str]
+    timings: Timings = field(default_factory=Timings)
+    layouts: dict[str, Layout] = field(default_factory=dict)
+    repaired: int = 0
+
+    def add(self, seg: Segment, result: JobResult, parts: list[Parts]) -> None:
+        """Count ``seg``'s result and mark it done in every manifest."""
+        if result.frames != seg.frames:
+            self.warnings.append(
+                f"segment {seg.index} decoded {result.frames} frames where the scan planned "
+                f"{seg.frames}"
+            )
+        self.layouts.update(result.layouts)
+        self.repaired += result.repaired
+        said = repaired_warning(result.repaired)  # summed over the segments, said once
+        self.warnings += [w for w in result.warnings if w not in self.warnings and w != said]
+        for name, value in vars(result.timings).items():
+            setattr(self.timings, name, getattr(self.timings, name) + value)
+        for p in parts:
+            p.data["done"] = sorted(p.done | {seg.index})
+            p.data.setdefault("layouts", {}).update(
+                {k: asdict(v) for k, v in result.layouts.items()}
+            )
+            p.save()
+
+
 def render_segment(
-    input_path: Path,
+    job: JobContext,
     seg: Segment,
     outputs: list[Output],
     paths: list[Path],
-    analysis: AnalysisOptions | None,
-    raft_state: Any = None,
-    deinterlace: str = "auto",
     *,
     chain: bool = False,
     state: bytes | None = None,
     keep_state: bool = False,
-    threads: int = 0,
-    on_progress: ProgressCallback | None = None,
 ) -> tuple[JobResult, bytes | None]:
     """Render one segment of a job into ``paths`` (no audio, no sidecar), here or on a worker.
 
@@ -442,8 +583,8 @@ def render_segment(
     spread over workers."""
     analyzer = None
     holders: tuple | None = None
-    if chain and analysis is not None:
-        analyzer = Analyzer(analysis, raft_state)
+    if chain and job.analysis is not None:
+        analyzer = Analyzer(job.analysis, job.raft_state)
         holders = (analyzer, [o.restyler for o in outputs])
         if state is None or seg.at_cut:  # the job's start, or a cut: nothing to go on from
             for o in outputs:
@@ -453,108 +594,74 @@ def render_segment(
             restore(holders, state)
         analyzer.first = seg.first
         analyzer.cut_first = seg.at_cut
-    result = run(
-        input_path,
-        segment_outputs(input_path, seg, outputs, paths, analysis, raft_state, deinterlace),
-        trim=seg.trim,
-        analysis=analysis,
-        raft_state=raft_state,
-        on_progress=on_progress,
-        copy_streams=False,
-        sidecars=False,
-        deinterlace=deinterlace,
-        threads=threads,
-        analyzer=analyzer,
-    )
+    own = segment_outputs(job, seg, outputs, paths)
+    piece = replace(job, trim=seg.trim)
+    result = run(piece, own, copy_streams=False, sidecars=False, analyzer=analyzer)
     return result, dumps(holders) if keep_state and holders is not None else None
 
 
 def run_segmented(
-    input_path: str | Path,
-    outputs: list[Output],
-    *,
-    segment_frames: int = DEFAULT_SEGMENT_FRAMES,
-    trim: Trim = Trim(),
-    analysis: AnalysisOptions | None = None,
-    raft_state: Any = None,
-    resume: bool = True,
-    restart: bool = False,
-    on_progress: ProgressCallback | None = None,
-    deinterlace: str = "auto",
-    threads: int = 0,
-    parallel: int = 0,
+    job: JobContext, outputs: list[Output], run_opts: RunOptions | None = None
 ) -> JobResult:
-    """Run a job as resumable segments; same contract and sidecar as :func:`pipeline.run`.
+    """Run a job as resumable segments of ``run_opts.segment_frames``; same contract and sidecar
+    as :func:`pipeline.run`. The local executor of :func:`plan_job`'s plan.
 
-    ``parallel`` segments render at once when no model runs (see :func:`segments_at_once`;
-    0: from the cores), sharing ``threads`` CPU threads (0: every core each).
+    ``run_opts.parallel_segments`` segments render at once when no model runs (see
+    :meth:`JobKind.at_once`; 0: from the cores), sharing ``job.threads`` CPU threads (0: every
+    core each).
 
     A failure leaves nothing at the final paths but keeps ``OUTPUT.parts/`` so the same call
-    continues where it stopped. ``resume`` False refuses an existing parts folder; ``restart``
-    wipes it. Changed input or settings against the manifest are an OutputError/OptionError.
-    The outputs are checked by the caller (:func:`vidx.jobs.plan`).
+    continues where it stopped. ``run_opts.resume`` False refuses an existing parts folder;
+    ``run_opts.restart`` wipes it. Changed input or settings against the manifest are an
+    OutputError/OptionError. The outputs are checked by the caller (:func:`vidx.jobs.plan`).
     """
-    # 1. check the plan before any work
-    input_path = Path(input_path)
-    if segment_frames < 1:
-        raise OptionError(f"must be >= 1, got {segment_frames}", param="segment_frames")
-    info = probe(input_path)
-    warnings: list[str] = []
-    for out in outputs:
-        warnings += copy_warnings(input_path, out.path, out.encode.codec)
+    # 1. check the job before any work
+    run_opts = run_opts or RunOptions()
+    if run_opts.segment_frames < 1:
+        raise OptionError(f"must be >= 1, got {run_opts.segment_frames}", param="segment_frames")
+    job = replace(job, source=job.path)
+    info = probe(job.path)
+    gathered = Gathered(
+        [w for o in outputs for w in copy_warnings(job.path, o.path, o.encode.codec)]
+    )
     started = time.perf_counter()
-    chain = carries(outputs, analysis)
     # 2. open or take up each output's parts folder; plan the segments once
-    parts = [Parts(out) for out in outputs]
-    resumed = [
-        p.open(input_path, job_settings(p.out, trim, analysis, segment_frames), restart, resume)
-        for p in parts
-    ]
-    plans = [p.data["segments"] for p, r in zip(parts, resumed, strict=True) if r]
-    if len(plans) == len(parts) and plans[0] and all(plan == plans[0] for plan in plans):
-        segments = [Segment(**s) for s in plans[0]]
-        end_time = parts[0].data.get("end_time")
-    else:
-        say_phase(on_progress, "scanning the input's frames")
-        scan = scan_frames(input_path, trim)
-        n = len(scan.times)  # a short clip is cut finer when encoders can run side by side
-        frames_each = side_by_side_frames(
-            segment_frames, n, segments_at_once(parallel, outputs, analysis, n)
-        )
-        warmup = 0 if chain else warmup_of(analysis)
-        segments = plan_segments(scan, frames_each, warmup)
-        end_time = scan.end_time
-        for p in parts:
-            if p.data["segments"] != [asdict(s) for s in segments]:
-                p.data.update(
-                    segments=[asdict(s) for s in segments], done=[], states={}, end_time=end_time
-                )
-            p.data["end_time"] = end_time
-            p.save()
-    total = sum(s.frames for s in segments)
+    parts, resumed = open_parts(job, outputs, run_opts)
+    kind = JobKind.of(outputs)
+    plan = settle_plan(parts, resumed, job, kind, run_opts)
     # 3. render the segments not finished in every output (several at once when no model runs)
-    timings = Timings()
-    layouts: dict[str, Layout] = {}
-    repaired = 0
-    todo = unfinished(segments, parts, chain, warnings)
-    tally = _Tally(on_progress, total - sum(s.frames for s in todo), total, started)
-    at_once = segments_at_once(parallel, outputs, analysis, len(todo))
-    per_segment = max(1, threads // at_once) if threads else 0
+    _render_here(job, outputs, parts, plan, run_opts, gathered, started)
+    # 4. remux every output from its segments plus the input's audio and subtitles
+    return finish_segments(job, info, outputs, parts, plan, gathered, started)
+
+
+def _render_here(
+    job: JobContext,
+    outputs: list[Output],
+    parts: list[Parts],
+    plan: SegmentPlan,
+    run_opts: RunOptions,
+    gathered: Gathered,
+    started: float,
+) -> None:
+    """The local executor: the unfinished segments in this process, one after another, or
+    side by side in threads when no model runs."""
+    segments, chain = plan.segments, plan.carried
+    todo = unfinished(segments, parts, chain, gathered.warnings)
+    tally = _Tally(job.on_progress, plan.frames - sum(s.frames for s in todo), plan.frames, started)
+    at_once = JobKind.of(outputs).at_once(run_opts.parallel_segments, job.analysis, len(todo))
+    per_segment = max(1, job.threads // at_once) if job.threads else 0
 
     def render(seg: Segment) -> JobResult:
+        piece = replace(job, threads=per_segment, on_progress=tally.reporter(seg.index))
         result, end = render_segment(
-            input_path,
+            piece,
             seg,
             outputs,
             [p.segment_path(seg) for p in parts],
-            analysis,
-            raft_state,
-            deinterlace,
             chain=chain,
             state=state_before(parts, segments, seg, chain),
             keep_state=chain and needs_state(segments, seg.index),
-            threads=per_segment,
-            on_progress=tally.reporter(seg.index),
         )
         if end is not None:
             parts[0].save_state(seg, end)
@@ -566,81 +673,55 @@ def run_segmented(
     try:
         results = pool.map(render, todo) if pool is not None else map(render, todo)
         for seg, result in zip(todo, results, strict=True):  # in segment order
-            if result.frames != seg.frames:
-                warnings.append(
-                    f"segment {seg.index} decoded {result.frames} frames where the scan planned "
-                    f"{seg.frames}"
-                )
-            layouts.update(result.layouts)
-            repaired += result.repaired
-            said = repaired_warning(result.repaired)  # summed over the segments, said once below
-            warnings += [w for w in result.warnings if w not in warnings and w != said]
-            for name, value in vars(result.timings).items():
-                setattr(timings, name, getattr(timings, name) + value)
-            for p in parts:
-                p.data["done"] = sorted(p.done | {seg.index})
-                p.data.setdefault("layouts", {}).update(
-                    {k: asdict(v) for k, v in result.layouts.items()}
-                )
-                p.save()
+            gathered.add(seg, result, parts)
     except BaseException:
         tally.stop.set()
         raise
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-    # 4. remux every output from its segments plus the input's audio and subtitles
-    return finish_segments(
-        input_path, info, outputs, parts, segments, end_time, trim, warnings, started,
-        timings, layouts, repaired, on_progress,
-    )  # fmt: skip
 
 
 def finish_segments(
-    input_path: Path,
+    job: JobContext,
     info: VideoInfo,
     outputs: list[Output],
     parts: list[Parts],
-    segments: list[Segment],
-    end_time: float | None,
-    trim: Trim,
-    warnings: list[str],
+    plan: SegmentPlan,
+    gathered: Gathered,
     started: float,
-    timings: Timings,
-    layouts: dict[str, Layout],
-    repaired: int,
-    on_progress: ProgressCallback | None = None,
 ) -> JobResult:
     """Remux every output from its finished segments (the input's audio and subtitles copied
     once), write its sidecar and remove its parts folder: the end of a segmented job, wherever
-    its segments were rendered (here or on Ray workers)."""
-    total = sum(s.frames for s in segments)
+    its segments were rendered (here or on Ray workers; ``job.on_progress`` hears the phase)."""
+    segments, total = plan.segments, plan.frames
+    warnings, layouts = gathered.warnings, gathered.layouts
     paths = []
     frames = 0
     for out, p in zip(outputs, parts, strict=True):
         phase = f"assembling {out.path.name} from {len(segments)} segments"
-        say_phase(on_progress, phase, total, total, time.perf_counter() - started)
+        say_phase(job.on_progress, phase, total, total, time.perf_counter() - started)
         frames = assemble(
             [(p.segment_path(s), s.start) for s in segments],
-            input_path,
+            job.path,
             out.path,
             out.encode.codec,
-            trim,
-            end_time,
+            job.trim,
+            plan.end_time,
         )
         paths.append(out.path)
         for name, value in p.data.get("layouts", {}).items():
             layouts.setdefault(
                 name, Layout(tuple(value["content"]), tuple(value["canvas"]), value["fit"])
             )
-    if repaired:
-        warnings.append(repaired_warning(repaired))
+    if gathered.repaired:
+        warnings.append(repaired_warning(gathered.repaired))
     if frames != total:
         warnings.append(f"the output has {frames} frames where the scan planned {total}")
-    timings.total = time.perf_counter() - started
-    result = JobResult(paths, frames, timings, warnings, layouts, repaired)
+    gathered.timings.total = time.perf_counter() - started
+    result = JobResult(paths, frames, gathered.timings, warnings, layouts, gathered.repaired)
     for out, p in zip(outputs, parts, strict=True):
-        data = {**record(out, frames, info, trim, result), "segments": len(segments)}
+        data = {**record(out, frames, info, job.trim, result), "segments": len(segments)}
         write_sidecar(out.path, data, params(out))
         p.remove()
     return result
@@ -715,65 +796,38 @@ def read_anchor(input_path: str | Path, time: float, deinterlace: str = "auto") 
 
 
 def segment_outputs(
-    input_path: Path,
-    seg: Segment,
-    outputs: list[Output],
-    paths: list[Path],
-    analysis: AnalysisOptions | None,
-    raft_state: Any = None,
-    deinterlace: str = "auto",
+    job: JobContext, seg: Segment, outputs: list[Output], paths: list[Path]
 ) -> list[Output]:
     """The outputs of one segment, written to ``paths``, each restyler primed by the warm-up
     frames before the segment (see :mod:`vidx.restyle.priming`)."""
     from vidx.restyle.priming import PrimedRestyler, Renumbered
 
+    analysis = job.analysis
     frames: list = []
     anchor = None
     if analysis is not None and any(o.restyler is not None for o in outputs):
         trim = warmup_trim(seg.warmup_start, seg.start)
-        frames = read_warmup(input_path, trim, warmup_of(analysis), deinterlace)
+        frames = read_warmup(job.path, trim, warmup_of(analysis), job.deinterlace)
         if frames and seg.anchor_start is not None:
-            anchor = read_anchor(input_path, seg.anchor_start, deinterlace)
+            anchor = read_anchor(job.path, seg.anchor_start, job.deinterlace)
     out = []
     for o, path in zip(outputs, paths, strict=True):
         restyler = o.restyler
         if restyler is not None and frames and analysis is not None:  # numbered in the job
             first = seg.first - len(frames)
-            job_analyzer = partial(Analyzer, analysis, raft_state)  # a fresh one each reset
+            job_analyzer = partial(Analyzer, analysis, job.raft_state)  # fresh at each reset
             restyler = PrimedRestyler(restyler, frames, job_analyzer, anchor, first)
         if restyler is not None and seg.first:  # the segment's own frames, numbered in the job
             restyler = Renumbered(restyler, seg.first)
-        out.append(
-            Output(
-                path=path,
-                upscaler=o.upscaler,
-                size=o.size,
-                fit=o.fit,
-                encode=o.encode,
-                restyler=restyler,
-                name=o.name,
-                options=o.options,
-            )
-        )
+        out.append(replace(o, path=path, restyler=restyler))
     return out
 
 
 def segments_at_once(
     parallel: int, outputs: list[Output], analysis: AnalysisOptions | None, todo: int
 ) -> int:
-    """How many segments render at the same time: one whenever a model or the temporal
-    analysis runs (they hold state and memory per frame, and use every core themselves);
-    otherwise ``parallel``, or with 0 a quarter of the cores and at least two (one x264
-    encoder at 4K/8K, fed by one decoder and one libswscale pass, leaves most of 16 cores
-    idle, and about 15 % of 2). Never more than the segments left."""
-    stateless = analysis is None and all(
-        o.restyler is None and isinstance(o.upscaler, ClassicUpscaler) for o in outputs
-    )
-    if not stateless:
-        return 1
-    cores = os.cpu_count() or 1
-    wanted = parallel or max(min(2, cores), cores // 4)
-    return max(1, min(wanted, todo))
+    """:meth:`JobKind.at_once` of ``outputs``."""
+    return JobKind.of(outputs).at_once(parallel, analysis, todo)
 
 
 def side_by_side_frames(segment_frames: int, total: int, at_once: int) -> int:

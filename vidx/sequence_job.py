@@ -22,10 +22,18 @@ from vidx.errors import OptionError, OutputError
 from vidx.io.fingerprint import changed
 from vidx.io.fingerprint import fingerprint as file_fingerprint
 from vidx.io.probe import VideoInfo
-from vidx.io.reader import Trim
 from vidx.io.sequence import Sequence, fingerprint, frame_path, hashed
-from vidx.options import AnalysisOptions
-from vidx.pipeline import JobResult, Output, Progress, ProgressCallback, params, record, run
+from vidx.options import RunOptions
+from vidx.pipeline import (
+    JobContext,
+    JobResult,
+    Output,
+    Progress,
+    ProgressCallback,
+    params,
+    record,
+    run,
+)
 from vidx.segments import job_settings
 from vidx.sidecar import write_json, write_sidecar
 
@@ -109,46 +117,34 @@ def _take_up(out: Output, manifest: dict[str, Any], resume: bool) -> None:
 
 
 def run_sequence(
-    source: Path | Sequence,
-    out: Output,
-    info: VideoInfo,
-    *,
-    trim: Trim = Trim(),
-    analysis: AnalysisOptions | None = None,
-    raft_state: Any = None,
-    resume: bool = True,
-    restart: bool = False,
-    on_progress: ProgressCallback | None = None,
-    deinterlace: str = "auto",
+    job: JobContext, out: Output, info: VideoInfo, run_opts: RunOptions | None = None
 ) -> JobResult:
-    """Render ``source`` into the sequence ``out`` (checked by :func:`vidx.jobs.plan`),
-    continuing an earlier run's finished frames; same result and sidecar as a video job."""
+    """Render ``job.source`` into the sequence ``out`` (checked by :func:`vidx.jobs.plan`),
+    continuing an earlier run's finished frames (unless ``run_opts.restart``; an earlier run
+    is refused without ``run_opts.resume``); same result and sidecar as a video job."""
+    run_opts = run_opts or RunOptions()
+    trim = job.trim
     # 1. this job's manifest; an earlier one is taken up (or refused) before any frame
     path = manifest_path(out.path)
     manifest = {
         "format": FORMAT,
-        "input": input_fingerprint(source),
-        "settings": {**job_settings(out, trim, analysis, 0), "first_number": out.first_number},
+        "input": input_fingerprint(job.source),
+        "settings": {**job_settings(out, trim, job.analysis, 0), "first_number": out.first_number},
     }
-    if path.exists() and restart:
+    if path.exists() and run_opts.restart:
         path.unlink()
     done = 0
     if path.exists():
-        _take_up(out, manifest, resume)
+        _take_up(out, manifest, run_opts.resume)
         done = finished_frames(out.path, out.first_number, info.frames)
     else:
         write_json(path, manifest)
     # 2. the frames after the finished ones
     try:
         result = run(
-            source,
+            replace(job, on_progress=_offset(job.on_progress, done)),
             [replace(out, first_number=out.first_number + done)],  # frame k keeps its number
-            trim=trim,
-            analysis=analysis,
-            raft_state=raft_state,
-            on_progress=_offset(on_progress, done),
             sidecars=False,
-            deinterlace=deinterlace,
             first_frame=done,
         )
     except BaseException:

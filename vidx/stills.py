@@ -26,6 +26,23 @@ def is_classical(upscaler: Upscaler) -> bool:
     return upscaler.describe().get("kind") == "classical"
 
 
+def _restyle(
+    image: np.ndarray, restyler: Restyler | None, region: RegionTrack | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``image`` restyled as a keyframe (only inside ``region``, when there is one), and the
+    region's weight map (None: no region)."""
+    if restyler is None:
+        return image, None
+    restyler.reset()
+    ctx = FrameContext(0, image, keyframe=True)
+    area = None
+    if region is not None:
+        region.reset()
+        area = region.track(ctx, image.shape[:2])
+        ctx.region = area
+    return restyler(image, ctx), area
+
+
 def process_still(
     input: str | Path,
     output: str | Path,
@@ -59,15 +76,8 @@ def process_still(
         why = "restyle" if restyler is not None else f"the {upscaler.name} upscaler"
         warnings.append(f"the 16-bit input was rounded to 8 bits for {why}")
     # 2. restyle as a keyframe (only inside the region, when there is one)
-    source, area = image, None
-    if restyler is not None:
-        restyler.reset()
-        ctx = FrameContext(0, image, keyframe=True)
-        if region is not None:
-            region.reset()
-            area = region.track(ctx, image.shape[:2])
-            ctx.region = area
-        image = restyler(image, ctx)
+    source = image
+    image, area = _restyle(image, restyler, region)
     t_restyle = time.perf_counter()
     # 3. upscale and place on the canvas (layout planned on the source size, as for video)
     layout = plan_layout(size, (w, h), fit)

@@ -11,7 +11,7 @@ from tests.conftest import run_cli, video_timestamps
 from vidx.errors import VidxError
 from vidx.io.reader import Trim
 from vidx.io.writer import EncodeSettings
-from vidx.pipeline import Output, run
+from vidx.pipeline import JobContext, Output, run
 from vidx.sizes import parse_size
 from vidx.upscale.classic import ClassicUpscaler
 
@@ -117,8 +117,7 @@ def test_failure_mid_run_removes_partial_output(clip, tmp_path: Path) -> None:
     src, out = clip(frames=30, audio=True), tmp_path / "out.mp4"
     with pytest.raises(VidxError, match="boom"):
         run(
-            src,
+            JobContext(src, trim=Trim()),
             [Output(out, Exploding(at=20), parse_size("x2"), encode=EncodeSettings())],
-            trim=Trim(),
         )
     assert not out.exists() and not Path(str(out) + ".part").exists()

@@ -21,8 +21,8 @@ from vidx.errors import OptionError, OutputError
 from vidx.io.reader import Trim
 from vidx.io.remux import scan_frames
 from vidx.io.writer import EncodeSettings
-from vidx.options import AnalysisOptions
-from vidx.pipeline import Output, run
+from vidx.options import AnalysisOptions, RunOptions
+from vidx.pipeline import JobContext, Output, run
 from vidx.segments import parts_dir, plan_segments, run_segmented
 from vidx.sizes import parse_size
 from vidx.upscale.classic import ClassicUpscaler
@@ -78,15 +78,10 @@ def test_plan_covers_every_frame_once_and_snaps_to_keyframes(clip) -> None:
 def test_segmented_output_matches_plain_run_timing_and_audio(clip, tmp_path, trim) -> None:
     src = clip("in.mp4", frames=36, audio=True)
     plain, seg = tmp_path / "plain.mp4", tmp_path / "seg.mp4"
-    run(src, [lanczos_output(plain)], trim=trim)
+    run(JobContext(src, trim=trim), [lanczos_output(plain)])
     seen: list[int] = []
-    result = run_segmented(
-        src,
-        [lanczos_output(seg)],
-        trim=trim,
-        segment_frames=7,
-        on_progress=lambda p: p.phase or seen.append(p.done),  # frames, not phase lines
-    )
+    job = JobContext(src, trim=trim, on_progress=lambda p: p.phase or seen.append(p.done))
+    result = run_segmented(job, [lanczos_output(seg)], RunOptions(segment_frames=7))
     assert result.warnings == []
     assert result.frames == len(video_timestamps(plain))
     assert video_timestamps(seg) == video_timestamps(plain)
@@ -101,7 +96,7 @@ def test_vfr_mkv_with_subtitles(clip, tmp_path) -> None:
     pts = [0, 1, 3, 4, 8, 9, 10, 14, 15, 16, 20, 21]
     src = clip("in.mkv", pts=pts, fps=24, subtitles=[(0.05, 0.3, "hello"), (0.4, 0.8, "bye")])
     out = tmp_path / "out.mkv"
-    run_segmented(src, [lanczos_output(out)], segment_frames=5)
+    run_segmented(JobContext(src), [lanczos_output(out)], RunOptions(segment_frames=5))
     assert video_timestamps(out) == video_timestamps(src)
     with av.open(str(out)) as c:
         assert len(c.streams.subtitles) == 1
@@ -113,12 +108,16 @@ def test_failure_keeps_parts_and_resume_skips_finished_segments(clip, tmp_path) 
     out = tmp_path / "out.mp4"
     crashing = Failing(fail_at=13)
     with pytest.raises(RuntimeError, match="simulated"):
-        run_segmented(src, [Output(out, crashing, parse_size("x2"))], segment_frames=6)
+        run_segmented(
+            JobContext(src), [Output(out, crashing, parse_size("x2"))], RunOptions(segment_frames=6)
+        )
     assert not out.exists() and not out.with_name("out.mp4.part").exists()
     manifest = json.loads((parts_dir(out) / "manifest.json").read_text())
     assert manifest["done"] == [0, 1]
     again = Failing(fail_at=-1)
-    run_segmented(src, [Output(out, again, parse_size("x2"))], segment_frames=6)
+    run_segmented(
+        JobContext(src), [Output(out, again, parse_size("x2"))], RunOptions(segment_frames=6)
+    )
     assert again.calls == 12  # segments 2 and 3 only
     assert len(decoded(out)) == 24 and not parts_dir(out).exists()
 
@@ -127,17 +126,29 @@ def test_changed_settings_or_input_need_restart(clip, tmp_path) -> None:
     src = clip("in.mp4", frames=16)
     out = tmp_path / "out.mp4"
     with pytest.raises(RuntimeError):
-        run_segmented(src, [Output(out, Failing(10), parse_size("x2"))], segment_frames=4)
+        run_segmented(
+            JobContext(src),
+            [Output(out, Failing(10), parse_size("x2"))],
+            RunOptions(segment_frames=4),
+        )
     with pytest.raises(OptionError, match=r"upscale\.name.*--restart"):
-        run_segmented(src, [lanczos_output(out, "bicubic")], segment_frames=4)
+        run_segmented(
+            JobContext(src), [lanczos_output(out, "bicubic")], RunOptions(segment_frames=4)
+        )
     with pytest.raises(OptionError, match="segment_frames"):
-        run_segmented(src, [lanczos_output(out)], segment_frames=5)
+        run_segmented(JobContext(src), [lanczos_output(out)], RunOptions(segment_frames=5))
     with pytest.raises(OutputError, match="--resume"):
-        run_segmented(src, [lanczos_output(out)], segment_frames=4, resume=False)
+        run_segmented(
+            JobContext(src), [lanczos_output(out)], RunOptions(segment_frames=4, resume=False)
+        )
     clip("in.mp4", frames=17)  # the input is replaced
     with pytest.raises(OutputError, match="input .* changed"):
-        run_segmented(src, [lanczos_output(out)], segment_frames=4)
-    run_segmented(src, [lanczos_output(out, "bicubic")], segment_frames=4, restart=True)
+        run_segmented(JobContext(src), [lanczos_output(out)], RunOptions(segment_frames=4))
+    run_segmented(
+        JobContext(src),
+        [lanczos_output(out, "bicubic")],
+        RunOptions(segment_frames=4, restart=True),
+    )
     assert len(decoded(out)) == 17
     with pytest.raises(OutputError, match="--overwrite"):
         render(src, out, size="x2", segment_frames=4)
@@ -146,9 +157,9 @@ def test_changed_settings_or_input_need_restart(clip, tmp_path) -> None:
 JOB = """
 import sys, time
 from pathlib import Path
-from vidx.options import AnalysisOptions
+from vidx.options import AnalysisOptions, RunOptions
 from vidx.io.writer import EncodeSettings
-from vidx.pipeline import Output
+from vidx.pipeline import JobContext, Output
 from vidx.restyle.style import StyleRestyler
 from vidx.segments import run_segmented
 from vidx.sizes import parse_size
@@ -160,13 +171,12 @@ class Slow(ClassicUpscaler):
         return super().__call__(image, size, ctx)
 
 run_segmented(
-    sys.argv[1],
+    JobContext(sys.argv[1], analysis=AnalysisOptions(analysis_size=64)),
     [Output(
         Path(sys.argv[2]), Slow("lanczos"), parse_size("x2"), encode=EncodeSettings(crf=0),
         restyler=StyleRestyler("3"),
     )],
-    analysis=AnalysisOptions(analysis_size=64),
-    segment_frames=8,
+    RunOptions(segment_frames=8),
 )
 """
 
@@ -202,8 +212,9 @@ def test_sigkill_then_resume_gives_the_uninterrupted_frames(clip, tmp_path) -> N
     from vidx.restyle.style import StyleRestyler
 
     rendered: list[int] = []
+    on_progress = lambda p: p.phase or rendered.append(p.done)  # noqa: E731  (frames only)
     run_segmented(
-        src,
+        JobContext(src, analysis=AnalysisOptions(analysis_size=64), on_progress=on_progress),
         [
             Output(
                 out,
@@ -213,9 +224,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_frames(clip, tmp_path) -> N
                 restyler=StyleRestyler("3"),
             )
         ],
-        analysis=AnalysisOptions(analysis_size=64),
-        segment_frames=8,
-        on_progress=lambda p: p.phase or rendered.append(p.done),  # frames, not phase lines
+        RunOptions(segment_frames=8),
     )
     assert len(rendered) == 32 - 8 * len(done)
     assert rendered[-1] == 32

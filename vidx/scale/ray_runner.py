@@ -24,30 +24,28 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
 from vidx.io.probe import VideoInfo
-from vidx.io.reader import Trim, repaired_warning
-from vidx.io.remux import copy_warnings, scan_frames
-from vidx.options import AnalysisOptions, RunOptions
-from vidx.pipeline import JobResult, Output, Progress, ProgressCallback, Timings
+from vidx.io.remux import copy_warnings
+from vidx.options import RunOptions
+from vidx.pipeline import JobContext, JobResult, Output, Progress, Timings
 from vidx.scale.cluster import connect, import_ray
 from vidx.scale.worker import SegmentWorker
 from vidx.segments import (
+    Gathered,
+    JobKind,
     Parts,
     Segment,
-    carries,
-    find_cuts,
+    SegmentPlan,
     finish_segments,
     goes_on,
     needs_state,
-    plan_segments,
-    restarts_at_cuts,
+    settle_plan,
     state_before,
     unfinished,
-    warmup_of,
 )
 from vidx.sidecar import write_atomic
 from vidx.sizes import parse_size
@@ -112,17 +110,11 @@ class _Pool:
 
 
 def run_on_ray(
-    input_path: Path,
-    info: VideoInfo,
-    targets: list,
-    build: Callable[..., list[Output]],
-    *,
-    analysis: AnalysisOptions | None,
-    trim: Trim,
-    on_progress: ProgressCallback | None = None,
+    job: JobContext, info: VideoInfo, targets: list, build: Callable[..., list[Output]]
 ) -> JobResult:
     """Render a checked, segmented job (see :func:`vidx.jobs.plan`) on Ray workers; the same
-    contract, parts folder, manifest and sidecar as :func:`vidx.segments.run_segmented`.
+    contract, parts folder, manifest, segment plan (:func:`vidx.segments.plan_job`) and
+    sidecar as :func:`vidx.segments.run_segmented`.
 
     ``targets`` are the job's :class:`vidx.jobs.Target`; ``build`` is
     :func:`vidx.jobs.build_outputs`, called by each worker (models are never pickled)."""
@@ -134,10 +126,10 @@ def run_on_ray(
     try:
         count = options.workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
         gpus = 1.0 if shared.device.device.startswith("cuda") else 0.0
-        worker_args = (targets, info.pix_fmt, analysis, threads, shared.input.deinterlace, build)
+        worker_args = (targets, info.pix_fmt, job.analysis, threads, job.deinterlace, build)
         pool = _Pool(ray, count, threads, worker_args, gpus)
         try:
-            return _drive(ray, pool, input_path, info, targets, analysis, trim, on_progress)
+            return _drive(ray, pool, job, info, targets)
         finally:
             pool.stop()
     finally:
@@ -145,44 +137,30 @@ def run_on_ray(
             ray.shutdown()
 
 
-def _drive(
-    ray: Any,
-    pool: _Pool,
-    input_path: Path,
-    info: VideoInfo,
-    targets: list,
-    analysis: AnalysisOptions | None,
-    trim: Trim,
-    on_progress: ProgressCallback | None,
-) -> JobResult:
+def _drive(ray: Any, pool: _Pool, job: JobContext, info: VideoInfo, targets: list) -> JobResult:
     # 1. the outputs as the workers built them, their parts folders and the segment plan
-    shared = targets[0].options
-    run_opts: RunOptions = shared.run
-    segment_frames = run_opts.segment_frames
+    run_opts: RunOptions = targets[0].options.run
     started = time.perf_counter()
     first = pool.actors[0]
-    settings = ray.get(first.settings.remote(trim, segment_frames))
+    settings = ray.get(first.settings.remote(job.trim, run_opts.segment_frames))
     described = ray.get(first.describe.remote())
     outputs = [_output(t, d) for t, d in zip(targets, described, strict=True)]
-    warnings: list[str] = []
-    for out in outputs:
-        warnings += copy_warnings(input_path, out.path, out.encode.codec)
+    gathered = Gathered(
+        [w for o in outputs for w in copy_warnings(job.path, o.path, o.encode.codec)]
+    )
     parts = [Parts(out) for out in outputs]
     resumed = [
-        p.open(input_path, s, run_opts.restart, run_opts.resume)
+        p.open(job.path, s, run_opts.restart, run_opts.resume)
         for p, s in zip(parts, settings, strict=True)
     ]
-    chain = carries(outputs, analysis)
     try:
-        warmup = 0 if chain else warmup_of(analysis)
-        # carried diffusion: each shot is a chain of its own, so shots render side by side
-        cutting = analysis is not None and restarts_at_cuts(outputs, analysis)
-        plan = (parts, resumed, input_path, trim, segment_frames, warmup)
-        segments, end_time = _plan(*plan, analysis if cutting else None, shared.input.deinterlace)
-        return _render(
-            ray, pool, input_path, info, outputs, parts, segments, end_time, trim,
-            warnings, started, on_progress, chain,
-        )  # fmt: skip
+        plan = settle_plan(parts, resumed, job, JobKind.of(outputs), run_opts)
+        # 2. the segments on the workers; 3. recorded as each one finishes
+        _Schedule(ray, pool, job, parts, plan, gathered, started).run()
+        # 4. remux every output from its segments plus the input's audio and subtitles (no
+        # phase message: this path's progress reports segments per worker)
+        quiet = replace(job, on_progress=None)
+        return finish_segments(quiet, info, outputs, parts, plan, gathered, started)
     except BaseException:
         for p in parts:
             if not p.done:
@@ -206,32 +184,6 @@ def _output(t: Any, described: tuple[dict | None, dict]) -> Output:
     )
 
 
-def _plan(
-    parts: list[Parts],
-    resumed: list[bool],
-    input_path: Path,
-    trim: Trim,
-    segment_frames: int,
-    warmup: int,
-    cuts_of: AnalysisOptions | None = None,
-    deinterlace: str = "auto",
-) -> tuple[list[Segment], float | None]:
-    """The segment plan: the manifests' when every output resumes the same one, else new
-    (with ``cuts_of``, a segment starting at every scene cut that analysis will see)."""
-    plans = [p.data["segments"] for p, r in zip(parts, resumed, strict=True) if r]
-    if len(plans) == len(parts) and plans[0] and all(plan == plans[0] for plan in plans):
-        return [Segment(**s) for s in plans[0]], parts[0].data.get("end_time")
-    scan = scan_frames(input_path, trim)
-    cuts = find_cuts(input_path, trim, cuts_of, deinterlace) if cuts_of is not None else []
-    segments = plan_segments(scan, segment_frames, warmup, cuts)
-    for p in parts:
-        if p.data["segments"] != [asdict(s) for s in segments]:
-            p.data.update(segments=[asdict(s) for s in segments], done=[], states={})
-        p.data["end_time"] = scan.end_time
-        p.save()
-    return segments, scan.end_time
-
-
 def _transport(ray: Any, pool: _Pool, input_path: Path, parts: list[Parts]) -> bytes | None:
     """None when every worker sees the input and the parts folders (files go there), else the
     input's bytes in the object store (each segment comes back as bytes)."""
@@ -246,125 +198,104 @@ def _transport(ray: Any, pool: _Pool, input_path: Path, parts: list[Parts]) -> b
     return cast(bytes, ray.put(input_path.read_bytes()))
 
 
-def _render(
-    ray: Any,
-    pool: _Pool,
-    input_path: Path,
-    info: VideoInfo,
-    outputs: list[Output],
-    parts: list[Parts],
-    segments: list[Segment],
-    end_time: float | None,
-    trim: Trim,
-    warnings: list[str],
-    started: float,
-    on_progress: ProgressCallback | None,
-    chain: bool = False,
-) -> JobResult:
-    # 2. schedule the unfinished segments, one at a time per worker; retry lost workers' ones.
-    # Carried segments (chain) of one shot go one after another, each with the end state of the
-    # one before; a segment at a cut needs none, so shots run side by side
-    total = sum(s.frames for s in segments)
-    todo = unfinished(segments, parts, chain, warnings)
-    done_frames = total - sum(s.frames for s in todo)
-    payload = _transport(ray, pool, input_path, parts) if todo else None
-    attempts = {s.index: 0 for s in todo}
-    per_worker: dict[int, int] = {}
-    cpu = [0.0]
-    running: dict[Any, tuple[int, Segment]] = {}
-    timings, layouts, repaired = Timings(), {}, 0
+class _Schedule:
+    """The Ray executor of a segment plan: the unfinished segments, one at a time per worker;
+    a lost worker's segment again on a fresh one. Carried segments of one shot go one after
+    another, each with the end state of the one before; a segment at a cut needs none, so
+    shots run side by side."""
 
-    def submit(slot: int, seg: Segment) -> None:
-        attempts[seg.index] += 1
-        paths = None if payload is not None else [str(p.segment_path(seg)) for p in parts]
-        state = state_before(parts, segments, seg, chain)
-        keep = chain and needs_state(segments, seg.index)
-        ref = pool.actors[slot].render.remote(
-            str(input_path), seg, paths, payload, chain, state, keep
+    def __init__(
+        self,
+        ray: Any,
+        pool: _Pool,
+        job: JobContext,
+        parts: list[Parts],
+        plan: SegmentPlan,
+        gathered: Gathered,
+        started: float,
+    ) -> None:
+        self.ray, self.pool, self.job, self.parts, self.plan = ray, pool, job, parts, plan
+        self.gathered, self.started = gathered, started
+        self.todo = unfinished(plan.segments, parts, plan.carried, gathered.warnings)
+        self.done_frames = plan.frames - sum(s.frames for s in self.todo)
+        self.payload = _transport(ray, pool, job.path, parts) if self.todo else None
+        self.attempts = {s.index: 0 for s in self.todo}
+        self.per_worker: dict[int, int] = {}
+        self.cpu = 0.0
+        self.running: dict[Any, tuple[int, Segment]] = {}
+        self.queue = list(self.todo)
+        self.finished = {s.index for s in plan.segments} - {s.index for s in self.todo}
+
+    def run(self) -> None:
+        self.fill()
+        self.report()
+        while self.running:
+            ready, _ = self.ray.wait(list(self.running), num_returns=1)
+            slot, seg = self.running.pop(ready[0])
+            try:
+                reply = self.ray.get(ready[0])
+            except self.ray.exceptions.RayActorError:
+                if self.attempts[seg.index] >= MAX_ATTEMPTS:
+                    raise
+                self.pool.replace(slot)  # a fresh worker on the same slot takes it again
+                self.submit(slot, seg)
+                continue
+            except self.ray.exceptions.RayTaskError as exc:
+                cause = getattr(exc, "cause", None)  # the worker's own error (a VidxError ...)
+                if isinstance(cause, BaseException):
+                    raise cause from None
+                raise
+            self.record(seg, reply)
+            self.fill()
+            self.report()
+
+    def submit(self, slot: int, seg: Segment) -> None:
+        self.attempts[seg.index] += 1
+        parts, chain = self.parts, self.plan.carried
+        paths = None if self.payload is not None else [str(p.segment_path(seg)) for p in parts]
+        state = state_before(parts, self.plan.segments, seg, chain)
+        keep = chain and needs_state(self.plan.segments, seg.index)
+        ref = self.pool.actors[slot].render.remote(
+            str(self.job.path), seg, paths, self.payload, chain, state, keep
         )
-        running[ref] = (slot, seg)
+        self.running[ref] = (slot, seg)
 
-    def can_start(seg: Segment) -> bool:
+    def can_start(self, seg: Segment) -> bool:
         """A carried segment starts when the one before it is done (or at a cut)."""
-        return not goes_on(seg, chain) or seg.index - 1 in finished
+        return not goes_on(seg, self.plan.carried) or seg.index - 1 in self.finished
 
-    def fill() -> None:
+    def fill(self) -> None:
         """Give every idle worker the next segment that can start."""
-        busy = {slot for slot, _ in running.values()}
-        for slot in [s for s in range(len(pool.actors)) if s not in busy]:
-            seg = next((s for s in queue if can_start(s)), None)
+        busy = {slot for slot, _ in self.running.values()}
+        for slot in [s for s in range(len(self.pool.actors)) if s not in busy]:
+            seg = next((s for s in self.queue if self.can_start(s)), None)
             if seg is None:
                 return
-            queue.remove(seg)
-            submit(slot, seg)
+            self.queue.remove(seg)
+            self.submit(slot, seg)
 
-    def report() -> None:
-        if on_progress is not None:
-            elapsed = time.perf_counter() - started
-            segs = {pid: per_worker.get(pid, 0) for pid in pool.pids}
-            on_progress(WorkerProgress(done_frames, total, elapsed, segments=segs, cpu_s=cpu[0]))
-
-    queue = list(todo)
-    finished = {s.index for s in segments} - {s.index for s in todo}
-    fill()
-    report()
-    while running:
-        ready, _ = ray.wait(list(running), num_returns=1)
-        slot, seg = running.pop(ready[0])
-        try:
-            reply = ray.get(ready[0])
-        except ray.exceptions.RayActorError:
-            if attempts[seg.index] >= MAX_ATTEMPTS:
-                raise
-            pool.replace(slot)  # a fresh worker on the same slot takes the segment again
-            submit(slot, seg)
-            continue
-        except ray.exceptions.RayTaskError as exc:
-            cause = getattr(exc, "cause", None)  # the worker's own error (a VidxError ...)
-            if isinstance(cause, BaseException):
-                raise cause from None
-            raise
-        # 3. record the finished segment in every manifest (its end state first, if carried)
-        if payload is not None:
-            for p, data in zip(parts, reply["files"], strict=True):
+    def record(self, seg: Segment, reply: dict) -> None:
+        """Keep a finished segment's files and end state; mark it done in every manifest."""
+        if self.payload is not None:
+            for p, data in zip(self.parts, reply["files"], strict=True):
                 write_atomic(p.segment_path(seg), data)
         if reply.get("state") is not None:
-            parts[0].save_state(seg, reply["state"])
-        if reply["frames"] != seg.frames:
-            warnings.append(
-                f"segment {seg.index} decoded {reply['frames']} frames where the scan planned "
-                f"{seg.frames}"
+            self.parts[0].save_state(seg, reply["state"])
+        timings = Timings(**reply["timings"])
+        result = JobResult(
+            [], reply["frames"], timings, reply["warnings"], reply["layouts"], reply["repaired"]
+        )
+        self.gathered.add(seg, result, self.parts)
+        self.done_frames += seg.frames
+        self.per_worker[reply["pid"]] = self.per_worker.get(reply["pid"], 0) + 1
+        self.cpu += reply["cpu_s"]
+        self.finished.add(seg.index)
+
+    def report(self) -> None:
+        if self.job.on_progress is not None:
+            elapsed = time.perf_counter() - self.started
+            segs = {pid: self.per_worker.get(pid, 0) for pid in self.pool.pids}
+            progress = WorkerProgress(
+                self.done_frames, self.plan.frames, elapsed, segments=segs, cpu_s=self.cpu
             )
-        layouts.update(reply["layouts"])
-        repaired += reply["repaired"]
-        said = repaired_warning(reply["repaired"])
-        warnings += [w for w in reply["warnings"] if w not in warnings and w != said]
-        for name, value in reply["timings"].items():
-            setattr(timings, name, getattr(timings, name) + value)
-        for p in parts:
-            p.data["done"] = sorted(p.done | {seg.index})
-            p.data.setdefault("layouts", {}).update(
-                {k: asdict(v) for k, v in reply["layouts"].items()}
-            )
-            p.save()
-        done_frames += seg.frames
-        per_worker[reply["pid"]] = per_worker.get(reply["pid"], 0) + 1
-        cpu[0] += reply["cpu_s"]
-        finished.add(seg.index)
-        fill()
-        report()
-    # 4. remux every output from its segments plus the input's audio and subtitles
-    return finish_segments(
-        input_path,
-        info,
-        outputs,
-        parts,
-        segments,
-        end_time,
-        trim,
-        warnings,
-        started,
-        timings,
-        layouts,
-        repaired,
-    )  # fmt: skip  (no phase message: this path's progress reports segments per worker)
+            self.job.on_progress(progress)

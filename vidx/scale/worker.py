@@ -27,7 +27,7 @@ from typing import Any
 
 from vidx.io.reader import Trim
 from vidx.options import AnalysisOptions
-from vidx.pipeline import Output
+from vidx.pipeline import JobContext, Output
 from vidx.segments import (
     AV1_SEGMENT_SUFFIX,
     SEGMENT_SUFFIX,
@@ -136,14 +136,14 @@ class SegmentWorker:
                 for o in self.outputs
             ]
             targets = [folder / f"out{i}{sfx}" for i, sfx in enumerate(suffixes)]
+        job = JobContext(
+            source, analysis=self.analysis, raft_state=self.raft_state, deinterlace=self.deinterlace
+        )
         result, end = render_segment(
-            source,
+            job,
             seg,
             self.outputs,
             targets,
-            self.analysis,
-            self.raft_state,
-            self.deinterlace,
             chain=chain,
             state=state,
             keep_state=keep_state,

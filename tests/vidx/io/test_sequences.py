@@ -18,7 +18,7 @@ from vidx.io.reader import Reader
 from vidx.io.sequence import Sequence, SequenceReader, find_sequence, hashed
 from vidx.jobs import Target, plan
 from vidx.options import JobOptions
-from vidx.pipeline import Output
+from vidx.pipeline import JobContext, Output
 from vidx.sequence_job import manifest_path, run_sequence
 from vidx.sizes import parse_size
 from vidx.upscale.classic import ClassicUpscaler
@@ -246,14 +246,16 @@ def test_resume_redoes_no_finished_frame(tmp_path: Path) -> None:
     crashing = Counting(fail_at=4)
     out = Output(pattern, crashing, parse_size("x2"), options=job.shared)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        run_sequence(job.source, out, job.info)
+        run_sequence(JobContext(job.source), out, job.info)
     kept = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert kept == ["######.png.resume.json", "000001.png", "000002.png", "000003.png"]
     stamps = {n: (tmp_path / "out" / n).stat().st_mtime_ns for n in kept[1:]}
     (tmp_path / "out" / ".000004.png.part").write_bytes(b"half a frame")  # a torn write
     again = Counting()
     result = run_sequence(
-        job.source, Output(pattern, again, parse_size("x2"), options=job.shared), job.info
+        JobContext(job.source),
+        Output(pattern, again, parse_size("x2"), options=job.shared),
+        job.info,
     )
     assert again.calls == N - 3 and result.frames == N
     assert {n: (tmp_path / "out" / n).stat().st_mtime_ns for n in stamps} == stamps
@@ -268,7 +270,7 @@ def test_resume_refuses_other_options(tmp_path: Path) -> None:
     pattern = tmp_path / "%06d.png"
     out = Output(pattern, Counting(fail_at=2), parse_size("x2"))
     with pytest.raises(RuntimeError):
-        run_sequence(seq, out, plan(seq.pattern, [Target(pattern, JobOptions())]).info)
+        run_sequence(JobContext(seq), out, plan(seq.pattern, [Target(pattern, JobOptions())]).info)
     result = run_cli("upscale", seq.pattern, "-o", pattern, "--size", "x3")
     assert result.exit_code == 2
     assert "options differ" in result.output

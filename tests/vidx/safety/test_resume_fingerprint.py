@@ -17,6 +17,7 @@ from vidx.api import render
 from vidx.errors import OutputError
 from vidx.jobs import Target, build_outputs, trim_of
 from vidx.options import JobOptions
+from vidx.pipeline import JobContext
 from vidx.segments import parts_dir, run_segmented
 
 ARGS = ("--upscaler", "lanczos", "--size", "x2", "--segment-frames", "8")
@@ -30,7 +31,7 @@ def crashed_run(src: Path, out: Path) -> None:
     failing.inner = output.upscaler  # type: ignore[assignment]
     output = dataclasses.replace(output, upscaler=failing)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        run_segmented(src, [output], segment_frames=8, trim=trim_of(options))
+        run_segmented(JobContext(src, trim=trim_of(options)), [output], options.run)
 
 
 def edit_middle_byte(path: Path) -> bytes:
