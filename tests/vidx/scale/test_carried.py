@@ -14,6 +14,7 @@ import pytest
 import vidx
 from tests.conftest import make_clip
 from tests.vidx.scale.test_ray_jobs import decoded, same_frames, seam_figures
+from vidx.api import job_plan
 from vidx.io.remux import scan_frames
 from vidx.scale.ray_runner import WorkerProgress
 from vidx.segments import parts_dir, plan_segments
@@ -191,6 +192,11 @@ def test_shots_render_side_by_side_on_ray(ray_cluster, model, tmp_path) -> None:
     assert same_frames(two, one) == []
     # segments 0-11, 12-17 | 18-23 (the cut), 24-35: each worker took a shot
     assert sorted(seen[-1].segments.values()) == [2, 2]
-    here = tmp_path / "here.mp4"  # one process, one chain through the cut
+    here = tmp_path / "here.mp4"  # one process, the same plan: a chain per shot
+    planned = job_plan(clip, here, **diffusion(model)).segments  # type: ignore[arg-type]
+    assert planned is not None and planned.carried and planned.cuts == (18,)
+    assert [(s.first, s.at_cut) for s in planned.segments] == [
+        (0, False), (12, False), (18, True), (24, False)
+    ]  # fmt: skip
     vidx.render(clip, here, **diffusion(model))  # type: ignore[arg-type]
     assert psnr(here, one) >= 50
