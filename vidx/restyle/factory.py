@@ -10,8 +10,7 @@ from pathlib import Path
 
 from vidx.options import DeviceOptions, RestyleOptions, parse_lora
 from vidx.prompt_schedule import transition_frames
-from vidx.restyle.base import Restyler
-from vidx.upscale.base import Upscaler
+from vidx.restyle.base import Resizer, Restyler
 
 # flat option name -> the DiffusionOptions field it sets, where they differ (the reuse-mask
 # knobs are ``--reuse-*`` so that ``--mask``/``--mask-feather`` can be the restyle region's)
@@ -116,11 +115,11 @@ def control_options(spec: RestyleOptions) -> dict:
 
 
 def with_refine(
-    upscaler: Upscaler,
+    upscaler: Resizer,
     spec: RestyleOptions,
     restyler: Restyler | None,
     device: DeviceOptions = DeviceOptions(),
-) -> Upscaler:
+) -> Resizer:
     """Wrap ``upscaler`` with the diffusion detail refine when ``spec.refine_strength`` > 0,
     sharing the restyler's loaded pipeline."""
     if not spec.refine_strength:

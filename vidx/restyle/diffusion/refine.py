@@ -19,6 +19,7 @@ import torch
 
 from vidx.errors import OptionError
 from vidx.frame import FrameContext
+from vidx.restyle.base import Resizer
 from vidx.restyle.diffusion.denoise import (
     Conditioning,
     decode_latent,
@@ -30,7 +31,6 @@ from vidx.restyle.diffusion.engine import REFINE_SEEDS, ReuseEngine
 from vidx.restyle.diffusion.img2img import check_frame
 from vidx.restyle.diffusion.loading import load_pipeline, set_scheduler
 from vidx.restyle.diffusion.options import DiffusionOptions
-from vidx.upscale.base import Upscaler
 
 TILING_PIXELS = 1024 * 1024
 
@@ -196,9 +196,10 @@ class DiffusionRefiner:
 
 
 class RefineUpscaler:
-    """An ``Upscaler`` that runs ``base`` and then the diffusion ``refiner`` on its result."""
+    """An upscaler (``vidx.upscale.base.Upscaler``, structurally) that runs ``base`` and then
+    the diffusion ``refiner`` on its result."""
 
-    def __init__(self, base: Upscaler, refiner: DiffusionRefiner) -> None:
+    def __init__(self, base: Resizer, refiner: DiffusionRefiner) -> None:
         self.base, self.refiner = base, refiner
         self.name = f"{base.name}+refine"
 
