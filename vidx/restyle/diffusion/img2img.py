@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 import temporal
-from vidx.errors import InputError
+from vidx.errors import InputError, OptionError
 from vidx.frame import FrameContext
-from vidx.options import attention_blocks
-from vidx.prompt_schedule import prompt_at
+from vidx.options import DeviceOptions, RestyleOptions, attention_blocks, parse_lora
+from vidx.prompt_schedule import parse_schedule, prompt_at, resolve, transition_frames
 from vidx.restyle.diffusion.adapters import (
     apply_loras,
     file_sha256,
@@ -46,15 +46,43 @@ from vidx.restyle.diffusion.denoise import (
 )
 from vidx.restyle.diffusion.engine import RESTYLE_SEEDS, ReuseEngine, latent_flow_mask
 from vidx.restyle.diffusion.loading import load_pipeline, set_scheduler
-from vidx.restyle.diffusion.options import DiffusionOptions, work_size_for
 from vidx.restyle.diffusion.pixel import PixelMemory, PixelTarget, follow_color
 from vidx.restyle.diffusion.prompts import blend
 from vidx.restyle.diffusion.propagate import Propagator, Step
 from vidx.restyle.diffusion.similarity import SimilarityFilter, still_cells
 
-__all__ = ["DiffusionRestyler", "check_frame", "latent_flow_mask", "resize_rgb"]
+__all__ = ["DiffusionRestyler", "check_frame", "latent_flow_mask", "resize_rgb", "work_size_for"]
 
 TILING_PIXELS = 1536 * 1536  # VAE tiling above this many working pixels
+COLOR_ANCHOR_WEIGHT = 1.0  # how much of the colour statistics a frame takes from the past
+
+
+def work_size_for(height: int, width: int, work_size: int, multiple: int = 8) -> tuple[int, int]:
+    """Working resolution ``(h, w)``: short side ``work_size``, aspect kept, both multiples of
+    ``multiple`` (at least ``multiple``)."""
+    short = min(height, width)
+    scale = work_size / short
+
+    def snap(n: float) -> int:
+        return max(multiple, int(round(n / multiple)) * multiple)
+
+    return snap(height * scale), snap(width * scale)
+
+
+def diffusion_options(restyle: RestyleOptions) -> RestyleOptions:
+    """``restyle`` as the diffusion backend runs it (``RestyleOptions.resolved``); an
+    OptionError when it does not ask for diffusion."""
+    if restyle.backend != "diffusion":
+        raise OptionError("is required for the diffusion restyle", param="prompt")
+    return restyle.resolved()
+
+
+def prompt_keys(o: RestyleOptions) -> list[tuple[int, str]]:
+    """The prompt schedule as ``[(frame, prompt)]`` from frame 0 (just the prompt when there is
+    none); keys must be in frames here (the job's plan converts seconds)."""
+    if o.prompt_schedule is None:
+        return [(0, o.prompt or "")]
+    return resolve(parse_schedule(o.prompt_schedule), None, o.prompt or None)
 
 
 def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -100,38 +128,44 @@ class DiffusionRestyler:
     """Stable Diffusion img2img over a clip, frame by frame, with temporal reuse.
 
     ``restyler(image, ctx)`` takes an ``(H, W, 3)`` uint8 frame and returns the restyled frame at
-    the working resolution (short side ``options.work_size``, multiples of 8). ``pipe`` may be a
-    loaded img2img pipeline to share (tests, benchmarks, the refiner); else it is loaded from
-    ``options.model``.
+    the working resolution (short side ``work_size``, multiples of 8). It takes the restyle's
+    option groups as they are declared (``vidx.options.RestyleOptions`` with its
+    ``diffusion_temporal`` and ``diffusion_control`` groups, and ``DeviceOptions``) and runs
+    them as ``RestyleOptions.resolved`` says. ``pipe`` may be a loaded img2img pipeline to
+    share (tests, benchmarks, the refiner); else it is loaded from ``model``.
     """
 
     name = "diffusion"
 
-    def __init__(self, options: DiffusionOptions, pipe=None) -> None:
-        self.options = options.check()
+    def __init__(
+        self, restyle: RestyleOptions, device: DeviceOptions = DeviceOptions(), pipe=None
+    ) -> None:
+        self.options = o = diffusion_options(restyle)
+        t = self.temporal = o.diffusion_temporal
         if pipe is None:
+            vae = o.vae or ""
             pipe = load_pipeline(
-                options.model, options.device, options.dtype, options.allow_pickle, options.vae
+                o.model or "", device.device, device.dtype, device.allow_pickle, vae
             )
         self.pipe = pipe
-        set_scheduler(pipe, options.scheduler)
-        if options.ip_adapter:  # before cross-frame attention: it rebuilds every processor
-            load_ip_adapter(pipe, options.ip_adapter)
-        self.loras = load_loras(pipe, options.lora)
-        self._keys = options.schedule()
-        self._style = read_picture(options.style_image) if options.ip_adapter else None
+        set_scheduler(pipe, o.scheduler)
+        if o.ip_adapter:  # before cross-frame attention: it rebuilds every processor
+            load_ip_adapter(pipe, o.ip_adapter)
+        self.loras = load_loras(pipe, tuple(parse_lora(text) for text in o.lora))
+        self._keys = prompt_keys(o)
+        self._transition = transition_frames(o.prompt_transition, None)
+        self._style = read_picture(o.style_image) if o.ip_adapter else None
         self.attn: CrossFrameState | None = None
-        if options.cross_frame_attn:
-            self.attn = install_cross_frame(pipe.unet, attention_blocks(options.cross_frame_blocks))
-        self.control = make_guide(self.options, pipe)
-        if options.compile:
+        if t.cross_frame_attn:
+            self.attn = install_cross_frame(pipe.unet, attention_blocks(t.cross_frame_blocks))
+        self.control = make_guide(o.diffusion_control, pipe, device.allow_pickle)
+        if o.compile:
             pipe.unet.compile(dynamic=False)
         self.unet_calls = 0
         self.unet_rows = 0
         self.unet_calls_keyframes = 0
         self._counter = UNetCounter(pipe.unet)
-        o = self.options
-        self._filter = SimilarityFilter(o.similarity_threshold, o.max_skip, o.seed)
+        self._filter = SimilarityFilter(t.similarity_threshold, t.max_skip, o.seed)
         self._last_output: np.ndarray | None = None
         self.propagated = 0.0  # frames' worth of pixels not taken from the frame's own render
         self.still_cells = 0.0  # rendered frames' worth of latent cells kept as they were
@@ -171,7 +205,7 @@ class DiffusionRestyler:
                 o.negative_prompt,
                 o.guidance,
                 size,
-                cfg_with_embedding=o.lcm_cfg,
+                cfg_with_embedding=o.diffusion_temporal.lcm_cfg,
                 mode=o.cfg,
                 negative_source=o.cfg_negative,
             )
@@ -189,7 +223,7 @@ class DiffusionRestyler:
     def _conditioning(self, size: tuple[int, int], index: int = 0) -> Conditioning:
         """Frame ``index``'s conditioning: its scheduled prompt, blended in a transition."""
         o = self.options
-        before, after, w = prompt_at(index, self._keys, o.prompt_transition)
+        before, after, w = prompt_at(index, self._keys, self._transition)
         if w >= 1:
             return self._encoded(size, after)
         a, b = self._encoded(size, before), self._encoded(size, after)
@@ -211,16 +245,16 @@ class DiffusionRestyler:
 
     @torch.no_grad()
     def __call__(self, image: np.ndarray, ctx: FrameContext) -> np.ndarray:
-        o, pipe = self.options, self.pipe
+        o, t, pipe = self.options, self.temporal, self.pipe
         image = check_frame(image)
         if ctx.scene_cut:  # a new shot starts over: nothing before the cut is reused and the
             self.reset()  # generators restart, so a segment may start fresh at a cut
         self._activate()
-        size = work_size_for(image.shape[0], image.shape[1], o.work_size)
+        size = work_size_for(image.shape[0], image.shape[1], o.work_size or 0)
         if size[0] * size[1] > TILING_PIXELS:
             pipe.vae.enable_tiling()
         work = resize_rgb(image, size)
-        step = self._propagator.prepare(work, ctx) if o.propagate else None
+        step = self._propagator.prepare(work, ctx) if t.propagate else None
         if self._last_output is not None and self._filter.skip(work, ctx.scene_cut):
             # near-identical to the last rendered frame, not rendered: with propagation the
             # frame it carries (its layers stay in step with the flow), else the last output
@@ -242,7 +276,7 @@ class DiffusionRestyler:
         z = encode_image(pipe, work)
         prev_latent = self._engine.prev_latent
         plan = self._engine.prepare(
-            pipe, z, ctx, strength=o.strength, reuse_strength=o.reuse_strength
+            pipe, z, ctx, strength=o.strength or 0.0, reuse_strength=t.reuse_strength
         )
         reuse, anchored = plan.reuse, plan.anchored
         cond = self._conditioning(size, ctx.index)
@@ -256,15 +290,15 @@ class DiffusionRestyler:
         warped = None
         if plan.tied:
             cell = int(getattr(pipe, "vae_scale_factor", 8))
-            warped = self._pixels.warped(ctx, o.mask_open, cell)
-        pixel_on = o.pixel_fusion != "off" and o.pixel_fusion_weight > 0
+            warped = self._pixels.warped(ctx, t.reuse_open, cell)
+        pixel_on = t.pixel_fusion != "off" and t.pixel_fusion_weight > 0
         if plan.fusion is not None and pixel_on and warped is not None:
             plan.fusion.refine = PixelTarget(
                 pipe,
                 warped,
                 plan.fusion.target,
-                o.pixel_fusion_weight,
-                o.pixel_fusion == "fidelity",
+                t.pixel_fusion_weight,
+                t.pixel_fusion == "fidelity",
             )
 
         # 3. denoise from the noised start latent (a kept region stays the source's latent)
@@ -300,10 +334,10 @@ class DiffusionRestyler:
                 latents = latents + still * (prev_latent - latents)
                 self.still_cells += float(still.mean())
         out = decode_latent(pipe, latents)
-        if o.color_anchor and o.color_anchor_weight > 0:
-            if o.color_match == "follow" and warped is not None:
-                out = follow_color(out, warped, work, o.color_anchor_weight)
-            elif o.color_match == "keyframe" and reuse and self._key_output is not None:
+        if t.color_anchor and COLOR_ANCHOR_WEIGHT > 0:
+            if t.color_match == "follow" and warped is not None:
+                out = follow_color(out, warped, work, COLOR_ANCHOR_WEIGHT)
+            elif t.color_match == "keyframe" and reuse and self._key_output is not None:
                 out = self._anchor(out, self._key_output)
         if step is not None:  # what the anchors still see is shown as they rendered it
             out = self._propagator.show(step, out, keyframe=not reuse)
@@ -322,12 +356,12 @@ class DiffusionRestyler:
     def _covered(self, step: Step, ctx: FrameContext) -> bool:
         """Whether a frame between keyframes is held enough by propagation to skip rendering
         (at most ``max_skip`` in a row; never a keyframe, a cut, or without a flow)."""
-        o = self.options
-        if o.skip_covered <= 0 or ctx.keyframe or ctx.scene_cut or ctx.flow is None:
+        t = self.temporal
+        if t.skip_covered <= 0 or ctx.keyframe or ctx.scene_cut or ctx.flow is None:
             return False
-        if self._engine.prev_latent is None or self._covered_run >= o.max_skip:
+        if self._engine.prev_latent is None or self._covered_run >= t.max_skip:
             return False
-        return step.covered >= o.skip_covered
+        return step.covered >= t.skip_covered
 
     def _fill(self, step: Step, work: np.ndarray, ctx: FrameContext) -> np.ndarray:
         """A frame shown from propagation alone (it holds the frame, or the similarity filter
@@ -335,7 +369,7 @@ class DiffusionRestyler:
         out = self._propagator.fill(step)
         self._engine.follow(ctx)
         cell = int(getattr(self.pipe, "vae_scale_factor", 8))
-        self._pixels.follow(ctx, self.options.mask_open, cell)
+        self._pixels.follow(ctx, self.temporal.reuse_open, cell)
         self._pixels.keep(out, work, keyframe=False)
         self._last_output = out
         self.propagated += 1.0
@@ -346,7 +380,7 @@ class DiffusionRestyler:
         if key.shape != out.shape:
             key = resize_rgb(key, out.shape[:2])
         matched = temporal.match_color(out, key)
-        w = self.options.color_anchor_weight
+        w = COLOR_ANCHOR_WEIGHT
         if w >= 1.0:
             return matched
         return temporal.fuse(out, matched, np.ones(out.shape[:2], dtype=bool), w)
@@ -354,30 +388,30 @@ class DiffusionRestyler:
     def describe(self) -> dict:
         """Settings and counters: ``unet_calls`` counts UNet forward calls (a guidance batch is
         one call), split into keyframes and the other frames."""
-        o = self.options
+        o, t = self.options, self.temporal
         other = self.frames - self.keyframes
         return {
             "name": self.name,
             "model": o.model,
             "work_size": o.work_size,
             "strength": o.strength,
-            "reuse_strength": o.reuse_strength,
+            "reuse_strength": t.reuse_strength,
             "steps": o.steps,
             "scheduler": o.scheduler,
             "temporal": {
-                "latent_blend": o.latent_blend,
-                "warp_noise": o.warp_noise,
-                "noise_warp": o.noise_warp,
-                "pull": o.pull,
-                "fusion": o.fusion,
-                "anchor_keyframes": o.anchor_keyframes,
-                "cross_frame_attn": o.cross_frame_attn,
-                "cross_frame_blocks": o.cross_frame_blocks,
-                "color_anchor": o.color_anchor,
-                "color_match": o.color_match,
-                "pixel_fusion": o.pixel_fusion,
-                "propagate": o.propagate,
-                "skip_covered": o.skip_covered,
+                "latent_blend": t.latent_blend,
+                "warp_noise": t.warp_noise,
+                "noise_warp": t.noise_warp,
+                "pull": t.pull,
+                "fusion": t.fusion,
+                "anchor_keyframes": t.anchor_keyframes,
+                "cross_frame_attn": t.cross_frame_attn,
+                "cross_frame_blocks": t.cross_frame_blocks,
+                "color_anchor": t.color_anchor,
+                "color_match": t.color_match,
+                "pixel_fusion": t.pixel_fusion,
+                "propagate": t.propagate,
+                "skip_covered": t.skip_covered,
             },
             "cfg": o.cfg if o.cfg != "residual" else f"residual-{o.cfg_negative}",
             "frames": self.frames,

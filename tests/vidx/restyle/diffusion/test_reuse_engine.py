@@ -10,15 +10,17 @@ from pathlib import Path
 import numpy as np
 
 import temporal
-from vidx.restyle.diffusion import DiffusionOptions, DiffusionRefiner, DiffusionRestyler
+from tests.vidx.restyle.diffusion.conftest import restyle_options
+from vidx.options import RestyleOptions
+from vidx.restyle.diffusion import DiffusionRefiner, DiffusionRestyler
 from vidx.restyle.diffusion.engine import REFINE_SEEDS, RESTYLE_SEEDS, ReuseEngine
 
 PACKAGE = Path(__file__).resolve().parents[4] / "vidx" / "restyle" / "diffusion"
 
 
-def opts(model, **kw) -> DiffusionOptions:
+def opts(model, **kw) -> RestyleOptions:
     base = dict(model=str(model), prompt="detailed", steps=8, guidance=1.0, work_size=64, seed=1)
-    return DiffusionOptions(**{**base, **kw})
+    return restyle_options(**{**base, **kw})
 
 
 def refine_clip(pipe, options, frames, ctxs):
