@@ -223,14 +223,14 @@ def bench_img2img(setup: Setup, args, device: torch.device, model: Path) -> list
             if not args.toy:
                 restyler(frames[0], FrameContext(0, frames[0], keyframe=True))  # warm-up
                 restyler.reset()
-                restyler.unet_calls = restyler.frames = 0
+                restyler.stats = type(restyler.stats)()
 
             def work(r: DiffusionRestyler = restyler) -> None:
                 for i, f in enumerate(frames):
                     r(f, FrameContext(i, f, keyframe=True))
 
             figures = timed(device, setup.frames, work)
-            calls = restyler.unet_calls / max(1, setup.frames)
+            calls = restyler.stats.unet_calls / max(1, setup.frames)
             rows.append(
                 {
                     "stage": f"img2img {steps} step{'s' if steps > 1 else ''} cfg {cfg}",

@@ -60,6 +60,7 @@ CARRIED = frozenset(
         "vidx.restyle.diffusion.attention:CrossFrameState",
         "vidx.restyle.diffusion.denoise:Conditioning",
         "vidx.restyle.diffusion.engine:Seeds",
+        "vidx.restyle.diffusion.img2img:RestyleStats",
         "vidx.restyle.diffusion.propagate:Anchor",
     }
 )

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -32,15 +32,13 @@ from vidx.frame import FrameContext
 from vidx.options import RestyleOptions
 from vidx.restyle.diffusion.denoise import (
     Conditioning,
-    Keep,
     Pull,
-    ResidualNegative,
+    Steering,
     denoise,
     predict_noise,
     renoise,
 )
 from vidx.restyle.diffusion.denoise import schedule as make_schedule
-from vidx.restyle.diffusion.fusion import AnchorTrack, X0Fusion, feather_mask, latent_mask
 from vidx.restyle.diffusion.reuse import (
     SEED_FRESH_NOISE,
     SEED_REFINE_FRESH_NOISE,
@@ -48,6 +46,8 @@ from vidx.restyle.diffusion.reuse import (
     SEED_SCHEDULER,
     NoiseCarrier,
 )
+from vidx.restyle.diffusion.reuse_mask import feather_mask, latent_mask
+from vidx.restyle.diffusion.x0_fusion import AnchorTrack, X0Fusion
 
 MASK_THRESHOLD = 0.75  # ``fusion="latent"``: a cell is reliable when 75% of its pixels are
 LATENT_BLEND_WEIGHT = 0.9  # a reused frame's start latent: this much of the warped reference
@@ -76,7 +76,7 @@ class FramePlan:
     reuse: bool
     anchored: bool
     pull: Pull | None = None
-    fusion: X0Fusion | None = None
+    x0_fusion: X0Fusion | None = None
     reference: torch.Tensor | None = None
 
     @property
@@ -197,7 +197,7 @@ class ReuseEngine:
         plan = FramePlan(z_start, noise, steps, reuse, anchored, reference=ref)
         if t.fusion == "x0" and t.fusion_weight > 0 and t.fusion_steps > 0:
             n_fuse = math.ceil(t.fusion_steps * len(steps))
-            plan.fusion = X0Fusion(ref, soft * t.fusion_weight, n_fuse)
+            plan.x0_fusion = X0Fusion(ref, soft * t.fusion_weight, n_fuse)
         elif t.fusion != "x0" and t.pull and PULL_WEIGHT > 0 and t.pull_steps > 0:
             n_pull = math.ceil(t.pull_steps * len(steps))
             plan.pull = Pull(ref, noise, soft * PULL_WEIGHT, n_pull)
@@ -209,30 +209,17 @@ class ReuseEngine:
         plan: FramePlan,
         cond: Conditioning,
         predict: Callable = predict_noise,
-        on_step: Callable[[int, torch.Tensor], None] | None = None,
-        keep: Keep | None = None,
-        negative: ResidualNegative | None = None,
+        steering: Steering | None = None,
     ) -> torch.Tensor:
-        """Noise ``plan.z_start`` to its first timestep and denoise it (module doc, step 3);
-        ``keep`` holds a kept region at the source's latent, noised to each step; ``negative``
-        is residual guidance's negative (``denoise.ResidualNegative``)."""
+        """Noise ``plan.z_start`` to its first timestep and denoise it (module doc, step 3),
+        steered by the plan's pull or x̂0 fusion and the caller's ``steering`` (a kept region,
+        residual guidance's negative, a per-step hook: ``denoise.Steering``)."""
+        s = replace(steering or Steering(), pull=plan.pull, x0_fusion=plan.x0_fusion)
         latents = renoise(pipe, plan.z_start, plan.noise, plan.timesteps[:1])
-        if keep is not None:
-            latents = keep.blend(pipe, latents, plan.timesteps[0])
+        if s.keep is not None:
+            latents = s.keep.blend(pipe, latents, plan.timesteps[0])
         gen = torch.Generator(device="cpu").manual_seed(self.options.seed + self.seeds.scheduler)
-        return denoise(
-            pipe,
-            latents,
-            plan.timesteps,
-            cond,
-            pull=plan.pull,
-            fusion=plan.fusion,
-            predict=predict,
-            generator=gen,
-            on_step=on_step,
-            keep=keep,
-            negative=negative,
-        )
+        return denoise(pipe, latents, plan.timesteps, cond, s, predict=predict, generator=gen)
 
     def follow(self, ctx: FrameContext) -> None:
         """A frame shown without rendering it: the previous latent, the anchor's composed flow

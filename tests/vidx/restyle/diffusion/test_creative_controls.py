@@ -123,8 +123,8 @@ def test_prompt_schedule_keeps_frames_before_the_change(tiny_pipe, tiny_model_di
         r, scheduled = run(tiny_pipe, opts, frames, ctxs)
         assert all(np.array_equal(a, b) for a, b in zip(single[:5], scheduled[:5], strict=True))
         assert all(not np.array_equal(a, b) for a, b in zip(single[5:], scheduled[5:], strict=True))
-        assert len(r._cond) == 2  # each distinct prompt encoded once, for the one work size
-    first, second = r._cond.values()
+        assert len(r.prompts.encoded) == 2  # each distinct prompt encoded once, for the work size
+    first, second = r.prompts.encoded.values()
     mid = blend(first, second, 0.5)
     assert torch.allclose(mid.embeds, (first.embeds + second.embeds) / 2, atol=1e-6)
     assert blend(first, second, 0.0) is first and blend(first, second, 1.0) is second

@@ -12,13 +12,12 @@ from diffusers import DDIMScheduler
 from tests.vidx.restyle.diffusion.conftest import restyle_options
 from vidx.frame import FrameContext
 from vidx.restyle.diffusion import DiffusionRestyler
-from vidx.restyle.diffusion.fusion import (
+from vidx.restyle.diffusion.reuse_mask import latent_mask, remove_specks
+from vidx.restyle.diffusion.x0_fusion import (
     AnchorTrack,
     X0Fusion,
     blend_compensated,
     fuse_prediction,
-    latent_mask,
-    remove_specks,
 )
 
 

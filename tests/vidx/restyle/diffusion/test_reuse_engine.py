@@ -50,8 +50,8 @@ def test_refine_fuses_x0_toward_the_previous_refined_frame(tiny_pipe, tiny_model
     plan = r._engine.prepare(
         r.pipe, r._engine.prev_latent, ctxs[3], strength=0.5, reuse_strength=0.25
     )
-    assert plan.reuse and plan.fusion is not None and plan.pull is None
-    assert plan.fusion.steps == 1  # half of the 2 steps a reused frame runs
+    assert plan.reuse and plan.x0_fusion is not None and plan.pull is None
+    assert plan.x0_fusion.steps == 1  # half of the 2 steps a reused frame runs
     _, unfused = refine_clip(tiny_pipe, opts(tiny_model_dir, fusion_weight=0.0), frames, ctxs)
     assert np.array_equal(fused[0], unfused[0])  # the first frame has nothing to fuse with
     assert not np.array_equal(fused[2], unfused[2])
