@@ -121,14 +121,13 @@ class WorkFrame:
 
 @dataclass
 class Render:
-    """A rendered frame: the engine's ``plan``, the final ``latents``, the previous output
-    warped into the frame (``warped``, frames tied to the past) and the decoded ``image``."""
+    """A rendered frame: the engine's ``plan``, the final ``latents``, the decoded ``image``
+    and the UNet calls it took."""
 
     plan: FramePlan
     latents: torch.Tensor
-    warped: Warped | None
-    image: np.ndarray | None = None
-    unet_calls: int = 0
+    image: np.ndarray
+    unet_calls: int
 
 
 class DiffusionRestyler:
@@ -257,13 +256,13 @@ class DiffusionRestyler:
             if not plan.tied:
                 self.attn.clear()
             self.attn.use = plan.tied
-        render = Render(plan, z, self._pixel_reference(plan, ctx))
+        warped = self._pixel_reference(plan, ctx)
         calls_before = self.stats.unet_calls
-        render.latents = self._denoise(plan, cond, z, ctx)
-        render.unet_calls = self.stats.unet_calls - calls_before
-        self._keep_still_cells(frame, render, prev_latent, ctx)
-        render.image = self._colour(decode_latent(pipe, render.latents), frame, render)
-        return render
+        latents = self._denoise(plan, cond, z, ctx)
+        calls = self.stats.unet_calls - calls_before
+        latents = self._keep_still_cells(frame, latents, prev_latent, ctx)
+        image = self._colour(decode_latent(pipe, latents), frame, warped, plan)
+        return Render(plan, latents, image, calls)
 
     def _pixel_reference(self, plan: FramePlan, ctx: FrameContext) -> Warped | None:
         """The previous output warped into a frame tied to the past; with pixel-space x̂0
@@ -312,38 +311,37 @@ class DiffusionRestyler:
             self.attn.step = int(t)
 
     def _keep_still_cells(
-        self, frame: WorkFrame, render: Render, prev: torch.Tensor | None, ctx: FrameContext
-    ) -> None:
+        self, frame: WorkFrame, latents: torch.Tensor, prev: torch.Tensor | None, ctx: FrameContext
+    ) -> torch.Tensor:
         """Latent cells whose pixels did not change since the last rendered frame keep its
         final latent (the similarity filter's ``still_cells``), so a still shot does not
         drift."""
-        latents = render.latents
         if frame.prior is None or prev is None or prev.shape != latents.shape or ctx.scene_cut:
-            return
+            return latents
         cell = int(getattr(self.pipe, "vae_scale_factor", 8))
         still = still_cells(frame.prior, frame.work, cell, latents)
-        render.latents = latents + still * (prev - latents)
         self.stats.still_cells += float(still.mean())
+        return latents + still * (prev - latents)
 
-    def _colour(self, out: np.ndarray, frame: WorkFrame, render: Render) -> np.ndarray:
+    def _colour(
+        self, out: np.ndarray, frame: WorkFrame, warped: Warped | None, plan: FramePlan
+    ) -> np.ndarray:
         """Colour continuity: ``follow`` the previous output warped in, moved as the source
         moved, or the 0.1 AdaIN to the ``keyframe``'s output."""
         t = self.temporal
         if not t.color_anchor or COLOR_ANCHOR_WEIGHT <= 0:
             return out
-        if t.color_match == "follow" and render.warped is not None:
-            return follow_color(out, render.warped, frame.work, COLOR_ANCHOR_WEIGHT)
-        if t.color_match == "keyframe" and render.plan.reuse and self._key_output is not None:
+        if t.color_match == "follow" and warped is not None:
+            return follow_color(out, warped, frame.work, COLOR_ANCHOR_WEIGHT)
+        if t.color_match == "keyframe" and plan.reuse and self._key_output is not None:
             return self._anchor(out, self._key_output)
         return out
 
     def _propagate(self, frame: WorkFrame, render: Render) -> np.ndarray:
         """Step 4. Pixel-space propagation (``propagate.Propagator``) over the render."""
-        out = render.image
-        assert out is not None
         if frame.step is None:
-            return out
-        out = self._propagator.show(frame.step, out, keyframe=not render.plan.reuse)
+            return render.image
+        out = self._propagator.show(frame.step, render.image, keyframe=not render.plan.reuse)
         self.stats.propagated += self._propagator.coverage
         return out
 
