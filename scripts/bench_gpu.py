@@ -54,7 +54,8 @@ from spandrel.architectures.ESRGAN import ESRGAN  # noqa: E402
 from tests.conftest import make_clip  # noqa: E402
 from vidx.device import pick_device  # noqa: E402
 from vidx.frame import FrameContext  # noqa: E402
-from vidx.restyle.diffusion import DiffusionOptions, DiffusionRestyler, load_pipeline  # noqa: E402
+from vidx.options import RestyleOptions  # noqa: E402
+from vidx.restyle.diffusion import DiffusionRestyler, load_pipeline  # noqa: E402
 from vidx.upscale.tiling import pick_tile  # noqa: E402
 from vidx.upscale.user_model import SpandrelUpscaler, prepare_descriptor  # noqa: E402
 
@@ -194,7 +195,7 @@ def bench_upscale(setup: Setup, args: argparse.Namespace, device: torch.device) 
 
 
 def has_cfg_option() -> bool:
-    return "cfg" in {f.name for f in dataclasses.fields(DiffusionOptions)}
+    return "cfg" in RestyleOptions.names()
 
 
 def bench_img2img(setup: Setup, args, device: torch.device, model: Path) -> list[dict]:
@@ -209,29 +210,27 @@ def bench_img2img(setup: Setup, args, device: torch.device, model: Path) -> list
             continue
         extra = {"cfg": cfg} if has_cfg_option() else {}
         for steps in setup.steps:
-            opts = DiffusionOptions(
+            opts = RestyleOptions().with_values(
                 model=str(model),
                 prompt="an oil painting",
                 strength=1.0,
                 steps=steps,
                 work_size=side,
-                device=args.device,
-                dtype=args.dtype,
                 cross_frame_attn=False,  # keyframes only: nothing to attend to
                 **extra,
             )
-            restyler = DiffusionRestyler(opts, pipe)
+            restyler = DiffusionRestyler(opts, pipe=pipe)
             if not args.toy:
                 restyler(frames[0], FrameContext(0, frames[0], keyframe=True))  # warm-up
                 restyler.reset()
-                restyler.unet_calls = restyler.frames = 0
+                restyler.stats = type(restyler.stats)()
 
             def work(r: DiffusionRestyler = restyler) -> None:
                 for i, f in enumerate(frames):
                     r(f, FrameContext(i, f, keyframe=True))
 
             figures = timed(device, setup.frames, work)
-            calls = restyler.unet_calls / max(1, setup.frames)
+            calls = restyler.stats.unet_calls / max(1, setup.frames)
             rows.append(
                 {
                     "stage": f"img2img {steps} step{'s' if steps > 1 else ''} cfg {cfg}",

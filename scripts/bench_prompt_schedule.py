@@ -33,7 +33,8 @@ from bench_restyle import SETUPS, clip_psnr, exact_errors, make_clip, make_conte
 from make_tiny_model import build_tiny_model  # noqa: E402
 
 import temporal  # noqa: E402
-from vidx.restyle.diffusion import DiffusionOptions, DiffusionRestyler, load_pipeline  # noqa: E402
+from vidx.options import RestyleOptions  # noqa: E402
+from vidx.restyle.diffusion import DiffusionRestyler, load_pipeline  # noqa: E402
 
 PROMPT_A = "a snowy street at night, oil painting"
 PROMPT_B = "a summer street at noon, watercolour"
@@ -43,7 +44,7 @@ def sharpness(frames: list[np.ndarray]) -> float:
     return float(np.mean([temporal.gradient_energy(o) for o in frames]))
 
 
-def render(pipe, opts: DiffusionOptions, frames, ctxs) -> tuple[list[np.ndarray], float]:
+def render(pipe, opts: RestyleOptions, frames, ctxs) -> tuple[list[np.ndarray], float]:
     restyler = DiffusionRestyler(opts, pipe=pipe)
     start = time.perf_counter()
     outputs = [restyler(f, c) for f, c in zip(frames, ctxs, strict=True)]
@@ -56,10 +57,10 @@ def bench_size(size: str, args, workdir: Path) -> dict:
     pipe = load_pipeline(str(model), "cpu", "fp32")
     frames, flows = make_clip(args.frames, height, width)
     ctxs, _ = make_contexts(frames, 0)
-    base = dict(
-        model=str(model), steps=args.steps, strength=0.5, work_size=work, device="cpu", seed=0
+    base = RestyleOptions().with_values(
+        model=str(model), steps=args.steps, strength=0.5, work_size=work, seed=0
     )
-    single, single_s = render(pipe, DiffusionOptions(prompt=PROMPT_A, **base), frames, ctxs)
+    single, single_s = render(pipe, base.with_values(prompt=PROMPT_A), frames, ctxs)
     keep = args.change - 3  # frames 0..keep must equal the single-prompt run
     after = slice(args.change, None)
     row = {
@@ -74,11 +75,10 @@ def bench_size(size: str, args, workdir: Path) -> dict:
         "scheduled": [],
     }
     for transition in args.transitions:
-        opts = DiffusionOptions(
-            prompt="",
+        opts = base.with_values(
+            prompt=None,
             prompt_schedule=f"0: {PROMPT_A}; {args.change}: {PROMPT_B}",
             prompt_transition=transition,
-            **base,
         )
         out, wall = render(pipe, opts, frames, ctxs)
         print(f"{size}: transition {transition} rendered in {wall:.0f} s", file=sys.stderr)

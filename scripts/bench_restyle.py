@@ -13,10 +13,10 @@ Reported per model: wall time, UNet calls per frame (a guidance batch is one cal
 error mean / max, detail retention ``DR_t`` of the temporal output over the per-frame one (min and
 mean), a blur-matched baseline (the per-frame output blurred with the Gaussian sigma that gives it
 the temporal output's gradient energy) and the warping-error ratio against it, and PSNR to the
-per-frame output. ``--set`` overrides any ``DiffusionOptions`` field (e.g. ``--set
-warp_noise=false``). ``--controlnet random`` (a seeded random ControlNet for the model, built with
-scripts/make_tiny_controlnet.py) or ``--controlnet FOLDER`` steers both sides with the
-``--control`` image of each frame (the per-frame side through diffusers'
+per-frame output. ``--set`` overrides any restyle option (``vidx.options.RestyleOptions``, flat
+names, e.g. ``--set warp_noise=false``). ``--controlnet random`` (a seeded random ControlNet for
+the model, built with scripts/make_tiny_controlnet.py) or ``--controlnet FOLDER`` steers both
+sides with the ``--control`` image of each frame (the per-frame side through diffusers'
 ``StableDiffusionControlNetImg2ImgPipeline``). The sd15 size (real SD1.5 layout, random weights,
 512 px, fp16) runs only when CUDA is available. The real-weights check: when ``VIDX_TEST_MODEL``
 names a local SD1.5 diffusers folder and CUDA is available, the ``real`` size runs on it (512 px,
@@ -26,7 +26,6 @@ fp16) and its figures are recorded with the others (``--sizes real`` asks for it
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import os
@@ -49,7 +48,8 @@ from make_tiny_model import build_tiny_model  # noqa: E402
 
 import temporal  # noqa: E402
 from vidx.frame import FrameContext  # noqa: E402
-from vidx.restyle.diffusion import DiffusionOptions, DiffusionRestyler, load_pipeline  # noqa: E402
+from vidx.options import DeviceOptions, RestyleOptions  # noqa: E402
+from vidx.restyle.diffusion import DiffusionRestyler, load_pipeline  # noqa: E402
 from vidx.restyle.diffusion.control import ControlImager  # noqa: E402
 from vidx.restyle.diffusion.denoise import UNetCounter  # noqa: E402
 from vidx.restyle.diffusion.loading import set_scheduler  # noqa: E402
@@ -189,17 +189,18 @@ def quality(outputs: list[np.ndarray], reference: list[np.ndarray], flows) -> di
     }
 
 
-def run_naive(model: Path, opts: DiffusionOptions, frames, device, dtype) -> dict:
+def run_naive(model: Path, opts: RestyleOptions, frames, device, dtype) -> dict:
     from PIL import Image
 
     pipe = load_pipeline(str(model), device, dtype)
     set_scheduler(pipe, opts.scheduler)
     counter = UNetCounter(pipe.unet)
     control: dict = {}
-    if opts.controlnet:
+    c = opts.diffusion_control
+    if c.controlnet:
         from diffusers import ControlNetModel, StableDiffusionControlNetImg2ImgPipeline
 
-        net = ControlNetModel.from_pretrained(opts.controlnet, local_files_only=True)
+        net = ControlNetModel.from_pretrained(c.controlnet, local_files_only=True)
         pipe = StableDiffusionControlNetImg2ImgPipeline.from_pipe(
             pipe, controlnet=net.to(pipe.device)
         )
@@ -208,10 +209,10 @@ def run_naive(model: Path, opts: DiffusionOptions, frames, device, dtype) -> dic
     outs, start = [], time.perf_counter()
     for f in frames:
         gen = torch.Generator(device="cpu").manual_seed(opts.seed)
-        if opts.controlnet:  # the same control image as the temporal side (frame = work size)
+        if c.controlnet:  # the same control image as the temporal side (frame = work size)
             control = dict(
-                control_image=Image.fromarray(ControlImager(opts.control)(f)),
-                controlnet_conditioning_scale=opts.control_strength,
+                control_image=Image.fromarray(ControlImager(c.control)(f)),
+                controlnet_conditioning_scale=c.control_strength,
             )
         img = pipe(
             opts.prompt,
@@ -229,8 +230,8 @@ def run_naive(model: Path, opts: DiffusionOptions, frames, device, dtype) -> dic
     return {"wall_s": wall, "unet_calls": counter.calls, "unet_rows": counter.rows, "outputs": outs}
 
 
-def run_temporal(model: Path, opts: DiffusionOptions, frames, ctxs) -> dict:
-    restyler = DiffusionRestyler(opts)
+def run_temporal(opts: RestyleOptions, device: DeviceOptions, frames, ctxs) -> dict:
+    restyler = DiffusionRestyler(opts, device)
     outs, start = [], time.perf_counter()
     for f, c in zip(frames, ctxs, strict=True):
         out = restyler(f, c)
@@ -248,15 +249,16 @@ def run_temporal(model: Path, opts: DiffusionOptions, frames, ctxs) -> dict:
     }
 
 
-def cached_naive(folder: str, size: str, opts: DiffusionOptions, frames, run) -> dict:
+def cached_naive(folder: str, size: str, opts: RestyleOptions, frames, run) -> dict:
     """``run()`` once per setting: with ``folder``, the per-frame outputs (and their wall time
     and UNet calls) are kept there and reused by later runs with the same setting."""
     if not folder:
         return run()
     keys = ("prompt", "negative_prompt", "strength", "steps", "guidance", "scheduler", "seed")
     key = [size, len(frames)] + [getattr(opts, k) for k in keys]
-    if opts.controlnet:
-        key += [opts.controlnet, opts.control, opts.control_strength]
+    c = opts.diffusion_control
+    if c.controlnet:
+        key += [c.controlnet, c.control, c.control_strength]
     if (PHOTOS[0], "slow") != CLIP:  # the recorded clip keeps its cache name
         key += list(CLIP)
     key = json.dumps(key)
@@ -282,14 +284,14 @@ def cached_naive(folder: str, size: str, opts: DiffusionOptions, frames, run) ->
 
 
 def parse_overrides(items: list[str]) -> dict:
-    """``["key=value", ...]`` -> DiffusionOptions overrides (bools, ints, floats, strings)."""
-    fields = {f.name: f for f in dataclasses.fields(DiffusionOptions)}
+    """``["key=value", ...]`` -> restyle option overrides (bools, ints, floats, strings)."""
+    defaults = RestyleOptions(prompt="p", model="m").flat()
     out: dict = {}
     for item in items:
         key, sep, raw = item.partition("=")
-        if not sep or key not in fields:
-            raise SystemExit(f"--set wants KEY=VALUE with a DiffusionOptions field, got {item!r}")
-        default = getattr(DiffusionOptions(), key)
+        if not sep or key not in defaults:
+            raise SystemExit(f"--set wants KEY=VALUE with a restyle option, got {item!r}")
+        default = defaults[key]
         if isinstance(default, bool):
             out[key] = raw.lower() in ("1", "true", "yes", "on")
         elif isinstance(default, int):
@@ -324,18 +326,16 @@ def bench_size(size: str, args, workdir: Path) -> dict:
         guidance=args.guidance,
         scheduler=args.scheduler,
         work_size=work,
-        device=device,
-        dtype=dtype,
         seed=0,
-        controlnet=controlnet,
+        controlnet=controlnet or None,
         control=args.control,
         control_strength=args.control_strength,
     )
-    opts = DiffusionOptions(**{**settings, **parse_overrides(args.set)})
+    opts = RestyleOptions().with_values(**{**settings, **parse_overrides(args.set)})
     naive = cached_naive(
         args.naive_cache, size, opts, frames, lambda: run_naive(model, opts, frames, device, dtype)
     )
-    temp = run_temporal(model, opts, frames, ctxs)
+    temp = run_temporal(opts, DeviceOptions(device=device, dtype=dtype), frames, ctxs)
     n = len(frames)
     t_err, n_err = exact_errors(temp["outputs"], flows), exact_errors(naive["outputs"], flows)
     row = {
@@ -453,7 +453,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--motion", default="slow", choices=list(MOTIONS))
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="DiffusionOptions field"
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="restyle option"
     )
     parser.add_argument(
         "--naive-cache", default="", help="folder to keep and reuse the per-frame outputs"

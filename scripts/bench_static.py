@@ -39,7 +39,8 @@ from bench_restyle import (  # noqa: E402
 )
 from make_tiny_model import build_tiny_model  # noqa: E402
 
-from vidx.restyle.diffusion import DiffusionOptions, DiffusionRestyler  # noqa: E402
+from vidx.options import DeviceOptions, RestyleOptions  # noqa: E402
+from vidx.restyle.diffusion import DiffusionRestyler  # noqa: E402
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -47,8 +48,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / max(mse, 1e-12)))
 
 
-def run_clip(opts: DiffusionOptions, frames, ctxs) -> dict:
-    restyler = DiffusionRestyler(opts)
+def run_clip(opts: RestyleOptions, frames, ctxs) -> dict:
+    restyler = DiffusionRestyler(opts, DeviceOptions(device="cpu", dtype="fp32"))
     start = time.perf_counter()
     outs = [restyler(f, c) for f, c in zip(frames, ctxs, strict=True)]
     wall = time.perf_counter() - start
@@ -91,12 +92,10 @@ def main(argv: list[str] | None = None) -> None:
             strength=args.strength,
             steps=args.steps,
             work_size=work,
-            device="cpu",
-            dtype="fp32",
             similarity_threshold=args.threshold,
             max_skip=args.max_skip,
         )
-        opts = DiffusionOptions(**{**settings, **parse_overrides(args.set)})
+        opts = RestyleOptions().with_values(**{**settings, **parse_overrides(args.set)})
         for name, frames in (("static", static), ("moving", moving)):
             ctxs, analysis_s = make_contexts(frames, args.keyframe_interval)
             row = run_clip(opts, frames, ctxs)

@@ -1,4 +1,5 @@
-"""Optical flow, occlusion, warping, fusion, noise warping, scene cuts and temporal metrics.
+"""Optical flow, occlusion, warping, blending and colour statistics, noise warping, scene cuts
+and temporal metrics.
 
 Plain functions over numpy arrays and torch tensors; nothing here knows about files, CLIs,
 vidx or diffusers.
@@ -12,9 +13,9 @@ says where that warp can be trusted.
 
 from __future__ import annotations
 
+from temporal.blend import follow_color, fuse, match_color
 from temporal.errors import FlowModelError, TemporalError
 from temporal.flow import DIS_PRESETS, METHODS, flow, to_gray
-from temporal.fusion import follow_color, fuse, match_color
 from temporal.metrics import (
     WarpErrorMeter,
     blur_matched_sigma,

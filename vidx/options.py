@@ -356,6 +356,19 @@ MAX_STEPS = 1000  # diffusion steps
 MAX_GUIDANCE = 50.0  # classifier-free guidance scale
 SEED_RANGE = (-(2**63), 2**63 - 1)  # a 64-bit seed, as torch.Generator.manual_seed takes it
 MAX_PROMPT_CHARS = 10_000  # CLIP reads 77 tokens; far longer text is a paste gone wrong
+# each backend's default of the options RestyleOptions leaves None (``RestyleOptions.resolved``)
+STYLE_STRENGTH, DIFFUSION_STRENGTH = 1.0, 0.5
+STYLE_WORK_SIZE, DIFFUSION_WORK_SIZE = 1024, 512  # style: long side cap; diffusion: short side
+# the temporal steps ``temporal=False`` turns off (``RestyleOptions.resolved``)
+TEMPORAL_SWITCHES = (
+    "latent_blend",
+    "warp_noise",
+    "pull",
+    "cross_frame_attn",
+    "color_anchor",
+    "anchor_keyframes",
+    "propagate",
+)
 
 
 def attention_blocks(text: str) -> tuple[str, ...]:
@@ -374,7 +387,11 @@ def attention_blocks(text: str) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class DiffusionTemporalOptions(OptionGroup):
     """The diffusion backend's temporal steps, each with its own switch (docs/DESIGN.md,
-    "Temporal consistency"; ``vidx.restyle.diffusion.DiffusionOptions`` describes each)."""
+    "Temporal consistency"; ``vidx.restyle.diffusion.DiffusionRestyler`` describes each).
+
+    ``reuse_dilate``, ``reuse_feather`` and ``reuse_open`` shape the *reuse* mask (where a
+    frame takes the past along the flow), in latent cells; ``RestyleOptions.mask_feather`` is
+    the user's restyle region, in source pixels."""
 
     group: ClassVar[str] = "diffusion_temporal"
     latent_blend: bool = option(True, "Diffusion: start from the warped previous latent.", T)
@@ -662,6 +679,10 @@ class RestyleOptions(OptionGroup):
             )
         if self.work_size is not None:
             number("work_size", self.work_size, 64, 4096)
+            if diffusion and self.work_size % 8:
+                raise OptionError(
+                    f"must be a multiple of 8, got {self.work_size!r}", param="work_size"
+                )
         choice("cfg", self.cfg, CFG_MODES)
         choice("cfg_negative", self.cfg_negative, CFG_NEGATIVES)
         if self.vae is not None and self.prompt is None:
@@ -693,6 +714,28 @@ class RestyleOptions(OptionGroup):
                 raise OptionError(
                     f"is {len(text)} characters, over the limit of {MAX_PROMPT_CHARS}", param=name
                 )
+
+    def resolved(self) -> RestyleOptions:
+        """These options as the backend runs them, the one place that decides it: ``strength``
+        and ``work_size`` left None take the backend's default (``STYLE_*``,
+        ``DIFFUSION_*``), ``temporal=False`` turns every diffusion temporal step off (x̂0
+        fusion's weight and ``skip_covered`` too; the latter also without ``propagate``), and
+        ``reuse_strength`` is at most ``strength``. Resolving twice changes nothing."""
+        diffusion = self.backend == "diffusion"
+        strength = self.strength
+        if strength is None:
+            strength = DIFFUSION_STRENGTH if diffusion else STYLE_STRENGTH
+        work_size = self.work_size or (DIFFUSION_WORK_SIZE if diffusion else STYLE_WORK_SIZE)
+        t, on = self.diffusion_temporal, self.temporal
+        switches: dict[str, Any] = {name: on and getattr(t, name) for name in TEMPORAL_SWITCHES}
+        temporal = replace(
+            t,
+            **switches,
+            fusion_weight=t.fusion_weight if on else 0.0,
+            skip_covered=t.skip_covered if on and t.propagate else 0.0,
+            reuse_strength=min(t.reuse_strength, strength),
+        )
+        return replace(self, strength=strength, work_size=work_size, diffusion_temporal=temporal)
 
     @property
     def masked(self) -> bool:

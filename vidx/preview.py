@@ -24,7 +24,7 @@ from vidx.io.still import write_image
 from vidx.options import DeviceOptions, RestyleOptions
 from vidx.regions import RegionTrack, composite
 from vidx.restyle.base import Restyler
-from vidx.restyle.factory import diffusion_options, make_restyler
+from vidx.restyle.factory import make_restyler
 from vidx.upscale.classic import resize
 
 VARIABLE = ("strength", "style", "seed", "prompt", "lora", "ip_adapter_scale")
@@ -209,7 +209,7 @@ def _restylers(specs: list[RestyleOptions], device: DeviceOptions) -> list[Resty
         if spec.backend == "diffusion" and pipe is not None:
             from vidx.restyle.diffusion import DiffusionRestyler
 
-            out.append(DiffusionRestyler(diffusion_options(spec, device), pipe=pipe))
+            out.append(DiffusionRestyler(spec, device, pipe=pipe))
         else:
             out.append(make_restyler(spec, device))
     return out

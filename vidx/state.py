@@ -60,11 +60,13 @@ CARRIED = frozenset(
         "vidx.restyle.diffusion.attention:CrossFrameState",
         "vidx.restyle.diffusion.denoise:Conditioning",
         "vidx.restyle.diffusion.engine:Seeds",
+        "vidx.restyle.diffusion.img2img:RestyleStats",
         "vidx.restyle.diffusion.propagate:Anchor",
     }
 )
-# Configuration, built by the receiving worker from the job: kept by path, never loaded.
-CONFIG = frozenset({"vidx.restyle.diffusion.options:DiffusionOptions"})
+# Configuration, built by the receiving worker from the job: kept by path, never loaded (the
+# option groups, ``vidx.options.OptionGroup``, are; this names any other such class).
+CONFIG: frozenset[str] = frozenset()
 DEVICES = ("cpu", "cuda", "mps", "xpu")
 NP_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 

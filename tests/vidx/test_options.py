@@ -69,24 +69,30 @@ def test_the_manifest_leaves_out_what_may_change_on_resume() -> None:
     assert data["restyle"]["diffusion_temporal"]["reuse_strength"] == 0.35
 
 
-def test_diffusion_temporal_options_reach_the_backend_with_the_same_defaults() -> None:
+def test_the_backend_runs_the_options_as_resolved_says() -> None:
+    """One place resolves the backend defaults and the temporal switch
+    (``RestyleOptions.resolved``); the diffusion backend takes the groups themselves."""
     from vidx.options import DiffusionTemporalOptions
-    from vidx.restyle.diffusion import DiffusionOptions
-    from vidx.restyle.factory import DIFFUSION_FIELDS, diffusion_options
 
     spec = JobOptions().with_values(prompt="p", model="m", strength=0.6).restyle
-    built, plain = diffusion_options(spec), DiffusionOptions()
-    for f in DiffusionTemporalOptions.options():
-        name = DIFFUSION_FIELDS.get(f.name, f.name)
-        assert getattr(built, name) == getattr(plain, name) == default_of(f), f.name
-    changed = JobOptions().with_values(prompt="p", model="m", fusion="latent", reuse_dilate=0)
-    built = diffusion_options(changed.restyle)
-    assert (built.fusion, built.mask_dilate) == ("latent", 0)
+    run = spec.resolved()
+    assert run.diffusion_temporal == DiffusionTemporalOptions() == spec.diffusion_temporal
+    assert (run.strength, run.work_size) == (0.6, 512) and run.resolved() == run
+    plain = JobOptions().with_values(prompt="p", model="m").restyle.resolved()
+    assert (plain.strength, plain.diffusion_temporal.reuse_strength) == (0.5, 0.35)
+    low = JobOptions().with_values(prompt="p", model="m", strength=0.2).restyle.resolved()
+    assert low.diffusion_temporal.reuse_strength == 0.2
+    style = JobOptions().with_values(style="3").restyle.resolved()
+    assert (style.strength, style.work_size) == (1.0, 1024)
     with pytest.raises(OptionError) as caught:
         JobOptions.from_flat({"fusion_weight": 2.0})
     assert caught.value.named(flag("fusion_weight")).startswith("--fusion-weight must be")
-    off = diffusion_options(JobOptions().with_values(prompt="p", model="m", temporal=False).restyle)
-    assert not off.anchor_keyframes and off.fusion_weight == 0.0
+    off = JobOptions().with_values(prompt="p", model="m", temporal=False).restyle.resolved()
+    t = off.diffusion_temporal
+    assert not (t.anchor_keyframes or t.latent_blend or t.propagate or t.cross_frame_attn)
+    assert t.fusion_weight == 0.0 and t.skip_covered == 0.0
+    unpropagated = JobOptions().with_values(prompt="p", model="m", propagate=False).restyle
+    assert unpropagated.resolved().diffusion_temporal.skip_covered == 0.0
 
 
 def frames(path: Path) -> list[np.ndarray]:

@@ -24,3 +24,17 @@ class Restyler(Protocol):
     def reset(self) -> None: ...
 
     def describe(self) -> dict: ...
+
+
+class Resizer(Protocol):
+    """What the diffusion refine wraps: something that brings an ``(H, W, 3)`` frame to
+    ``size = (width, height)`` (an upscaler, structurally; ``restyle`` does not import
+    ``upscale``, so the dependency points down from the layer that joins them)."""
+
+    name: str
+
+    def __call__(
+        self, image: np.ndarray, size: tuple[int, int], ctx: FrameContext | None = None
+    ) -> np.ndarray: ...
+
+    def describe(self) -> dict: ...

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from vidx.errors import OptionError, VidxError
+from vidx.options import DIFFUSION_STRENGTH
 from vidx.serve.jobs import CANCELLED, DONE, FAILED, RUNNING, WAITING, Job
 
 EMBEDDED, PICTURE, DIFFUSION = "Embedded style", "Style from a picture", "Diffusion (prompt)"
@@ -77,7 +78,7 @@ def form_options(form: RestyleForm) -> dict[str, Any]:
             raise OptionError("is needed for the diffusion restyle", param="model")
         opts.update(prompt=prompt, model=model)
         if opts["strength"] <= 0:
-            opts["strength"] = 0.5
+            opts["strength"] = DIFFUSION_STRENGTH  # the backend's default, declared once
     else:
         raise OptionError(f"must be one of {', '.join(BACKENDS)}, got {backend!r}", param="backend")
     if seed is not None:

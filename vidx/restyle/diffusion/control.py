@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from vidx.errors import InputError, ModelError
-from vidx.options import CONTROL_KINDS
+from vidx.options import CONTROL_KINDS, DiffusionControlOptions
 from vidx.restyle.controlnet_files import checked_weights, model_folder
 from vidx.restyle.diffusion.loading import _dtype_kwargs
 
@@ -273,17 +273,19 @@ class ControlNetGuide:
         return {"down_block_additional_residuals": down, "mid_block_additional_residual": mid}
 
 
-def make_guide(options, pipe) -> ControlNetGuide | None:
-    """The guide ``options`` (``DiffusionOptions``) ask for over ``pipe``, or None without a
-    ``controlnet``. Loads the ControlNet (and the depth estimator for ``depth``)."""
+def make_guide(
+    options: DiffusionControlOptions, pipe, allow_pickle: bool = False
+) -> ControlNetGuide | None:
+    """The guide ``options`` ask for over ``pipe``, or None without a ``controlnet``. Loads the
+    ControlNet (and the depth estimator for ``depth``)."""
     if not options.controlnet:
         return None
-    net, weights = load_controlnet(options.controlnet, pipe, options.allow_pickle)
+    net, weights = load_controlnet(options.controlnet, pipe, allow_pickle)
     depth = None
     if options.control == "depth":
         if not options.depth_model:
             raise ModelError("--control depth needs --depth-model (a depth-estimation folder)")
-        depth = DepthEstimator(options.depth_model, pipe.unet.device, options.allow_pickle)
+        depth = DepthEstimator(options.depth_model, pipe.unet.device, allow_pickle)
     guide = ControlNetGuide(
         net,
         ControlImager(options.control, depth),

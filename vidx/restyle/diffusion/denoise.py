@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from vidx.options import CFG_MODES, CFG_NEGATIVES
-from vidx.restyle.diffusion.fusion import X0Fusion, alpha_sigma, fuse_prediction
+from vidx.restyle.diffusion.x0_fusion import X0Fusion, alpha_sigma, fuse_prediction
 
 if TYPE_CHECKING:
     from vidx.restyle.diffusion.control import ControlNetGuide
@@ -332,52 +332,57 @@ def predict_noise(
 Predictor = Callable[..., torch.Tensor]  # (pipe, latents, t, cond[, negative]) -> output
 
 
+@dataclass
+class Steering:
+    """What steers each scheduler step of :func:`denoise` besides the conditioning, all
+    optional: ``pull`` moves the latent toward ``add_noise(pull.target, pull.noise, t)`` by
+    ``pull.mask`` for the first ``pull.steps`` steps before the UNet sees it; ``x0_fusion``
+    blends the prediction's x̂0 with its target inside its mask for its first steps
+    (``x0_fusion.fuse_prediction``); ``keep`` holds the kept part at the source's latent at
+    every step (:class:`Keep`); ``negative`` (residual guidance) is passed on to the predictor;
+    ``on_step(i, t)`` runs before each UNet call (cross-frame attention keys on ``t``)."""
+
+    pull: Pull | None = None
+    x0_fusion: X0Fusion | None = None
+    keep: Keep | None = None
+    negative: ResidualNegative | None = None
+    on_step: Callable[[int, torch.Tensor], None] | None = None
+
+
 @torch.no_grad()
 def denoise(
     pipe,
     latents: torch.Tensor,
     timesteps: torch.Tensor,
     cond: Conditioning,
+    steering: Steering | None = None,
     *,
-    pull: Pull | None = None,
     predict: Predictor = predict_noise,
     generator: torch.Generator | None = None,
-    on_step: Callable[[int, torch.Tensor], None] | None = None,
-    fusion: X0Fusion | None = None,
-    keep: Keep | None = None,
-    negative: ResidualNegative | None = None,
 ) -> torch.Tensor:
-    """Run the scheduler from noisy ``latents`` over ``timesteps``; returns the clean latent.
-
-    With ``pull``, for the first ``pull.steps`` steps the latent moves toward
-    ``add_noise(pull.target, pull.noise, t)`` by ``pull.mask`` before the UNet sees it.
-    With ``fusion``, for the first ``fusion.steps`` steps the prediction's x̂0 is blended with
-    ``fusion.target`` inside ``fusion.mask`` (``fusion.fuse_prediction``).
-    ``on_step(i, t)`` runs before each UNet call (cross-frame attention keys on ``t``).
-    With ``keep``, the kept part is the source's latent at every step (:class:`Keep`).
-    ``negative`` (residual guidance) is passed on to ``predict``.
-    """
+    """Run the scheduler from noisy ``latents`` over ``timesteps``; returns the clean latent,
+    each step steered as ``steering`` says (:class:`Steering`)."""
+    s = steering or Steering()
     sched = pipe.scheduler
     step_kwargs = {}
     if generator is not None and "generator" in inspect.signature(sched.step).parameters:
         step_kwargs["generator"] = generator
     for i, t in enumerate(timesteps):
-        if pull is not None and i < pull.steps:
-            target = renoise(pipe, pull.target, pull.noise, t)
-            latents = latents + pull.mask.to(latents.dtype) * (target - latents)
-        if on_step is not None:
-            on_step(i, t)
+        if s.pull is not None and i < s.pull.steps:
+            target = renoise(pipe, s.pull.target, s.pull.noise, t)
+            latents = latents + s.pull.mask.to(latents.dtype) * (target - latents)
+        if s.on_step is not None:
+            s.on_step(i, t)
         if cond.control is not None:
             cond.control.at_step(i, len(timesteps))
-        if negative is None:
+        if s.negative is None:
             eps = predict(pipe, latents, t, cond)
         else:
-            eps = predict(pipe, latents, t, cond, negative)
-        if fusion is not None and i < fusion.steps:
-            eps = fuse_prediction(sched, latents, eps, t, fusion)
+            eps = predict(pipe, latents, t, cond, s.negative)
+        if s.x0_fusion is not None and i < s.x0_fusion.steps:
+            eps = fuse_prediction(sched, latents, eps, t, s.x0_fusion)
         latents = sched.step(eps, t, latents, **step_kwargs, return_dict=False)[0]
-        if keep is not None:
-            latents = keep.blend(
-                pipe, latents, timesteps[i + 1] if i + 1 < len(timesteps) else None
-            )
+        if s.keep is not None:
+            following = timesteps[i + 1] if i + 1 < len(timesteps) else None
+            latents = s.keep.blend(pipe, latents, following)
     return latents

@@ -22,25 +22,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 import temporal
 from vidx.frame import FrameContext
+from vidx.options import RestyleOptions
 from vidx.restyle.diffusion.denoise import (
     Conditioning,
-    Keep,
     Pull,
-    ResidualNegative,
+    Steering,
     denoise,
     predict_noise,
     renoise,
 )
 from vidx.restyle.diffusion.denoise import schedule as make_schedule
-from vidx.restyle.diffusion.fusion import AnchorTrack, X0Fusion, feather_mask, latent_mask
-from vidx.restyle.diffusion.options import DiffusionOptions
 from vidx.restyle.diffusion.reuse import (
     SEED_FRESH_NOISE,
     SEED_REFINE_FRESH_NOISE,
@@ -48,8 +46,12 @@ from vidx.restyle.diffusion.reuse import (
     SEED_SCHEDULER,
     NoiseCarrier,
 )
+from vidx.restyle.diffusion.reuse_mask import feather_mask, latent_mask
+from vidx.restyle.diffusion.x0_fusion import AnchorTrack, X0Fusion
 
 MASK_THRESHOLD = 0.75  # ``fusion="latent"``: a cell is reliable when 75% of its pixels are
+LATENT_BLEND_WEIGHT = 0.9  # a reused frame's start latent: this much of the warped reference
+PULL_WEIGHT = 0.5  # ``fusion="latent"``: how far each early step moves toward the reference
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class FramePlan:
     reuse: bool
     anchored: bool
     pull: Pull | None = None
-    fusion: X0Fusion | None = None
+    x0_fusion: X0Fusion | None = None
     reference: torch.Tensor | None = None
 
     @property
@@ -111,8 +113,10 @@ def pad_to(x: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
 class ReuseEngine:
     """The temporal state of one restyle or refine and the steps that use it (module doc)."""
 
-    def __init__(self, options: DiffusionOptions, seeds: Seeds = RESTYLE_SEEDS) -> None:
+    def __init__(self, options: RestyleOptions, seeds: Seeds = RESTYLE_SEEDS) -> None:
+        """``options`` as the backend runs them (``RestyleOptions.resolved``)."""
         self.options, self.seeds = options, seeds
+        self.temporal = options.diffusion_temporal
         self.noise = NoiseCarrier(options, seeds.fresh_noise)
         self.track = AnchorTrack()
         self.reset()
@@ -125,7 +129,7 @@ class ReuseEngine:
 
     def mode(self, ctx: FrameContext | None, z: torch.Tensor) -> tuple[bool, bool]:
         """``(reuse, anchored)`` for a frame with latent ``z`` and context ``ctx``."""
-        o, prev = self.options, self.prev_latent
+        t, prev = self.temporal, self.prev_latent
         linked = (
             ctx is not None
             and ctx.flow is not None
@@ -134,9 +138,9 @@ class ReuseEngine:
             and prev.shape == z.shape
         )
         keyframe = ctx is None or ctx.keyframe
-        x0_mode = o.fusion == "x0"
+        x0_mode = t.fusion == "x0"
         anchored = (
-            linked and keyframe and x0_mode and o.anchor_keyframes and not (ctx and ctx.scene_cut)
+            linked and keyframe and x0_mode and t.anchor_keyframes and not (ctx and ctx.scene_cut)
         )
         return linked and not keyframe, bool(anchored)
 
@@ -145,12 +149,12 @@ class ReuseEngine:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(flow, hard, soft)`` at latent ``size`` (default: ``z``'s), edge-padded to ``z``:
         x̂0 fusion's strict mask (``latent_mask``) or the 0.1 thresholded one."""
-        o = self.options
+        t = self.temporal
         size = size or (z.shape[2], z.shape[3])
-        if o.fusion == "x0":
+        if t.fusion == "x0":
             flow, _ = latent_flow_mask(ctx, size, z)
             hard, _ = latent_mask(
-                ctx.mask, size, z, dilate=o.mask_dilate, feather=0, open_cells=o.mask_open
+                ctx.mask, size, z, dilate=t.reuse_dilate, feather=0, open_cells=t.reuse_open
             )
             soft = hard
         else:
@@ -170,7 +174,7 @@ class ReuseEngine:
         latent_size: tuple[int, int] | None = None,
     ) -> FramePlan:
         """Everything the frame's denoising needs (module doc, step 2)."""
-        o = self.options
+        o, t = self.options, self.temporal
         reuse, anchored = self.mode(ctx, z)
         prev = self.prev_latent
         if not (reuse or anchored) or ctx is None or prev is None:
@@ -178,25 +182,25 @@ class ReuseEngine:
             steps = make_schedule(pipe, o.steps, strength)
             return FramePlan(z, noise, steps, False, False)
         flow, hard, soft = self.masks(ctx, z, latent_size)
-        if o.fusion == "x0":
+        if t.fusion == "x0":
             self.track.advance(flow, hard)
             ref, reliable = self.track.reference(prev, flow, hard)
-            soft = feather_mask(reliable, o.mask_feather)
+            soft = feather_mask(reliable, t.reuse_feather)
         else:
             ref = temporal.warp(prev.float(), flow).to(z.dtype)
         z_start = z
-        if reuse and o.reuse:
-            z_start = temporal.fuse(z, ref, soft, o.latent_blend_weight)
+        if reuse and t.latent_blend:
+            z_start = temporal.fuse(z, ref, soft, LATENT_BLEND_WEIGHT)
             strength = min(reuse_strength, strength)
         noise = self.noise.carry(flow, hard[0, 0] > 0.5, z)
         steps = make_schedule(pipe, o.steps, strength)
         plan = FramePlan(z_start, noise, steps, reuse, anchored, reference=ref)
-        if o.fusion == "x0" and o.fusion_weight > 0 and o.fusion_steps > 0:
-            n_fuse = math.ceil(o.fusion_steps * len(steps))
-            plan.fusion = X0Fusion(ref, soft * o.fusion_weight, n_fuse)
-        elif o.fusion != "x0" and o.pull and o.pull_weight > 0 and o.pull_steps > 0:
-            n_pull = math.ceil(o.pull_steps * len(steps))
-            plan.pull = Pull(ref, noise, soft * o.pull_weight, n_pull)
+        if t.fusion == "x0" and t.fusion_weight > 0 and t.fusion_steps > 0:
+            n_fuse = math.ceil(t.fusion_steps * len(steps))
+            plan.x0_fusion = X0Fusion(ref, soft * t.fusion_weight, n_fuse)
+        elif t.fusion != "x0" and t.pull and PULL_WEIGHT > 0 and t.pull_steps > 0:
+            n_pull = math.ceil(t.pull_steps * len(steps))
+            plan.pull = Pull(ref, noise, soft * PULL_WEIGHT, n_pull)
         return plan
 
     def denoise(
@@ -205,30 +209,17 @@ class ReuseEngine:
         plan: FramePlan,
         cond: Conditioning,
         predict: Callable = predict_noise,
-        on_step: Callable[[int, torch.Tensor], None] | None = None,
-        keep: Keep | None = None,
-        negative: ResidualNegative | None = None,
+        steering: Steering | None = None,
     ) -> torch.Tensor:
-        """Noise ``plan.z_start`` to its first timestep and denoise it (module doc, step 3);
-        ``keep`` holds a kept region at the source's latent, noised to each step; ``negative``
-        is residual guidance's negative (``denoise.ResidualNegative``)."""
+        """Noise ``plan.z_start`` to its first timestep and denoise it (module doc, step 3),
+        steered by the plan's pull or x̂0 fusion and the caller's ``steering`` (a kept region,
+        residual guidance's negative, a per-step hook: ``denoise.Steering``)."""
+        s = replace(steering or Steering(), pull=plan.pull, x0_fusion=plan.x0_fusion)
         latents = renoise(pipe, plan.z_start, plan.noise, plan.timesteps[:1])
-        if keep is not None:
-            latents = keep.blend(pipe, latents, plan.timesteps[0])
+        if s.keep is not None:
+            latents = s.keep.blend(pipe, latents, plan.timesteps[0])
         gen = torch.Generator(device="cpu").manual_seed(self.options.seed + self.seeds.scheduler)
-        return denoise(
-            pipe,
-            latents,
-            plan.timesteps,
-            cond,
-            pull=plan.pull,
-            fusion=plan.fusion,
-            predict=predict,
-            generator=gen,
-            on_step=on_step,
-            keep=keep,
-            negative=negative,
-        )
+        return denoise(pipe, latents, plan.timesteps, cond, s, predict=predict, generator=gen)
 
     def follow(self, ctx: FrameContext) -> None:
         """A frame shown without rendering it: the previous latent, the anchor's composed flow
@@ -238,7 +229,7 @@ class ReuseEngine:
         if prev is None or ctx.flow is None:
             return
         flow, hard, _ = self.masks(ctx, prev)
-        if self.options.fusion == "x0":
+        if self.temporal.fusion == "x0":
             self.track.advance(flow, hard)
         self.prev_latent = temporal.warp(prev.float(), flow).to(prev.dtype)
         if self.noise.noise is not None:

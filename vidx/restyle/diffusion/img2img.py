@@ -6,7 +6,7 @@ warped once along the flow composed since the anchor, or the previous latent war
 the anchor is not seen. It starts from its own latent blended with that reference, is noised
 with the previous noise warped along the flow (integral noise warping), and in the first steps
 its predicted x̂0 is fused with the reference inside a strict, feathered mask
-(``fusion.fuse_prediction``); it attends to the keyframe and is colour-anchored to it. Because
+(``x0_fusion.fuse_prediction``); it attends to the keyframe and is colour-anchored to it. Because
 it starts from a reused latent it runs at ``reuse_strength`` (fewer UNet calls). A periodic
 keyframe that comes with a flow runs at ``strength`` from its own latent but is fused toward the
 reference too, so it does not pop, and becomes the next anchor. ``fusion="latent"`` keeps the
@@ -16,54 +16,64 @@ denoised is ``engine.ReuseEngine``, which the tiled refine shares.
 
 from __future__ import annotations
 
-import cv2
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 import temporal
-from vidx.errors import InputError
+from vidx.errors import InputError, OptionError
 from vidx.frame import FrameContext
-from vidx.options import attention_blocks
-from vidx.prompt_schedule import prompt_at
-from vidx.restyle.diffusion.adapters import (
-    apply_loras,
-    file_sha256,
-    image_embeds,
-    load_ip_adapter,
-    load_loras,
-)
+from vidx.options import DeviceOptions, RestyleOptions, attention_blocks, parse_lora
+from vidx.restyle.diffusion.adapters import apply_loras, file_sha256, load_ip_adapter, load_loras
 from vidx.restyle.diffusion.attention import CrossFrameState, install_cross_frame
 from vidx.restyle.diffusion.control import make_guide
 from vidx.restyle.diffusion.denoise import (
     Conditioning,
     Keep,
     ResidualNegative,
+    Steering,
     UNetCounter,
     decode_latent,
-    encode_conditioning,
     encode_image,
     predict_noise,
 )
-from vidx.restyle.diffusion.engine import RESTYLE_SEEDS, ReuseEngine, latent_flow_mask
+from vidx.restyle.diffusion.engine import RESTYLE_SEEDS, FramePlan, ReuseEngine, latent_flow_mask
 from vidx.restyle.diffusion.loading import load_pipeline, set_scheduler
-from vidx.restyle.diffusion.options import DiffusionOptions, work_size_for
-from vidx.restyle.diffusion.pixel import PixelMemory, PixelTarget, follow_color
-from vidx.restyle.diffusion.prompts import blend
+from vidx.restyle.diffusion.pixel import PixelMemory, PixelTarget, Warped, follow_color
+from vidx.restyle.diffusion.prompts import Conditioner
 from vidx.restyle.diffusion.propagate import Propagator, Step
 from vidx.restyle.diffusion.similarity import SimilarityFilter, still_cells
+from vidx.restyle.diffusion.working import check_frame, latent_keep, resize_rgb, work_size_for
 
-__all__ = ["DiffusionRestyler", "check_frame", "latent_flow_mask", "resize_rgb"]
+__all__ = ["DiffusionRestyler", "check_frame", "latent_flow_mask", "resize_rgb", "work_size_for"]
 
 TILING_PIXELS = 1536 * 1536  # VAE tiling above this many working pixels
+COLOR_ANCHOR_WEIGHT = 1.0  # how much of the colour statistics a frame takes from the past
+# the temporal steps ``describe`` records, in the sidecar's order
+DESCRIBED_STEPS = (
+    "latent_blend",
+    "warp_noise",
+    "noise_warp",
+    "pull",
+    "fusion",
+    "anchor_keyframes",
+    "cross_frame_attn",
+    "cross_frame_blocks",
+    "color_anchor",
+    "color_match",
+    "pixel_fusion",
+    "propagate",
+    "skip_covered",
+)
 
 
-def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``(H, W, 3)`` uint8 -> ``size = (h, w)``: area when shrinking, cubic when enlarging."""
-    h, w = size
-    if image.shape[:2] == (h, w):
-        return np.ascontiguousarray(image)
-    shrink = h <= image.shape[0] and w <= image.shape[1]
-    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+def diffusion_options(restyle: RestyleOptions) -> RestyleOptions:
+    """``restyle`` as the diffusion backend runs it (``RestyleOptions.resolved``); an
+    OptionError when it does not ask for diffusion."""
+    if restyle.backend != "diffusion":
+        raise OptionError("is required for the diffusion restyle", param="prompt")
+    return restyle.resolved()
 
 
 def read_picture(path: str | None) -> np.ndarray:
@@ -77,80 +87,95 @@ def read_picture(path: str | None) -> np.ndarray:
         raise InputError(f"style_image {path} cannot be read: {exc}") from None
 
 
-def check_frame(image: np.ndarray) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
-        raise InputError(
-            f"a frame must be an (H, W, 3) uint8 array, got {getattr(image, 'shape', image)}"
-        )
-    if image.dtype != np.uint8:
-        raise InputError(f"a frame must be uint8, got {image.dtype}")
-    return image
+@dataclass
+class RestyleStats:
+    """What a ``DiffusionRestyler`` counted (``describe``): UNet forward calls (a guidance
+    batch is one call) and batch rows, split into keyframes and the other frames; frames shown
+    from propagation alone (``covered_frames``) and the largest share of one filled in rather
+    than rendered; frames' worth of pixels not taken from the frame's own render
+    (``propagated``) and of latent cells kept as the last render left them (``still_cells``)."""
+
+    frames: int = 0
+    keyframes: int = 0
+    anchored_keyframes: int = 0
+    unet_calls: int = 0
+    unet_calls_keyframes: int = 0
+    unet_rows: int = 0
+    covered_frames: int = 0
+    filled_max: float = 0.0
+    propagated: float = 0.0
+    still_cells: float = 0.0
 
 
-def latent_keep(region: np.ndarray, size: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
-    """``ctx.region`` (1 = restyle) as the latent keep mask ``(1, 1, h, w)`` float at latent
-    ``size = (h, w)``: 1 where a latent cell is kept, fractions (area average) at the edge."""
-    h, w = size
-    cells = cv2.resize(region.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
-    keep = torch.from_numpy(1.0 - np.clip(cells, 0.0, 1.0))
-    return keep.to(like.device, torch.float32)[None, None]
+@dataclass
+class WorkFrame:
+    """A frame on its way through the restyler: the source at the working ``size``, what the
+    propagation holds of it (``step``, None without propagation) and, once it is rendered,
+    the last rendered frame's working image (``prior``, for the still cells)."""
+
+    work: np.ndarray
+    size: tuple[int, int]
+    step: Step | None
+    prior: np.ndarray | None = None
+
+
+@dataclass
+class Render:
+    """A rendered frame: the engine's ``plan``, the final ``latents``, the decoded ``image``
+    and the UNet calls it took."""
+
+    plan: FramePlan
+    latents: torch.Tensor
+    image: np.ndarray
+    unet_calls: int
 
 
 class DiffusionRestyler:
     """Stable Diffusion img2img over a clip, frame by frame, with temporal reuse.
 
     ``restyler(image, ctx)`` takes an ``(H, W, 3)`` uint8 frame and returns the restyled frame at
-    the working resolution (short side ``options.work_size``, multiples of 8). ``pipe`` may be a
-    loaded img2img pipeline to share (tests, benchmarks, the refiner); else it is loaded from
-    ``options.model``.
+    the working resolution (short side ``work_size``, multiples of 8). It takes the restyle's
+    option groups as they are declared (``vidx.options.RestyleOptions`` with its
+    ``diffusion_temporal`` and ``diffusion_control`` groups, and ``DeviceOptions``) and runs
+    them as ``RestyleOptions.resolved`` says. ``pipe`` may be a loaded img2img pipeline to
+    share (tests, benchmarks, the refiner); else it is loaded from ``model``.
     """
 
     name = "diffusion"
 
-    def __init__(self, options: DiffusionOptions, pipe=None) -> None:
-        self.options = options.check()
+    def __init__(
+        self, restyle: RestyleOptions, device: DeviceOptions = DeviceOptions(), pipe=None
+    ) -> None:
+        self.options = o = diffusion_options(restyle)
+        t = self.temporal = o.diffusion_temporal
         if pipe is None:
-            pipe = load_pipeline(
-                options.model, options.device, options.dtype, options.allow_pickle, options.vae
-            )
+            d = device
+            pipe = load_pipeline(o.model or "", d.device, d.dtype, d.allow_pickle, o.vae or "")
         self.pipe = pipe
-        set_scheduler(pipe, options.scheduler)
-        if options.ip_adapter:  # before cross-frame attention: it rebuilds every processor
-            load_ip_adapter(pipe, options.ip_adapter)
-        self.loras = load_loras(pipe, options.lora)
-        self._keys = options.schedule()
-        self._style = read_picture(options.style_image) if options.ip_adapter else None
+        set_scheduler(pipe, o.scheduler)
+        if o.ip_adapter:  # before cross-frame attention: it rebuilds every processor
+            load_ip_adapter(pipe, o.ip_adapter)
+        self.loras = load_loras(pipe, tuple(parse_lora(text) for text in o.lora))
+        self._style = read_picture(o.style_image) if o.ip_adapter else None
         self.attn: CrossFrameState | None = None
-        if options.cross_frame_attn:
-            self.attn = install_cross_frame(pipe.unet, attention_blocks(options.cross_frame_blocks))
-        self.control = make_guide(self.options, pipe)
-        if options.compile:
+        if t.cross_frame_attn:
+            self.attn = install_cross_frame(pipe.unet, attention_blocks(t.cross_frame_blocks))
+        self.control = make_guide(o.diffusion_control, pipe, device.allow_pickle)
+        if o.compile:
             pipe.unet.compile(dynamic=False)
-        self.unet_calls = 0
-        self.unet_rows = 0
-        self.unet_calls_keyframes = 0
+        self.prompts = Conditioner(pipe, o, self._style, self.control)
+        self.stats = RestyleStats()
         self._counter = UNetCounter(pipe.unet)
-        o = self.options
-        self._filter = SimilarityFilter(o.similarity_threshold, o.max_skip, o.seed)
-        self._last_output: np.ndarray | None = None
-        self.propagated = 0.0  # frames' worth of pixels not taken from the frame's own render
-        self.still_cells = 0.0  # rendered frames' worth of latent cells kept as they were
-        self.covered_frames = 0  # frames shown from propagation alone (``skip_covered``)
-        self.filled_max = 0.0  # the largest share of such a frame filled in, not rendered
-        self.frames = 0
-        self.keyframes = 0
-        self.anchored_keyframes = 0
+        self._filter = SimilarityFilter(t.similarity_threshold, t.max_skip, o.seed)
         self._engine = ReuseEngine(self.options, RESTYLE_SEEDS)
         self._pixels = PixelMemory()
         self._propagator = Propagator()
-        self._cond: dict[tuple[tuple[int, int], str], Conditioning] = {}
-        self._style_embeds: dict[bool, list[torch.Tensor]] = {}
         self.reset()
 
     def reset(self) -> None:
         """Forget the previous frame and keyframe (new clip or segment)."""
         self._key_output: np.ndarray | None = None
-        self._last_output = None
+        self._last_output: np.ndarray | None = None
         self._covered_run = 0
         self._filter.reset()
         self._engine.reset()
@@ -161,173 +186,188 @@ class DiffusionRestyler:
         if self.control is not None:
             self.control.reset()
 
-    def _encoded(self, size: tuple[int, int], prompt: str) -> Conditioning:
-        """One prompt's conditioning, encoded once per working size (and IP-Adapter image)."""
-        if (size, prompt) not in self._cond:
-            o = self.options
-            cond = encode_conditioning(
-                self.pipe,
-                prompt,
-                o.negative_prompt,
-                o.guidance,
-                size,
-                cfg_with_embedding=o.lcm_cfg,
-                mode=o.cfg,
-                negative_source=o.cfg_negative,
-            )
-            if self._style is not None:
-                cond.added = {**(cond.added or {}), "image_embeds": self._image_embeds(cond.cfg)}
-            cond.control = self.control
-            self._cond[(size, prompt)] = cond
-        return self._cond[(size, prompt)]
+    @torch.no_grad()
+    def __call__(self, image: np.ndarray, ctx: FrameContext) -> np.ndarray:
+        # 1. prepare the frame: a cut starts over; the working image; what propagation holds
+        frame = self._prepare(image, ctx)
+        # 2. decide what to render: a frame the similarity filter skips or the propagation
+        #    covers is shown without rendering (the state follows the flow)
+        shown = self._shown_without_render(frame, ctx)
+        if shown is not None:
+            return shown
+        # 3. render: encode, steady toward the past (engine.py), denoise, decode, colour
+        render = self._render(frame, ctx)
+        # 4. propagate: what the anchors still see is shown as they rendered it
+        out = self._propagate(frame, render)
+        # 5. record: the state the next frame reuses, a keyframe as the new anchor, the stats
+        self._record(frame, render, out)
+        return out
 
-    def _image_embeds(self, cfg: bool) -> list[torch.Tensor]:
-        if cfg not in self._style_embeds and self._style is not None:
-            self._style_embeds[cfg] = image_embeds(self.pipe, self._style, cfg)
-        return self._style_embeds[cfg]
-
-    def _conditioning(self, size: tuple[int, int], index: int = 0) -> Conditioning:
-        """Frame ``index``'s conditioning: its scheduled prompt, blended in a transition."""
-        o = self.options
-        before, after, w = prompt_at(index, self._keys, o.prompt_transition)
-        if w >= 1:
-            return self._encoded(size, after)
-        a, b = self._encoded(size, before), self._encoded(size, after)
-        return blend(a, b, w, o.prompt_interpolation)
-
-    def _activate(self) -> None:
-        """This restyler's LoRA weights and IP-Adapter scale on the (maybe shared) pipeline."""
+    def _prepare(self, image: np.ndarray, ctx: FrameContext) -> WorkFrame:
+        """Step 1. A new shot starts over (nothing before a cut is reused and the generators
+        restart, so a segment may start fresh at a cut); this restyler's LoRAs and IP-Adapter
+        go on the (maybe shared) pipeline."""
+        image = check_frame(image)
+        if ctx.scene_cut:
+            self.reset()
         apply_loras(self.pipe, self.loras)
         if self._style is not None:
             self.pipe.set_ip_adapter_scale(self.options.ip_adapter_scale)
+        size = work_size_for(image.shape[0], image.shape[1], self.options.work_size or 0)
+        if size[0] * size[1] > TILING_PIXELS:
+            self.pipe.vae.enable_tiling()
+        work = resize_rgb(image, size)
+        step = self._propagator.prepare(work, ctx) if self.temporal.propagate else None
+        return WorkFrame(work, size, step)
+
+    def _shown_without_render(self, frame: WorkFrame, ctx: FrameContext) -> np.ndarray | None:
+        """Step 2. The output of a frame that is not rendered, else None. The similarity filter
+        skips a frame near-identical to the last rendered one (with propagation it shows what
+        that carries, else the last output); ``skip_covered`` skips one the propagation
+        holds."""
+        step, stats = frame.step, self.stats
+        if self._last_output is not None and self._filter.skip(frame.work, ctx.scene_cut):
+            if step is not None and step.shown is not None:
+                return self._fill(step, frame.work, ctx)
+            stats.frames += 1
+            return self._last_output.copy()
+        if step is not None and self._covered(step, ctx):
+            self._covered_run += 1
+            stats.covered_frames += 1
+            stats.filled_max = max(stats.filled_max, 1.0 - step.covered)
+            return self._fill(step, frame.work, ctx)
+        self._covered_run = 0
+        return None
+
+    def _render(self, frame: WorkFrame, ctx: FrameContext) -> Render:
+        """Step 3. Encode the frame; the engine decides what it reuses and plans its
+        denoising; denoise it (a kept region stays the source's latent); decode it."""
+        pipe, o = self.pipe, self.options
+        frame.prior = self._filter.rendered(frame.work)
+        if self.control is not None:  # structure from the source frame, at the working size
+            self.control.set_frame(frame.work)
+        z = encode_image(pipe, frame.work)
+        prev_latent = self._engine.prev_latent
+        plan = self._engine.prepare(
+            pipe, z, ctx, strength=o.strength or 0.0, reuse_strength=self.temporal.reuse_strength
+        )
+        cond = self.prompts.at(frame.size, ctx.index)
+        if self.attn is not None:  # a fresh start forgets; a frame tied to the past attends
+            if not plan.tied:
+                self.attn.clear()
+            self.attn.use = plan.tied
+        warped = self._pixel_reference(plan, ctx)
+        calls_before = self.stats.unet_calls
+        latents = self._denoise(plan, cond, z, ctx)
+        calls = self.stats.unet_calls - calls_before
+        latents = self._keep_still_cells(frame, latents, prev_latent, ctx)
+        image = self._colour(decode_latent(pipe, latents), frame, warped, plan)
+        return Render(plan, latents, image, calls)
+
+    def _pixel_reference(self, plan: FramePlan, ctx: FrameContext) -> Warped | None:
+        """The previous output warped into a frame tied to the past; with pixel-space x̂0
+        fusion (``pixel_fusion``) it is re-encoded into the x̂0 fusion's target."""
+        if not plan.tied:
+            return None
+        t = self.temporal
+        cell = int(getattr(self.pipe, "vae_scale_factor", 8))
+        warped = self._pixels.warped(ctx, t.reuse_open, cell)
+        pixel_on = t.pixel_fusion != "off" and t.pixel_fusion_weight > 0
+        if plan.x0_fusion is not None and pixel_on and warped is not None:
+            plan.x0_fusion.refine = PixelTarget(
+                self.pipe,
+                warped,
+                plan.x0_fusion.target,
+                t.pixel_fusion_weight,
+                t.pixel_fusion == "fidelity",
+            )
+        return warped
+
+    def _denoise(
+        self, plan: FramePlan, cond: Conditioning, z: torch.Tensor, ctx: FrameContext
+    ) -> torch.Tensor:
+        """Denoise from the noised start latent, counting UNet calls and rows."""
+        keep = None
+        if ctx.region is not None:
+            keep = Keep(z, plan.noise, latent_keep(ctx.region, (z.shape[2], z.shape[3]), z))
+        negative = None  # residual guidance: the negative leads back to the start latent
+        if cond.residual:
+            negative = ResidualNegative(plan.z_start, once=cond.residual == "once")
+        steering = Steering(keep=keep, negative=negative, on_step=self._on_step)
+        rows_before = self._counter.rows
+        try:
+            return self._engine.denoise(self.pipe, plan, cond, self._predict, steering)
+        finally:
+            self.stats.unet_rows += self._counter.rows - rows_before
+            if self.attn is not None:
+                self.attn.end_frame(keyframe=not plan.reuse)
 
     def _predict(self, pipe, latents, t, cond, negative=None):
-        self.unet_calls += 1
+        self.stats.unet_calls += 1
         return predict_noise(pipe, latents, t, cond, negative)
 
     def _on_step(self, i: int, t: torch.Tensor) -> None:
         if self.attn is not None:
             self.attn.step = int(t)
 
-    @torch.no_grad()
-    def __call__(self, image: np.ndarray, ctx: FrameContext) -> np.ndarray:
-        o, pipe = self.options, self.pipe
-        image = check_frame(image)
-        if ctx.scene_cut:  # a new shot starts over: nothing before the cut is reused and the
-            self.reset()  # generators restart, so a segment may start fresh at a cut
-        self._activate()
-        size = work_size_for(image.shape[0], image.shape[1], o.work_size)
-        if size[0] * size[1] > TILING_PIXELS:
-            pipe.vae.enable_tiling()
-        work = resize_rgb(image, size)
-        step = self._propagator.prepare(work, ctx) if o.propagate else None
-        if self._last_output is not None and self._filter.skip(work, ctx.scene_cut):
-            # near-identical to the last rendered frame, not rendered: with propagation the
-            # frame it carries (its layers stay in step with the flow), else the last output
-            if step is not None and step.shown is not None:
-                return self._fill(step, work, ctx)
-            self.frames += 1
-            return self._last_output.copy()
-        if step is not None and self._covered(step, ctx):
-            self._covered_run += 1
-            self.covered_frames += 1
-            self.filled_max = max(self.filled_max, 1.0 - step.covered)
-            return self._fill(step, work, ctx)
-        self._covered_run = 0
-        prior = self._filter.rendered(work)
-        if self.control is not None:  # structure from the source frame, at the working size
-            self.control.set_frame(work)
+    def _keep_still_cells(
+        self, frame: WorkFrame, latents: torch.Tensor, prev: torch.Tensor | None, ctx: FrameContext
+    ) -> torch.Tensor:
+        """Latent cells whose pixels did not change since the last rendered frame keep its
+        final latent (the similarity filter's ``still_cells``), so a still shot does not
+        drift."""
+        if frame.prior is None or prev is None or prev.shape != latents.shape or ctx.scene_cut:
+            return latents
+        cell = int(getattr(self.pipe, "vae_scale_factor", 8))
+        still = still_cells(frame.prior, frame.work, cell, latents)
+        self.stats.still_cells += float(still.mean())
+        return latents + still * (prev - latents)
 
-        # 1. encode the frame; the engine decides what it reuses and steadies it (engine.py)
-        z = encode_image(pipe, work)
-        prev_latent = self._engine.prev_latent
-        plan = self._engine.prepare(
-            pipe, z, ctx, strength=o.strength, reuse_strength=o.reuse_strength
-        )
-        reuse, anchored = plan.reuse, plan.anchored
-        cond = self._conditioning(size, ctx.index)
-
-        if self.attn is not None:  # a fresh start forgets; a frame tied to the past attends
-            if not plan.tied:
-                self.attn.clear()
-            self.attn.use = plan.tied
-
-        # 2. pixel-aware fusion: the previous output warped in pixel space, re-encoded
-        warped = None
-        if plan.tied:
-            cell = int(getattr(pipe, "vae_scale_factor", 8))
-            warped = self._pixels.warped(ctx, o.mask_open, cell)
-        pixel_on = o.pixel_fusion != "off" and o.pixel_fusion_weight > 0
-        if plan.fusion is not None and pixel_on and warped is not None:
-            plan.fusion.refine = PixelTarget(
-                pipe,
-                warped,
-                plan.fusion.target,
-                o.pixel_fusion_weight,
-                o.pixel_fusion == "fidelity",
-            )
-
-        # 3. denoise from the noised start latent (a kept region stays the source's latent)
-        calls_before, rows_before = self.unet_calls, self._counter.rows
-        keep = None
-        if ctx.region is not None:
-            lat_size = (z.shape[2], z.shape[3])
-            keep = Keep(z, plan.noise, latent_keep(ctx.region, lat_size, z))
-        negative = None  # residual guidance: the negative leads back to the start latent
-        if cond.residual:
-            negative = ResidualNegative(plan.z_start, once=cond.residual == "once")
-        try:
-            latents = self._engine.denoise(
-                pipe,
-                plan,
-                cond,
-                predict=self._predict,
-                on_step=self._on_step,
-                keep=keep,
-                negative=negative,
-            )
-        finally:
-            self.unet_rows += self._counter.rows - rows_before
-            if self.attn is not None:
-                self.attn.end_frame(keyframe=not reuse)
-
-        # 4. still latent cells keep the last rendered latent; decode, anchor colour, keep state
-        # (a keyframe becomes the new anchor)
-        if prior is not None and prev_latent is not None and prev_latent.shape == latents.shape:
-            if not ctx.scene_cut:
-                cell = int(getattr(pipe, "vae_scale_factor", 8))
-                still = still_cells(prior, work, cell, latents)
-                latents = latents + still * (prev_latent - latents)
-                self.still_cells += float(still.mean())
-        out = decode_latent(pipe, latents)
-        if o.color_anchor and o.color_anchor_weight > 0:
-            if o.color_match == "follow" and warped is not None:
-                out = follow_color(out, warped, work, o.color_anchor_weight)
-            elif o.color_match == "keyframe" and reuse and self._key_output is not None:
-                out = self._anchor(out, self._key_output)
-        if step is not None:  # what the anchors still see is shown as they rendered it
-            out = self._propagator.show(step, out, keyframe=not reuse)
-            self.propagated += self._propagator.coverage
-        self._engine.keep(latents, plan)
-        self._pixels.keep(out, work, keyframe=not reuse)
-        self._last_output = out
-        self.frames += 1
-        if not reuse:
-            self.keyframes += 1
-            self.anchored_keyframes += int(anchored)
-            self.unet_calls_keyframes += self.unet_calls - calls_before
-            self._key_output = out
+    def _colour(
+        self, out: np.ndarray, frame: WorkFrame, warped: Warped | None, plan: FramePlan
+    ) -> np.ndarray:
+        """Colour continuity: ``follow`` the previous output warped in, moved as the source
+        moved, or the 0.1 AdaIN to the ``keyframe``'s output."""
+        t = self.temporal
+        if not t.color_anchor or COLOR_ANCHOR_WEIGHT <= 0:
+            return out
+        if t.color_match == "follow" and warped is not None:
+            return follow_color(out, warped, frame.work, COLOR_ANCHOR_WEIGHT)
+        if t.color_match == "keyframe" and plan.reuse and self._key_output is not None:
+            return self._anchor(out, self._key_output)
         return out
+
+    def _propagate(self, frame: WorkFrame, render: Render) -> np.ndarray:
+        """Step 4. Pixel-space propagation (``propagate.Propagator``) over the render."""
+        if frame.step is None:
+            return render.image
+        out = self._propagator.show(frame.step, render.image, keyframe=not render.plan.reuse)
+        self.stats.propagated += self._propagator.coverage
+        return out
+
+    def _record(self, frame: WorkFrame, render: Render, out: np.ndarray) -> None:
+        """Step 5. The final latent and the output are the previous frame's now; a keyframe
+        (a frame not reused) is the new anchor."""
+        plan, stats = render.plan, self.stats
+        self._engine.keep(render.latents, plan)
+        self._pixels.keep(out, frame.work, keyframe=not plan.reuse)
+        self._last_output = out
+        stats.frames += 1
+        if not plan.reuse:
+            stats.keyframes += 1
+            stats.anchored_keyframes += int(plan.anchored)
+            stats.unet_calls_keyframes += render.unet_calls
+            self._key_output = out
 
     def _covered(self, step: Step, ctx: FrameContext) -> bool:
         """Whether a frame between keyframes is held enough by propagation to skip rendering
         (at most ``max_skip`` in a row; never a keyframe, a cut, or without a flow)."""
-        o = self.options
-        if o.skip_covered <= 0 or ctx.keyframe or ctx.scene_cut or ctx.flow is None:
+        t = self.temporal
+        if t.skip_covered <= 0 or ctx.keyframe or ctx.scene_cut or ctx.flow is None:
             return False
-        if self._engine.prev_latent is None or self._covered_run >= o.max_skip:
+        if self._engine.prev_latent is None or self._covered_run >= t.max_skip:
             return False
-        return step.covered >= o.skip_covered
+        return step.covered >= t.skip_covered
 
     def _fill(self, step: Step, work: np.ndarray, ctx: FrameContext) -> np.ndarray:
         """A frame shown from propagation alone (it holds the frame, or the similarity filter
@@ -335,18 +375,18 @@ class DiffusionRestyler:
         out = self._propagator.fill(step)
         self._engine.follow(ctx)
         cell = int(getattr(self.pipe, "vae_scale_factor", 8))
-        self._pixels.follow(ctx, self.options.mask_open, cell)
+        self._pixels.follow(ctx, self.temporal.reuse_open, cell)
         self._pixels.keep(out, work, keyframe=False)
         self._last_output = out
-        self.propagated += 1.0
-        self.frames += 1
+        self.stats.propagated += 1.0
+        self.stats.frames += 1
         return out
 
     def _anchor(self, out: np.ndarray, key: np.ndarray) -> np.ndarray:
         if key.shape != out.shape:
             key = resize_rgb(key, out.shape[:2])
         matched = temporal.match_color(out, key)
-        w = self.options.color_anchor_weight
+        w = COLOR_ANCHOR_WEIGHT
         if w >= 1.0:
             return matched
         return temporal.fuse(out, matched, np.ones(out.shape[:2], dtype=bool), w)
@@ -354,51 +394,37 @@ class DiffusionRestyler:
     def describe(self) -> dict:
         """Settings and counters: ``unet_calls`` counts UNet forward calls (a guidance batch is
         one call), split into keyframes and the other frames."""
-        o = self.options
-        other = self.frames - self.keyframes
+        o, t, n = self.options, self.temporal, self.stats
+        other = n.frames - n.keyframes
         return {
             "name": self.name,
             "model": o.model,
             "work_size": o.work_size,
             "strength": o.strength,
-            "reuse_strength": o.reuse_strength,
+            "reuse_strength": t.reuse_strength,
             "steps": o.steps,
             "scheduler": o.scheduler,
-            "temporal": {
-                "latent_blend": o.latent_blend,
-                "warp_noise": o.warp_noise,
-                "noise_warp": o.noise_warp,
-                "pull": o.pull,
-                "fusion": o.fusion,
-                "anchor_keyframes": o.anchor_keyframes,
-                "cross_frame_attn": o.cross_frame_attn,
-                "cross_frame_blocks": o.cross_frame_blocks,
-                "color_anchor": o.color_anchor,
-                "color_match": o.color_match,
-                "pixel_fusion": o.pixel_fusion,
-                "propagate": o.propagate,
-                "skip_covered": o.skip_covered,
-            },
+            "temporal": {name: getattr(t, name) for name in DESCRIBED_STEPS},
             "cfg": o.cfg if o.cfg != "residual" else f"residual-{o.cfg_negative}",
-            "frames": self.frames,
+            "frames": n.frames,
             "skipped_frames": self._filter.skipped,
-            "covered_frames": self.covered_frames,
-            "filled_share_max": self.filled_max,
-            "still_cells_frames": self.still_cells,
-            "propagated_share": self.propagated / self.frames if self.frames else 0.0,
-            "keyframes": self.keyframes,
-            "anchored_keyframes": self.anchored_keyframes,
-            "unet_calls": self.unet_calls,
-            "unet_calls_keyframes": self.unet_calls_keyframes,
-            "unet_calls_other": self.unet_calls - self.unet_calls_keyframes,
-            "unet_calls_per_frame": self.unet_calls / self.frames if self.frames else 0.0,
-            "unet_rows": self.unet_rows,
-            "unet_rows_per_frame": self.unet_rows / self.frames if self.frames else 0.0,
+            "covered_frames": n.covered_frames,
+            "filled_share_max": n.filled_max,
+            "still_cells_frames": n.still_cells,
+            "propagated_share": n.propagated / n.frames if n.frames else 0.0,
+            "keyframes": n.keyframes,
+            "anchored_keyframes": n.anchored_keyframes,
+            "unet_calls": n.unet_calls,
+            "unet_calls_keyframes": n.unet_calls_keyframes,
+            "unet_calls_other": n.unet_calls - n.unet_calls_keyframes,
+            "unet_calls_per_frame": n.unet_calls / n.frames if n.frames else 0.0,
+            "unet_rows": n.unet_rows,
+            "unet_rows_per_frame": n.unet_rows / n.frames if n.frames else 0.0,
             "other_frames": other,
             "attention_store_bytes": self.attn.nbytes() if self.attn is not None else 0,
             "control": self.control.describe() if self.control is not None else None,
             "lora": [{k: r[k] for k in ("path", "weight", "sha256")} for r in self.loras],
-            "prompt_schedule": [{"frame": f, "prompt": p} for f, p in self._keys],
+            "prompt_schedule": [{"frame": f, "prompt": p} for f, p in self.prompts.keys],
             "ip_adapter": self._ip_record(),
         }
 

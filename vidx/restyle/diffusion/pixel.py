@@ -1,11 +1,12 @@
-"""Pixel-space continuity: the previous output warped in pixel space, as a fusion reference and
-as the colour reference that follows the source.
+"""Pixel-space continuity: the previous output warped in pixel space, as the x̂0 fusion's
+reference made in pixels (``--pixel-fusion``) and as the colour reference that follows the
+source.
 
 Per DESIGN.md "Temporal consistency" 2 and 6 (Rerender-A-Video's pixel-aware fusion):
 
 - ``PixelMemory`` keeps the previous output and source at the working size, and the anchor
   (last keyframe) output with the flow composed since it; ``warped`` brings them into the
-  current frame along ``ctx.flow`` with the cleaned reliability mask. The fusion image is the
+  current frame along ``ctx.flow`` with the cleaned reliability mask. ``anchor_view`` is the
   anchor output warped *once* along the composed flow (the previous output warped once where
   the anchor is not seen): re-warping the previous output every frame is a bilinear blur that
   adds up.
@@ -33,7 +34,7 @@ import temporal
 from temporal.warp import inside_frame, sample_coords
 from vidx.frame import FrameContext
 from vidx.restyle.diffusion.denoise import decode_latent, encode_image
-from vidx.restyle.diffusion.fusion import remove_specks
+from vidx.restyle.diffusion.reuse_mask import remove_specks
 
 
 def pixel_flow_mask(
@@ -55,13 +56,14 @@ def pixel_flow_mask(
 @dataclass
 class Warped:
     """The previous output and source warped into the current frame, where to trust them, the
-    fusion image (anchor-based) and the previous output's own per-channel std."""
+    anchor's output warped in where it still sees the frame (``anchor_view``, the pixel-space
+    x̂0 fusion's picture, and ``anchor_mask``) and the previous output's own per-channel std."""
 
     output: np.ndarray
     source: np.ndarray
     mask: np.ndarray
-    fusion: np.ndarray
-    fusion_mask: np.ndarray
+    anchor_view: np.ndarray
+    anchor_mask: np.ndarray
     output_std: np.ndarray
 
 
@@ -95,14 +97,14 @@ class PixelMemory:
         flow, mask = pixel_flow_mask(ctx, size, open_cells, cell)
         out = temporal.warp(self.output, flow)
         src = temporal.warp(self.source, flow)
-        fusion, fusion_mask = out, mask
+        anchor_view, anchor_mask = out, mask
         self._advance(flow, mask)
         if self.anchor is not None and self.flow is not None and self.valid is not None:
             from_anchor = temporal.warp(self.anchor, self.flow)
-            fusion = np.where(self.valid[:, :, None], from_anchor, out)
-            fusion_mask = self.valid | mask
+            anchor_view = np.where(self.valid[:, :, None], from_anchor, out)
+            anchor_mask = self.valid | mask
         std = self.output.reshape(-1, self.output.shape[2]).astype(np.float32).std(axis=0)
-        return Warped(out, src, mask, fusion, fusion_mask, std)
+        return Warped(out, src, mask, anchor_view, anchor_mask, std)
 
     def follow(self, ctx: FrameContext, open_cells: float, cell: int) -> None:
         """A frame not rendered: only the anchor's composed flow advances along ``ctx.flow``
@@ -121,7 +123,7 @@ class PixelMemory:
 
 
 @torch.no_grad()
-def encode_for_fusion(pipe, image: np.ndarray, fidelity: bool) -> torch.Tensor:
+def encode_reference(pipe, image: np.ndarray, fidelity: bool) -> torch.Tensor:
     """Encode ``image``; with ``fidelity`` compensate the autoencoder's loss once
     (Rerender-A-Video's fidelity-oriented encoding): ``z + (z - E(D(z)))``."""
     z = encode_image(pipe, image)
@@ -150,9 +152,9 @@ class PixelTarget:
         fresh = decode_latent(self.pipe, x0.to(self.reference.dtype))
         if fresh.shape != self.warped.output.shape:
             return self.reference
-        keep = self.warped.fusion_mask[:, :, None]
-        composite = np.where(keep, self.warped.fusion, fresh)
-        self.encoded = encode_for_fusion(self.pipe, composite, self.fidelity)
+        keep = self.warped.anchor_mask[:, :, None]
+        composite = np.where(keep, self.warped.anchor_view, fresh)
+        self.encoded = encode_reference(self.pipe, composite, self.fidelity)
         encoded = self.encoded.to(self.reference.dtype)
         return self.reference + self.weight * (encoded - self.reference)
 

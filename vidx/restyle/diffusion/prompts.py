@@ -1,4 +1,5 @@
-"""Blending two prompts' text conditioning: a prompt schedule's transitions.
+"""Each frame's conditioning (``Conditioner``: its scheduled prompt, encoded once per working
+size, with the IP-Adapter image) and blending two prompts' conditioning in a transition.
 
 Convention: embeddings are ``(B, tokens, D)`` (``B`` is 2 with classifier-free guidance,
 the negative half first, the same in both prompts); a blend weight ``w`` is the share of the
@@ -10,9 +11,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import torch
 
-from vidx.restyle.diffusion.denoise import Conditioning
+from vidx.options import RestyleOptions
+from vidx.prompt_schedule import parse_schedule, prompt_at, resolve, transition_frames
+from vidx.restyle.diffusion.adapters import image_embeds
+from vidx.restyle.diffusion.denoise import Conditioning, encode_conditioning
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, w: float) -> torch.Tensor:
@@ -55,3 +60,55 @@ def blend(a: Conditioning, b: Conditioning, w: float, mode: str = "linear") -> C
             "text_embeds": mix(a.added["text_embeds"], b.added["text_embeds"], w, mode),
         }
     return replace(a, embeds=mix(a.embeds, b.embeds, w, mode), added=added)
+
+
+def prompt_keys(o: RestyleOptions) -> list[tuple[int, str]]:
+    """The prompt schedule as ``[(frame, prompt)]`` from frame 0 (just the prompt when there is
+    none); keys must be in frames here (the job's plan converts seconds)."""
+    if o.prompt_schedule is None:
+        return [(0, o.prompt or "")]
+    return resolve(parse_schedule(o.prompt_schedule), None, o.prompt or None)
+
+
+class Conditioner:
+    """Frame ``index``'s conditioning at a working size: its scheduled prompt (blended in a
+    transition), each prompt encoded once per size; with an IP-Adapter ``style`` picture its
+    image embeddings, and the ControlNet ``control`` guide attached."""
+
+    def __init__(self, pipe, options: RestyleOptions, style: np.ndarray | None, control) -> None:
+        self.pipe, self.options, self.style, self.control = pipe, options, style, control
+        self.keys = prompt_keys(options)
+        self.transition = transition_frames(options.prompt_transition, None)
+        self.encoded: dict[tuple[tuple[int, int], str], Conditioning] = {}
+        self.style_embeds: dict[bool, list[torch.Tensor]] = {}
+
+    def at(self, size: tuple[int, int], index: int = 0) -> Conditioning:
+        before, after, w = prompt_at(index, self.keys, self.transition)
+        if w >= 1:
+            return self._encoded(size, after)
+        a, b = self._encoded(size, before), self._encoded(size, after)
+        return blend(a, b, w, self.options.prompt_interpolation)
+
+    def _encoded(self, size: tuple[int, int], prompt: str) -> Conditioning:
+        if (size, prompt) not in self.encoded:
+            o = self.options
+            cond = encode_conditioning(
+                self.pipe,
+                prompt,
+                o.negative_prompt,
+                o.guidance,
+                size,
+                cfg_with_embedding=o.diffusion_temporal.lcm_cfg,
+                mode=o.cfg,
+                negative_source=o.cfg_negative,
+            )
+            if self.style is not None:
+                cond.added = {**(cond.added or {}), "image_embeds": self._image_embeds(cond.cfg)}
+            cond.control = self.control
+            self.encoded[(size, prompt)] = cond
+        return self.encoded[(size, prompt)]
+
+    def _image_embeds(self, cfg: bool) -> list[torch.Tensor]:
+        if cfg not in self.style_embeds and self.style is not None:
+            self.style_embeds[cfg] = image_embeds(self.pipe, self.style, cfg)
+        return self.style_embeds[cfg]

@@ -52,7 +52,7 @@ import numpy as np
 import temporal
 from temporal.warp import inside_frame, sample_coords
 from vidx.frame import FrameContext
-from vidx.restyle.diffusion.fusion import remove_specks
+from vidx.restyle.diffusion.reuse_mask import remove_specks
 
 TOLERANCE_MIN = 0.03  # luma in [0, 1], after a sigma-1 blur
 TOLERANCE_FACTOR = 2.0

@@ -19,6 +19,8 @@ import torch
 
 from vidx.errors import OptionError
 from vidx.frame import FrameContext
+from vidx.options import DeviceOptions, RestyleOptions
+from vidx.restyle.base import Resizer
 from vidx.restyle.diffusion.denoise import (
     Conditioning,
     decode_latent,
@@ -27,10 +29,8 @@ from vidx.restyle.diffusion.denoise import (
     predict_noise,
 )
 from vidx.restyle.diffusion.engine import REFINE_SEEDS, ReuseEngine
-from vidx.restyle.diffusion.img2img import check_frame
+from vidx.restyle.diffusion.img2img import check_frame, diffusion_options
 from vidx.restyle.diffusion.loading import load_pipeline, set_scheduler
-from vidx.restyle.diffusion.options import DiffusionOptions
-from vidx.upscale.base import Upscaler
 
 TILING_PIXELS = 1024 * 1024
 
@@ -71,16 +71,18 @@ class DiffusionRefiner:
 
     ``strength`` is used on keyframes (and without ``ctx``), ``reuse_strength`` on frames that
     start from the warped previous refined latent. ``tile`` is the tile side in pixels (default
-    ``options.work_size``), ``overlap`` the overlapped fraction of a tile, ``tile_batch`` how many
+    ``work_size``), ``overlap`` the overlapped fraction of a tile, ``tile_batch`` how many
     tiles go through the UNet together. Prompt, steps, guidance, seed, scheduler and the temporal
-    switches come from ``options``.
+    switches come from ``restyle`` (run as ``RestyleOptions.resolved`` says), the device and
+    dtype from ``device``.
     """
 
     name = "diffusion-refine"
 
     def __init__(
         self,
-        options: DiffusionOptions,
+        restyle: RestyleOptions,
+        device: DeviceOptions = DeviceOptions(),
         *,
         strength: float = 0.3,
         reuse_strength: float = 0.2,
@@ -89,7 +91,7 @@ class DiffusionRefiner:
         tile_batch: int = 1,
         pipe=None,
     ) -> None:
-        self.options = options.check()
+        self.options = options = diffusion_options(restyle)
         for name, v in (
             ("refine_strength", strength),
             ("refine_reuse_strength", reuse_strength),
@@ -101,7 +103,7 @@ class DiffusionRefiner:
         if tile_batch < 1:
             raise OptionError(f"must be at least 1, got {tile_batch!r}", param="refine_tile_batch")
         self.strength, self.reuse_strength = strength, min(reuse_strength, strength)
-        self.tile = int(tile or options.work_size)
+        self.tile = int(tile or options.work_size or 0)
         if self.tile < 64 or self.tile % 8:
             raise OptionError(
                 f"must be a multiple of 8, at least 64, got {tile!r}", param="refine_tile"
@@ -109,7 +111,11 @@ class DiffusionRefiner:
         self.overlap, self.tile_batch = overlap, tile_batch
         if pipe is None:
             pipe = load_pipeline(
-                options.model, options.device, options.dtype, options.allow_pickle, options.vae
+                options.model or "",
+                device.device,
+                device.dtype,
+                device.allow_pickle,
+                options.vae or "",
             )
         base = pipe._pipe if isinstance(pipe, _SchedulerView) else pipe
         own = type(base.scheduler).from_config(base.scheduler.config)
@@ -161,11 +167,11 @@ class DiffusionRefiner:
         if self._cond is None:
             self._cond = encode_conditioning(
                 pipe,
-                o.prompt,
+                o.prompt or "",
                 o.negative_prompt,
                 o.guidance,
                 (self.tile, self.tile),
-                cfg_with_embedding=o.lcm_cfg,
+                cfg_with_embedding=o.diffusion_temporal.lcm_cfg,
                 mode="none" if o.cfg == "none" else "full",  # tiles keep full guidance
             )
         z = encode_image(pipe, padded)
@@ -196,9 +202,10 @@ class DiffusionRefiner:
 
 
 class RefineUpscaler:
-    """An ``Upscaler`` that runs ``base`` and then the diffusion ``refiner`` on its result."""
+    """An upscaler (``vidx.upscale.base.Upscaler``, structurally) that runs ``base`` and then
+    the diffusion ``refiner`` on its result."""
 
-    def __init__(self, base: Upscaler, refiner: DiffusionRefiner) -> None:
+    def __init__(self, base: Resizer, refiner: DiffusionRefiner) -> None:
         self.base, self.refiner = base, refiner
         self.name = f"{base.name}+refine"
 

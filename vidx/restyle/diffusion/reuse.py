@@ -12,7 +12,7 @@ import math
 import torch
 
 import temporal
-from vidx.restyle.diffusion.options import DiffusionOptions
+from vidx.options import RestyleOptions
 
 # offsets from ``options.seed`` of the generators each part draws from
 SEED_FRESH_NOISE = 1  # fresh noise in disocclusions and inside the noise field (restyle)
@@ -20,6 +20,7 @@ SEED_SCHEDULER = 2  # stochastic scheduler steps (restyle)
 SEED_REFINE_FRESH_NOISE = 11
 SEED_REFINE_SCHEDULER = 12
 
+FRESH_NOISE_SHARE = 0.0  # fresh noise mixed into the carried noise everywhere (0: none)
 NOISE_FINE_CELLS = 1 << 22  # at most this many sub-cells per channel in the noise field
 
 
@@ -39,7 +40,7 @@ def subcells_for(size: tuple[int, ...], requested: int) -> int:
 class NoiseCarrier:
     """The noise of the current frame and what it takes to warp it into the next one."""
 
-    def __init__(self, options: DiffusionOptions, seed_offset: int = SEED_FRESH_NOISE) -> None:
+    def __init__(self, options: RestyleOptions, seed_offset: int = SEED_FRESH_NOISE) -> None:
         self.options = options
         self.seed_offset = seed_offset
         self.reset()
@@ -51,11 +52,11 @@ class NoiseCarrier:
 
     def start(self, like: torch.Tensor) -> torch.Tensor:
         """Seeded noise for a fresh start (keyframe, cut, first frame); shape of ``like``."""
-        o = self.options
+        o, t = self.options, self.options.diffusion_temporal
         noise = seeded_noise(tuple(like.shape), o.seed, like)
         self.field = None
-        if o.warp_noise and o.noise_warp == "integral":
-            k = subcells_for(tuple(like.shape[2:]), o.noise_subcells)
+        if t.warp_noise and t.noise_warp == "integral":
+            k = subcells_for(tuple(like.shape[2:]), t.noise_subcells)
             self.field = temporal.noise_field(noise, k, self.fresh)
         self.noise = noise
         return noise
@@ -64,23 +65,23 @@ class NoiseCarrier:
         """The previous noise warped along ``flow`` (``(1, 2, h, w)``, current -> previous, in
         latent pixels) with fresh noise where ``mask`` (``(h, w)`` bool) is False; seeded noise
         when warping is off or nothing fits."""
-        o, prev = self.options, self.noise
-        if not o.warp_noise or prev is None or prev.shape != like.shape:
+        o, t, prev = self.options, self.options.diffusion_temporal, self.noise
+        if not t.warp_noise or prev is None or prev.shape != like.shape:
             noise = seeded_noise(tuple(like.shape), o.seed, like)
             self.noise = noise
             return noise
-        if o.noise_warp == "integral":
+        if t.noise_warp == "integral":
             field = self.field
             if field is None or field.fine.shape[2:] != tuple(
                 s * field.subcells for s in like.shape[2:]
             ):
-                k = subcells_for(tuple(like.shape[2:]), o.noise_subcells)
+                k = subcells_for(tuple(like.shape[2:]), t.noise_subcells)
                 field = temporal.noise_field(prev, k, self.fresh)
             self.field = temporal.integral_warp_noise(
-                field, flow, mask, self.fresh, weight=o.warp_noise_weight
+                field, flow, mask, self.fresh, weight=FRESH_NOISE_SHARE
             )
             noise = self.field.latent(like.dtype)
         else:
-            noise = temporal.warp_noise(prev, flow, mask, self.fresh, weight=o.warp_noise_weight)
+            noise = temporal.warp_noise(prev, flow, mask, self.fresh, weight=FRESH_NOISE_SHARE)
         self.noise = noise
         return noise

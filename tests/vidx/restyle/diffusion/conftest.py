@@ -28,11 +28,18 @@ def _builder(name: str = "build_tiny_model"):
     return getattr(module, name)
 
 
-def tiny_options(model, **kw):
-    """``DiffusionOptions`` for the tiny model on the CPU; a test module fixes what it varies
-    with ``functools.partial`` and a test overrides the rest."""
-    from vidx.restyle.diffusion import DiffusionOptions
+def restyle_options(**flat):
+    """``RestyleOptions`` from flat option names (its nested groups' too), as a job file or
+    ``vidx.render`` gives them."""
+    from vidx.options import RestyleOptions
 
+    return RestyleOptions().with_values(**flat)
+
+
+def tiny_options(model, **kw):
+    """``RestyleOptions`` for the tiny model (a test passes its loaded pipeline, on the CPU); a
+    test module fixes what it varies with ``functools.partial`` and a test overrides the
+    rest, by flat option names."""
     base = dict(
         model=str(model),
         prompt="an oil painting",
@@ -41,11 +48,9 @@ def tiny_options(model, **kw):
         steps=8,
         guidance=1.0,
         work_size=64,
-        device="cpu",
-        dtype="fp32",
         seed=3,
     )
-    return DiffusionOptions(**{**base, **kw})
+    return restyle_options(**{**base, **kw})
 
 
 def run_clip(pipe, opts, frames, ctxs):

@@ -174,15 +174,13 @@ def test_sdxl_controlnet_restyles_and_a_mismatched_one_is_refused(
 
 
 def test_control_options_are_declared_once_and_checked(tiny_controlnet_dir):
-    from vidx.restyle.factory import diffusion_options
-
     spec = JobOptions().with_values(
         prompt="p", model="m", controlnet=str(tiny_controlnet_dir), control_strength=0.5
     )
-    built = diffusion_options(spec.restyle)
+    built = spec.restyle.resolved().diffusion_control
     assert built.controlnet == str(tiny_controlnet_dir) and built.control_strength == 0.5
     assert (
-        diffusion_options(JobOptions().with_values(prompt="p", model="m").restyle).controlnet == ""
+        JobOptions().with_values(prompt="p", model="m").restyle.diffusion_control.controlnet is None
     )
     for bad, param in (
         ({"control": "hed"}, "control"),

@@ -36,8 +36,8 @@ def test_lora_changes_the_output_and_weight_zero_is_no_lora(
     frames, ctxs = frames[:4], ctxs[:4]
     lora = str(tiny_adapters["lora"])
     _, plain = run(fresh_pipe, options(tiny_model_dir), frames, ctxs)
-    r, styled = run(fresh_pipe, options(tiny_model_dir, lora=((lora, 1.0),)), frames, ctxs)
-    _, zero = run(fresh_pipe, options(tiny_model_dir, lora=((lora, 0.0),)), frames, ctxs)
+    r, styled = run(fresh_pipe, options(tiny_model_dir, lora=(f"{lora}:1.0",)), frames, ctxs)
+    _, zero = run(fresh_pipe, options(tiny_model_dir, lora=(f"{lora}:0.0",)), frames, ctxs)
     _, again = run(fresh_pipe, options(tiny_model_dir), frames, ctxs)  # LoRA off again
     assert all(np.array_equal(a, b) for a, b in zip(plain, zero, strict=True))
     assert all(np.array_equal(a, b) for a, b in zip(plain, again, strict=True))
@@ -115,7 +115,7 @@ def test_prompt_schedule_keeps_frames_before_the_change(tiny_pipe, tiny_model_di
     for mode in ("linear", "slerp"):
         opts = options(
             tiny_model_dir,
-            prompt="",
+            prompt=None,  # as the CLI gives it: the schedule's key 0 is the prompt
             prompt_schedule=schedule,
             prompt_transition=3,
             prompt_interpolation=mode,
@@ -123,8 +123,8 @@ def test_prompt_schedule_keeps_frames_before_the_change(tiny_pipe, tiny_model_di
         r, scheduled = run(tiny_pipe, opts, frames, ctxs)
         assert all(np.array_equal(a, b) for a, b in zip(single[:5], scheduled[:5], strict=True))
         assert all(not np.array_equal(a, b) for a, b in zip(single[5:], scheduled[5:], strict=True))
-        assert len(r._cond) == 2  # each distinct prompt encoded once, for the one work size
-    first, second = r._cond.values()
+        assert len(r.prompts.encoded) == 2  # each distinct prompt encoded once, for the work size
+    first, second = r.prompts.encoded.values()
     mid = blend(first, second, 0.5)
     assert torch.allclose(mid.embeds, (first.embeds + second.embeds) / 2, atol=1e-6)
     assert blend(first, second, 0.0) is first and blend(first, second, 1.0) is second
@@ -214,7 +214,7 @@ def test_lora_on_sdxl(tiny_xl_dir, tmp_path):
         r = DiffusionRestyler(options(tiny_xl_dir, steps=3, **kw), pipe=pipe)
         return r(image, FrameContext(0, image, keyframe=True))
 
-    plain, styled, zero = one(), one(lora=((lora, 1.0),)), one(lora=((lora, 0.0),))
+    plain, styled, zero = one(), one(lora=(f"{lora}:1.0",)), one(lora=(f"{lora}:0.0",))
     assert np.array_equal(plain, zero) and np.abs(plain.astype(int) - styled).mean() > 1.0
 
 

@@ -11,16 +11,18 @@ import numpy as np
 import torch
 
 from tests.conftest import run_cli
+from tests.vidx.restyle.diffusion.conftest import restyle_options
 from tests.vidx.test_regions import BOX, ENCODE, FEATHER, check_kept_and_restyled, decode, pan_clip
+from vidx.options import RestyleOptions
 from vidx.regions import box_region
-from vidx.restyle.diffusion import DiffusionOptions, DiffusionRestyler
+from vidx.restyle.diffusion import DiffusionRestyler
 from vidx.restyle.diffusion.denoise import encode_image
 
 
-def options(model: Path, **kw: object) -> DiffusionOptions:
+def options(model: Path, **kw: object) -> RestyleOptions:
     base: dict = dict(model=str(model), prompt="an oil painting", strength=0.8, steps=6)
-    base.update(work_size=64, device="cpu", dtype="fp32", seed=3, guidance=1.0)
-    return DiffusionOptions(**{**base, **kw})
+    base.update(work_size=64, seed=3, guidance=1.0)
+    return restyle_options(**{**base, **kw})
 
 
 def test_the_kept_latent_is_the_source_and_the_rest_is_restyled(

@@ -6,8 +6,9 @@ import cv2
 import numpy as np
 import torch
 
+from tests.vidx.restyle.diffusion.conftest import restyle_options
 from vidx.frame import FrameContext
-from vidx.restyle.diffusion import DiffusionOptions, DiffusionRefiner, RefineUpscaler
+from vidx.restyle.diffusion import DiffusionRefiner, RefineUpscaler
 from vidx.restyle.diffusion.refine import feather, tile_starts
 
 
@@ -22,7 +23,7 @@ class Bicubic:
 
 
 def refiner(pipe, model, **kw) -> DiffusionRefiner:
-    opts = DiffusionOptions(
+    opts = restyle_options(
         model=str(model), prompt="detailed", steps=8, guidance=1.0, work_size=64, seed=1
     )
     return DiffusionRefiner(opts, pipe=pipe, strength=0.5, reuse_strength=0.25, **kw)

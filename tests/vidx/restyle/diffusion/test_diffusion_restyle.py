@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 import torch
 
 import temporal
-from tests.vidx.restyle.diffusion.conftest import run_clip, tiny_options
+from tests.vidx.restyle.diffusion.conftest import restyle_options, run_clip, tiny_options
 from vidx.errors import OptionError
 from vidx.frame import FrameContext
-from vidx.restyle.diffusion import DiffusionOptions, DiffusionRestyler, work_size_for
+from vidx.restyle.diffusion import DiffusionRestyler, work_size_for
 
 OFF = dict(
     latent_blend=False,
@@ -161,11 +159,16 @@ STEPS = {
 
 
 @pytest.mark.parametrize("step", list(STEPS))
-def test_each_step_pulls_toward_the_warped_previous_latent(tiny_pipe, tiny_model_dir, clip, step):
+def test_each_step_pulls_toward_the_warped_previous_latent(
+    tiny_pipe, tiny_model_dir, clip, step, monkeypatch
+):
+    from vidx.restyle.diffusion import engine
+
+    monkeypatch.setattr(engine, "PULL_WEIGHT", 0.8)  # the pull's weight is a named constant
     frames, ctxs = clip
-    kw = dict(strength=0.8, reuse_strength=0.8, steps=10, pull_weight=0.8, pull_steps=0.5)
+    kw = dict(strength=0.8, reuse_strength=0.8, steps=10, pull_steps=0.5)
     off = options(tiny_model_dir, **kw, **OFF)
-    on = dataclasses.replace(off, **STEPS[step])
+    on = off.with_values(**STEPS[step])
     gap_off, _ = _latent_gap(tiny_pipe, off, frames, ctxs)
     gap_on, _ = _latent_gap(tiny_pipe, on, frames, ctxs)
     assert gap_on < 0.9 * gap_off, (step, gap_on, gap_off)
@@ -201,7 +204,7 @@ def test_nearest_noise_warp_is_still_there(tiny_pipe, tiny_model_dir, clip):
 def test_cross_frame_attention_changes_only_later_frames(tiny_pipe, tiny_model_dir, clip):
     frames, ctxs = clip
     off = options(tiny_model_dir, **OFF)
-    on = dataclasses.replace(off, cross_frame_attn=True)
+    on = off.with_values(cross_frame_attn=True)
     r_on, out_on = run(tiny_pipe, on, frames[:3], ctxs[:3])
     _, out_off = run(tiny_pipe, off, frames[:3], ctxs[:3])
     assert np.array_equal(out_on[0], out_off[0])
@@ -215,13 +218,13 @@ def test_cross_frame_attention_changes_only_later_frames(tiny_pipe, tiny_model_d
 def test_cross_frame_attention_by_block(tiny_pipe, tiny_model_dir, clip):
     frames, ctxs = clip
     off = options(tiny_model_dir, **OFF)
-    up = dataclasses.replace(off, cross_frame_attn=True, cross_frame_blocks="up")
+    up = off.with_values(cross_frame_attn=True, cross_frame_blocks="up")
     r_up, out_up = run(tiny_pipe, up, frames[:3], ctxs[:3])
-    _, out_all = run(tiny_pipe, dataclasses.replace(up, cross_frame_blocks="all"), *clip_3(clip))
+    _, out_all = run(tiny_pipe, up.with_values(cross_frame_blocks="all"), *clip_3(clip))
     assert {name.split(".")[0] for name, _ in r_up.attn.anchor} == {"up_blocks"}
     assert not np.array_equal(out_up[2], out_all[2])
     with pytest.raises(OptionError, match="^cross_frame_blocks must"):
-        dataclasses.replace(off, cross_frame_blocks="left").check()
+        off.with_values(cross_frame_blocks="left")
 
 
 def clip_3(clip):
@@ -248,15 +251,17 @@ def test_work_size_keeps_aspect_in_multiples_of_8():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("strength", 0.0), ("steps", 0), ("scheduler", "heun"), ("work_size", 60), ("pull_weight", 2)],
+    [("strength", 0.0), ("steps", 0), ("scheduler", "heun"), ("work_size", 60), ("work_size", 100)],
 )
 def test_bad_options_name_the_option(field, value):
     with pytest.raises(OptionError, match=f"^{field} must") as err:
-        DiffusionOptions(model="x", **{field: value}).check()
+        restyle_options(prompt="p", model="x", **{field: value})
     assert err.value.param == field
     with pytest.raises(OptionError, match="^model is required") as err:
-        DiffusionOptions().check()
+        restyle_options(prompt="p")
     assert err.value.named("--model").startswith("--model is required")
+    with pytest.raises(OptionError, match="^prompt is required"):
+        DiffusionRestyler(restyle_options(style="3"))
 
 
 @pytest.mark.parametrize(
@@ -266,13 +271,13 @@ def test_bad_options_name_the_option(field, value):
         ("noise_subcells", 0),
         ("fusion", "pixel"),
         ("fusion_weight", 1.5),
-        ("mask_dilate", 9),
-        ("mask_feather", -1),
+        ("reuse_dilate", 9),
+        ("reuse_feather", -1),
     ],
 )
 def test_new_options_name_the_parameter(field, value):
     with pytest.raises(OptionError, match=f"^{field} must") as err:
-        DiffusionOptions(model="x", **{field: value}).check()
+        restyle_options(prompt="p", model="x", **{field: value})
     assert err.value.param == field
 
 
@@ -306,7 +311,7 @@ def test_guidance_embedding_models_skip_classifier_free_guidance(tiny_lcm_dir, c
     seen, handle = _unet_batches(r.pipe.unet)
     r(frames[0], ctxs[0])
     assert seen and set(seen) == {1}
-    both = DiffusionRestyler(dataclasses.replace(opts, lcm_cfg=True), pipe=r.pipe)
+    both = DiffusionRestyler(opts.with_values(lcm_cfg=True), pipe=r.pipe)
     seen.clear()
     both(frames[0], ctxs[0])
     handle.remove()
@@ -348,7 +353,7 @@ def test_a_fade_stays_a_fade(tiny_pipe, tiny_model_dir, clip_tools):
 def test_pixel_aware_fusion_reencodes_the_warped_output(tiny_pipe, tiny_model_dir, clip):
     frames, ctxs = clip
     off = options(tiny_model_dir, guidance=2.0)
-    on = dataclasses.replace(off, pixel_fusion="fidelity", pixel_fusion_weight=1.0)
+    on = off.with_values(pixel_fusion="fidelity", pixel_fusion_weight=1.0)
     _, out_off = run(tiny_pipe, off, frames[:3], ctxs[:3])
     r, out_on = run(tiny_pipe, on, frames[:3], ctxs[:3])
     assert np.array_equal(out_on[0], out_off[0])  # the first frame has no past

@@ -9,15 +9,15 @@ import numpy as np
 import torch
 from diffusers import DDIMScheduler
 
+from tests.vidx.restyle.diffusion.conftest import restyle_options
 from vidx.frame import FrameContext
-from vidx.restyle.diffusion import DiffusionOptions, DiffusionRestyler
-from vidx.restyle.diffusion.fusion import (
+from vidx.restyle.diffusion import DiffusionRestyler
+from vidx.restyle.diffusion.reuse_mask import latent_mask, remove_specks
+from vidx.restyle.diffusion.x0_fusion import (
     AnchorTrack,
     X0Fusion,
     blend_compensated,
     fuse_prediction,
-    latent_mask,
-    remove_specks,
 )
 
 
@@ -115,14 +115,12 @@ def test_fuse_prediction_moves_x0_to_the_target():
 
 def test_periodic_keyframe_is_anchored_and_a_scene_cut_is_not(tiny_pipe, tiny_model_dir, clip):
     frames, ctxs = clip
-    opts = DiffusionOptions(
+    opts = restyle_options(
         model=str(tiny_model_dir),
         prompt="an oil painting",
         steps=6,
         guidance=1.0,
         work_size=64,
-        device="cpu",
-        dtype="fp32",
         seed=3,
         cross_frame_attn=False,
     )

@@ -15,7 +15,8 @@ import pytest
 import torch
 
 import temporal
-from vidx.restyle.diffusion import DiffusionOptions, DiffusionRestyler, load_pipeline
+from tests.vidx.restyle.diffusion.conftest import restyle_options
+from vidx.restyle.diffusion import DiffusionRestyler, load_pipeline
 
 MODEL = os.environ.get("VIDX_TEST_MODEL", "")
 
@@ -44,11 +45,9 @@ def test_short_restyle_on_real_weights_is_sane_and_steadier(real_pipe, clip_tool
         strength=0.5,
         steps=12,
         work_size=256,
-        device="cuda",
-        dtype="fp16",
         seed=0,
     )
-    steady = DiffusionRestyler(DiffusionOptions(**base), pipe=real_pipe)
+    steady = DiffusionRestyler(restyle_options(**base), pipe=real_pipe)
     outs = [steady(f, c) for f, c in zip(frames, ctxs, strict=True)]
     for out, src in zip(outs, frames, strict=True):
         assert out.shape == (256, 256, 3) and out.dtype == np.uint8
@@ -56,7 +55,7 @@ def test_short_restyle_on_real_weights_is_sane_and_steadier(real_pipe, clip_tool
         small = cv2.resize(out, src.shape[1::-1], interpolation=cv2.INTER_AREA)
         assert np.abs(small.astype(int) - src).mean() > 2  # it restyled something
     off = dict(latent_blend=False, warp_noise=False, cross_frame_attn=False, fusion_weight=0.0)
-    plain = DiffusionRestyler(DiffusionOptions(**base, **off, color_anchor=False), pipe=real_pipe)
+    plain = DiffusionRestyler(restyle_options(**base, **off, color_anchor=False), pipe=real_pipe)
     per_frame = [plain(f, c) for f, c in zip(frames, ctxs, strict=True)]
     err, ref = temporal.warp_error(frames, outs), temporal.warp_error(frames, per_frame)
     assert err < ref, (err, ref)  # the flow of the source, as `vidx metrics` measures

@@ -10,15 +10,17 @@ from pathlib import Path
 import numpy as np
 
 import temporal
-from vidx.restyle.diffusion import DiffusionOptions, DiffusionRefiner, DiffusionRestyler
+from tests.vidx.restyle.diffusion.conftest import restyle_options
+from vidx.options import RestyleOptions
+from vidx.restyle.diffusion import DiffusionRefiner, DiffusionRestyler
 from vidx.restyle.diffusion.engine import REFINE_SEEDS, RESTYLE_SEEDS, ReuseEngine
 
 PACKAGE = Path(__file__).resolve().parents[4] / "vidx" / "restyle" / "diffusion"
 
 
-def opts(model, **kw) -> DiffusionOptions:
+def opts(model, **kw) -> RestyleOptions:
     base = dict(model=str(model), prompt="detailed", steps=8, guidance=1.0, work_size=64, seed=1)
-    return DiffusionOptions(**{**base, **kw})
+    return restyle_options(**{**base, **kw})
 
 
 def refine_clip(pipe, options, frames, ctxs):
@@ -48,8 +50,8 @@ def test_refine_fuses_x0_toward_the_previous_refined_frame(tiny_pipe, tiny_model
     plan = r._engine.prepare(
         r.pipe, r._engine.prev_latent, ctxs[3], strength=0.5, reuse_strength=0.25
     )
-    assert plan.reuse and plan.fusion is not None and plan.pull is None
-    assert plan.fusion.steps == 1  # half of the 2 steps a reused frame runs
+    assert plan.reuse and plan.x0_fusion is not None and plan.pull is None
+    assert plan.x0_fusion.steps == 1  # half of the 2 steps a reused frame runs
     _, unfused = refine_clip(tiny_pipe, opts(tiny_model_dir, fusion_weight=0.0), frames, ctxs)
     assert np.array_equal(fused[0], unfused[0])  # the first frame has nothing to fuse with
     assert not np.array_equal(fused[2], unfused[2])

@@ -3,7 +3,6 @@ few-step LCM model with every temporal step (tiny random models, no timing)."""
 
 from __future__ import annotations
 
-import dataclasses
 from functools import partial
 
 import numpy as np
@@ -80,10 +79,10 @@ def test_cfg_options_name_the_parameter():
     from vidx.errors import OptionError
 
     with pytest.raises(OptionError) as err:
-        options("m", cfg="half").check()
+        options("m", cfg="half")
     assert err.value.param == "cfg"
     with pytest.raises(OptionError) as err:
-        options("m", max_skip=-1).check()
+        options("m", max_skip=-1)
     assert err.value.param == "max_skip"
 
 
@@ -230,26 +229,26 @@ def test_a_few_step_lcm_model_runs_every_temporal_step(tiny_lcm_dir, clip):
     assert info["temporal"]["cross_frame_attn"] and info["temporal"]["fusion"] == "x0"
     _, out2 = run(r1.pipe, opts, frames, ctxs)
     assert all(np.array_equal(a, b) for a, b in zip(out1, out2, strict=True))
-    plain = dataclasses.replace(opts, latent_blend=False, fusion_weight=0.0, warp_noise=False)
+    plain = opts.with_values(latent_blend=False, fusion_weight=0.0, warp_noise=False)
     _, out3 = run(r1.pipe, plain, frames, ctxs)
     assert not np.array_equal(out1[3], out3[3])  # the temporal steps acted
 
 
-def test_the_options_reach_the_backend():
+def test_the_options_reach_the_backend(tiny_pipe):
     from vidx.options import DiffusionTemporalOptions, RestyleOptions
-    from vidx.restyle.factory import diffusion_options
+    from vidx.restyle.diffusion import DiffusionRestyler
 
     spec = RestyleOptions(
         prompt="p",
         model="m",
         cfg="residual",
         cfg_negative="once",
-        vae="taesd",
+        work_size=64,
         diffusion_temporal=DiffusionTemporalOptions(similarity_threshold=0.99, max_skip=4),
     )
-    o = diffusion_options(spec)
-    assert (o.cfg, o.cfg_negative, o.vae) == ("residual", "once", "taesd")
-    assert (o.similarity_threshold, o.max_skip) == (0.99, 4)
+    r = DiffusionRestyler(spec, pipe=tiny_pipe)
+    assert r.describe()["cfg"] == "residual-once"
+    assert (r._filter.threshold, r._filter.max_skip) == (0.99, 4)
 
 
 def test_a_frame_the_similarity_filter_skips_still_moves_with_the_content(

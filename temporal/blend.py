@@ -1,4 +1,6 @@
-"""Blend the current result with the warped previous one, and match colour statistics.
+"""Blend the current result with the warped previous one (``fuse``: a masked pixel blend), and
+carry colour statistics over (``match_color``, ``follow_color``). Not x̂0 fusion (that is the
+diffusion backend's, ``vidx.restyle.diffusion.x0_fusion``).
 
 Convention: numpy images are ``(H, W, C)`` (or ``(H, W)``), torch batches ``(B, C, H, W)``;
 masks are ``(H, W)`` (or ``(B, 1, H, W)`` for tensors), bool or float in [0, 1].
