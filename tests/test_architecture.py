@@ -74,7 +74,7 @@ LAYERS: list[dict[str, tuple[str, ...]]] = [
 # Rules that other branches of issue 24 make true; their tests below are strict xfails, and the
 # imports they name are left out of the general check until then. The lead removes an entry and
 # its xfail mark after merging that branch.
-PENDING = {("restyle", "upscale"): "wt-a: restyle stops importing upscale"}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def module_files() -> dict[str, Path]:
@@ -215,7 +215,6 @@ def test_no_import_cycle() -> None:
             visit(m, [])
 
 
-@pytest.mark.xfail(strict=True, reason=PENDING[("restyle", "upscale")])
 def test_restyle_does_not_import_upscale() -> None:
     found = [
         f"{where(m, line)}: {m} imports {i}"
@@ -251,12 +250,8 @@ MAX_LINES = 80
 MAX_PARAMS = 8
 LAYOUT = {"vidx.serve.app.build"}  # declarative UI layout: one long `with` tree of widgets
 # Being cut down on other branches of issue 24; the lead empties these after merging them.
-LONG_PENDING = {
-    "vidx.restyle.diffusion.img2img.DiffusionRestyler.__call__",  # wt-a, 108
-}
-WIDE_PENDING = {
-    "vidx.restyle.diffusion.denoise.denoise",  # wt-a, 11
-}
+LONG_PENDING: set[str] = set()  # none left: the lists stay for the next long or wide one
+WIDE_PENDING: set[str] = set()
 
 
 def functions() -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:

@@ -27,9 +27,10 @@ COPY = 3  # this many option-named fields with defaults in one dataclass make it
 # away (remove it here) or a new one appears.
 KNOWN = {
     "vidx.io.reader:Trim": "the reader's trim, built from TrimOptions (io is below options)",
-    "vidx.io.writer:EncodeSettings": "the writer's settings, built from EncodeOptions (ditto)",
+    "vidx.values.encode:EncodeSettings": "the writer's settings, built from EncodeOptions (ditto)",
     "vidx.io.sequence:Sequence": "max_pixels, the sequence reader's own limit (ditto)",
-    "vidx.pipeline:Output": "fit: the per-output placement, set from SizeOptions by the job",
+    "vidx.pipeline:Output": "fit, compare, exr, temporal: per output, set from its options by the job",
+    "vidx.pipeline:JobContext": "deinterlace, threads: the job's values handed to every runner",
 }
 
 
