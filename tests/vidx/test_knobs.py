@@ -29,7 +29,7 @@ KNOWN = {
     "vidx.io.reader:Trim": "the reader's trim, built from TrimOptions (io is below options)",
     "vidx.values.encode:EncodeSettings": "the writer's settings, built from EncodeOptions (ditto)",
     "vidx.io.sequence:Sequence": "max_pixels, the sequence reader's own limit (ditto)",
-    "vidx.pipeline:Output": "fit, compare, exr, temporal: per output, set from its options by the job",
+    "vidx.pipeline:Output": "fit, compare, exr, temporal: per output, from its options",
     "vidx.pipeline:JobContext": "deinterlace, threads: the job's values handed to every runner",
 }
 
