@@ -1,4 +1,4 @@
-"""Overhead of resumable segmented rendering (vidx.segments) against one straight pipeline.run.
+"""Overhead of resumable segmented rendering (vidx.jobs.segments) against one straight pipeline.run.
 
 The same job (lanczos upscale, default encode settings, AAC audio copied) runs unsegmented and
 segmented (the default segment size and any others given), alternating run by run so the machine
@@ -25,11 +25,11 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conftest import make_clip  # noqa: E402
 from vidx.io.remux import scan_frames  # noqa: E402
+from vidx.jobs.segments import run_segmented  # noqa: E402
 from vidx.options import DEFAULT_SEGMENT_FRAMES, RunOptions  # noqa: E402
 from vidx.pipeline import JobContext, Output, run  # noqa: E402
-from vidx.segments import run_segmented  # noqa: E402
-from vidx.sizes import parse_size  # noqa: E402
 from vidx.upscale.classic import ClassicUpscaler  # noqa: E402
+from vidx.values.sizes import parse_size  # noqa: E402
 
 
 def cpu_model() -> str:

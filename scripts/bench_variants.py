@@ -20,10 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scripts.bench_io import machine  # noqa: E402
-from vidx.jobfile import Job, load_job  # noqa: E402
-from vidx.jobs import build_outputs, plan, trim_of  # noqa: E402
+from vidx.jobs.jobfile import Job, load_job  # noqa: E402
+from vidx.jobs.run import build_outputs, plan, trim_of  # noqa: E402
+from vidx.jobs.variants import variant_targets  # noqa: E402
 from vidx.pipeline import JobContext, run  # noqa: E402
-from vidx.variants import variant_targets  # noqa: E402
 
 
 def timed(job: Job, clip: Path, outdir: Path) -> float:

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import vidx  # noqa: E402
-from vidx import api  # noqa: E402  (vidx.variants is shadowed by its module once loaded)
+from vidx import api  # noqa: E402  (vidx.jobs.variants is shadowed by its module once loaded)
 
 ROCKET = ROOT / "samples" / "rocket-tilt.mp4"
 ASTRONAUT = ROOT / "samples" / "astronaut-pan.mp4"

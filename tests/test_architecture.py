@@ -21,8 +21,8 @@ LAYERS: list[dict[str, tuple[str, ...]]] = [
             "vidx.errors",
             "vidx.version",
             "vidx.values.*",
-            "vidx.sizes",
-            "vidx.prompt_schedule",
+            "vidx.values.sizes",
+            "vidx.values.prompt_schedule",
         )
     },
     {"options": ("vidx.options",)},  # every knob, declared once
@@ -32,8 +32,7 @@ LAYERS: list[dict[str, tuple[str, ...]]] = [
             "vidx.frame",
             "vidx.device",
             "vidx.weights",
-            "vidx.sidecar",
-            "vidx.interrupt",
+            "vidx.io.sidecar",
             "vidx.quiet",
         )
     },
@@ -45,22 +44,24 @@ LAYERS: list[dict[str, tuple[str, ...]]] = [
             "vidx.analysis",
             "vidx.regions",
             "vidx.compare",
-            "vidx.state",
         )
     },
     # plan and run jobs: segments, Ray, stills, sequences, batches, previews
     {
         "jobs": (
             "vidx.jobs",
-            "vidx.jobfile",
-            "vidx.batch",
-            "vidx.variants",
-            "vidx.preview",
-            "vidx.gallery",
-            "vidx.stills",
-            "vidx.sequence_job",
-            "vidx.segments",
-            "vidx.metrics",
+            "vidx.jobs.run",
+            "vidx.jobs.state",
+            "vidx.jobs.interrupt",
+            "vidx.jobs.jobfile",
+            "vidx.jobs.batch",
+            "vidx.jobs.variants",
+            "vidx.jobs.preview",
+            "vidx.jobs.gallery",
+            "vidx.jobs.stills",
+            "vidx.jobs.sequence_job",
+            "vidx.jobs.segments",
+            "vidx.jobs.clip_metrics",
             "vidx.scale.*",
         )
     },

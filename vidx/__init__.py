@@ -5,7 +5,7 @@ The Python API (the CLI wraps exactly these)::
     import vidx
 
     result = vidx.render("clip.mp4", "styled.mp4", style="3", strength=0.5, size="1080p")
-    sheet = vidx.preview("clip.mp4", "sheet.png", vary={"strength": [0.25, 0.5]}, style="3")
+    sheet = vidx.jobs.preview("clip.mp4", "sheet.png", vary={"strength": [0.25, 0.5]}, style="3")
     info = vidx.probe("clip.mp4")
 
 Options are keyword arguments named as in :mod:`vidx.options` (the CLI flags without ``--``),

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 from vidx.io.inputs import check_regular_file
 from vidx.io.lock import OutputLock
 from vidx.io.probe import VideoInfo
-from vidx.jobfile import load_job
-from vidx.jobs import RunPlan, Target, execute, frame_rate, plan, plan_preview, run_plan
+from vidx.jobs.jobfile import load_job
+from vidx.jobs.run import RunPlan, Target, execute, frame_rate, plan, plan_preview, run_plan
+from vidx.jobs.variants import variant_targets
 from vidx.options import JobOptions
 from vidx.pipeline import JobResult, ProgressCallback
-from vidx.variants import variant_targets
 
 if TYPE_CHECKING:
-    from vidx.batch import BatchItem, BatchResult
+    from vidx.jobs.batch import BatchItem, BatchResult
 
 
 def _options(options: JobOptions | None, values: dict[str, Any]) -> JobOptions:
@@ -75,9 +75,9 @@ def render_batch(
     **values: Any,
 ) -> BatchResult:
     """Render several inputs (files, or folders of videos and pictures) into ``output_dir``,
-    each as its own resumable job with the same options (see :mod:`vidx.batch`). A file that
+    each as its own resumable job with the same options (see :mod:`vidx.jobs.batch`). A file that
     fails is recorded with its reason and the others go on: check ``result.ok``."""
-    from vidx.batch import render_batch as run_batch
+    from vidx.jobs.batch import render_batch as run_batch
 
     files = [inputs] if isinstance(inputs, str | Path) else list(inputs)
     opts = _options(options, values)
@@ -92,7 +92,7 @@ def variants(
     output_dir: str | Path,
     *,
     on_progress: ProgressCallback | None = None,
-    command: str = "vidx.variants",
+    command: str = "vidx.jobs.variants",
     **values: Any,
 ) -> JobResult:
     """Every ``[variants.NAME]`` of the TOML ``job`` file as ``OUTPUT_DIR/NAME.mp4``, in one
@@ -112,13 +112,13 @@ def preview(
     vary: dict[str, list] | None = None,
     frames: int = 3,
     cell_width: int = 320,
-    command: str = "vidx.preview",
+    command: str = "vidx.jobs.preview",
     **values: Any,
 ) -> dict:
     """A labelled contact sheet: a few frames of ``input`` restyled at each value of one list
     in ``vary`` (``strength``, ``style``, ``seed``, ``prompt``, ``lora`` or
     ``ip_adapter_scale``); returns its summary."""
-    from vidx.preview import plan_rows, run_preview
+    from vidx.jobs.preview import plan_rows, run_preview
 
     opts = _options(options, values)
     if not opts.restyle.active:
@@ -143,10 +143,10 @@ def probe(path: str | Path, *, fps: float | str | None = None) -> VideoInfo:
     """Size, rotation, codec, bit depth, timing, frame count and streams of a video (or of a
     picture, read as a one-frame clip; its size comes from the header first; or of an image
     sequence, ``frames/%06d.png`` or a folder, read at ``fps``, default 24)."""
+    from vidx.io.image_sequence import DEFAULT_RATE, find_sequence, is_sequence_input, sequence_info
+    from vidx.io.images import is_image_path, still_info
     from vidx.io.inputs import check_image_file
     from vidx.io.probe import probe as probe_file
-    from vidx.io.sequence import DEFAULT_RATE, find_sequence, is_sequence_input, sequence_info
-    from vidx.io.still import is_image_path, still_info
     from vidx.options import parse_rate
 
     rate = DEFAULT_RATE if fps is None else parse_rate(fps)
@@ -167,8 +167,9 @@ def metrics(
     reference: str | Path | None = None,
 ) -> dict:
     """Warping error of ``output`` (flow and masks from ``source``); with ``reference`` (a
-    per-frame render) also detail retention and fidelity. See :func:`vidx.metrics.clip_metrics`."""
-    from vidx.metrics import clip_metrics
+    per-frame render) also detail retention and fidelity. See
+    :func:`vidx.jobs.clip_metrics.clip_metrics`."""
+    from vidx.jobs.clip_metrics import clip_metrics
 
     for path in (source, output, *([reference] if reference else [])):
         check_regular_file(Path(path), "input")
@@ -181,7 +182,7 @@ def style_gallery(
     input: str | Path, output: str | Path, *, overwrite: bool = False, **kwargs: Any
 ) -> Path:
     """One labelled thumbnail per embedded style, on a frame of ``input``."""
-    from vidx.gallery import style_gallery as gallery
+    from vidx.jobs.gallery import style_gallery as gallery
 
     check_regular_file(Path(input), "input")
     with OutputLock([Path(output)], command="vidx styles --gallery"):

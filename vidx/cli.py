@@ -46,9 +46,9 @@ from vidx.options import (
 from vidx.version import __version__
 
 if TYPE_CHECKING:
-    from vidx.batch import BatchItem, BatchResult
     from vidx.io.probe import VideoInfo
-    from vidx.jobs import RunPlan
+    from vidx.jobs.batch import BatchItem, BatchResult
+    from vidx.jobs.run import RunPlan
     from vidx.pipeline import JobResult
     from vidx.pipeline import Progress as PipelineProgress
 
@@ -195,7 +195,7 @@ def message(exc: VidxError) -> str:
 def user_errors(outputs: tuple[Path, ...] = ()) -> Iterator[None]:
     """Every VidxError becomes one line and exit 2; a signal stops the job cleanly; anything
     else is a bug: one line and exit 1 (a traceback with VIDX_DEBUG=1)."""
-    from vidx.interrupt import Terminated, terminate_as_interrupt
+    from vidx.jobs.interrupt import Terminated, terminate_as_interrupt
     from vidx.quiet import quiet_libraries
 
     try:
@@ -226,8 +226,8 @@ def stopped(exc: KeyboardInterrupt) -> str:
 
 
 def kept(outputs: tuple[Path, ...]) -> str:
-    from vidx.segments import parts_dir
-    from vidx.sequence_job import manifest_path
+    from vidx.jobs.segments import parts_dir
+    from vidx.jobs.sequence_job import manifest_path
 
     parts = [str(parts_dir(p)) for p in outputs if parts_dir(p).is_dir()]
     frames = [str(p.parent) for p in outputs if manifest_path(p).is_file()]
@@ -320,7 +320,7 @@ def render_command(label: str, inputs: list[Path], output: str, values: dict[str
         # job refuses it in one line
         folder = output.endswith(("/", os.sep))
         folder = folder or (os.path.isdir(output) and not Path(output).suffix)
-        # one folder into a file or a pattern is an image sequence (see vidx.io.sequence)
+        # one folder into a file or a pattern is an image sequence (see vidx.io.image_sequence)
         sequence = len(inputs) == 1 and bool(Path(output).suffix) and not folder
         many = len(inputs) > 1 or (any(os.path.isdir(p) for p in inputs) and not sequence)
     if many or folder:

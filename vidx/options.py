@@ -23,8 +23,8 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from vidx.errors import OptionError
-from vidx.prompt_schedule import INTERPOLATIONS
 from vidx.values.pixels import MAX_PIXELS, MAX_PIXELS_CEILING, check_limit
+from vidx.values.prompt_schedule import INTERPOLATIONS
 from vidx.values.ray_address import parse_address
 
 if TYPE_CHECKING:
@@ -283,7 +283,7 @@ class SizeOptions(OptionGroup):
     )
 
     def __post_init__(self) -> None:
-        from vidx.sizes import parse_size
+        from vidx.values.sizes import parse_size
 
         parse_size(self.size)
         choice("fit", self.fit, FITS)
@@ -751,12 +751,12 @@ class RestyleOptions(OptionGroup):
         for text in self.lora:
             parse_lora(text)
         if self.prompt_schedule is not None:
-            from vidx.prompt_schedule import parse_schedule, resolve
+            from vidx.values.prompt_schedule import parse_schedule, resolve
 
             keys = parse_schedule(self.prompt_schedule)
             if not any(k.seconds for k in keys):  # with seconds: checked again with the rate
                 resolve(keys, None, self.prompt)
-        from vidx.prompt_schedule import parse_transition
+        from vidx.values.prompt_schedule import parse_transition
 
         parse_transition(self.prompt_transition)
         choice("prompt_interpolation", self.prompt_interpolation, INTERPOLATIONS)

@@ -19,20 +19,20 @@ import numpy as np
 from vidx.analysis import Analyzer
 from vidx.compare import compare_canvas, compare_path, compose
 from vidx.frame import Frame, FrameContext
+from vidx.io.image_sequence import Sequence, SequenceReader, is_pattern, output_name, sequence_info
+from vidx.io.images import StillReader, is_image_path, still_info, to_uint8
 from vidx.io.probe import VideoInfo, as_fraction, probe
 from vidx.io.reader import Passthrough, Reader, Trim, repaired_warning
-from vidx.io.sequence import Sequence, SequenceReader, is_pattern, output_name, sequence_info
 from vidx.io.sequence_writer import SequenceWriter
-from vidx.io.still import StillReader, is_image_path, still_info, to_uint8
+from vidx.io.sidecar import write_sidecar
 from vidx.io.tracks import output_timecode
 from vidx.io.writer import EncodeSettings, VideoTarget, Writer, following_source, part_path
 from vidx.options import AnalysisOptions
 from vidx.regions import RegionTrack, composite
 from vidx.restyle.base import Restyler
-from vidx.sidecar import write_sidecar
-from vidx.sizes import Layout, SizeSpec, place, plan_layout
 from vidx.upscale.base import Upscaler
 from vidx.upscale.classic import ClassicUpscaler
+from vidx.values.sizes import Layout, SizeSpec, place, plan_layout
 
 if TYPE_CHECKING:
     from vidx.options import JobOptions  # recorded only (params()), never read here
@@ -63,7 +63,7 @@ class Output:
 @dataclass(frozen=True)
 class JobContext:
     """What every runner of one job needs besides its outputs: the source (a file, or an
-    image :class:`~vidx.io.sequence.Sequence`), its trim, the temporal analysis (None: no
+    image :class:`~vidx.io.image_sequence.Sequence`), its trim, the temporal analysis (None: no
     flow, every frame a keyframe) with the RAFT weights already loaded when it asks for RAFT,
     how to decode (``deinterlace``: ``auto`` or ``off``), CPU threads of the decoder, the
     encoders and libswscale (0: every core), and where progress goes. One context serves the
@@ -187,14 +187,14 @@ def run(
     first_frame: int = 0,
     analyzer: Analyzer | None = None,
 ) -> JobResult:
-    """Run a whole job over checked outputs (see :mod:`vidx.jobs`, which plans and checks them);
+    """Run a whole job over checked outputs (see :mod:`vidx.jobs.run`, which plans and checks them);
     on any failure every partial output is removed and the error re-raised.
 
     ``job`` says what is read and how (:class:`JobContext`). ``copy_streams`` False leaves
     audio and subtitles out and ``sidecars`` False writes none (segments of a resumable job get
     both once, at assembly). Frames before ``first_frame`` are decoded and dropped (the
     finished frames of a resumed image sequence). ``analyzer``: one that goes on from an
-    earlier segment of the job (see :func:`vidx.segments.render_segment`); the restylers are
+    earlier segment of the job (see :func:`vidx.jobs.segments.render_segment`); the restylers are
     then not reset either.
     """
     # 1. open the source; reset the outputs' per-clip state unless a segment goes on

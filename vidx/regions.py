@@ -26,7 +26,7 @@ import numpy as np
 
 from vidx.errors import OptionError
 from vidx.frame import FrameContext
-from vidx.io.still import is_image_path, read_image
+from vidx.io.images import is_image_path, read_image
 from vidx.values.boxes import Box, parse_boxes
 
 MIN_POINTS = 12  # fewer reliable flow vectors inside the tracked part: hold the motion

@@ -19,7 +19,7 @@ def test_flow_presets_match_temporal() -> None:
 
 
 def test_a_plain_transcode_does_not_import_torch() -> None:
-    code = "import sys, vidx.pipeline, vidx.cli, vidx.segments; print('torch' in sys.modules)"
+    code = "import sys, vidx.pipeline, vidx.cli, vidx.jobs.segments; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

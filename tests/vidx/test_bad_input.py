@@ -12,8 +12,8 @@ from vidx.errors import VidxError
 from vidx.io.reader import Trim
 from vidx.io.writer import EncodeSettings
 from vidx.pipeline import JobContext, Output, run
-from vidx.sizes import parse_size
 from vidx.upscale.classic import ClassicUpscaler
+from vidx.values.sizes import parse_size
 
 
 def assert_clean_failure(result, out: Path, needle: str) -> None:

@@ -9,7 +9,7 @@ import av
 
 import vidx
 from tests.conftest import make_clip, run_cli
-from vidx.batch import batch_outputs
+from vidx.jobs.batch import batch_outputs
 
 
 def frames(path: Path) -> int:

@@ -1,5 +1,5 @@
-"""``vidx.metrics.clip_metrics``: warping error (mean and worst pair) and, with a per-frame
-reference, detail retention and PSNR."""
+"""``vidx.jobs.clip_metrics.clip_metrics``: warping error (mean and worst pair) and, with a
+per-frame reference, detail retention and PSNR."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_clip, pattern
-from vidx.metrics import clip_metrics
+from vidx.jobs.clip_metrics import clip_metrics
 
 
 def blurred(i: int, w: int, h: int) -> np.ndarray:

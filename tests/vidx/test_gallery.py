@@ -10,8 +10,8 @@ import pytest
 
 from tests.conftest import make_clip, pattern
 from vidx.errors import InputError, OptionError, OutputError
-from vidx.gallery import COLUMNS, gallery_frame, make_gallery, style_gallery
-from vidx.io.still import read_image
+from vidx.io.images import read_image
+from vidx.jobs.gallery import COLUMNS, gallery_frame, make_gallery, style_gallery
 from vidx.restyle.style_catalog import NUM_STYLES
 
 

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from vidx.interrupt import Terminated, terminate_as_interrupt
+from vidx.jobs.interrupt import Terminated, terminate_as_interrupt
 
 ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = textwrap.dedent(
     """
     import os, signal, sys, time
-    from vidx.interrupt import Terminated, terminate_as_interrupt
+    from vidx.jobs.interrupt import Terminated, terminate_as_interrupt
     sig = getattr(signal, sys.argv[1])
     try:
         with terminate_as_interrupt():

@@ -28,7 +28,7 @@ COPY = 3  # this many option-named fields with defaults in one dataclass make it
 KNOWN = {
     "vidx.io.reader:Trim": "the reader's trim, built from TrimOptions (io is below options)",
     "vidx.values.encode:EncodeSettings": "the writer's settings, built from EncodeOptions (ditto)",
-    "vidx.io.sequence:Sequence": "max_pixels, the sequence reader's own limit (ditto)",
+    "vidx.io.image_sequence:Sequence": "max_pixels, the sequence reader's own limit (ditto)",
     "vidx.pipeline:Output": "fit, compare, exr, temporal: per output, from its options",
     "vidx.pipeline:JobContext": "deinterlace, threads: the job's values handed to every runner",
 }

@@ -17,7 +17,7 @@ import vidx
 from tests.conftest import run_cli
 from vidx.cli import app, flag
 from vidx.errors import OptionError
-from vidx.jobfile import job_keys, load_job
+from vidx.jobs.jobfile import job_keys, load_job
 from vidx.options import JobOptions, Opt, all_options, default_of
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,9 +11,8 @@ import pytest
 from tests.conftest import make_clip
 from vidx.api import preview
 from vidx.errors import OptionError, OutputError
-from vidx.io.still import read_image
-from vidx.options import RestyleOptions
-from vidx.preview import (
+from vidx.io.images import read_image
+from vidx.jobs.preview import (
     HEADER_HEIGHT,
     LABEL_WIDTH,
     grab_frames,
@@ -21,6 +20,7 @@ from vidx.preview import (
     pick_frame_times,
     run_preview,
 )
+from vidx.options import RestyleOptions
 from vidx.upscale.classic import resize
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from vidx.errors import OptionError
 from vidx.options import RestyleOptions
-from vidx.prompt_schedule import (
+from vidx.values.prompt_schedule import (
     Key,
     in_frames,
     parse_key,

@@ -16,7 +16,7 @@ from temporal.metrics import psnr
 from tests.conftest import make_clip, run_cli
 from vidx.errors import OptionError
 from vidx.frame import FrameContext
-from vidx.io.still import read_image, write_image
+from vidx.io.images import read_image, write_image
 from vidx.options import JobOptions
 from vidx.regions import RegionTrack, box_region, composite, fit_motion, parse_boxes
 from vidx.upscale.factory import make_upscaler
@@ -251,7 +251,7 @@ def test_a_picture_keeps_its_box_too(tmp_path: Path) -> None:
 
 
 def test_a_job_files_mask_resolves_in_its_folder_and_may_not_leave_it(tmp_path: Path) -> None:
-    from vidx.jobfile import load_job
+    from vidx.jobs.jobfile import load_job
 
     job = tmp_path / "job.toml"
     job.write_text('[variants.a]\nstyle = 3\nmask = "logo.png"\n[variants.b]\nstyle = 5\n')

@@ -1,4 +1,4 @@
-"""The printable segment plan (``--plan``, ``-v``): what :func:`vidx.segments.plan_job`
+"""The printable segment plan (``--plan``, ``-v``): what :func:`vidx.jobs.segments.plan_job`
 decides is what a job runs, and ``--plan`` renders nothing (issue 24)."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import pytest
 
 import vidx
 from tests.conftest import run_cli
-from vidx import segments
 from vidx.api import job_plan
 from vidx.errors import OptionError
-from vidx.segments import SegmentPlan, parts_dir
+from vidx.jobs import segments
+from vidx.jobs.segments import SegmentPlan, parts_dir
 
 
 def spy(monkeypatch: pytest.MonkeyPatch) -> list[SegmentPlan]:

@@ -1,4 +1,5 @@
-"""Segmented, resumable jobs (vidx.segments): plan, remux, resume after SIGKILL, mismatch errors."""
+"""Segmented, resumable jobs (vidx.jobs.segments): plan, remux, resume after SIGKILL, mismatch
+errors."""
 
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ from vidx.errors import OptionError, OutputError
 from vidx.io.reader import Trim
 from vidx.io.remux import scan_frames
 from vidx.io.writer import EncodeSettings
+from vidx.jobs.segments import parts_dir, plan_segments, run_segmented
 from vidx.options import AnalysisOptions, RunOptions
 from vidx.pipeline import JobContext, Output, run
-from vidx.segments import parts_dir, plan_segments, run_segmented
-from vidx.sizes import parse_size
 from vidx.upscale.classic import ClassicUpscaler
+from vidx.values.sizes import parse_size
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -161,8 +162,8 @@ from vidx.options import AnalysisOptions, RunOptions
 from vidx.io.writer import EncodeSettings
 from vidx.pipeline import JobContext, Output
 from vidx.restyle.style import StyleRestyler
-from vidx.segments import run_segmented
-from vidx.sizes import parse_size
+from vidx.jobs.segments import run_segmented
+from vidx.values.sizes import parse_size
 from vidx.upscale.classic import ClassicUpscaler
 
 class Slow(ClassicUpscaler):

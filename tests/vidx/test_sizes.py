@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vidx.errors import OptionError
-from vidx.sizes import parse_size, place, plan_layout
+from vidx.values.sizes import parse_size, place, plan_layout
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import pytest
 from vidx.api import render
 from vidx.errors import InputError, OptionError, OutputError
 from vidx.frame import Frame
-from vidx.io.still import (
+from vidx.io.images import (
     StillReader,
     is_image_path,
     read_image,
@@ -21,9 +21,9 @@ from vidx.io.still import (
     to_uint8,
     write_image,
 )
-from vidx.sizes import parse_size
-from vidx.stills import process_still
+from vidx.jobs.stills import process_still
 from vidx.upscale.classic import ClassicUpscaler
+from vidx.values.sizes import parse_size
 
 
 def picture(

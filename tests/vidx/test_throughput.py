@@ -16,11 +16,11 @@ from vidx.api import render
 from vidx.errors import OptionError
 from vidx.io.colour import Colour, from_rgb, to_rgb
 from vidx.io.writer import resample
+from vidx.jobs.segments import segments_at_once, side_by_side_frames
 from vidx.options import AnalysisOptions, RunOptions
 from vidx.pipeline import Output
-from vidx.segments import segments_at_once, side_by_side_frames
-from vidx.sizes import parse_size
 from vidx.upscale.classic import ClassicUpscaler
+from vidx.values.sizes import parse_size
 
 
 def decoded(path: Path) -> list[np.ndarray]:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import run_cli, stream_duration, video_timestamps
 from vidx.errors import OptionError
-from vidx.jobfile import load_job
+from vidx.jobs.jobfile import load_job
 
 ROOT = Path(__file__).resolve().parents[2]
 

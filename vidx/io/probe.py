@@ -75,7 +75,7 @@ class VideoInfo:
     color_transfer: str | None = None  # bt709, smpte2084 (PQ), arib-std-b67 (HLG), ...
     color_space: str | None = None  # the YUV matrix: bt709, smpte170m, bt2020nc, ...
     color_range: str | None = None  # tv (limited) or pc (full)
-    first_number: int | None = None  # an image sequence's first frame number (vidx.io.sequence)
+    first_number: int | None = None  # an image sequence's first frame number (image_sequence)
 
     def to_dict(self) -> dict:
         return asdict(self)

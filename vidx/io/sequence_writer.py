@@ -3,7 +3,7 @@
 Each frame is encoded by FFmpeg's image encoder for the extension (PNG, TIFF, DPX, EXR) in a
 thread of its own, written to a hidden temp file in the same folder and renamed into place, so a
 frame on disk is always complete: a crashed run leaves finished frames and no partial one, and
-finished frames are what a resumed run keeps (see :mod:`vidx.sequence_job`).
+finished frames are what a resumed run keeps (see :mod:`vidx.jobs.sequence_job`).
 
 Convention: uint16 frames stay 16-bit in PNG, TIFF and DPX (``rgb48``), uint8 frames are 8-bit;
 EXR holds half or float samples of the picture's code values scaled to [0, 1] (the source's
@@ -25,8 +25,8 @@ from av.video.reformatter import VideoReformatter
 
 from vidx.errors import OptionError, OutputError
 from vidx.io.colour import to_rgb
+from vidx.io.image_sequence import SEQUENCE_EXTS, frame_path
 from vidx.io.reader import Passthrough
-from vidx.io.sequence import SEQUENCE_EXTS, frame_path
 from vidx.io.writer import END, QueuedWriter
 
 # extension -> (encoder, pixel format for 8-bit frames, for 16-bit frames)

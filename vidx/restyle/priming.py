@@ -20,7 +20,7 @@ their indices in the job, so periodic keyframes fall where they fall in one long
 Convention: ``frames`` are ``(H, W, 3)`` uint8, in display order, the ones just before the
 segment's first frame (as many as the clip has, up to ``K``). The layer that runs the job
 decodes them and hands them over with a way to make a fresh analyzer
-(:func:`vidx.segments.segment_outputs`); nothing here reads a file or knows how flow is found.
+(:func:`vidx.jobs.segments.segment_outputs`); nothing here reads a file or knows how flow is found.
 """
 
 from __future__ import annotations

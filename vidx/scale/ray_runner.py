@@ -1,7 +1,7 @@
 """Run a planned job's segments on Ray workers: the driver's side.
 
 The driver (this process) plans the segments at keyframe boundaries exactly as a resumable job
-does (:mod:`vidx.segments`), keeps the same ``OUTPUT.parts/manifest.json`` up to date after
+does (:mod:`vidx.jobs.segments`), keeps the same ``OUTPUT.parts/manifest.json`` up to date after
 each finished segment (so a killed driver resumes with ``--resume``, on Ray or not), hands the
 unfinished segments to :class:`vidx.scale.worker.SegmentWorker` actors, one at a time each,
 and remuxes the result with the audio copied once. A segment whose worker died (its process
@@ -30,11 +30,8 @@ from typing import Any, cast
 
 from vidx.io.probe import VideoInfo
 from vidx.io.remux import copy_warnings
-from vidx.options import RunOptions
-from vidx.pipeline import JobContext, JobResult, Output, Progress, Timings
-from vidx.scale.cluster import connect, import_ray
-from vidx.scale.worker import SegmentWorker
-from vidx.segments import (
+from vidx.io.sidecar import write_atomic
+from vidx.jobs.segments import (
     Gathered,
     JobKind,
     Parts,
@@ -47,8 +44,11 @@ from vidx.segments import (
     state_before,
     unfinished,
 )
-from vidx.sidecar import write_atomic
-from vidx.sizes import parse_size
+from vidx.options import RunOptions
+from vidx.pipeline import JobContext, JobResult, Output, Progress, Timings
+from vidx.scale.cluster import connect, import_ray
+from vidx.scale.worker import SegmentWorker
+from vidx.values.sizes import parse_size
 
 TRANSPORT_ENV = "VIDX_RAY_TRANSPORT"  # "object": segments through the object store only
 MAX_ATTEMPTS = 3  # a segment is tried on this many workers before the job fails
@@ -112,12 +112,12 @@ class _Pool:
 def run_on_ray(
     job: JobContext, info: VideoInfo, targets: list, build: Callable[..., list[Output]]
 ) -> JobResult:
-    """Render a checked, segmented job (see :func:`vidx.jobs.plan`) on Ray workers; the same
-    contract, parts folder, manifest, segment plan (:func:`vidx.segments.plan_job`) and
-    sidecar as :func:`vidx.segments.run_segmented`.
+    """Render a checked, segmented job (see :func:`vidx.jobs.run.plan`) on Ray workers; the same
+    contract, parts folder, manifest, segment plan (:func:`vidx.jobs.segments.plan_job`) and
+    sidecar as :func:`vidx.jobs.segments.run_segmented`.
 
-    ``targets`` are the job's :class:`vidx.jobs.Target`; ``build`` is
-    :func:`vidx.jobs.build_outputs`, called by each worker (models are never pickled)."""
+    ``targets`` are the job's :class:`vidx.jobs.run.Target`; ``build`` is
+    :func:`vidx.jobs.run.build_outputs`, called by each worker (models are never pickled)."""
     shared = targets[0].options
     options: RunOptions = shared.run
     ray = import_ray(options)

@@ -1,9 +1,9 @@
 """The body of a Ray model worker: builds a job's models once, then renders segments.
 
-A worker gets the job's :class:`vidx.jobs.Target` list (paths and options, never model objects)
-and calls :func:`vidx.jobs.build_outputs` (handed to it) itself, so models load once per
+A worker gets the job's :class:`vidx.jobs.run.Target` list (paths and options, never model objects)
+and calls :func:`vidx.jobs.run.build_outputs` (handed to it) itself, so models load once per
 worker, on the worker's machine. Each segment is one :func:`vidx.pipeline.run` over its slice
-of the input, primed by the warm-up frames before it (:func:`vidx.segments.segment_outputs`).
+of the input, primed by the warm-up frames before it (:func:`vidx.jobs.segments.segment_outputs`).
 
 Segment files go straight into the job's parts folder when the worker can see it (a local
 cluster, or a shared file system); otherwise the input comes as bytes through Ray's object
@@ -26,15 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from vidx.io.reader import Trim
-from vidx.options import AnalysisOptions
-from vidx.pipeline import JobContext, Output
-from vidx.segments import (
+from vidx.jobs.segments import (
     AV1_SEGMENT_SUFFIX,
     SEGMENT_SUFFIX,
     Segment,
     job_settings,
     render_segment,
 )
+from vidx.options import AnalysisOptions
+from vidx.pipeline import JobContext, Output
 
 
 def set_threads(threads: int) -> None:
@@ -62,7 +62,7 @@ class SegmentWorker:
         deinterlace: str,
         build: Callable[..., list[Output]],
     ) -> None:
-        """``build`` is :func:`vidx.jobs.build_outputs` (passed in: vidx.jobs calls this
+        """``build`` is :func:`vidx.jobs.run.build_outputs` (passed in: vidx.jobs.run calls this
         layer, so importing it here would make a cycle)."""
         set_threads(threads)
         self.threads = threads
@@ -120,7 +120,7 @@ class SegmentWorker:
         """Render ``seg``. With ``paths`` the segment files are written there; without, the
         input comes as ``input_bytes`` and each output's encoded segment is returned as bytes
         under ``"files"``. ``chain``: go on from ``state``, the end state of the segment before
-        (see :func:`vidx.segments.render_segment`); ``keep_state`` returns this one's under
+        (see :func:`vidx.jobs.segments.render_segment`); ``keep_state`` returns this one's under
         ``"state"``. Returns the pipeline's frames, layouts, warnings and timings."""
         cpu = time.process_time()  # every thread of this worker: decode, models, encode
         source = Path(input_path)

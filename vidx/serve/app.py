@@ -21,8 +21,8 @@ import gradio as gr
 from vidx.io.inputs import MAX_PIXELS
 from vidx.serve import view
 from vidx.serve.handlers import NO_JOBS, Pages, Server
-from vidx.serve.jobs import JobQueue
 from vidx.serve.paths import MEDIA_SUFFIXES, list_media
+from vidx.serve.queue import JobQueue
 
 DEFAULT_STYLE = "19 blue-swirl"
 TICK = 1.0  # seconds between status refreshes

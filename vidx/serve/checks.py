@@ -2,7 +2,8 @@
 
 The options go through :class:`vidx.options.JobOptions` (each option group's checks, the same
 for CLI flags, job-file keys and API keyword arguments), a preview's rows through
-:func:`vidx.preview.plan_rows` and a job file through :func:`vidx.jobfile.load_job`, so a value
+:func:`vidx.jobs.preview.plan_rows` and a job file through
+:func:`vidx.jobs.jobfile.load_job`, so a value
 the CLI refuses is refused by Check, Preview and Render before any job exists. On top of them:
 the server's pixel limit (``vidx serve --max-pixels``), which a form value or a job file may
 lower but never raise, and limits on what a page may send (a job file's length, a NUL
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from vidx.errors import OptionError, VidxError
-from vidx.jobfile import Job as JobFile
+from vidx.jobs.jobfile import Job as JobFile
 
 PREVIEW_FRAMES, PREVIEW_WIDTH = 3, 320  # the sheet a web preview makes (frames, cell width)
 MAX_JOB_CHARS = 100_000  # a job file pasted or uploaded into the page
@@ -43,7 +44,7 @@ def check_request(
     checked = JobOptions().with_values(**options)  # the CLI's checks of every value
     asked = dict(options)
     if kind == "preview":
-        from vidx.preview import plan_rows
+        from vidx.jobs.preview import plan_rows
 
         plan_rows(checked.restyle, vary or {}, PREVIEW_FRAMES, PREVIEW_WIDTH)
     if kind == "variants":
@@ -68,7 +69,7 @@ def capped(options: dict[str, Any], cap: int) -> dict[str, Any]:
 def parse_job(text: str, scratch: Path, cap: int) -> JobFile:
     """Check a TOML job as ``vidx variants --job`` does, and against the page's limits and the
     server's pixel ``cap``; errors read ``job.toml:LINE: ...`` (no server paths)."""
-    from vidx.jobfile import load_job
+    from vidx.jobs.jobfile import load_job
 
     if len(text) > MAX_JOB_CHARS:
         raise OptionError(f"job.toml is {len(text)} characters, over the limit of {MAX_JOB_CHARS}")

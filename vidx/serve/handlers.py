@@ -18,8 +18,8 @@ import gradio as gr
 
 from vidx.errors import OptionError, VidxError
 from vidx.serve import checks, owners, view
-from vidx.serve.jobs import DONE, FINISHED, Job, JobQueue
 from vidx.serve.paths import accept_upload, check_media, model_path, under_root
+from vidx.serve.queue import DONE, FINISHED, Job, JobQueue
 
 NO_JOBS = {"render": "", "variants": ""}
 VIDEO_SHOWN = (".mp4", ".webm", ".mov")  # uploads the page can play back

@@ -18,8 +18,8 @@ import shutil
 from pathlib import Path, PurePosixPath
 
 from vidx.errors import InputError, OptionError
+from vidx.io.images import is_image_path
 from vidx.io.inputs import MAX_PIXELS, check_pixels, check_regular_file
-from vidx.io.still import is_image_path
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mxf", ".ts", ".gif")
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")

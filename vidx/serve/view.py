@@ -16,7 +16,7 @@ import numpy as np
 
 from vidx.errors import OptionError, VidxError
 from vidx.options import DIFFUSION_STRENGTH
-from vidx.serve.jobs import CANCELLED, DONE, FAILED, RUNNING, WAITING, Job
+from vidx.serve.queue import CANCELLED, DONE, FAILED, RUNNING, WAITING, Job
 
 EMBEDDED, PICTURE, DIFFUSION = "Embedded style", "Style from a picture", "Diffusion (prompt)"
 BACKENDS = (EMBEDDED, PICTURE, DIFFUSION)
@@ -219,7 +219,7 @@ def before_after(job: Job) -> tuple[str, str] | None:
     """The middle frame of the source and of the result as two PNGs in the job's folder."""
     import cv2
 
-    from vidx.preview import grab_frames
+    from vidx.jobs.preview import grab_frames
 
     if not job.files or not job.files[0].endswith(".mp4"):
         return None

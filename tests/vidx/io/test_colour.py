@@ -31,7 +31,7 @@ from tests.vidx.io.colour_clips import (
 from vidx.io.colour import Colour, follow_source, to_rgb
 from vidx.io.reader import Reader
 from vidx.io.writer import encoder_formats
-from vidx.jobs import Target, notices
+from vidx.jobs.run import Target, notices
 from vidx.options import JobOptions
 
 GRADIENT = ClipSpec("gradient-10bit", 1024, 32, "libx265", 10, 9, 14, 9, frames=2, suffix=".mkv")

@@ -1,6 +1,7 @@
-"""Image sequences in and out (vidx.io.sequence, vidx.io.sequence_writer, vidx.sequence_job):
-PNG/TIFF 16-bit kept, EXR/DPX written and read back, --fps timing, folder input, resume at frame
-level, an output that would overwrite the input refused before anything is written."""
+"""Image sequences in and out (vidx.io.image_sequence, vidx.io.sequence_writer,
+vidx.jobs.sequence_job): PNG/TIFF 16-bit kept, EXR/DPX written and read back, --fps timing,
+folder input, resume at frame level, an output that would overwrite the input refused before
+anything is written."""
 
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_clip, run_cli
+from vidx.io.image_sequence import Sequence, SequenceReader, find_sequence, hashed
 from vidx.io.reader import Reader
-from vidx.io.sequence import Sequence, SequenceReader, find_sequence, hashed
-from vidx.jobs import Target, plan
+from vidx.jobs.run import Target, plan
+from vidx.jobs.sequence_job import manifest_path, run_sequence
 from vidx.options import JobOptions
 from vidx.pipeline import JobContext, Output
-from vidx.sequence_job import manifest_path, run_sequence
-from vidx.sizes import parse_size
 from vidx.upscale.classic import ClassicUpscaler
+from vidx.values.sizes import parse_size
 
 W, H, N = 64, 48, 6
 

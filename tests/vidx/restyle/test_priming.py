@@ -34,7 +34,7 @@ def job_analyzer() -> Analyzer:
 def test_a_primed_segment_is_numbered_from_the_job_start() -> None:
     frames = [np.full((32, 32, 3), 10 * i, np.uint8) for i in range(5)]
     inner = Recorder()
-    # as vidx.segments.segment_outputs builds it: the warm-up numbered in the job, then the
+    # as vidx.jobs.segments.segment_outputs builds it: the warm-up numbered in the job, then the
     # segment's own frames (numbered from 0 by its reader) renumbered
     primed = Renumbered(PrimedRestyler(inner, frames[:3], job_analyzer, first=37), 40)
     primed.reset()

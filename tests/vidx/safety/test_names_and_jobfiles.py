@@ -13,7 +13,7 @@ from tests.vidx.safety.helpers import assert_user_error, snapshot
 from tests.vidx.safety.helpers import vidx as run
 from vidx.errors import OptionError
 from vidx.io.names import NAME_MAX, PATH_MAX
-from vidx.jobfile import load_job
+from vidx.jobs.jobfile import load_job
 
 DEPTH = 2000
 

@@ -19,12 +19,12 @@ from PIL import Image
 
 from tests.vidx.safety.helpers import assert_user_error, snapshot, vidx
 from vidx.errors import InputError, OptionError
+from vidx.io.image_sequence import SequenceReader, check_sizes, find_sequence
 from vidx.io.inputs import MAX_PIXELS_CEILING, image_size
-from vidx.io.sequence import SequenceReader, check_sizes, find_sequence
 from vidx.io.sequence_writer import SequenceWriter
-from vidx.jobs import Target, plan
+from vidx.jobs.run import Target, plan
 from vidx.options import InputOptions, JobOptions
-from vidx.sizes import parse_size
+from vidx.values.sizes import parse_size
 
 
 def picture(path: Path, width: int, height: int, value: int = 90) -> Path:

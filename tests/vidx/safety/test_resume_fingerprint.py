@@ -15,10 +15,10 @@ from tests.vidx.safety.helpers import assert_user_error, snapshot, vidx
 from tests.vidx.test_segments import Failing
 from vidx.api import render
 from vidx.errors import OutputError
-from vidx.jobs import Target, build_outputs, trim_of
+from vidx.jobs.run import Target, build_outputs, trim_of
+from vidx.jobs.segments import parts_dir, run_segmented
 from vidx.options import JobOptions
 from vidx.pipeline import JobContext
-from vidx.segments import parts_dir, run_segmented
 
 ARGS = ("--upscaler", "lanczos", "--size", "x2", "--segment-frames", "8")
 

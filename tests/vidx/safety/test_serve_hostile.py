@@ -26,11 +26,11 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_clip
-from vidx import prompt_schedule
 from vidx.errors import InputError, OptionError
 from vidx.options import MAX_STEPS, RestyleOptions
-from vidx.serve.jobs import CANCELLED, DONE, Job, JobQueue
 from vidx.serve.paths import accept_upload, model_path, under_root
+from vidx.serve.queue import CANCELLED, DONE, Job, JobQueue
+from vidx.values import prompt_schedule
 
 gr = pytest.importorskip("gradio")
 
@@ -221,8 +221,8 @@ def schedule(entries: int) -> str:
 
 
 def lines_run(work: Callable[[], object]) -> int:
-    """Python lines (and calls) ``work`` runs in vidx/prompt_schedule.py: a count of work that
-    does not depend on the machine's speed."""
+    """Python lines (and calls) ``work`` runs in vidx/values/prompt_schedule.py: a count of
+    work that does not depend on the machine's speed."""
     count = 0
 
     def local(frame: Any, event: str, arg: Any) -> Any:

@@ -26,9 +26,9 @@ from tests.vidx.safety.helpers import vidx as run_cli
 from tests.vidx.scale.test_ray_jobs import same_frames
 from vidx.analysis import Analyzer
 from vidx.frame import Frame
+from vidx.jobs.segments import MANIFEST, parts_dir
+from vidx.jobs.state import CARRIED, StateError, dumps, restore
 from vidx.options import AnalysisOptions
-from vidx.segments import MANIFEST, parts_dir
-from vidx.state import CARRIED, StateError, dumps, restore
 
 FRAMES, SEGMENT = 24, 8
 STYLE = {"style": "3", "analysis_size": 64, "crf": 0, "segment_frames": SEGMENT, "seams": "carry"}
@@ -135,7 +135,7 @@ def test_an_undeclared_dataclass_is_refused_when_written():
     from vidx.restyle.diffusion.engine import FramePlan
 
     t = torch.zeros(1)
-    with pytest.raises(StateError, match="declare it in vidx.state.CARRIED"):
+    with pytest.raises(StateError, match="declare it in vidx.jobs.state.CARRIED"):
         dumps([FramePlan(t, t, t, False, False)])
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import make_clip
 from vidx.errors import OptionError
-from vidx.serve.jobs import CANCELLED, DONE, FAILED, WAITING, Job, JobQueue, run_job
+from vidx.serve.queue import CANCELLED, DONE, FAILED, WAITING, Job, JobQueue, run_job
 
 STYLE = {"style": "19", "strength": 0.7}
 ME = "browser:" + "0" * 32  # the owner every job here belongs to

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from vidx.errors import OptionError
-from vidx.serve.jobs import Job
 from vidx.serve.paths import model_path
+from vidx.serve.queue import Job
 from vidx.serve.view import (
     DIFFUSION,
     EMBEDDED,

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from vidx.options import RestyleOptions
-from vidx.prompt_schedule import parse_schedule, prompt_at, resolve, transition_frames
 from vidx.restyle.diffusion.adapters import image_embeds
 from vidx.restyle.diffusion.denoise import Conditioning, encode_conditioning
+from vidx.values.prompt_schedule import parse_schedule, prompt_at, resolve, transition_frames
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, w: float) -> torch.Tensor:

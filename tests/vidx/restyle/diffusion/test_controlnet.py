@@ -260,7 +260,7 @@ def test_builder_gives_a_controlnet_that_is_not_zero(tiny_controlnet_dir):
 
 
 def test_a_job_file_resolves_a_controlnet_folder_and_keeps_a_hub_id(tmp_path):
-    from vidx.jobfile import load_job
+    from vidx.jobs.jobfile import load_job
 
     (tmp_path / "cn").mkdir()
     job = tmp_path / "job.toml"

@@ -169,9 +169,9 @@ def test_ip_adapter_end_to_end_with_temporal_steps(tiny_model_dir, tiny_adapters
 
 
 def test_preview_rows_per_lora_weight(tiny_model_dir, tiny_adapters, tmp_path):
-    from vidx.io.still import read_image
+    from vidx.io.images import read_image
+    from vidx.jobs.preview import HEADER_HEIGHT, LABEL_WIDTH, run_preview
     from vidx.options import RestyleOptions
-    from vidx.preview import HEADER_HEIGHT, LABEL_WIDTH, run_preview
 
     src = make_clip(tmp_path / "in.mp4", frames=6, size=(64, 64))
     lora = tiny_adapters["lora"]

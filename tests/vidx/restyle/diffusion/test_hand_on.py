@@ -1,4 +1,4 @@
-"""A diffusion restyler's state handed from one segment to the next (vidx.state): rendering
+"""A diffusion restyler's state handed from one segment to the next (vidx.jobs.state): rendering
 frames 0-4 in one restyler and 5-9 in a fresh one loaded from its bytes gives the frames one
 restyler gives over 0-9."""
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tests.vidx.restyle.diffusion.conftest import contexts, pan_clip, tiny_options
+from vidx.jobs.state import StateError, dumps, kept_objects, restore
 from vidx.restyle.diffusion import DiffusionRestyler
-from vidx.state import StateError, dumps, kept_objects, restore
 
 
 @pytest.mark.parametrize(

@@ -18,9 +18,9 @@ import numpy as np
 
 from vidx.errors import InputError, OptionError
 from vidx.frame import FrameContext
+from vidx.io.images import write_image
 from vidx.io.probe import as_fraction, open_input, probe
 from vidx.io.reader import frame_to_rgb
-from vidx.io.still import write_image
 from vidx.options import DeviceOptions, RestyleOptions
 from vidx.regions import RegionTrack, composite
 from vidx.restyle.base import Restyler

@@ -348,7 +348,7 @@ def _order(job: Job) -> tuple[float, int]:
 
 
 def kept_note(job: Job) -> str:
-    from vidx.segments import parts_dir
+    from vidx.jobs.segments import parts_dir
 
     parts = parts_dir(Path(job.output))
     if job.kind == "render" and parts.is_dir():
@@ -359,9 +359,9 @@ def kept_note(job: Job) -> str:
 def run_job(job: Job, progress: ProgressFn) -> None:
     """Run ``job`` through the Python API; fills in its result files and frame count."""
     from vidx import api
+    from vidx.io.sidecar import sidecar_path
     from vidx.quiet import quiet_libraries
     from vidx.serve.checks import PREVIEW_FRAMES, PREVIEW_WIDTH
-    from vidx.sidecar import sidecar_path
 
     command = f"vidx serve (job {job.id})"
     output = Path(job.output)

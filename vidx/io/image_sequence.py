@@ -31,10 +31,10 @@ import av
 
 from vidx.errors import InputError
 from vidx.io.colour import Colour
+from vidx.io.images import FRAME_NUMBER
 from vidx.io.inputs import MAX_PIXELS, check_pixels, check_regular_file, image_size
 from vidx.io.probe import StreamInfo, VideoInfo
 from vidx.io.reader import Reader, Trim
-from vidx.io.still import FRAME_NUMBER
 
 SEQUENCE_EXTS = (".png", ".tif", ".tiff", ".exr", ".dpx")
 DEFAULT_RATE = Fraction(24)

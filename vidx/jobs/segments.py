@@ -4,7 +4,7 @@ Each segment is one :func:`vidx.pipeline.run` over a slice of the input (source 
 no audio), rendered by :func:`render_segment` here or on a Ray worker. Its restylers go on from
 the segment before in one of two ways (``--seams``): primed by a warm-up of the frames before it
 (:mod:`vidx.restyle.priming`; segments independent), or carried: the analyzer and restylers take
-the end state the segment before left in ``segNNNNN.state`` (:mod:`vidx.state`; segments in
+the end state the segment before left in ``segNNNNN.state`` (:mod:`vidx.jobs.state`; segments in
 order). Either way a segment renders the same whether the job ran straight through, was resumed
 after a crash or was spread over workers.
 ``OUTPUT.parts/manifest.json`` records the input's fingerprint (a hash of all of it), every option
@@ -40,10 +40,12 @@ from vidx.analysis import Analyzer, scene_cuts
 from vidx.errors import InputError, OptionError, OutputError
 from vidx.frame import Frame
 from vidx.io.fingerprint import changed, fingerprint
+from vidx.io.images import to_uint8
 from vidx.io.probe import VideoInfo, probe
 from vidx.io.reader import Reader, Trim, repaired_warning
 from vidx.io.remux import FrameScan, assemble, copy_warnings, scan_frames
-from vidx.io.still import to_uint8
+from vidx.io.sidecar import write_atomic, write_json, write_sidecar
+from vidx.jobs.state import StateError, dumps, label, labelled, restore
 from vidx.options import AnalysisOptions, RunOptions
 from vidx.pipeline import (
     JobContext,
@@ -57,10 +59,8 @@ from vidx.pipeline import (
     run,
     say_phase,
 )
-from vidx.sidecar import write_atomic, write_json, write_sidecar
-from vidx.sizes import Layout
-from vidx.state import StateError, dumps, label, labelled, restore
 from vidx.upscale.classic import ClassicUpscaler
+from vidx.values.sizes import Layout
 from vidx.version import __version__
 
 MANIFEST = "manifest.json"
@@ -68,7 +68,7 @@ MANIFEST = "manifest.json"
 # needs them); AV1, which the mov muxer refuses, goes into .mp4 (same muxer family)
 SEGMENT_SUFFIX = ".mov"
 AV1_SEGMENT_SUFFIX = ".mp4"
-STATE_SUFFIX = ".state"  # a carried segment's end state (vidx.state), read by the next one
+STATE_SUFFIX = ".state"  # a carried segment's end state (vidx.jobs.state), read by the next one
 # The largest end state read back, per pixel of the larger of the source frame and the
 # restyler's work area: the diffusion backend's (cross-frame attention included) is about
 # 2,100 bytes per pixel of its work area (docs/SCALING.md)
@@ -613,7 +613,7 @@ def run_segmented(
     A failure leaves nothing at the final paths but keeps ``OUTPUT.parts/`` so the same call
     continues where it stopped. ``run_opts.resume`` False refuses an existing parts folder;
     ``run_opts.restart`` wipes it. Changed input or settings against the manifest are an
-    OutputError/OptionError. The outputs are checked by the caller (:func:`vidx.jobs.plan`).
+    OutputError/OptionError. The outputs are checked by the caller (:func:`vidx.jobs.run.plan`).
     """
     # 1. check the job before any work
     run_opts = run_opts or RunOptions()

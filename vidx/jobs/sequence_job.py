@@ -3,7 +3,7 @@
 A sequence output (``-o out/%06d.png``) is written frame by frame, each file renamed into place
 only when whole (:mod:`vidx.io.sequence_writer`), next to a manifest ``out/######.png.resume.json``
 that records the input's fingerprint and every setting that decides the pixels (as a segmented
-video's manifest does, see :mod:`vidx.segments`). Run again after a crash, the job checks the
+video's manifest does, see :mod:`vidx.jobs.segments`). Run again after a crash, the job checks the
 manifest, keeps the unbroken run of finished frames from the first number and renders only the
 frames after it (those before are decoded and dropped, never processed or rewritten); the first
 resumed frame starts the restyle's temporal state afresh, as a segment's first frame does. When
@@ -21,8 +21,10 @@ from typing import Any
 from vidx.errors import OptionError, OutputError
 from vidx.io.fingerprint import changed
 from vidx.io.fingerprint import fingerprint as file_fingerprint
+from vidx.io.image_sequence import Sequence, fingerprint, frame_path, hashed
 from vidx.io.probe import VideoInfo
-from vidx.io.sequence import Sequence, fingerprint, frame_path, hashed
+from vidx.io.sidecar import write_json, write_sidecar
+from vidx.jobs.segments import job_settings
 from vidx.options import RunOptions
 from vidx.pipeline import (
     JobContext,
@@ -34,8 +36,6 @@ from vidx.pipeline import (
     record,
     run,
 )
-from vidx.segments import job_settings
-from vidx.sidecar import write_json, write_sidecar
 
 FORMAT = 1
 
@@ -119,7 +119,7 @@ def _take_up(out: Output, manifest: dict[str, Any], resume: bool) -> None:
 def run_sequence(
     job: JobContext, out: Output, info: VideoInfo, run_opts: RunOptions | None = None
 ) -> JobResult:
-    """Render ``job.source`` into the sequence ``out`` (checked by :func:`vidx.jobs.plan`),
+    """Render ``job.source`` into the sequence ``out`` (checked by :func:`vidx.jobs.run.plan`),
     continuing an earlier run's finished frames (unless ``run_opts.restart``; an earlier run
     is refused without ``run_opts.resume``); same result and sidecar as a video job."""
     run_opts = run_opts or RunOptions()

@@ -225,7 +225,7 @@ class _Writer:
         name = class_name(type(obj))
         if dataclasses.is_dataclass(obj) and name not in CARRIED:
             raise StateError(
-                f"the temporal state holds a {name} ({path}): declare it in vidx.state.CARRIED"
+                f"the temporal state holds a {name} ({path}): declare it in vidx.jobs.state.CARRIED"
             )
         self.objects[id(obj)] = number = len(self.objects)
         self.alive.append(obj)

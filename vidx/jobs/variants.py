@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from vidx.jobfile import Job
-from vidx.jobs import Target
+from vidx.jobs.jobfile import Job
+from vidx.jobs.run import Target
 from vidx.options import JobOptions
 
 

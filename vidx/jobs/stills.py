@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from vidx.frame import FrameContext
-from vidx.io.still import DEEP_EXTS, read_image, to_uint8, write_image
+from vidx.io.images import DEEP_EXTS, read_image, to_uint8, write_image
+from vidx.io.sidecar import write_sidecar
 from vidx.regions import RegionTrack, composite
 from vidx.restyle.base import Restyler
-from vidx.sidecar import write_sidecar
-from vidx.sizes import SizeSpec, place, plan_layout
 from vidx.upscale.base import Upscaler
+from vidx.values.sizes import SizeSpec, place, plan_layout
 
 
 def is_classical(upscaler: Upscaler) -> bool:
@@ -61,7 +61,7 @@ def process_still(
     Convention: a 16-bit source stays 16-bit only without a restyler and with a classical
     upscaler; otherwise it is rounded to 8 bits first (and ``warnings`` says so). With
     ``region`` (``--mask``/``--keep``) only that part is restyled: the rest is the source,
-    upscaled the same way. The paths are checked by the caller (:func:`vidx.jobs.plan`).
+    upscaled the same way. The paths are checked by the caller (:func:`vidx.jobs.run.plan`).
     """
     src, out = Path(input), Path(output)
     # 1. read

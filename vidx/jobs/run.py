@@ -23,6 +23,18 @@ from typing import TYPE_CHECKING
 
 from vidx.compare import compare_path
 from vidx.errors import ModelError, OptionError, OutputError
+from vidx.io.image_sequence import (
+    DEFAULT_RATE,
+    Sequence,
+    check_sizes,
+    find_sequence,
+    hashed,
+    is_pattern,
+    is_sequence_input,
+    sequence_info,
+)
+from vidx.io.images import is_image_path, still_info
+from vidx.io.images import temp_path as image_temp_path
 from vidx.io.inputs import (
     MAX_PIXELS_CEILING,
     check_image_file,
@@ -34,18 +46,8 @@ from vidx.io.lock import OutputLock, lock_path
 from vidx.io.names import check_lengths
 from vidx.io.probe import VideoInfo, as_fraction, probe
 from vidx.io.reader import Trim
-from vidx.io.sequence import (
-    DEFAULT_RATE,
-    Sequence,
-    check_sizes,
-    find_sequence,
-    hashed,
-    is_pattern,
-    is_sequence_input,
-    sequence_info,
-)
-from vidx.io.still import is_image_path, still_info
-from vidx.io.still import temp_path as image_temp_path
+from vidx.io.sidecar import sidecar_path
+from vidx.io.sidecar import temp_path as json_temp_path
 from vidx.io.writer import (
     MIN_SIZE,
     EncodeSettings,
@@ -56,9 +58,7 @@ from vidx.io.writer import (
     keeping_alpha,
     part_path,
 )
-from vidx.options import JobOptions
-from vidx.pipeline import JobContext, JobResult, Output, ProgressCallback, run, say_phase
-from vidx.segments import (
+from vidx.jobs.segments import (
     MANIFEST,
     JobKind,
     SegmentPlan,
@@ -67,13 +67,13 @@ from vidx.segments import (
     plan_job,
     run_segmented,
 )
-from vidx.sequence_job import check_frames, manifest_path, run_sequence
-from vidx.sidecar import sidecar_path
-from vidx.sidecar import temp_path as json_temp_path
-from vidx.sizes import parse_size, plan_layout
-from vidx.stills import process_still
+from vidx.jobs.sequence_job import check_frames, manifest_path, run_sequence
+from vidx.jobs.stills import process_still
+from vidx.options import JobOptions
+from vidx.pipeline import JobContext, JobResult, Output, ProgressCallback, run, say_phase
 from vidx.upscale.registry import NAMES as UPSCALERS
 from vidx.upscale.registry import REGISTRY
+from vidx.values.sizes import parse_size, plan_layout
 
 if TYPE_CHECKING:
     import av
@@ -96,12 +96,12 @@ class Target:
 
     @property
     def sequence(self) -> bool:
-        """An image sequence (``-o out/%06d.png``, see :mod:`vidx.sequence_job`)."""
+        """An image sequence (``-o out/%06d.png``, see :mod:`vidx.jobs.sequence_job`)."""
         return is_pattern(self.path)
 
     def paths(self) -> dict[str, Path]:
         """Every path vidx may write for this output, by what it is (for a sequence, all but
-        its frames, which :func:`vidx.sequence_job.check_frames` checks)."""
+        its frames, which :func:`vidx.jobs.sequence_job.check_frames` checks)."""
         p = self.path
         if self.sequence:
             name = hashed(p)
@@ -262,7 +262,7 @@ def in_frames(target: Target, rate: Fraction | None) -> Target:
         return target
     from dataclasses import replace
 
-    from vidx.prompt_schedule import in_frames as schedule_in_frames
+    from vidx.values.prompt_schedule import in_frames as schedule_in_frames
 
     text, transition = schedule_in_frames(r.prompt_schedule, r.prompt_transition, rate, r.prompt)
     options = target.options.with_values(prompt_schedule=text, prompt_transition=transition)
@@ -708,7 +708,7 @@ def _run_on_ray(job: Plan, on_progress: ProgressCallback | None) -> JobResult:
 @dataclass(frozen=True)
 class RunPlan:
     """How a checked job will run (``--plan``, and ``-v`` before it runs): in one piece, or
-    cut into :class:`vidx.segments.SegmentPlan` segments, here or on Ray."""
+    cut into :class:`vidx.jobs.segments.SegmentPlan` segments, here or on Ray."""
 
     input: Path
     outputs: list[Path]
@@ -718,7 +718,7 @@ class RunPlan:
 
 
 def run_plan(job: Plan, on_progress: ProgressCallback | None = None) -> RunPlan:
-    """The plan ``job`` will run, from :func:`vidx.segments.plan_job` (the planner both
+    """The plan ``job`` will run, from :func:`vidx.jobs.segments.plan_job` (the planner both
     executors use), without building a model or writing a file."""
     outputs = [t.path for t in job.targets]
     run_opts = job.shared.run
@@ -734,7 +734,7 @@ def run_plan(job: Plan, on_progress: ProgressCallback | None = None) -> RunPlan:
 
 
 def job_kind(targets: list[Target]) -> JobKind:
-    """What the segment planner knows of the outputs (:class:`vidx.segments.JobKind`), from
+    """What the segment planner knows of the outputs (:class:`vidx.jobs.segments.JobKind`), from
     the options alone: the restylers' backends, whether only classical resamplers run."""
     names = tuple(t.options.restyle.backend for t in targets if t.options.restyle.active)
     known = [REGISTRY.get(t.options.upscale.upscaler) for t in targets]

@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 
 from vidx.errors import InputError, OptionError, OutputError
+from vidx.io.images import is_image_path, read_image, to_uint8, write_image
 from vidx.io.probe import probe
 from vidx.io.reader import Reader, Trim
-from vidx.io.still import is_image_path, read_image, to_uint8, write_image
 from vidx.restyle.style import (
     MIN_SIDE,
     onnx_providers,
@@ -46,7 +46,7 @@ def gallery_frame(input: str | Path, time: float | None = None) -> np.ndarray:
     if is_image_path(path):
         return to_uint8(read_image(path))
     if time is None:
-        from vidx.preview import grab_frames
+        from vidx.jobs.preview import grab_frames
 
         return grab_frames(path, 1)[0][1]
     duration = probe(path).duration

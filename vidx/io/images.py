@@ -24,7 +24,7 @@ from vidx.io.probe import VideoInfo
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 DEEP_EXTS = (".png", ".tif", ".tiff")  # formats that hold 16 bits per channel
 QUALITY = 95
-# the frame number of an image-sequence pattern (``%d``, ``%06d``; see vidx.io.sequence)
+# the frame number of an image-sequence pattern (``%d``, ``%06d``; see vidx.io.image_sequence)
 FRAME_NUMBER = re.compile(r"%(0\d+)?d")  # JPEG and WebP quality
 
 # EXIF orientation -> how to turn the stored pixels into the displayed picture

@@ -1,7 +1,8 @@
 """Batches: several inputs, or a folder of them, into one output folder, each file its own job.
 
-Each input goes through the one job path (:func:`vidx.jobs.plan` then :func:`vidx.jobs.execute`)
-with the same options, so each is checked before any of its work, resumable in its own
+Each input goes through the one job path (:func:`vidx.jobs.run.plan` then
+:func:`vidx.jobs.run.execute`) with the same options, so each is checked before any of its
+work, resumable in its own
 ``OUTPUT.parts/`` and sidecar'd. A file that fails is recorded with its reason and the batch
 goes on; an interrupt (Ctrl-C, SIGTERM) stops the whole batch. An output that already exists
 with its sidecar is a finished job of an earlier run and is kept (reported as ``kept``), so
@@ -20,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidx.errors import OptionError, OutputError, VidxError
+from vidx.io.images import is_image_path
 from vidx.io.names import check_lengths
-from vidx.io.still import is_image_path
+from vidx.io.sidecar import sidecar_path
 from vidx.io.writer import CONTAINER_CODECS, FORMATS
-from vidx.jobs import Target, execute, plan
+from vidx.jobs.run import Target, execute, plan
 from vidx.options import JobOptions
 from vidx.pipeline import JobResult, ProgressCallback, say_phase
-from vidx.sidecar import sidecar_path
 
 VIDEO_SUFFIXES = (
     *FORMATS,

@@ -38,7 +38,7 @@ def parse_size(text: str) -> SizeSpec:
     """``source``, ``720p``/``1080p``/``1440p``/``4k``/``8k``, ``WxH`` or ``x2`` .. ``x8``.
 
     Whether the size a spec gives stays within ``max_pixels`` depends on the input; the plan
-    checks it (:func:`vidx.jobs.plan`)."""
+    checks it (:func:`vidx.jobs.run.plan`)."""
     word = text.strip().lower()
     if word == "source":
         return SizeSpec("source", text=word)
