@@ -41,7 +41,7 @@ import vidx  # noqa: E402
 from tests.conftest import make_clip, pattern  # noqa: E402
 from vidx.io.reader import Trim  # noqa: E402
 from vidx.io.remux import scan_frames  # noqa: E402
-from vidx.jobs.segments import find_cuts, plan_segments  # noqa: E402
+from vidx.jobs.segment_plan import find_cuts, plan_segments  # noqa: E402
 from vidx.options import AnalysisOptions  # noqa: E402
 from vidx.scale.worker import set_threads  # noqa: E402
 

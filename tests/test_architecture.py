@@ -61,6 +61,7 @@ LAYERS: list[dict[str, tuple[str, ...]]] = [
             "vidx.jobs.stills",
             "vidx.jobs.sequence_job",
             "vidx.jobs.segments",
+            "vidx.jobs.segment_plan",
             "vidx.jobs.clip_metrics",
             "vidx.scale.*",
         )

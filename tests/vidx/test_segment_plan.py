@@ -1,4 +1,4 @@
-"""The printable segment plan (``--plan``, ``-v``): what :func:`vidx.jobs.segments.plan_job`
+"""The printable segment plan (``--plan``, ``-v``): what :func:`vidx.jobs.segment_plan.plan_job`
 decides is what a job runs, and ``--plan`` renders nothing (issue 24)."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from tests.conftest import run_cli
 from vidx.api import job_plan
 from vidx.errors import OptionError
 from vidx.jobs import segments
-from vidx.jobs.segments import SegmentPlan, parts_dir
+from vidx.jobs.segment_plan import SegmentPlan
+from vidx.jobs.segments import parts_dir
 
 
 def spy(monkeypatch: pytest.MonkeyPatch) -> list[SegmentPlan]:

@@ -22,7 +22,8 @@ from vidx.errors import OptionError, OutputError
 from vidx.io.reader import Trim
 from vidx.io.remux import scan_frames
 from vidx.io.writer import EncodeSettings
-from vidx.jobs.segments import parts_dir, plan_segments, run_segmented
+from vidx.jobs.segment_plan import plan_segments
+from vidx.jobs.segments import parts_dir, run_segmented
 from vidx.options import AnalysisOptions, RunOptions
 from vidx.pipeline import JobContext, Output, run
 from vidx.upscale.classic import ClassicUpscaler

@@ -16,7 +16,7 @@ from vidx.api import render
 from vidx.errors import OptionError
 from vidx.io.colour import Colour, from_rgb, to_rgb
 from vidx.io.writer import resample
-from vidx.jobs.segments import segments_at_once, side_by_side_frames
+from vidx.jobs.segment_plan import segments_at_once, side_by_side_frames
 from vidx.options import AnalysisOptions, RunOptions
 from vidx.pipeline import Output
 from vidx.upscale.classic import ClassicUpscaler

@@ -58,15 +58,8 @@ from vidx.io.writer import (
     keeping_alpha,
     part_path,
 )
-from vidx.jobs.segments import (
-    MANIFEST,
-    JobKind,
-    SegmentPlan,
-    discard_unstarted,
-    parts_dir,
-    plan_job,
-    run_segmented,
-)
+from vidx.jobs.segment_plan import JobKind, SegmentPlan, plan_job
+from vidx.jobs.segments import MANIFEST, discard_unstarted, parts_dir, run_segmented
 from vidx.jobs.sequence_job import check_frames, manifest_path, run_sequence
 from vidx.jobs.stills import process_still
 from vidx.options import JobOptions
@@ -708,7 +701,7 @@ def _run_on_ray(job: Plan, on_progress: ProgressCallback | None) -> JobResult:
 @dataclass(frozen=True)
 class RunPlan:
     """How a checked job will run (``--plan``, and ``-v`` before it runs): in one piece, or
-    cut into :class:`vidx.jobs.segments.SegmentPlan` segments, here or on Ray."""
+    cut into :class:`vidx.jobs.segment_plan.SegmentPlan` segments, here or on Ray."""
 
     input: Path
     outputs: list[Path]
@@ -718,7 +711,7 @@ class RunPlan:
 
 
 def run_plan(job: Plan, on_progress: ProgressCallback | None = None) -> RunPlan:
-    """The plan ``job`` will run, from :func:`vidx.jobs.segments.plan_job` (the planner both
+    """The plan ``job`` will run, from :func:`vidx.jobs.segment_plan.plan_job` (the planner both
     executors use), without building a model or writing a file."""
     outputs = [t.path for t in job.targets]
     run_opts = job.shared.run
@@ -734,7 +727,7 @@ def run_plan(job: Plan, on_progress: ProgressCallback | None = None) -> RunPlan:
 
 
 def job_kind(targets: list[Target]) -> JobKind:
-    """What the segment planner knows of the outputs (:class:`vidx.jobs.segments.JobKind`), from
+    """What the segment planner knows of the outputs (:class:`vidx.jobs.segment_plan.JobKind`), from
     the options alone: the restylers' backends, whether only classical resamplers run."""
     names = tuple(t.options.restyle.backend for t in targets if t.options.restyle.active)
     known = [REGISTRY.get(t.options.upscale.upscaler) for t in targets]

@@ -31,15 +31,11 @@ from typing import Any, cast
 from vidx.io.probe import VideoInfo
 from vidx.io.remux import copy_warnings
 from vidx.io.sidecar import write_atomic
+from vidx.jobs.segment_plan import JobKind, Segment, SegmentPlan, goes_on, needs_state
 from vidx.jobs.segments import (
     Gathered,
-    JobKind,
     Parts,
-    Segment,
-    SegmentPlan,
     finish_segments,
-    goes_on,
-    needs_state,
     settle_plan,
     state_before,
     unfinished,
@@ -113,7 +109,7 @@ def run_on_ray(
     job: JobContext, info: VideoInfo, targets: list, build: Callable[..., list[Output]]
 ) -> JobResult:
     """Render a checked, segmented job (see :func:`vidx.jobs.run.plan`) on Ray workers; the same
-    contract, parts folder, manifest, segment plan (:func:`vidx.jobs.segments.plan_job`) and
+    contract, parts folder, manifest, segment plan (:func:`vidx.jobs.segment_plan.plan_job`) and
     sidecar as :func:`vidx.jobs.segments.run_segmented`.
 
     ``targets`` are the job's :class:`vidx.jobs.run.Target`; ``build`` is

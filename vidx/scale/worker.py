@@ -26,13 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from vidx.io.reader import Trim
-from vidx.jobs.segments import (
-    AV1_SEGMENT_SUFFIX,
-    SEGMENT_SUFFIX,
-    Segment,
-    job_settings,
-    render_segment,
-)
+from vidx.jobs.segment_plan import SEGMENT_SUFFIX, Segment
+from vidx.jobs.segments import AV1_SEGMENT_SUFFIX, job_settings, render_segment
 from vidx.options import AnalysisOptions
 from vidx.pipeline import JobContext, Output
 

@@ -16,7 +16,8 @@ from tests.conftest import make_clip
 from tests.vidx.scale.test_ray_jobs import decoded, same_frames, seam_figures
 from vidx.api import job_plan
 from vidx.io.remux import scan_frames
-from vidx.jobs.segments import parts_dir, plan_segments
+from vidx.jobs.segment_plan import plan_segments
+from vidx.jobs.segments import parts_dir
 from vidx.scale.ray_runner import WorkerProgress
 
 FRAMES, SEGMENT = 36, 12
@@ -173,7 +174,7 @@ def two_shots(index: int, width: int, height: int) -> np.ndarray:
 def test_shots_render_side_by_side_on_ray(ray_cluster, model, tmp_path) -> None:
     """A carried diffusion job starts a segment at each scene cut, which needs no state: the
     two shots' chains render on two workers at once, with the frames of one worker."""
-    from vidx.jobs.segments import find_cuts
+    from vidx.jobs.segment_plan import find_cuts
     from vidx.options import AnalysisOptions
 
     clip = make_clip(tmp_path / "shots.mp4", frames=FRAMES, image=two_shots)

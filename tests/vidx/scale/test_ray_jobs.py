@@ -21,7 +21,8 @@ import vidx
 from tests.conftest import run_cli, stream_duration, video_timestamps
 from tests.vidx.scale.conftest import FRAMES, SEGMENT, job_options
 from vidx.io.remux import scan_frames
-from vidx.jobs.segments import parts_dir, plan_segments
+from vidx.jobs.segment_plan import plan_segments
+from vidx.jobs.segments import parts_dir
 from vidx.scale.ray_runner import TRANSPORT_ENV, WorkerProgress
 
 ROOT = Path(__file__).resolve().parents[3]

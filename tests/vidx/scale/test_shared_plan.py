@@ -1,5 +1,5 @@
 """Local and Ray runs share one segment planner (issue 24): the same job gets the same plan
-from :func:`vidx.jobs.segments.plan_job`, whichever executor renders it."""
+from :func:`vidx.jobs.segment_plan.plan_job`, whichever executor renders it."""
 
 from __future__ import annotations
 
