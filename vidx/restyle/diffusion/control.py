@@ -29,10 +29,11 @@ import cv2
 import numpy as np
 import torch
 
-from vidx.errors import InputError, ModelError
+from vidx.errors import ModelError
 from vidx.options import CONTROL_KINDS, DiffusionControlOptions
 from vidx.restyle.controlnet_files import checked_weights, model_folder
 from vidx.restyle.diffusion.loading import _dtype_kwargs
+from vidx.restyle.diffusion.working import check_frame
 
 CANNY_LOW, CANNY_HIGH = 100, 200  # OpenCV Canny hysteresis thresholds (diffusers' examples)
 EDGE_BLUR_SIGMA = 1.0  # px: the soft edge map ignores single-pixel noise
@@ -42,13 +43,7 @@ DEPTH_PERCENTILES = (1.0, 99.0)  # the depth range ignores the extreme 1% at eit
 
 
 def _check_rgb(image: np.ndarray) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
-        raise InputError(
-            f"a control source must be (H, W, 3), got {getattr(image, 'shape', image)}"
-        )
-    if image.dtype != np.uint8:
-        raise InputError(f"a control source must be uint8, got {image.dtype}")
-    return image
+    return check_frame(image, "a control source")
 
 
 def canny_image(image: np.ndarray) -> np.ndarray:

@@ -34,13 +34,15 @@ def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
 
 
-def check_frame(image: np.ndarray) -> np.ndarray:
+def check_frame(image: np.ndarray, what: str = "a frame") -> np.ndarray:
+    """``image`` itself when it is an ``(H, W, 3)`` uint8 array; else an InputError naming
+    ``what`` it was meant to be."""
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
         raise InputError(
-            f"a frame must be an (H, W, 3) uint8 array, got {getattr(image, 'shape', image)}"
+            f"{what} must be an (H, W, 3) uint8 array, got {getattr(image, 'shape', image)}"
         )
     if image.dtype != np.uint8:
-        raise InputError(f"a frame must be uint8, got {image.dtype}")
+        raise InputError(f"{what} must be uint8, got {image.dtype}")
     return image
 
 
