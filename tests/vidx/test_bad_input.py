@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -98,7 +99,17 @@ def test_truncated_file_keeps_the_readable_part(clip, tmp_path: Path) -> None:
     result = upscale(cut, out)
     assert result.exit_code == 0, result.output
     n = len(video_timestamps(out))
-    assert 10 < n < 48
+    # the readable part is what a plain decode of the cut file gets (how many frames fit in 60 %
+    # of the bytes varies with x264's output, which differs from run to run: 10 or 11 of 48)
+    readable = 0
+    with av.open(str(cut)) as container:
+        try:
+            for _ in container.decode(video=0):
+                readable += 1
+        except av.error.FFmpegError:
+            pass  # the cut itself
+    assert 0 < readable < 48
+    assert readable - 1 <= n <= readable
 
 
 class Exploding(ClassicUpscaler):
