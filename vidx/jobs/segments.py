@@ -138,6 +138,7 @@ class Parts:
         self.manifest = self.folder / MANIFEST
         self.data: dict = {}
         self.input_path = Path()
+        self._state_limit: int | None = None
 
     @property
     def done(self) -> set[int]:
@@ -240,26 +241,37 @@ class Parts:
         return f"{hashlib.sha256(json.dumps(job).encode()).hexdigest()}:{seg.index}"
 
     def state_limit(self) -> int:
-        """The largest end state this job reads back (:data:`STATE_BYTES_PER_PIXEL`)."""
-        info = probe(self.input_path)
-        restyle = self.out.options.restyle if self.out.options is not None else None
-        side = (restyle.work_size if restyle is not None else None) or 1024
-        return STATE_BYTES_PER_PIXEL * max(info.width * info.height, side * side)
+        """The largest end state this job reads back (:data:`STATE_BYTES_PER_PIXEL`), worked
+        out once per job (it probes the input)."""
+        if self._state_limit is None:
+            info = probe(self.input_path)
+            restyle = self.out.options.restyle if self.out.options is not None else None
+            side = (restyle.work_size if restyle is not None else None) or 1024
+            self._state_limit = STATE_BYTES_PER_PIXEL * max(info.width * info.height, side**2)
+        return self._state_limit
+
+    def _recorded(self, seg: Segment) -> tuple[str | None, dict]:
+        """Why ``seg``'s end state may not be read, judged from the manifest and the file's
+        size alone (None: it may), and the manifest's record of it."""
+        path = self.state_path(seg)
+        record = self.data.get("states", {}).get(str(seg.index))
+        if not path.is_file():
+            return "missing", {}
+        if not (isinstance(record, dict) and type(record.get("size")) is int):
+            return "not recorded in the manifest", {}
+        size = record["size"]
+        if path.is_symlink() or path.stat().st_size != size or size > self.state_limit():
+            return "not the size the manifest recorded", record
+        return None, record
 
     def check_state(self, seg: Segment) -> str | None:
         """Why ``seg``'s end state may not be read (None: it is as the manifest recorded
         it). Sizes are compared before a byte is read; the file is hashed in pieces."""
-        path = self.state_path(seg)
-        record = self.data.get("states", {}).get(str(seg.index))
-        if not path.is_file():
-            return "missing"
-        if not (isinstance(record, dict) and type(record.get("size")) is int):
-            return "not recorded in the manifest"
-        size = record["size"]
-        if path.is_symlink() or path.stat().st_size != size or size > self.state_limit():
-            return "not the size the manifest recorded"
+        why, record = self._recorded(seg)
+        if why is not None:
+            return why
         digest = hashlib.sha256()
-        with path.open("rb") as f:
+        with self.state_path(seg).open("rb") as f:
             while piece := f.read(1 << 20):
                 digest.update(piece)
         if digest.hexdigest() != record.get("sha256"):
@@ -267,17 +279,21 @@ class Parts:
         return None
 
     def read_state(self, seg: Segment) -> bytes:
-        """``seg``'s end state, checked against the manifest (:meth:`check_state`)."""
-        why = self.check_state(seg)
+        """``seg``'s end state, read once and checked against the manifest (its size before a
+        byte is read, then its SHA-256 and label)."""
+        path = self.state_path(seg)
+        why, record = self._recorded(seg)
+        if why is None:
+            with path.open("rb") as f:
+                data = f.read(record["size"] + 1)  # never more than recorded (and checked)
+            if len(data) != record["size"] or hashlib.sha256(data).hexdigest() != record.get(
+                "sha256"
+            ):
+                why = "not the file the manifest recorded"
         if why is not None:
-            raise StateError(f"the end state {self.state_path(seg)} is {why}")
-        data = self.state_path(seg).read_bytes()
-        if hashlib.sha256(data).hexdigest() != self.data["states"][str(seg.index)]["sha256"]:
-            raise StateError(f"the end state {self.state_path(seg)} changed while it was read")
+            raise StateError(f"the end state {path} is {why}")
         if label(data) != self.state_label(seg):
-            raise StateError(
-                f"the temporal state {self.state_path(seg)} was written for another job or segment"
-            )
+            raise StateError(f"the temporal state {path} was written for another job or segment")
         return data
 
 
