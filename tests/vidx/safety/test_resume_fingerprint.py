@@ -20,12 +20,25 @@ from vidx.jobs.segments import parts_dir, run_segmented
 from vidx.options import JobOptions
 from vidx.pipeline import JobContext
 
-ARGS = ("--upscaler", "lanczos", "--size", "x2", "--segment-frames", "8")
+# one segment at a time: with two side by side, the crash at frame 20 may land in segment 3
+# while segment 2 still finishes
+ARGS = (
+    "--upscaler",
+    "lanczos",
+    "--size",
+    "x2",
+    "--segment-frames",
+    "8",
+    "--parallel-segments",
+    "1",
+)
 
 
 def crashed_run(src: Path, out: Path) -> None:
     """What ``vidx upscale SRC -o OUT ARGS`` does, with an upscaler that crashes at frame 20."""
-    options = JobOptions().with_values(upscaler="lanczos", size="x2", segment_frames=8)
+    options = JobOptions().with_values(
+        upscaler="lanczos", size="x2", segment_frames=8, parallel_segments=1
+    )
     [output] = build_outputs([Target(out, options)])
     failing = Failing(fail_at=20)
     failing.inner = output.upscaler  # type: ignore[assignment]
