@@ -111,14 +111,18 @@ def test_failure_keeps_parts_and_resume_skips_finished_segments(clip, tmp_path) 
     crashing = Failing(fail_at=13)
     with pytest.raises(RuntimeError, match="simulated"):
         run_segmented(
-            JobContext(src), [Output(out, crashing, parse_size("x2"))], RunOptions(segment_frames=6)
+            JobContext(src),
+            [Output(out, crashing, parse_size("x2"))],
+            RunOptions(segment_frames=6, parallel_segments=1),
         )
     assert not out.exists() and not out.with_name("out.mp4.part").exists()
     manifest = json.loads((parts_dir(out) / "manifest.json").read_text())
     assert manifest["done"] == [0, 1]
     again = Failing(fail_at=-1)
     run_segmented(
-        JobContext(src), [Output(out, again, parse_size("x2"))], RunOptions(segment_frames=6)
+        JobContext(src),
+        [Output(out, again, parse_size("x2"))],
+        RunOptions(segment_frames=6, parallel_segments=1),
     )
     assert again.calls == 12  # segments 2 and 3 only
     assert len(decoded(out)) == 24 and not parts_dir(out).exists()
