@@ -1,10 +1,13 @@
 """Benchmark: vidx temporal diffusion restyle against a naive per-frame img2img loop.
 
-Usage: ``python scripts/bench_restyle.py [--sizes tiny mid] [--frames 24] [--set KEY=VALUE ...]
-[--out PATH]``
+Usage: ``python scripts/bench_restyle.py [--sizes tiny mid trained] [--frames 24]
+[--set KEY=VALUE ...] [--out PATH]``
 
-Both sides use the same random-weight model (built with scripts/make_tiny_model.py), prompt,
-scheduler, strength, steps and seed. The naive side is diffusers' ``StableDiffusionImg2ImgPipeline``
+Both sides use the same model, prompt, scheduler, strength, steps and seed: ``tiny`` and ``mid`` are
+random-weight models built with scripts/make_tiny_model.py (their output is noise texture: they show
+the mechanism), ``trained`` is the small model trained on photos that ships with vidx (``--model
+small-sd``, made by scripts/train_small_model.py: its output keeps the picture, so detail and
+steadiness are measured on content). The naive side is diffusers' ``StableDiffusionImg2ImgPipeline``
 called per frame with PIL in and out and a fixed seed; it is also the per-frame reference (same
 model, seed, strength). The clip is a real photo (skimage astronaut) under a known affine motion
 per frame (slow pan + zoom + rotation), so the warping error uses the *exact* motion
@@ -50,6 +53,7 @@ import temporal  # noqa: E402
 from vidx.frame import FrameContext  # noqa: E402
 from vidx.options import DeviceOptions, RestyleOptions  # noqa: E402
 from vidx.restyle.diffusion import DiffusionRestyler, load_pipeline  # noqa: E402
+from vidx.restyle.diffusion.builtin import REGISTRY as BUILTIN  # noqa: E402
 from vidx.restyle.diffusion.control import ControlImager  # noqa: E402
 from vidx.restyle.diffusion.denoise import UNetCounter  # noqa: E402
 from vidx.restyle.diffusion.loading import set_scheduler  # noqa: E402
@@ -58,10 +62,12 @@ from vidx.restyle.diffusion.loading import set_scheduler  # noqa: E402
 SETUPS = {
     "tiny": (128, 160, 128),
     "mid": (256, 320, 256),
+    "trained": (256, 320, 256),  # the shipped small-sd (VAE factor 4: a 64x80 latent)
     "sd15": (512, 640, 512),
     "real": (512, 640, 512),  # the folder VIDX_TEST_MODEL names (real SD1.5 weights)
 }
 REAL_MODEL_ENV = "VIDX_TEST_MODEL"
+TRAINED = BUILTIN["small-sd"].folder
 GPU_SIZES = ("sd15", "real")
 # motion per frame (pan in photo pixels, zoom fraction, rotation in degrees): "slow" is the
 # recorded default; "fast" (a second motion, to check defaults are not tuned to one clip) pans
@@ -309,6 +315,8 @@ def bench_size(size: str, args, workdir: Path) -> dict:
     height, width, work = SETUPS[size]
     if size == "real":
         model = Path(os.environ[REAL_MODEL_ENV])
+    elif size == "trained":
+        model = TRAINED
     else:
         model = build_tiny_model(workdir / size, size=size)
     controlnet = args.controlnet
@@ -439,7 +447,10 @@ def runnable(size: str) -> bool:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--sizes", nargs="+", default=["tiny", "mid", "sd15", "real"], choices=list(SETUPS)
+        "--sizes",
+        nargs="+",
+        default=["tiny", "mid", "trained", "sd15", "real"],
+        choices=list(SETUPS),
     )
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--steps", type=int, default=8)

@@ -26,6 +26,7 @@ from temporal.metrics import (
     gradient_energy,
     pair_warp_error,
     psnr,
+    structure_ncc,
     warp_error,
     warp_error_pairs,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "resize_flow",
     "resize_mask",
     "scene_cut_score",
+    "structure_ncc",
     "to_gray",
     "warp",
     "warp_error",

@@ -328,6 +328,39 @@ def detail_retention(steadied: np.ndarray, per_frame: np.ndarray) -> float:
     return gradient_energy(steadied) / ref
 
 
+def structure_ncc(
+    output: np.ndarray, source: np.ndarray, *, sigma: float = 2.0, mask: np.ndarray | None = None
+) -> float:
+    """How much of the source's structure ``output`` keeps: the normalised cross-correlation of
+    their blurred gradient magnitudes (3x3 Sobel of the luma, Gaussian ``sigma`` pixels).
+
+    1 = edges in the same places with the same relative strength; about 0 = unrelated (noise
+    texture, or a flat frame). ``source`` is resized (area) to ``output``'s size when they
+    differ; ``mask`` (``(H, W)``, non-zero = counted) restricts it to a region.
+    """
+    output = check_image(output, "output")
+    source = check_image(source, "source")
+    h, w = output.shape[:2]
+    if source.shape[:2] != (h, w):
+        source = cv2.resize(source, (w, h), interpolation=cv2.INTER_AREA)
+
+    def magnitude(image: np.ndarray) -> np.ndarray:
+        y = luma(image)
+        gx = cv2.Sobel(y, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REFLECT)
+        gy = cv2.Sobel(y, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REFLECT)
+        return gaussian_blur(np.sqrt(gx * gx + gy * gy), sigma).astype(np.float64)
+
+    a, b = magnitude(output), magnitude(source)
+    if mask is not None:
+        if mask.shape[:2] != (h, w):
+            raise TemporalError(f"mask {mask.shape} must be (H, W) = {(h, w)}")
+        keep = np.asarray(mask).reshape(h, w) != 0
+        a, b = a[keep], b[keep]
+    a, b = a - a.mean(), b - b.mean()
+    norm = float(np.sqrt(np.sum(a * a) * np.sum(b * b)))
+    return float(np.sum(a * b) / norm) if norm > 0 else 0.0
+
+
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur of standard deviation ``sigma`` pixels (kernel to 4 sigma, reflected
     borders), same shape and dtype; ``sigma <= 0`` returns a copy."""

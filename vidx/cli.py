@@ -631,13 +631,20 @@ def metrics(
 
 @app.command()
 def models() -> None:
-    """List the built-in upscalers: name, scale, weights size, licence."""
+    """List the built-in models: upscalers (name, scale, weights size, licence), then the
+    diffusion models that --model takes by name."""
+    from vidx.restyle.diffusion.builtin import list_builtin
     from vidx.upscale.registry import list_models
 
     for m in list_models():
         scale = "any" if m.scales is None else "/".join(f"x{s}" for s in m.scales)
         size = "-" if m.size_mb is None else f"{m.size_mb:.1f} MB"
         out.print(f"{m.name:20} {scale:9} {size:>9}  {m.licence}  {m.description}", highlight=False)
+    for d in list_builtin():
+        size = "missing" if d.size_mb is None else f"{d.size_mb:.1f} MB"
+        out.print(
+            f"{d.name:20} {'diffusion':9} {size:>9}  {d.licence}  {d.description}", highlight=False
+        )
 
 
 @app.command()

@@ -555,7 +555,10 @@ class RestyleOptions(OptionGroup):
     )
     negative_prompt: str = option("", "Diffusion negative prompt.", D)
     model: str | None = option(
-        None, "Diffusers folder, single .safetensors file, or hub id (cached).", D, path=True
+        None,
+        "Diffusers folder, single .safetensors file, hub id (cached), or small-sd (built in).",
+        D,
+        path=True,
     )
     strength: float | None = option(
         None, "0..1; style: blend with the source (default 1), diffusion: img2img (0.5).", R

@@ -123,3 +123,28 @@ def test_psnr():
     b[0, 0, 0] = 255
     assert temporal.psnr(a, a) == float("inf")
     assert temporal.psnr(a, b) == pytest.approx(10 * np.log10(48))
+
+
+def test_structure_ncc_tells_kept_structure_from_noise(photos):
+    photo = np.ascontiguousarray(photos["coffee"][::2, ::2])
+    assert temporal.structure_ncc(photo, photo) == pytest.approx(1.0)
+    # a restyle that keeps the edges (colour changed, a little blur) scores high ...
+    recoloured = cv2.GaussianBlur(255 - photo, (0, 0), 1.0)
+    assert temporal.structure_ncc(recoloured, photo) > 0.8
+    # ... noise texture and a flat frame do not
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, photo.shape, dtype=np.uint8)
+    assert abs(temporal.structure_ncc(noise, photo)) < 0.2
+    assert temporal.structure_ncc(np.full_like(photo, 128), photo) == 0.0
+    # the source is resized to the output; a mask keeps one region
+    half = cv2.resize(
+        photo, (photo.shape[1] // 2, photo.shape[0] // 2), interpolation=cv2.INTER_AREA
+    )
+    assert temporal.structure_ncc(half, photo) > 0.9
+    mask = np.zeros(photo.shape[:2], np.uint8)
+    mask[:, : photo.shape[1] // 2 - 8] = 1  # 8 px from the noise: past the blur's reach
+    mixed = photo.copy()
+    mixed[:, photo.shape[1] // 2 :] = noise[:, photo.shape[1] // 2 :]
+    assert temporal.structure_ncc(mixed, photo, mask=mask) == pytest.approx(1.0)
+    with pytest.raises(temporal.TemporalError):
+        temporal.structure_ncc(photo, photo, mask=mask[1:])

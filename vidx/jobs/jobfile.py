@@ -28,6 +28,7 @@ from typing import Any
 
 from vidx.errors import OptionError
 from vidx.options import LORA_WEIGHT, JobOptions, Opt, all_options, check_type
+from vidx.restyle.diffusion.builtin import REGISTRY as DIFFUSION_MODELS
 from vidx.upscale.registry import NAMES as UPSCALERS
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -173,9 +174,10 @@ def _inside_lora(value: str, folder: Path, place: str) -> str:
 
 def _inside(value: str, key: str, folder: Path, place: str) -> str:
     """Resolve a path against the job folder; one that leaves it (``..``, absolute, ``~``, a
-    symlink pointing out) is an error. A built-in upscaler name, or a ``model`` written as a
-    hub id (``org/name``) with no such local path, is kept as it is (a ``controlnet`` too)."""
-    if key == "upscaler" and value in UPSCALERS:
+    symlink pointing out) is an error. A built-in upscaler or diffusion model name, or a
+    ``model`` written as a hub id (``org/name``) with no such local path, is kept as it is (a
+    ``controlnet`` too)."""
+    if (key == "upscaler" and value in UPSCALERS) or (key == "model" and value in DIFFUSION_MODELS):
         return value
     local = folder / value
     hub_ok = key in ("model", "controlnet")

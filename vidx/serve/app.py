@@ -94,7 +94,9 @@ def build(server: Server) -> Any:
                     with gr.Row(visible=False) as diffusion_row:
                         prompt = gr.Textbox(label="Prompt", scale=2)
                         model = gr.Textbox(
-                            label="Model (folder or .safetensors under the root, or cached hub id)"
+                            label="Model (small-sd is built in; or a folder or .safetensors "
+                            "under the root, or a cached hub id)",
+                            placeholder="small-sd",
                         )
                     with gr.Row():
                         strength = gr.Slider(0, 1, value=0.7, step=0.05, label="Strength")

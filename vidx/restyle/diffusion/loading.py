@@ -16,6 +16,7 @@ import torch
 
 from vidx.device import pick_device, pick_dtype
 from vidx.errors import ModelError, OptionError
+from vidx.restyle.diffusion.builtin import builtin_folder
 
 SD_CLASSES = {
     "StableDiffusionPipeline",
@@ -253,6 +254,9 @@ def swap_vae(pipe, autoencoder) -> None:
 
 
 def _load(text: str, dtype: torch.dtype, allow_pickle: bool):
+    shipped = builtin_folder(text)  # a built-in name first, as --upscaler names are
+    if shipped is not None:
+        return _load_folder(shipped, dtype, allow_pickle)
     path = Path(text).expanduser()
     if path.is_dir():
         return _load_folder(path, dtype, allow_pickle)
