@@ -1,0 +1,230 @@
+"""An edit as the input (issue 28): only the used source ranges plus handles are rendered, two
+uses of one take are one piece, and the relinked edit (EDL, FCP XML, OTIO) shows at every
+frame the rendered version of the source frame the original shows there.
+
+Each source frame carries its media and frame number as a 4x4 grid of black and white
+blocks, which survives H.264 and a resize: a frame of a rendered piece says which source frame
+it was made from, so the conform is checked frame-exactly without rendering the sources whole.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import opentimelineio as otio
+import pytest
+
+from tests.conftest import run_cli
+from vidx.api import timeline_plan
+from vidx.io.edit import read_edit
+from vidx.io.probe import probe
+from vidx.io.tracks import to_frames
+
+RT, TR = otio.opentime.RationalTime, otio.opentime.TimeRange
+RATE = 24
+SIZE = 64
+# media id, frames, start timecode, reel
+SOURCES = {
+    "a": (1, 30, "01:00:00:00", "A001"),
+    "b": (2, 60, "02:00:00:00", "B002"),
+    "c": (3, 30, "00:10:00:00", "C003"),
+}
+# six cuts over three takes: (take, first source frame, frames); the two uses of "a" overlap
+CUTS = [("a", 4, 8), ("b", 10, 6), ("c", 5, 8), ("a", 8, 6), ("b", 44, 6), ("c", 20, 6)]
+HANDLES = 2
+FAST = ["--upscaler", "lanczos", "--size", "x2", "--preset", "ultrafast", "--handles", HANDLES]
+
+
+def code_frame(media: int, index: int) -> np.ndarray:
+    """A frame whose 16 blocks spell ``index`` (8 bits), ``media`` and its complement."""
+    bits = index | (media << 8) | ((~media & 0xF) << 12)
+    img = np.zeros((SIZE, SIZE, 3), np.uint8)
+    step = SIZE // 4
+    for k in range(16):
+        r, c = divmod(k, 4)
+        if bits >> k & 1:
+            img[r * step : (r + 1) * step, c * step : (c + 1) * step] = 255
+    return img
+
+
+def read_code(rgb: np.ndarray) -> tuple[int, int]:
+    """(media, index) of a frame made by :func:`code_frame`, at any size."""
+    h, w = rgb.shape[:2]
+    bits = 0
+    for k in range(16):
+        r, c = divmod(k, 4)
+        y, x = (2 * r + 1) * h // 8, (2 * c + 1) * w // 8
+        if rgb[y - 2 : y + 2, x - 2 : x + 2].mean() > 127:
+            bits |= 1 << k
+    media = bits >> 8 & 0xF
+    assert bits >> 12 == ~media & 0xF, f"unreadable frame code {bits:016b}"
+    return media, bits & 0xFF
+
+
+def make_source(path: Path, media: int, frames: int, tc: str, reel: str) -> Path:
+    with av.open(str(path), "w") as out:
+        out.metadata["timecode"] = tc
+        vs = out.add_stream("libx264", rate=RATE)
+        vs.width, vs.height, vs.pix_fmt = SIZE, SIZE, "yuv420p"
+        vs.metadata["reel_name"] = reel
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(code_frame(media, i), format="rgb24")
+            frame.pts = i
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode(None):
+            out.mux(packet)
+    return path
+
+
+def tc_start(take: str) -> int:
+    return to_frames(SOURCES[take][2], RATE)
+
+
+def source_clip(folder: Path, take: str, first: int, frames: int, url: str | None = None) -> Any:
+    _, length, _, reel = SOURCES[take]
+    ref = otio.schema.ExternalReference(
+        target_url=url or (folder / f"{take}.mov").as_uri(),
+        available_range=TR(RT(tc_start(take), RATE), RT(length, RATE)),
+    )
+    clip = otio.schema.Clip(
+        name=take,
+        media_reference=ref,
+        source_range=TR(RT(tc_start(take) + first, RATE), RT(frames, RATE)),
+    )
+    clip.metadata["cmx_3600"] = {"reel": reel}
+    return clip
+
+
+@pytest.fixture
+def media(tmp_path: Path) -> Path:
+    folder = tmp_path / "media"
+    folder.mkdir()
+    for take, (mid, frames, tc, reel) in SOURCES.items():
+        make_source(folder / f"{take}.mov", mid, frames, tc, reel)
+    return folder
+
+
+def cut_list(folder: Path, cuts=CUTS) -> Any:
+    timeline = otio.schema.Timeline(name="spot")
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    timeline.tracks.append(track)
+    for take, first, frames in cuts:
+        track.append(source_clip(folder, take, first, frames))
+    return timeline
+
+
+# the conform check ----------------------------------------------------------------------------
+
+
+def shown(timeline: Any) -> dict[int, list[tuple[Any, int]]]:
+    """Timeline frame -> [(clip, source timecode frame)] the first video track shows there
+    (both sides of a dissolve; a speed effect read as the adapters write it)."""
+    out: dict[int, list[tuple[Any, int]]] = {}
+    track = timeline.video_tracks()[0]
+    for clip in track.find_clips():
+        placed = clip.range_in_parent()
+        visible = clip.visible_range()
+        before = int(clip.source_range.start_time.value - visible.start_time.value)
+        after = int(visible.duration.value - placed.duration.value) - before
+        speed = 1.0
+        for e in clip.effects:
+            if isinstance(e, otio.schema.LinearTimeWarp):
+                speed *= e.time_scalar
+        for k in range(-before, int(placed.duration.value) + after):
+            n = int(placed.start_time.value) + k
+            s = int(clip.source_range.start_time.value) + math.floor(k * speed)
+            out.setdefault(n, []).append((clip, s))
+    return out
+
+
+def decoded(path: Path, cache: dict[Path, list[tuple[int, int]]]) -> list[tuple[int, int]]:
+    if path not in cache:
+        with av.open(str(path)) as c:
+            cache[path] = [read_code(f.to_ndarray(format="rgb24")) for f in c.decode(video=0)]
+    return cache[path]
+
+
+def piece_start(clip: Any) -> int:
+    """Timecode frame of the first frame of a relinked clip's piece: its available range, or
+    (an EDL keeps none) the piece's own timecode."""
+    ref = clip.media_reference
+    if ref.available_range is not None:
+        return int(ref.available_range.start_time.value)
+    return to_frames(probe(Path(otio.url_utils.filepath_from_url(ref.target_url))).timecode, RATE)
+
+
+def check_conform(original: Any, relinked: Any, offline: set[str] = frozenset()) -> int:
+    """Every frame of ``relinked`` shows the rendered version of the frame ``original`` shows
+    there; clips of the takes in ``offline`` are offline media. Returns the frames checked."""
+    before, after = shown(original), shown(relinked)
+    assert sorted(before) == sorted(after)
+    cache: dict[Path, list[tuple[int, int]]] = {}
+    for n, uses in before.items():
+        for (clip, s), (new, s2) in zip(uses, after[n], strict=True):
+            assert s == s2  # the source range is unchanged
+            take = clip.name
+            if take in offline:
+                assert isinstance(new.media_reference, otio.schema.MissingReference)
+                continue
+            path = Path(otio.url_utils.filepath_from_url(new.media_reference.target_url))
+            got = decoded(path, cache)[s - piece_start(new)]
+            assert got == (SOURCES[take][0], s - tc_start(take)), f"frame {n}"
+    return len(before)
+
+
+# tests ----------------------------------------------------------------------------------------
+
+
+def test_plan_renders_used_ranges_plus_handles_and_merges_one_take(media: Path) -> None:
+    edl = media.parent / "spot.edl"
+    otio.adapters.write_to_file(cut_list(media), str(edl), "cmx_3600")
+    plan = timeline_plan(edl, handles=HANDLES)
+    assert plan.missing == []
+    ranges = sorted((p.media.stem, p.first, p.end) for p in plan.pieces)
+    # a's two uses (4-11, 8-13) are one piece; b's and c's are far apart: two pieces each
+    assert ranges == [("a", 2, 16), ("b", 8, 18), ("b", 42, 52), ("c", 3, 15), ("c", 18, 28)]
+    for p in plan.pieces:
+        assert p.frames <= p.used + 2 * HANDLES
+    assert plan.frames == 14 + 10 + 10 + 12 + 10  # of 120 source frames
+    # the edge of a media clamps its handles
+    short = timeline_plan(edl, handles="1s")
+    assert [(p.first, p.end) for p in short.pieces if p.media.stem == "a"] == [(0, 30)]
+
+
+def test_round_trip_edl_conforms_at_every_frame(media: Path, tmp_path: Path) -> None:
+    original = cut_list(media)
+    edl = tmp_path / "spot.edl"
+    otio.adapters.write_to_file(original, str(edl), "cmx_3600")
+    out = tmp_path / "out"
+    result = run_cli("upscale", "--timeline", edl, "--media-root", media, "-o", f"{out}/", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "timeline: 6 of 6 clips rendered" in result.output
+    pieces = sorted(p.name for p in out.glob("*.mov"))
+    assert pieces == [
+        "a_000002-000015.mov", "b_000008-000017.mov", "b_000042-000051.mov",
+        "c_000003-000014.mov", "c_000018-000027.mov",
+    ]  # fmt: skip
+    with av.open(str(out / "a_000002-000015.mov")) as c:
+        assert c.streams.video[0].frames in (0, 14) and c.duration
+        tmcd = [s for s in c.streams if s.type == "data"][0]
+        assert tmcd.metadata["timecode"] == "01:00:00:02"  # the source's, at the piece's start
+        assert tmcd.metadata["reel_name"] == "A001"
+    source = read_edit(edl)
+    assert check_conform(source, read_edit(out / "spot.edl")) == 40
+    assert check_conform(source, read_edit(out / "spot.otio")) == 40
+    # the same edit as FCP XML, relinked as FCP XML
+    xml = tmp_path / "spot.xml"
+    otio.adapters.write_to_file(original, str(xml), "fcp_xml")
+    out2 = tmp_path / "out2"
+    result = run_cli("upscale", "--timeline", xml, "-o", f"{out2}/", *FAST)
+    assert result.exit_code == 0, result.output
+    assert check_conform(read_edit(xml), read_edit(out2 / "spot.xml")) == 40
+    # a second run keeps what is done
+    result = run_cli("upscale", "--timeline", edl, "--media-root", media, "-o", f"{out}/", *FAST)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("kept") == 6
