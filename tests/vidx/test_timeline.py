@@ -19,7 +19,7 @@ import opentimelineio as otio
 import pytest
 
 from tests.conftest import run_cli
-from vidx.api import timeline_plan
+from vidx.api import render_timeline, timeline_plan
 from vidx.io.edit import read_edit
 from vidx.io.probe import probe
 from vidx.io.tracks import to_frames
@@ -228,3 +228,106 @@ def test_round_trip_edl_conforms_at_every_frame(media: Path, tmp_path: Path) -> 
     result = run_cli("upscale", "--timeline", edl, "--media-root", media, "-o", f"{out}/", *FAST)
     assert result.exit_code == 0, result.output
     assert result.output.count("kept") == 6
+
+
+def busy_edit(folder: Path) -> Any:
+    """Cuts, a dissolve, a gap, a clip at double speed, a marker, an audio track, a clip whose
+    media has moved (found by name under the media root) and one whose media is missing."""
+    timeline = otio.schema.Timeline(name="busy")
+    video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
+    timeline.tracks.extend([video, audio])
+    video.append(source_clip(folder, "a", 4, 8))
+    video.append(source_clip(folder, "b", 10, 6, url="/nowhere/b.mov"))
+    video.append(otio.schema.Transition(in_offset=RT(3, RATE), out_offset=RT(3, RATE)))
+    video.append(source_clip(folder, "c", 5, 8))
+    video.append(otio.schema.Gap(source_range=TR(RT(0, RATE), RT(4, RATE))))
+    fast = source_clip(folder, "a", 14, 5)
+    fast.effects.append(otio.schema.LinearTimeWarp(time_scalar=2.0))
+    fast.markers.append(otio.schema.Marker(name="note", marked_range=TR(RT(86415, RATE))))
+    video.append(fast)
+    lost = source_clip(folder, "c", 0, 4, url=(folder / "d.mov").as_uri())
+    lost.name = "d"
+    lost.metadata["cmx_3600"] = {"reel": "D004"}
+    video.append(lost)
+    audio.append(source_clip(folder, "a", 0, 30))
+    return timeline
+
+
+def test_dissolve_gap_speed_marker_audio_and_a_missing_clip(media: Path, tmp_path: Path) -> None:
+    edit = tmp_path / "busy.otio"
+    original = busy_edit(media)
+    otio.adapters.write_to_file(original, str(edit))
+    # the dry run: one line for the missing media, exit 1, nothing written
+    out = tmp_path / "out"
+    result = run_cli("restyle", "--timeline", edit, "--media-root", media, "-o", out, "--dry-run")
+    assert result.exit_code == 1, result.output
+    missing = [line for line in result.output.splitlines() if "missing:" in line]
+    assert missing == [
+        f"  missing: clip 5 'd' (V1 at 00:00:01:07): no media found for 'd.mov' or 'D004' "
+        f"under {media}"
+    ]
+    assert not out.exists()
+    # the render: the other clips render, the missing one is offline, exit 1
+    result = run_cli("upscale", "--timeline", edit, "--media-root", media, "-o", out, *FAST)
+    assert result.exit_code == 1, result.output
+    assert "timeline: 4 of 5 clips rendered, 1 offline" in result.output
+    relinked = read_edit(out / "busy.otio")
+    lost = relinked.video_tracks()[0][-1]
+    assert lost.media_reference.metadata["vidx"]["status"] == "offline"
+    assert check_conform(read_edit(edit), relinked, offline={"d"}) == 31
+    # the speed change uses twice its length; a's two uses (4-11, 14-23) render as one piece
+    assert sorted(p.name for p in out.glob("*.mov")) == [
+        "a_000002-000025.mov", "b_000008-000020.mov", "c_000000-000014.mov"
+    ]  # fmt: skip
+    # transitions, gaps, markers and audio are as they were
+    kinds = [type(i).__name__ for i in relinked.video_tracks()[0]]
+    assert kinds == ["Clip", "Clip", "Transition", "Clip", "Gap", "Clip", "Clip"]
+    assert [m.name for m in relinked.video_tracks()[0][5].markers] == ["note"]
+    sound = relinked.audio_tracks()[0][0]
+    assert sound.media_reference.target_url == (media / "a.mov").as_uri()
+
+
+def test_variants_write_one_relinked_edit_each(media: Path, tmp_path: Path) -> None:
+    edit = tmp_path / "spot.otio"
+    otio.adapters.write_to_file(cut_list(media), str(edit))
+    job = tmp_path / "seasons.toml"
+    job.write_text(
+        '[shared]\nupscaler = "lanczos"\npreset = "ultrafast"\n'
+        '[variants.small]\nsize = "source"\n[variants.big]\nsize = "x2"\n'
+    )
+    out = tmp_path / "out"
+    args = ["--job", job, "-o", out, "--handles", HANDLES]
+    result = run_cli("variants", "--timeline", edit, *args)
+    assert result.exit_code == 0, result.output
+    for name, side in (("small", SIZE), ("big", 2 * SIZE)):
+        pieces = sorted((out / name).glob("*.mov"))
+        assert len(pieces) == 5
+        assert probe(pieces[0]).width == side
+        assert check_conform(read_edit(edit), read_edit(out / name / "spot.otio")) == 40
+    # a variant's piece that is not there (a crash, a deletion) is rendered again alone
+    (out / "big" / "a_000002-000015.mov").unlink()
+    (out / "big" / "a_000002-000015.mov.json").unlink()
+    result = run_cli("variants", "--timeline", edit, *args)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("kept") == 4
+    assert check_conform(read_edit(edit), read_edit(out / "big" / "spot.otio")) == 40
+
+
+def test_an_interrupted_edit_resumes_where_it_stopped(media: Path, tmp_path: Path) -> None:
+    edit = tmp_path / "spot.otio"
+    otio.adapters.write_to_file(cut_list(media), str(edit))
+    out = tmp_path / "out"
+    options = dict(upscaler="lanczos", preset="ultrafast", handles=HANDLES)
+
+    def stop_after_two(item: Any) -> None:
+        if len(list(out.glob("*.mov.json"))) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        render_timeline(edit, out, on_piece=stop_after_two, **options)
+    assert not (out / "spot.otio").exists()  # no relinked edit until every piece ran
+    result = render_timeline(edit, out, **options)
+    assert [i.status for i in result.pieces] == ["kept", "kept", "ok", "ok", "ok"]
+    assert result.ok and result.timelines == [out / "spot.otio"]
+    assert check_conform(read_edit(edit), read_edit(out / "spot.otio")) == 40

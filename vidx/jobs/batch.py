@@ -168,17 +168,22 @@ def render_item(
     command: str = "vidx.render_batch",
 ) -> BatchItem:
     """Render ``item.input`` to ``targets`` as one job (:func:`vidx.jobs.run.plan` then
-    :func:`~vidx.jobs.run.execute`), or keep it (``kept``) when every output is there with its
-    sidecar from an earlier run and ``overwrite`` is off. Records how it ended in ``item``;
-    never raises for the job's own failure (an interrupt still stops everything)."""
+    :func:`~vidx.jobs.run.execute`). Unless ``overwrite`` is on, a target whose output is
+    there with its sidecar is a finished job of an earlier run and is left out; with none
+    left the item is ``kept``. Records how it ended in ``item``; never raises for the job's
+    own failure (an interrupt still stops everything)."""
     try:
-        done = all(
-            os.path.exists(t.path) and os.path.exists(sidecar_path(t.path)) for t in targets
-        )  # (os.path.exists never raises)
-        if done and not targets[0].options.run.overwrite:
+        todo = targets
+        if not targets[0].options.run.overwrite:  # (os.path.exists never raises)
+            todo = [
+                t
+                for t in targets
+                if not (os.path.exists(t.path) and os.path.exists(sidecar_path(t.path)))
+            ]
+        if not todo:
             item.status = "kept"
         else:
-            job = plan(item.input, targets, reads)
+            job = plan(item.input, todo, reads)
             item.result = execute(job, on_progress=on_progress, command=command)
             item.status = "ok"
     except Exception as exc:  # noqa: BLE001 - one file's failure is its own line

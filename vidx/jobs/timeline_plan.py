@@ -129,23 +129,21 @@ class MediaFinder:
         return self._names
 
     def find(self, clip: EditClip) -> Path | str:
-        """The clip's media file, or a reason (what was tried)."""
-        tried: list[str] = []
+        """The clip's media file: the path its reference names, else a file of that name, of
+        its reel name or of its clip name under the root; or why there is none."""
         named = url_path(clip.url, self.base) if clip.url else None
-        if named is not None:
-            for candidate in (named, self.root / named.name):
-                if candidate.is_file():
-                    return candidate
-            tried.append(named.name)
-        for key in (clip.reel, clip.name):
-            if key and key not in tried:
-                hits = self.names().get(key.lower(), [])
-                if len(hits) > 1:
-                    return f"{key!r} names {len(hits)} files under {self.root}"
-                if hits:
-                    return hits[0]
-                tried.append(key)
-        what = " or ".join(repr(t) for t in tried) or "no file or reel name"
+        if named is not None and named.is_file():
+            return named
+        keys = [k for k in (named.name if named else None, clip.reel, clip.name) if k]
+        if named is not None and clip.name == named.stem:
+            keys.remove(clip.name)  # (its own file name was looked for)
+        for key in dict.fromkeys(keys):
+            hits = self.names().get(key.lower(), [])
+            if len(hits) > 1:
+                return f"{key!r} names {len(hits)} files under {self.root}"
+            if hits:
+                return hits[0]
+        what = " or ".join(repr(k) for k in dict.fromkeys(keys)) or "no file or reel name"
         return f"no media found for {what} under {self.root}"
 
     def clip(self, clip: EditClip) -> ClipPlan:
