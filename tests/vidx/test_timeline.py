@@ -331,3 +331,29 @@ def test_an_interrupted_edit_resumes_where_it_stopped(media: Path, tmp_path: Pat
     assert [i.status for i in result.pieces] == ["kept", "kept", "ok", "ok", "ok"]
     assert result.ok and result.timelines == [out / "spot.otio"]
     assert check_conform(read_edit(edit), read_edit(out / "spot.otio")) == 40
+
+
+def test_an_edl_is_read_at_its_media_rate(tmp_path: Path) -> None:
+    """25 fps media: the EDL's timecodes (frames up to 24) count at 25, not at 24."""
+    folder = tmp_path / "media"
+    folder.mkdir()
+    with av.open(str(folder / "p.mov"), "w") as out:
+        out.metadata["timecode"] = "10:00:00:00"
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = SIZE, SIZE, "yuv420p"
+        for i in range(50):
+            frame = av.VideoFrame.from_ndarray(code_frame(4, i), format="rgb24")
+            frame.pts = i
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode(None):
+            out.mux(packet)
+    edl = tmp_path / "p.edl"
+    edl.write_text(
+        "TITLE: p\n\n001  P        V     C        10:00:00:24 10:00:01:10 "
+        "00:00:00:00 00:00:00:11\n* FROM CLIP NAME:  p\n"
+    )
+    plan = timeline_plan(edl, handles=0)
+    assert plan.missing == []
+    assert [(p.first, p.end) for p in plan.pieces] == [(24, 35)]
+    assert plan.clips[0].clip.rate == 25

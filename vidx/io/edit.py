@@ -26,6 +26,7 @@ from vidx.errors import InputError, OutputError
 
 ADAPTERS = {".otio": "otio_json", ".edl": "cmx_3600", ".xml": "fcp_xml"}
 EDL_RATE = 24.0  # an EDL does not say its rate; read at this one until the media say otherwise
+EDL_RATES = (24.0, 25.0, 30.0, 48.0, 50.0, 60.0)  # tried in turn when a timecode does not fit
 
 
 @dataclass(frozen=True)
@@ -69,17 +70,24 @@ def adapter_of(path: Path) -> str:
     return adapter
 
 
-def read_edit(path: str | Path, rate: float = EDL_RATE) -> Any:
-    """The timeline in ``path`` (an EDL read at ``rate``); any failure is one InputError."""
+def read_edit(path: str | Path, rate: float | None = None) -> Any:
+    """The timeline in ``path``; any failure is one InputError. An EDL is read at ``rate``,
+    or (None) at the first of :data:`EDL_RATES` its timecodes fit."""
     p = Path(path)
     adapter = adapter_of(p)
     if not p.is_file():
         raise InputError(f"{p}: no such edit")
-    extra = {"rate": rate} if adapter == "cmx_3600" else {}
-    try:
-        found = otio.adapters.read_from_file(str(p), adapter, **extra)
-    except Exception as exc:  # noqa: BLE001 - the adapters raise anything on a bad file
-        raise InputError(f"{p}: not a readable {adapter} edit ({exc})") from None
+    tries: list[dict[str, float]] = [{}]
+    if adapter == "cmx_3600":
+        tries = [{"rate": r} for r in ((rate,) if rate else EDL_RATES)]
+    found = None
+    for n, extra in enumerate(tries, 1):
+        try:
+            found = otio.adapters.read_from_file(str(p), adapter, **extra)
+            break
+        except Exception as exc:  # noqa: BLE001 - the adapters raise anything on a bad file
+            if n == len(tries) or "rate" not in str(exc).lower():
+                raise InputError(f"{p}: not a readable {adapter} edit ({exc})") from None
     timeline = found if isinstance(found, otio.schema.Timeline) else None
     if timeline is None and isinstance(found, otio.schema.SerializableCollection):
         timeline = next(iter(found.find_children(descended_from_type=otio.schema.Timeline)), None)

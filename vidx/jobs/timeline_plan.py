@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from vidx.errors import InputError, VidxError
-from vidx.io.edit import ADAPTERS, EDL_RATE, EditClip, Link, read_edit, url_path, video_clips
+from vidx.io.edit import ADAPTERS, EditClip, Link, read_edit, url_path, video_clips
 from vidx.io.probe import VideoInfo, probe
 from vidx.io.tracks import timecode_rate, to_frames
 from vidx.jobs.batch import VIDEO_SUFFIXES
@@ -102,7 +102,7 @@ def plan_timeline(edit: str | Path, options: TimelineOptions) -> TimelinePlan:
     rates = {float(found.media[c.media].rate) for c in clips if c.media is not None}
     if ADAPTERS[path.suffix.lower()] == "cmx_3600" and len(rates) == 1:
         rate = timecode_rate(rates.pop())[0]
-        if rate != EDL_RATE:  # an EDL counts in its media's rate: read it again in that one
+        if clips and rate != clips[0].clip.rate:  # an EDL counts in its media's rate
             timeline = read_edit(path, rate)
             clips = [found.clip(c) for c in video_clips(timeline)]
     pieces = merge_pieces(clips, found.media, options)
