@@ -107,13 +107,15 @@ def variants(
     return execute(checked, on_progress=on_progress, command=command)
 
 
-def timeline_plan(edit: str | Path, **values: Any) -> TimelinePlan:
+def timeline_plan(edit: str | Path, *, confine: bool = False, **values: Any) -> TimelinePlan:
     """What :func:`render_timeline` would render of ``edit`` (.otio, .edl, .xml): its pieces
     (source ranges plus handles, merged per media) and the clips whose media cannot be had,
-    each with its reason. ``values``: ``media_root``, ``handles``."""
+    each with its reason. ``values``: ``media_root``, ``handles``; ``confine``: media only
+    under the media root, whatever paths the edit names."""
     from vidx.jobs.timeline_plan import plan_timeline
 
-    return plan_timeline(edit, TimelineOptions.from_flat(_edit_values(values)))
+    options = TimelineOptions.from_flat(_edit_values(values))
+    return plan_timeline(edit, options, confine=confine)
 
 
 def render_timeline(
@@ -124,19 +126,24 @@ def render_timeline(
     on_progress: ProgressCallback | None = None,
     on_piece: Callable[[BatchItem], None] | None = None,
     command: str = "vidx.render_timeline",
+    confine: bool = False,
     **values: Any,
 ) -> TimelineResult:
     """Restyle and/or upscale only what ``edit`` uses (plus ``handles``), each piece its own
     resumable job, and write the edit back relinked into ``output_dir`` (see
     :mod:`vidx.jobs.timeline`). ``values`` are job options and ``media_root``, ``handles``.
-    A missing media file or a failed piece is an offline clip: check ``result.ok``."""
+    A missing media file or a failed piece is an offline clip: check ``result.ok``.
+    ``confine``: media only under the media root (see :func:`timeline_plan`)."""
     from vidx.jobs.timeline import Look
+    from vidx.jobs.timeline import render_timeline as run_timeline
 
     edit_values = _edit_values(values)
     opts = _options(options, {k: v for k, v in values.items() if k not in edit_values})
     outdir = Path(output_dir)
-    return _render_edit(
-        edit, [Look(None, outdir, opts)], outdir, edit_values, on_progress, on_piece, command
+    looks = _no_plan([Look(None, outdir, opts)])
+    plan = timeline_plan(edit, confine=confine, **edit_values)
+    return run_timeline(
+        plan, looks, outdir, on_progress=on_progress, on_piece=on_piece, command=command
     )
 
 
@@ -148,23 +155,32 @@ def timeline_variants(
     on_progress: ProgressCallback | None = None,
     on_piece: Callable[[BatchItem], None] | None = None,
     command: str = "vidx.jobs.variants",
+    confine: bool = False,
     **values: Any,
 ) -> TimelineResult:
     """Every ``[variants.NAME]`` of the TOML ``job`` file over the pieces of ``edit``: each
     piece renders every variant in one pass, and ``OUTPUT_DIR/NAME/`` gets that variant's
     pieces and relinked edit."""
     from vidx.jobs.timeline import Look
+    from vidx.jobs.timeline import render_timeline as run_timeline
     from vidx.jobs.variants import variant_options
 
     parsed = load_job(job)
     edit_values = _edit_values(values)
     overrides = {k: v for k, v in values.items() if k not in edit_values}
     outdir = Path(output_dir)
-    looks = [
-        Look(name, outdir / name, opts) for name, opts in variant_options(parsed, overrides).items()
-    ]
-    return _render_edit(
-        edit, looks, outdir, edit_values, on_progress, on_piece, command, reads=[parsed.path]
+    looks = _no_plan(
+        [Look(name, outdir / name, o) for name, o in variant_options(parsed, overrides).items()]
+    )
+    plan = timeline_plan(edit, confine=confine, **edit_values)
+    return run_timeline(
+        plan,
+        looks,
+        outdir,
+        [parsed.path],
+        on_progress=on_progress,
+        on_piece=on_piece,
+        command=command,
     )
 
 
@@ -175,27 +191,12 @@ def _edit_values(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k in TimelineOptions.names()}
 
 
-def _render_edit(
-    edit: str | Path,
-    looks: list[Look],
-    outdir: Path,
-    edit_values: dict[str, Any],
-    on_progress: ProgressCallback | None,
-    on_piece: Callable[[BatchItem], None] | None,
-    command: str,
-    reads: list[Path] | None = None,
-) -> TimelineResult:
-    from vidx.jobs.timeline import render_timeline as run_timeline
-    from vidx.jobs.timeline_plan import plan_timeline
-
+def _no_plan(looks: list[Look]) -> list[Look]:
     if any(look.options.run.plan for look in looks):
         raise OptionError(
             "asks for the plan only: vidx.api.timeline_plan() returns it", param="plan"
         )
-    plan = plan_timeline(edit, TimelineOptions.from_flat(edit_values))
-    return run_timeline(
-        plan, looks, outdir, reads, on_progress=on_progress, on_piece=on_piece, command=command
-    )
+    return looks
 
 
 def preview(

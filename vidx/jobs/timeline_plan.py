@@ -12,6 +12,7 @@ else the file's own timecode, else 0).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -89,15 +90,19 @@ class TimelinePlan:
         return sum(p.frames for p in self.pieces)
 
 
-def plan_timeline(edit: str | Path, options: TimelineOptions) -> TimelinePlan:
+def plan_timeline(
+    edit: str | Path, options: TimelineOptions, *, confine: bool = False
+) -> TimelinePlan:
     """Read ``edit`` and plan its pieces (see the module's steps); a clip that cannot be
-    rendered is recorded with its reason, never raised. The edit itself must be readable."""
+    rendered is recorded with its reason, never raised. The edit itself must be readable.
+    ``confine``: media only under the media root (the web UI: an uploaded edit's paths name
+    nothing else on the server)."""
     path = Path(edit)
     root = Path(options.media_root) if options.media_root else path.parent
     if not root.is_dir():
         raise InputError(f"media root {root}: no such folder")
     timeline = read_edit(path)
-    found = MediaFinder(path.parent, root)
+    found = MediaFinder(path.parent, root, confine)
     clips = [found.clip(c) for c in video_clips(timeline)]
     rates = {float(found.media[c.media].rate) for c in clips if c.media is not None}
     if ADAPTERS[path.suffix.lower()] == "cmx_3600" and len(rates) == 1:
@@ -112,8 +117,8 @@ def plan_timeline(edit: str | Path, options: TimelineOptions) -> TimelinePlan:
 class MediaFinder:
     """Finds each clip's media (by path, then by name under the root) and probes it once."""
 
-    def __init__(self, base: Path, root: Path) -> None:
-        self.base, self.root = base, root
+    def __init__(self, base: Path, root: Path, confine: bool = False) -> None:
+        self.base, self.root, self.confine = base, root, confine
         self.media: dict[Path, Media] = {}
         self.failed: dict[Path, str] = {}
         self._names: dict[str, list[Path]] | None = None
@@ -123,7 +128,7 @@ class MediaFinder:
         if self._names is None:
             self._names = {}
             for p in sorted(self.root.rglob("*")):
-                if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file():
+                if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file() and self.allowed(p):
                     for key in {p.name.lower(), p.stem.lower()}:
                         self._names.setdefault(key, []).append(p)
         return self._names
@@ -132,7 +137,7 @@ class MediaFinder:
         """The clip's media file: the path its reference names, else a file of that name, of
         its reel name or of its clip name under the root; or why there is none."""
         named = url_path(clip.url, self.base) if clip.url else None
-        if named is not None and named.is_file():
+        if named is not None and named.is_file() and self.allowed(named):
             return named
         keys = [k for k in (named.name if named else None, clip.reel, clip.name) if k]
         if named is not None and clip.name == named.stem:
@@ -145,6 +150,13 @@ class MediaFinder:
                 return hits[0]
         what = " or ".join(repr(k) for k in dict.fromkeys(keys)) or "no file or reel name"
         return f"no media found for {what} under {self.root}"
+
+    def allowed(self, path: Path) -> bool:
+        """Whether media may be read from ``path`` (anywhere, unless confined to the root)."""
+        if not self.confine:
+            return True
+        real, root = Path(os.path.realpath(path)), Path(os.path.realpath(self.root))
+        return root in real.parents
 
     def clip(self, clip: EditClip) -> ClipPlan:
         """``clip`` with its media and source frames, or its error."""
