@@ -268,6 +268,8 @@ def test_dissolve_gap_speed_marker_audio_and_a_missing_clip(media: Path, tmp_pat
         f"under {media}"
     ]
     assert not out.exists()
+    result = run_cli("upscale", "--timeline", edit, "--media-root", media, "-o", "cut.mp4")
+    assert result.exit_code == 2 and "writes into a folder" in result.output
     # the render: the other clips render, the missing one is offline, exit 1
     result = run_cli("upscale", "--timeline", edit, "--media-root", media, "-o", out, *FAST)
     assert result.exit_code == 1, result.output
@@ -357,3 +359,23 @@ def test_an_edl_is_read_at_its_media_rate(tmp_path: Path) -> None:
     assert plan.missing == []
     assert [(p.first, p.end) for p in plan.pieces] == [(24, 35)]
     assert plan.clips[0].clip.rate == 25
+
+
+def test_an_edl_dissolve_uses_both_takes_and_conforms(media: Path, tmp_path: Path) -> None:
+    """CMX 3600 writes a dissolve as the incoming clip's event; the adapter reads that clip
+    with the outgoing clip's media (its own is in a ``TO CLIP`` comment), which vidx puts
+    right: each side of the dissolve renders from its own take, with the frames it shows."""
+    timeline = cut_list(media, [("a", 4, 8), ("b", 10, 6), ("c", 5, 8)])
+    track = timeline.video_tracks()[0]
+    track.insert(2, otio.schema.Transition(in_offset=RT(3, RATE), out_offset=RT(3, RATE)))
+    edl = tmp_path / "dissolve.edl"
+    otio.adapters.write_to_file(timeline, str(edl), "cmx_3600")
+    assert "D 006" in edl.read_text()
+    plan = timeline_plan(edl, handles=0)
+    assert [(p.media.stem, p.first, p.end) for p in plan.pieces] == [
+        ("a", 4, 12), ("b", 10, 19), ("c", 2, 13)
+    ]  # fmt: skip
+    out = tmp_path / "out"
+    result = run_cli("upscale", "--timeline", edl, "-o", out, *FAST[:-2], "--handles", 0)
+    assert result.exit_code == 0, result.output
+    assert check_conform(read_edit(edl), read_edit(out / "dissolve.edl")) == 22

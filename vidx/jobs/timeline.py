@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidx.errors import OptionError, OutputError, VidxError
-from vidx.io.edit import EditClip, Link, relink, write_edit
+from vidx.io.edit import ADAPTERS, EditClip, Link, relink, write_edit
 from vidx.io.names import check_lengths
-from vidx.jobs.batch import BatchItem, render_item
+from vidx.jobs.batch import VIDEO_SUFFIXES, BatchItem, render_item
 from vidx.jobs.run import Target
 from vidx.jobs.timeline_plan import Piece, TimelinePlan, piece_link
 from vidx.options import JobOptions
@@ -88,8 +88,9 @@ def edit_outputs(plan: TimelinePlan, folder: Path) -> list[Path]:
 def prepare_folders(plan: TimelinePlan, looks: list[Look], output_dir: Path) -> None:
     """Check where everything goes before any work, then make the folders."""
     check_lengths({"output": output_dir})
-    if output_dir.exists() and not output_dir.is_dir():
-        raise OutputError(f"output {output_dir} is a file; --timeline writes into a folder")
+    named = output_dir.suffix.lower() in (*VIDEO_SUFFIXES, *ADAPTERS)
+    if (output_dir.exists() and not output_dir.is_dir()) or (named and not output_dir.exists()):
+        raise OutputError(f"output {output_dir} is a file name; --timeline writes into a folder")
     if not output_dir.exists() and not output_dir.parent.is_dir():
         raise OutputError(f"output {output_dir}: the folder {output_dir.parent} does not exist")
     edit = plan.edit.resolve()
