@@ -188,7 +188,10 @@ def _edit_values(values: dict[str, Any]) -> dict[str, Any]:
     """The options of the edit among ``values`` (the edit itself is the first argument)."""
     if "timeline" in values:
         raise OptionError("is the edit: pass it as the first argument", param="timeline")
-    return {k: v for k, v in values.items() if k in TimelineOptions.names()}
+    edit = {k: v for k, v in values.items() if k in TimelineOptions.names()}
+    if isinstance(edit.get("media_root"), Path):
+        edit["media_root"] = str(edit["media_root"])  # (a path as the CLI gives it: text)
+    return edit
 
 
 def _no_plan(looks: list[Look]) -> list[Look]:

@@ -196,6 +196,20 @@ def test_plan_renders_used_ranges_plus_handles_and_merges_one_take(media: Path) 
     assert [(p.first, p.end) for p in short.pieces if p.media.stem == "a"] == [(0, 30)]
 
 
+def test_media_are_found_by_the_reel_name_they_carry(media: Path, tmp_path: Path) -> None:
+    clip = source_clip(media, "c", 5, 8, url="/lost/A017_C004.mov")
+    clip.name = "shot 7"  # neither the clip nor the file name is the media's: its reel is
+    timeline = cut_list(media, [("a", 4, 8)])
+    timeline.video_tracks()[0].append(clip)
+    edl = tmp_path / "reels.edl"
+    otio.adapters.write_to_file(timeline, str(edl), "cmx_3600")
+    plan = timeline_plan(edl, media_root=media, handles=0)
+    assert plan.missing == []
+    assert [(p.media.name, p.first, p.end) for p in plan.pieces] == [
+        ("a.mov", 4, 12), ("c.mov", 5, 13)
+    ]  # fmt: skip
+
+
 def test_round_trip_edl_conforms_at_every_frame(media: Path, tmp_path: Path) -> None:
     original = cut_list(media)
     edl = tmp_path / "spot.edl"

@@ -20,8 +20,8 @@ from typing import Any
 
 from vidx.errors import InputError, VidxError
 from vidx.io.edit import ADAPTERS, EditClip, Link, read_edit, url_path, video_clips
-from vidx.io.probe import VideoInfo, probe
-from vidx.io.tracks import timecode_rate, to_frames
+from vidx.io.probe import VideoInfo, open_input, probe
+from vidx.io.tracks import source_reel, timecode_rate, to_frames
 from vidx.jobs.batch import VIDEO_SUFFIXES
 from vidx.jobs.run import frame_rate
 from vidx.options import TimelineOptions
@@ -122,6 +122,7 @@ class MediaFinder:
         self.media: dict[Path, Media] = {}
         self.failed: dict[Path, str] = {}
         self._names: dict[str, list[Path]] | None = None
+        self._reels: dict[str, list[Path]] | None = None
 
     def names(self) -> dict[str, list[Path]]:
         """The videos under the root by lower-case file name and stem (read once)."""
@@ -133,9 +134,26 @@ class MediaFinder:
                         self._names.setdefault(key, []).append(p)
         return self._names
 
+    def reels(self) -> dict[str, list[Path]]:
+        """The videos under the root by the lower-case reel name they carry (read once, when
+        a clip is not found by name: every file is opened)."""
+        if self._reels is None:
+            self._reels = {}
+            files = dict.fromkeys(p for paths in self.names().values() for p in paths)
+            for p in files:
+                try:
+                    with open_input(p) as container:
+                        reel = source_reel(container)
+                except VidxError:
+                    continue
+                if reel:
+                    self._reels.setdefault(reel.lower(), []).append(p)
+        return self._reels
+
     def find(self, clip: EditClip) -> Path | str:
         """The clip's media file: the path its reference names, else a file of that name, of
-        its reel name or of its clip name under the root; or why there is none."""
+        its reel name or of its clip name under the root, else the file that carries its reel
+        name; or why there is none."""
         named = url_path(clip.url, self.base) if clip.url else None
         if named is not None and named.is_file() and self.allowed(named):
             return named
@@ -148,6 +166,11 @@ class MediaFinder:
                 return f"{key!r} names {len(hits)} files under {self.root}"
             if hits:
                 return hits[0]
+        carried = self.reels().get(clip.reel.lower(), []) if clip.reel else []
+        if len(carried) == 1:
+            return carried[0]
+        if carried:
+            return f"reel {clip.reel!r} is carried by {len(carried)} files under {self.root}"
         what = " or ".join(repr(k) for k in dict.fromkeys(keys)) or "no file or reel name"
         return f"no media found for {what} under {self.root}"
 
