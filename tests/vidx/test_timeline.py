@@ -393,3 +393,39 @@ def test_an_edl_dissolve_uses_both_takes_and_conforms(media: Path, tmp_path: Pat
     result = run_cli("upscale", "--timeline", edl, "-o", out, *FAST[:-2], "--handles", 0)
     assert result.exit_code == 0, result.output
     assert check_conform(read_edit(edl), read_edit(out / "dissolve.edl")) == 22
+
+
+def test_a_source_whose_first_frame_is_not_at_zero(tmp_path: Path) -> None:
+    """Source frame N is the Nth frame, wherever the file's timestamps start."""
+    folder = tmp_path / "media"
+    folder.mkdir()
+    src = folder / "late.mkv"
+    with av.open(str(src), "w") as out:
+        out.metadata["timecode"] = "05:00:00:00"
+        vs = out.add_stream("libx264", rate=RATE)
+        vs.width, vs.height, vs.pix_fmt = SIZE, SIZE, "yuv420p"
+        for i in range(20):
+            frame = av.VideoFrame.from_ndarray(code_frame(5, i), format="rgb24")
+            frame.pts = 31 + i  # the first frame at 1.29 s
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode(None):
+            out.mux(packet)
+    assert probe(src).start_time == pytest.approx(31 / 24, abs=2e-3)
+    start = to_frames("05:00:00:00", RATE)
+    timeline = otio.schema.Timeline(name="late")
+    track = otio.schema.Track(name="V1")
+    timeline.tracks.append(track)
+    ref = otio.schema.ExternalReference(target_url=src.as_uri())
+    track.append(
+        otio.schema.Clip(
+            name="late", media_reference=ref, source_range=TR(RT(start + 5, RATE), RT(6, RATE))
+        )
+    )
+    edit = tmp_path / "late.otio"
+    otio.adapters.write_to_file(timeline, str(edit))
+    out = tmp_path / "out"
+    result = run_cli("upscale", "--timeline", edit, "-o", out, *FAST[:-2], "--handles", 1)
+    assert result.exit_code == 0, result.output
+    cache: dict[Path, list[tuple[int, int]]] = {}
+    assert decoded(out / "late_000004-000011.mov", cache) == [(5, i) for i in range(4, 12)]

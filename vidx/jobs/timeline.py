@@ -26,7 +26,7 @@ from vidx.io.edit import ADAPTERS, EditClip, Link, relink, write_edit
 from vidx.io.names import check_lengths
 from vidx.jobs.batch import VIDEO_SUFFIXES, BatchItem, render_item
 from vidx.jobs.run import Target
-from vidx.jobs.timeline_plan import Piece, TimelinePlan, piece_link
+from vidx.jobs.timeline_plan import Media, Piece, TimelinePlan, piece_link
 from vidx.options import JobOptions
 from vidx.pipeline import ProgressCallback, say_phase
 
@@ -68,12 +68,16 @@ class TimelineResult:
         return all(c.status in ("ok", "kept") for c in self.clips)
 
 
-def piece_options(options: JobOptions, piece: Piece, rate: float) -> JobOptions:
+def piece_options(options: JobOptions, piece: Piece, media: Media) -> JobOptions:
     """``options`` trimmed to ``piece``: from half a frame before its first frame (so a
-    rounded time never drops it) for exactly its frames."""
-    if options.trim.start != 0.0 or options.trim.duration is not None:
+    rounded time never drops it; times count from 0, the media's frames from its first
+    timestamp) for exactly its frames."""
+    t = options.trim
+    if t.start != 0.0 or t.duration is not None or t.max_frames is not None:
         raise OptionError("is not for an edit: the edit says what each clip uses", param="start")
-    start = max(0.0, (piece.first - 0.5) / rate) if piece.first else 0.0
+    start = 0.0
+    if piece.first:
+        start = max(0.0, media.info.start_time + (piece.first - 0.5) / float(media.rate))
     return options.with_values(start=start, max_frames=piece.frames)
 
 
@@ -115,12 +119,11 @@ def render_timeline(
 ) -> TimelineResult:
     """Render every piece of ``plan`` for every look, then write each look's relinked edit
     (see the module's steps). Never raises for one piece or one clip: check ``result.ok``."""
-    rates = {p.media: float(plan.media[p.media].rate) for p in plan.pieces}
     targets = [
         [
             Target(
                 look.folder / (p.name + PIECE_SUFFIX),
-                piece_options(look.options, p, rates[p.media]),
+                piece_options(look.options, p, plan.media[p.media]),
                 name=look.name or "main",
             )
             for look in looks
