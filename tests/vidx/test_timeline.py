@@ -284,6 +284,10 @@ def test_dissolve_gap_speed_marker_audio_and_a_missing_clip(media: Path, tmp_pat
     assert not out.exists()
     result = run_cli("upscale", "--timeline", edit, "--media-root", media, "-o", "cut.mp4")
     assert result.exit_code == 2 and "writes into a folder" in result.output
+    result = run_cli("upscale", "--timeline", edit, "-o", out, "--max-frames", "5")
+    assert result.exit_code == 2, result.output
+    assert "--max-frames is not for an edit: the edit says what each clip uses" in result.output
+    assert not out.exists()
     # the render: the other clips render, the missing one is offline, exit 1
     result = run_cli("upscale", "--timeline", edit, "--media-root", media, "-o", out, *FAST)
     assert result.exit_code == 1, result.output

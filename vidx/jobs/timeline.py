@@ -73,8 +73,9 @@ def piece_options(options: JobOptions, piece: Piece, media: Media) -> JobOptions
     rounded time never drops it; times count from 0, the media's frames from its first
     timestamp) for exactly its frames."""
     t = options.trim
-    if t.start != 0.0 or t.duration is not None or t.max_frames is not None:
-        raise OptionError("is not for an edit: the edit says what each clip uses", param="start")
+    given = [n for n in ("start", "duration", "max_frames") if getattr(t, n) not in (0.0, None)]
+    if given:
+        raise OptionError("is not for an edit: the edit says what each clip uses", param=given[0])
     start = 0.0
     if piece.first:
         start = max(0.0, media.info.start_time + (piece.first - 0.5) / float(media.rate))
