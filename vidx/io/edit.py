@@ -119,7 +119,9 @@ def video_clips(timeline: Any) -> list[EditClip]:
     names = {id(t): t.name or f"V{n}" for n, t in enumerate(timeline.video_tracks(), 1)}
     for index, clip in enumerate(clip_objects(timeline)):
         track = clip.parent()
-        while track is not None and not isinstance(track, otio.schema.Track):
+        while (
+            track is not None and id(track) not in names
+        ):  # (a nested stack's clip: its top track)
             track = track.parent()
         shown = clip.visible_range()
         rate = shown.start_time.rate
