@@ -26,8 +26,6 @@ from vidx.jobs.batch import VIDEO_SUFFIXES
 from vidx.jobs.run import frame_rate
 from vidx.options import TimelineOptions
 
-PIECE_SUFFIX = ".mov"  # holds every codec vidx writes but webm's, the timecode and the reel
-
 
 @dataclass(frozen=True)
 class Media:
