@@ -63,6 +63,8 @@ LAYERS: list[dict[str, tuple[str, ...]]] = [
             "vidx.jobs.segments",
             "vidx.jobs.segment_plan",
             "vidx.jobs.clip_metrics",
+            "vidx.jobs.timeline",
+            "vidx.jobs.timeline_plan",
             "vidx.scale.*",
         )
     },

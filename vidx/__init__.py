@@ -18,7 +18,17 @@ from typing import Any
 
 from vidx.version import __version__
 
-_API = ("render", "preview", "variants", "probe", "metrics", "style_gallery")
+_API = (
+    "render",
+    "preview",
+    "variants",
+    "probe",
+    "metrics",
+    "style_gallery",
+    "render_timeline",
+    "timeline_plan",
+    "timeline_variants",
+)
 _OPTIONS = (
     "JobOptions",
     "TrimOptions",
@@ -32,6 +42,7 @@ _OPTIONS = (
     "DeviceOptions",
     "InputOptions",
     "RunOptions",
+    "TimelineOptions",
 )
 __all__ = ["__version__", *_API, *_OPTIONS, "Progress", "JobResult", "VidxError"]
 

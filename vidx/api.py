@@ -12,17 +12,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vidx.errors import OptionError
 from vidx.io.inputs import check_regular_file
 from vidx.io.lock import OutputLock
 from vidx.io.probe import VideoInfo
 from vidx.jobs.jobfile import load_job
 from vidx.jobs.run import RunPlan, Target, execute, frame_rate, plan, plan_preview, run_plan
 from vidx.jobs.variants import variant_targets
-from vidx.options import JobOptions
+from vidx.options import JobOptions, TimelineOptions
 from vidx.pipeline import JobResult, ProgressCallback
 
 if TYPE_CHECKING:
     from vidx.jobs.batch import BatchItem, BatchResult
+    from vidx.jobs.timeline import Look, TimelineResult
+    from vidx.jobs.timeline_plan import TimelinePlan
 
 
 def _options(options: JobOptions | None, values: dict[str, Any]) -> JobOptions:
@@ -102,6 +105,101 @@ def variants(
     targets = variant_targets(parsed, outdir, values)
     checked = plan(input, targets, reads=[parsed.path], make_folder=outdir)
     return execute(checked, on_progress=on_progress, command=command)
+
+
+def timeline_plan(edit: str | Path, *, confine: bool = False, **values: Any) -> TimelinePlan:
+    """What :func:`render_timeline` would render of ``edit`` (.otio, .edl, .xml): its pieces
+    (source ranges plus handles, merged per media) and the clips whose media cannot be had,
+    each with its reason. ``values``: ``media_root``, ``handles``; ``confine``: media only
+    under the media root, whatever paths the edit names."""
+    from vidx.jobs.timeline_plan import plan_timeline
+
+    options = TimelineOptions.from_flat(_edit_values(values))
+    return plan_timeline(edit, options, confine=confine)
+
+
+def render_timeline(
+    edit: str | Path,
+    output_dir: str | Path,
+    options: JobOptions | None = None,
+    *,
+    on_progress: ProgressCallback | None = None,
+    on_piece: Callable[[BatchItem], None] | None = None,
+    command: str = "vidx.render_timeline",
+    confine: bool = False,
+    **values: Any,
+) -> TimelineResult:
+    """Restyle and/or upscale only what ``edit`` uses (plus ``handles``), each piece its own
+    resumable job, and write the edit back relinked into ``output_dir`` (see
+    :mod:`vidx.jobs.timeline`). ``values`` are job options and ``media_root``, ``handles``.
+    A missing media file or a failed piece is an offline clip: check ``result.ok``.
+    ``confine``: media only under the media root (see :func:`timeline_plan`)."""
+    from vidx.jobs.timeline import Look
+    from vidx.jobs.timeline import render_timeline as run_timeline
+
+    edit_values = _edit_values(values)
+    opts = _options(options, {k: v for k, v in values.items() if k not in edit_values})
+    outdir = Path(output_dir)
+    looks = _no_plan([Look(None, outdir, opts)])
+    plan = timeline_plan(edit, confine=confine, **edit_values)
+    return run_timeline(
+        plan, looks, outdir, on_progress=on_progress, on_piece=on_piece, command=command
+    )
+
+
+def timeline_variants(
+    edit: str | Path,
+    job: str | Path,
+    output_dir: str | Path,
+    *,
+    on_progress: ProgressCallback | None = None,
+    on_piece: Callable[[BatchItem], None] | None = None,
+    command: str = "vidx.jobs.variants",
+    confine: bool = False,
+    **values: Any,
+) -> TimelineResult:
+    """Every ``[variants.NAME]`` of the TOML ``job`` file over the pieces of ``edit``: each
+    piece renders every variant in one pass, and ``OUTPUT_DIR/NAME/`` gets that variant's
+    pieces and relinked edit."""
+    from vidx.jobs.timeline import Look
+    from vidx.jobs.timeline import render_timeline as run_timeline
+    from vidx.jobs.variants import variant_options
+
+    parsed = load_job(job)
+    edit_values = _edit_values(values)
+    overrides = {k: v for k, v in values.items() if k not in edit_values}
+    outdir = Path(output_dir)
+    looks = _no_plan(
+        [Look(name, outdir / name, o) for name, o in variant_options(parsed, overrides).items()]
+    )
+    plan = timeline_plan(edit, confine=confine, **edit_values)
+    return run_timeline(
+        plan,
+        looks,
+        outdir,
+        [parsed.path],
+        on_progress=on_progress,
+        on_piece=on_piece,
+        command=command,
+    )
+
+
+def _edit_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The options of the edit among ``values`` (the edit itself is the first argument)."""
+    if "timeline" in values:
+        raise OptionError("is the edit: pass it as the first argument", param="timeline")
+    edit = {k: v for k, v in values.items() if k in TimelineOptions.names()}
+    if isinstance(edit.get("media_root"), Path):
+        edit["media_root"] = str(edit["media_root"])  # (a path as the CLI gives it: text)
+    return edit
+
+
+def _no_plan(looks: list[Look]) -> list[Look]:
+    if any(look.options.run.plan for look in looks):
+        raise OptionError(
+            "asks for the plan only: vidx.api.timeline_plan() returns it", param="plan"
+        )
+    return looks
 
 
 def preview(

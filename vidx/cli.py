@@ -37,18 +37,22 @@ from vidx.options import (
     RestyleOptions,
     RunOptions,
     SizeOptions,
+    TimelineOptions,
     TrimOptions,
     UpscaleOptions,
-    all_options,
     default_of,
+    every_option,
     hints,
 )
 from vidx.version import __version__
 
 if TYPE_CHECKING:
+    from vidx.io.edit import EditClip
     from vidx.io.probe import VideoInfo
     from vidx.jobs.batch import BatchItem, BatchResult
     from vidx.jobs.run import RunPlan
+    from vidx.jobs.timeline import TimelineResult
+    from vidx.jobs.timeline_plan import TimelinePlan
     from vidx.pipeline import JobResult
     from vidx.pipeline import Progress as PipelineProgress
 
@@ -74,7 +78,7 @@ def flag(name: str) -> str:
     """How the CLI spells the library's parameter ``name`` (the one table errors go through)."""
     if name in EXTRA_FLAGS:
         return EXTRA_FLAGS[name]
-    known = all_options().get(name)
+    known = every_option().get(name)
     custom = Opt.of(known[1]).flag if known else None
     return custom or "--" + name.replace("_", "-")
 
@@ -82,7 +86,7 @@ def flag(name: str) -> str:
 def option_param(name: str, **change: Any) -> inspect.Parameter:
     """The typer parameter of option ``name``; ``change`` may set ``annotation``, ``default``
     or ``help`` (preview takes lists where a render takes one value)."""
-    cls, f = all_options()[name]
+    cls, f = every_option()[name]
     meta = Opt.of(f)
     annotation = change.get("annotation", hints(cls)[name])
     if name == "style" and "annotation" not in change:
@@ -98,7 +102,7 @@ def option_param(name: str, **change: Any) -> inspect.Parameter:
     names = flag(name)
     if annotation is bool:  # a switch: --temporal / --no-temporal
         names = f"{names}/--no-{names.removeprefix('--')}"
-    info = typer.Option(names, help=text, rich_help_panel=meta.panel)
+    info = typer.Option(names, *meta.aliases, help=text, rich_help_panel=meta.panel)
     return keyword(name, annotation, default, info)
 
 
@@ -145,11 +149,18 @@ def plain(name: str, annotation: Any, default: Any, *flags: str, help: str) -> i
 
 INPUT = positional("input", Path, "Input video or picture (any format FFmpeg reads).")
 OUTPUT = plain("output", Path, ..., "-o", "--output", help="Output file (.mp4/.mov/.mkv/.webm).")
-INPUTS = positional(
+INPUTS = inspect.Parameter(
     "input",
-    list[Path],
-    "Input videos or pictures, or folders of them (several: a batch); an image sequence "
-    "(frames/%06d.png, or one folder into a file).",
+    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    default=None,
+    annotation=Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Input videos or pictures, or folders of them (several: a batch); an image "
+            "sequence (frames/%06d.png, or one folder into a file). None with --timeline.",
+            show_default=False,
+        ),
+    ],
 )
 OUTPUT_OR_DIR = plain(
     "output",
@@ -158,7 +169,7 @@ OUTPUT_OR_DIR = plain(
     "-o",
     "--output",
     help="Output file (.mp4/.mov/.mkv/.webm/.mxf), an image sequence (out/%06d.png, .tif, "
-    ".exr, .dpx), or a folder (OUTDIR/) for a batch.",
+    ".exr, .dpx), or a folder (OUTDIR/) for a batch or --timeline.",
 )
 
 
@@ -294,7 +305,7 @@ def command_line() -> str:
 
 def given(values: dict[str, Any], names: list[str]) -> dict[str, Any]:
     """The option values the user changed from their defaults (the API fills in the rest)."""
-    everything = all_options()
+    everything = every_option()
     for n in names:
         if isinstance(default_of(everything[n][1]), tuple):  # a repeatable flag: list or None
             values[n] = tuple(values[n] or ())
@@ -304,16 +315,27 @@ def given(values: dict[str, Any], names: list[str]) -> dict[str, Any]:
 # Commands -------------------------------------------------------------------------------------
 
 
+EDIT = TimelineOptions.names()
 UPSCALE = group_names(
     TrimOptions, SizeOptions, UpscaleOptions, EncodeOptions, DeviceOptions, InputOptions, RunOptions
 )
 RESTYLE = group_names(*GROUPS)
 
 
-def render_command(label: str, inputs: list[Path], output: str, values: dict[str, Any]) -> None:
-    """One job, or a batch (several inputs, a folder, or ``-o OUTDIR/``)."""
+def render_command(
+    label: str, inputs: list[Path] | None, output: str, values: dict[str, Any]
+) -> None:
+    """One job, a batch (several inputs, a folder, or ``-o OUTDIR/``) or an edit
+    (``--timeline``)."""
     from vidx.api import render
 
+    if "timeline" in values or not inputs:
+        timeline_command(label, inputs, Path(output), values)
+        return
+    for name in EDIT:
+        if name in values and TimelineOptions.from_flat({name: values[name]}) != TimelineOptions():
+            fail(f"{flag(name)} is for --timeline")  # ("12" is --handles's default, 12)
+        values.pop(name, None)
     with user_errors():
         # a folder: OUTDIR/, or an existing folder with no extension (out.mp4/ stays a mistake);
         # os.path.isdir, which never raises: a name too long to look up is no folder, and the
@@ -437,17 +459,105 @@ def summary(result: BatchResult) -> None:
             say(f"  ok      {item.input} -> {item.output}{frames}")
 
 
-@command([INPUTS, OUTPUT_OR_DIR, *(option_param(n) for n in UPSCALE)])
-def upscale(input: list[Path], output: str, **values: Any) -> None:
+def timeline_command(
+    label: str,
+    inputs: list[Path] | None,
+    outdir: Path,
+    values: dict[str, Any],
+    job: Path | None = None,
+) -> None:
+    """An edit (``--timeline``): its dry run (``--plan``/``--dry-run``), or its pieces rendered
+    and the edit written back relinked; a summary line per clip; exit 1 if any is offline."""
+    from vidx.api import render_timeline, timeline_plan, timeline_variants
+
+    edit = values.pop("timeline", None)
+    if edit is None:
+        fail("give an INPUT, or --timeline EDIT")
+    if inputs:
+        fail("--timeline renders the edit's own media: give no INPUT (--media-root says where)")
+    if values.pop("plan", False):
+        with user_errors():
+            plan = timeline_plan(edit, **{k: v for k, v in values.items() if k in EDIT})
+        for line in timeline_plan_lines(plan):
+            typer.echo(line)
+        if plan.missing:
+            raise typer.Exit(1)
+        return
+
+    def done(item: BatchItem) -> None:
+        if item.result is not None:
+            report(item.result)
+
+    with user_errors():
+        with progress_bar(label) as cb:
+            more = dict(on_progress=cb, on_piece=done, command=command_line(), **values)
+            if job is None:
+                result = render_timeline(edit, outdir, **more)
+            else:
+                result = timeline_variants(edit, job, outdir, **more)
+    timeline_summary(result)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def clip_line(n: int, clip: EditClip) -> str:
+    return f"clip {n} {clip.name!r} ({clip.where})"
+
+
+def timeline_plan_lines(plan: TimelinePlan) -> list[str]:
+    """The dry run of an edit: a summary, a line per piece, a line per clip that cannot be
+    rendered."""
+    used = sum(p.used for p in plan.pieces)
+    lines = [
+        f"edit {plan.edit}: {len(plan.clips)} video clips, {len(plan.pieces)} pieces, "
+        f"{plan.frames} frames to render ({used} used, the rest handles)"
+        + (f", {len(plan.missing)} clips missing media" if plan.missing else "")
+    ]
+    for p in plan.pieces:
+        clips = ", ".join(str(i + 1) for i in p.clips)
+        lines.append(
+            f"  piece {p.name}: {p.media.name} frames {p.first}-{p.end - 1} ({p.frames} "
+            f"frames, {p.used} used by clip{'s' if len(p.clips) > 1 else ''} {clips})"
+        )
+    for c in plan.missing:
+        lines.append(f"  missing: {clip_line(c.clip.index + 1, c.clip)}: {c.error}")
+    return lines
+
+
+def timeline_summary(result: TimelineResult) -> None:
+    """The edit's table: one line per video clip (ok, kept, failed, missing), then the
+    relinked edits written."""
+    clips = result.clips
+    bad = [c for c in clips if c.status in ("failed", "missing")]
+    say(
+        f"timeline: {len(clips) - len(bad)} of {len(clips)} clips rendered"
+        + (f", {len(bad)} offline" if bad else "")
+    )
+    for c in clips:
+        line = f"  {c.status:8}{clip_line(c.clip.index + 1, c.clip)}"
+        if c.status in ("failed", "missing"):
+            line += f": {c.reason}"
+            console.log(line)
+            err.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            say(f"{line} -> {c.piece}")
+    for path in result.timelines:
+        say(f"wrote {path}")
+
+
+@command([INPUTS, OUTPUT_OR_DIR, *(option_param(n) for n in [*EDIT, *UPSCALE])])
+def upscale(input: list[Path] | None, output: str, **values: Any) -> None:
     """Upscale (or just transcode with --size source) keeping timing, audio and subtitles.
-    Several inputs or a folder are a batch into the folder -o OUTDIR/."""
-    render_command("upscale", input, output, given(values, UPSCALE))
+    Several inputs or a folder are a batch into the folder -o OUTDIR/; --timeline EDIT
+    upscales what an edit uses and writes it back relinked."""
+    render_command("upscale", input, output, given(values, [*EDIT, *UPSCALE]))
 
 
-@command([INPUTS, OUTPUT_OR_DIR, *(option_param(n) for n in RESTYLE)])
-def restyle(input: list[Path], output: str, **values: Any) -> None:
-    """Restyle every frame (embedded --style or diffusion --prompt), then upscale to --size."""
-    chosen = given(values, RESTYLE)
+@command([INPUTS, OUTPUT_OR_DIR, *(option_param(n) for n in [*EDIT, *RESTYLE])])
+def restyle(input: list[Path] | None, output: str, **values: Any) -> None:
+    """Restyle every frame (embedded --style or diffusion --prompt), then upscale to --size;
+    --timeline EDIT restyles what an edit uses and writes it back relinked."""
+    chosen = given(values, [*EDIT, *RESTYLE])
     if not any(k in chosen for k in ("style", "style_image", "prompt", "prompt_schedule")):
         chosen["style"] = "0"
     render_command("restyle", input, output, chosen)
@@ -517,21 +627,53 @@ def lists(values: dict[str, Any]) -> dict[str, list]:
     }
 
 
-VARIANTS = ["device", "dtype", "allow_pickle", "segment_frames", "resume", "restart", "overwrite"]
+VARIANTS = [
+    "device",
+    "dtype",
+    "allow_pickle",
+    "segment_frames",
+    "resume",
+    "restart",
+    "overwrite",
+    "plan",
+]
 
 
 @command(
     [
-        INPUT,
+        inspect.Parameter(
+            "input",
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            default=None,
+            annotation=Annotated[
+                Path | None,
+                typer.Argument(help="Input video (none with --timeline).", show_default=False),
+            ],
+        ),
         plain("job", Path, ..., help="TOML job file: a [shared] table and [variants.NAME] tables."),
-        plain("output", Path, ..., "-o", "--output", help="Folder for the NAME.mp4 files."),
-        *(option_param(n) for n in VARIANTS),
+        plain(
+            "output",
+            Path,
+            ...,
+            "-o",
+            "--output",
+            help="Folder for the NAME.mp4 files (with --timeline: a NAME/ folder per variant).",
+        ),
+        *(option_param(n) for n in [*EDIT, *VARIANTS]),
     ]
 )
-def variants(input: Path, job: Path, output: Path, **values: Any) -> None:
-    """Several restyles of one clip in one pass: decoding and optical flow are shared."""
+def variants(input: Path | None, job: Path, output: Path, **values: Any) -> None:
+    """Several restyles of one clip in one pass: decoding and optical flow are shared. With
+    --timeline EDIT, every variant of what the edit uses, and one relinked edit per variant."""
     from vidx.api import variants as run_variants
 
+    if values.get("timeline") is not None or input is None:
+        chosen = given(values, [*EDIT, *VARIANTS])
+        timeline_command("variants", [input] if input else None, output, chosen, job=job)
+        return
+    if values.get("plan"):
+        fail("--plan/--dry-run is for --timeline here")
+    chosen = given(values, [n for n in VARIANTS if n != "plan"])
     with user_errors():
         with progress_bar("variants") as cb:
             result = run_variants(
@@ -540,7 +682,7 @@ def variants(input: Path, job: Path, output: Path, **values: Any) -> None:
                 output,
                 on_progress=cb,
                 command=command_line(),
-                **given(values, VARIANTS),
+                **chosen,
             )
         report(result)
 

@@ -45,7 +45,8 @@ class Opt:
     ``job``: may appear in a job file; ``shared_only``: only in its ``[shared]`` table (it is
     computed once for every variant); ``path``: a file path, resolved against the job file's
     folder there and checked against the outputs; ``resume``: part of the resume manifest
-    (False for options that may change between a run and its resumption).
+    (False for options that may change between a run and its resumption); ``flag`` and
+    ``aliases``: the CLI's spellings when not ``--name``.
     """
 
     help: str
@@ -56,6 +57,7 @@ class Opt:
     path: bool = False
     resume: bool = True
     flag: str | None = None
+    aliases: tuple[str, ...] = ()  # further CLI spellings of the flag
 
     @staticmethod
     def of(f: Field) -> Opt:
@@ -1045,10 +1047,12 @@ class RunOptions(OptionGroup):
     plan: bool = option(
         False,
         "Print how the job will be cut (segments, carried or primed, scene cuts, side by side, "
-        "Ray) and exit without rendering.",
+        "Ray) and exit without rendering; with --timeline, the pieces, their frames and the "
+        "media not found.",
         RUN,
         job=False,
         resume=False,
+        aliases=("--dry-run",),
     )
 
     def to_dict(self) -> dict[str, Any]:
@@ -1073,6 +1077,61 @@ class RunOptions(OptionGroup):
     def distributed(self) -> bool:
         """Whether segments go to Ray workers (``--workers N`` or ``--ray ADDRESS``)."""
         return self.workers > 0 or self.ray is not None
+
+
+@dataclass(frozen=True)
+class TimelineOptions(OptionGroup):
+    """An edit as the input (``vidx restyle|upscale|variants --timeline EDIT -o OUTDIR/``): not
+    options of a job but of the edit, whose shots become one job each (``vidx.jobs.timeline``).
+    ``handles`` is a frame count, or seconds as text (``0.5s``) counted at each media's rate by
+    :meth:`handle_frames`."""
+
+    group: ClassVar[str] = "timeline"
+    timeline: str | None = option(
+        None,
+        "An edit (.otio, .edl, .xml): render only the source ranges its video clips use (plus "
+        "--handles) into -o OUTDIR/ and write the edit back relinked to them.",
+        IO,
+        job=False,
+    )
+    media_root: str | None = option(
+        None,
+        "Folder where the edit's media are found by path, reel or clip name (default: the "
+        "edit's folder).",
+        IO,
+        job=False,
+    )
+    handles: int | str = option(
+        12,
+        "Extra source rendered before and after each use of a clip: frames (12) or seconds (0.5s).",
+        IO,
+        job=False,
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "handles", parse_handles(self.handles))
+
+    def handle_frames(self, rate: Fraction | float | None) -> int:
+        """``handles`` in frames at ``rate`` (seconds round up; no rate: 24 fps)."""
+        if isinstance(self.handles, int):
+            return self.handles
+        return math.ceil(float(self.handles[:-1]) * float(rate or 24) - 1e-9)
+
+
+def parse_handles(value: Any) -> int | str:
+    """A frame count as an int (``12``, ``"12"``, ``"12f"``), seconds as ``"0.5s"``."""
+    text = str(value).strip().lower() if isinstance(value, str | int) else ""
+    if isinstance(value, bool):
+        text = ""
+    frames = re.fullmatch(r"(\d+)\s*f?", text)
+    seconds = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)\s*s", text)
+    if frames and int(frames[1]) <= 100_000:
+        return int(frames[1])
+    if seconds and float(seconds[1]) <= 3600:
+        return f"{float(seconds[1]):g}s"
+    raise OptionError(
+        f"must be frames (12) or seconds (0.5s), at most an hour, got {value!r}", param="handles"
+    )
 
 
 GROUPS: tuple[type[OptionGroup], ...] = (
@@ -1155,6 +1214,18 @@ def all_options() -> typing.Mapping[str, tuple[type[OptionGroup], Field]]:
     return types.MappingProxyType(out)
 
 
+@functools.cache
+def every_option() -> typing.Mapping[str, tuple[type[OptionGroup], Field]]:
+    """:func:`all_options` and the options of an edit (:class:`TimelineOptions`): the flags of
+    the commands that take ``--timeline``."""
+    out = dict(all_options())
+    for f in TimelineOptions.options():
+        if f.name in out:
+            raise RuntimeError(f"option {f.name!r} is declared twice")  # a bug in vidx
+        out[f.name] = (TimelineOptions, f)
+    return types.MappingProxyType(out)
+
+
 def default_of(f: Field) -> Any:
     if f.default is not MISSING:
         return f.default
@@ -1173,8 +1244,10 @@ __all__ = [
     "RestyleOptions",
     "RunOptions",
     "SizeOptions",
+    "TimelineOptions",
     "TrimOptions",
     "UpscaleOptions",
     "all_options",
+    "every_option",
     "replace",
 ]

@@ -25,7 +25,7 @@ from vidx.io.probe import VideoInfo, as_fraction, probe
 from vidx.io.reader import Passthrough, Reader, Trim, repaired_warning
 from vidx.io.sequence_writer import SequenceWriter
 from vidx.io.sidecar import write_sidecar
-from vidx.io.tracks import output_timecode
+from vidx.io.tracks import output_timecode, source_reel
 from vidx.io.writer import EncodeSettings, VideoTarget, Writer, following_source, part_path
 from vidx.options import AnalysisOptions
 from vidx.regions import RegionTrack, composite
@@ -359,15 +359,23 @@ def _open_writers(
     writers: list[Writer | SequenceWriter] = []
     compares: dict[int, Writer] = {}
     rate = src.average_rate or src.guessed_rate
-    tc = None  # segments carry none (the remux adds it), pictures have none
+    tc = reel = None  # segments carry none (the remux adds them), pictures have none
     if isinstance(reader, Reader) and reader.carry:
         tc = output_timecode(reader.container, reader.trim.start)
+        reel = source_reel(reader.container)
     colour = reader.colour if isinstance(reader, Reader) else None  # the source's, kept
     for i, out in enumerate(outputs):
         layout = plan_layout(out.size, (w, h), out.fit)
         layouts[out.name] = layout
         target = VideoTarget(
-            layout.canvas[0], layout.canvas[1], reader.time_base, rate, meta, tc, colour=colour
+            layout.canvas[0],
+            layout.canvas[1],
+            reader.time_base,
+            rate,
+            meta,
+            tc,
+            reel=reel,
+            colour=colour,
         )
         settings = following_source(out.encode, info.pix_fmt)  # the source's depth and chroma
         try:

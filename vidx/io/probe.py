@@ -76,6 +76,7 @@ class VideoInfo:
     color_space: str | None = None  # the YUV matrix: bt709, smpte170m, bt2020nc, ...
     color_range: str | None = None  # tv (limited) or pc (full)
     first_number: int | None = None  # an image sequence's first frame number (image_sequence)
+    start_time: float = 0.0  # seconds of the video stream's first timestamp (a trim counts from 0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -154,6 +155,9 @@ def probe(path: str | Path) -> VideoInfo:
             interlaced=interlaced,
             field_order=order,
             timecode=timecode,
+            start_time=float(vs.start_time * vs.time_base)
+            if vs.start_time and vs.time_base
+            else 0.0,
             **cast(dict[str, Any], Colour.of(ctx).names()),
         )
     finally:

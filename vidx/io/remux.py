@@ -25,6 +25,8 @@ from vidx.io.tracks import (
     never_copied,
     output_timecode,
     refusal,
+    source_reel,
+    write_reel,
     write_timecode,
 )
 from vidx.io.writer import container_format, part_path
@@ -189,6 +191,7 @@ def _mux_all(
             if dst is not None:
                 stream_map[src.index] = dst
     write_timecode(out, output_timecode(source, trim.start if trim.rebase else 0.0))
+    write_reel(vs, source_reel(source))
     # the Reader shifts by whole ticks of the *input* video time base; do the same in seconds
     in_tb = source.streams.video[0].time_base or Fraction(1, 90000)
     rebase = Fraction(round(trim.start / in_tb)) * in_tb if trim.rebase else Fraction(0)

@@ -5,6 +5,7 @@ Convention: a timecode track (QuickTime ``tmcd``; Matroska has none, it keeps a 
 tag) is not copied packet for packet: its start is read as ``HH:MM:SS:FF`` (``;`` before the
 frames for drop-frame), moved by the trim start at the video's frame rate, and written as the
 output's ``timecode`` (the mov/mp4 muxers make a ``tmcd`` track of it, Matroska a tag).
+A reel name (kept by QuickTime with its ``tmcd`` track) goes with the timecode.
 Audio is copied or the job is refused; subtitles, data tracks and attachments the output's
 container cannot hold are dropped with a warning.
 """
@@ -54,6 +55,21 @@ def source_timecode(container: Any) -> str | None:
             if value and TIMECODE.match(value.strip()):
                 return value.strip()
     return None
+
+
+def source_reel(container: Any) -> str | None:
+    """The input's reel name (QuickTime keeps it with the ``tmcd`` track), or None."""
+    for s in container.streams:
+        if is_timecode_track(s) and (s.metadata.get("reel_name") or "").strip():
+            return str(s.metadata["reel_name"]).strip()
+    return None
+
+
+def write_reel(video: Any, reel: str | None) -> None:
+    """Give the output's video stream the source's reel name (the mov muxer writes it into the
+    ``tmcd`` track it makes of the timecode; other containers have no place for it)."""
+    if reel:
+        video.metadata["reel_name"] = reel
 
 
 def copyable(container: Any) -> list[Any]:

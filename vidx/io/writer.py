@@ -21,7 +21,7 @@ from av.video.reformatter import Interpolation, VideoReformatter
 from vidx.errors import OptionError, OutputError
 from vidx.io.colour import SWS_MATRIX, Colour, encode_flags, follow_source, sws_matrix
 from vidx.io.reader import Passthrough
-from vidx.io.tracks import add_copy, refusal, write_timecode
+from vidx.io.tracks import add_copy, refusal, write_reel, write_timecode
 from vidx.values.encode import (  # noqa: F401 - the encoder settings, also reached from here
     CODECS,
     DEFAULT_CRF,
@@ -109,6 +109,7 @@ class VideoTarget:
     rate: Fraction | None
     metadata: dict[str, str] = field(default_factory=dict)
     timecode: str | None = None  # of the first frame (vidx.io.tracks)
+    reel: str | None = None  # the source's reel name, kept with the timecode
     #: the output's colour tags, and the matrix and range frames are converted with
     #: (normally the source's, see vidx.io.colour); None: BT.709 from 720p up, BT.601 below
     colour: Colour | None = None
@@ -270,6 +271,7 @@ class Writer(QueuedWriter):
         self.colour.apply(vs.codec_context)
         self._yuv = VideoReformatter()  # one swscale context for the writer thread
         self._flags = encode_flags(self.colour)
+        write_reel(vs, target.reel)
         self.video = vs
         self.stream_map: dict[int, av.stream.Stream] = {}
         supported = set(self.container.supported_codecs)

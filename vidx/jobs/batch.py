@@ -152,17 +152,40 @@ def render_batch(
     for n, (src, out) in enumerate(zip(files, outputs, strict=True), 1):
         item = BatchItem(src, out)
         say_phase(on_progress, f"file {n}/{len(files)}: {src.name} -> {out}")
-        try:
-            done = os.path.exists(out) and os.path.exists(sidecar_path(out))  # (never raise)
-            if done and not options.run.overwrite:
-                item.status = "kept"
-            else:
-                job = plan(src, [Target(out, options)])
-                item.result = execute(job, on_progress=on_progress, command=command)
-                item.status = "ok"
-        except Exception as exc:  # noqa: BLE001 - one file's failure is its own line
-            item.error = exc
+        render_item(item, [Target(out, options)], on_progress=on_progress, command=command)
         result.items.append(item)
         if on_item is not None:
             on_item(item)
     return result
+
+
+def render_item(
+    item: BatchItem,
+    targets: list[Target],
+    reads: Iterable[Path] = (),
+    *,
+    on_progress: ProgressCallback | None = None,
+    command: str = "vidx.render_batch",
+) -> BatchItem:
+    """Render ``item.input`` to ``targets`` as one job (:func:`vidx.jobs.run.plan` then
+    :func:`~vidx.jobs.run.execute`). Unless ``overwrite`` is on, a target whose output is
+    there with its sidecar is a finished job of an earlier run and is left out; with none
+    left the item is ``kept``. Records how it ended in ``item``; never raises for the job's
+    own failure (an interrupt still stops everything)."""
+    try:
+        todo = targets
+        if not targets[0].options.run.overwrite:  # (os.path.exists never raises)
+            todo = [
+                t
+                for t in targets
+                if not (os.path.exists(t.path) and os.path.exists(sidecar_path(t.path)))
+            ]
+        if not todo:
+            item.status = "kept"
+        else:
+            job = plan(item.input, todo, reads)
+            item.result = execute(job, on_progress=on_progress, command=command)
+            item.status = "ok"
+    except Exception as exc:  # noqa: BLE001 - one file's failure is its own line
+        item.error = exc
+    return item

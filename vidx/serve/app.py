@@ -1,4 +1,5 @@
-"""The Gradio pages of ``vidx serve``: Restyle, Variants and Jobs, over :class:`JobQueue`.
+"""The Gradio pages of ``vidx serve``: Restyle, Variants, Timeline and Jobs, over
+:class:`JobQueue`.
 
 Every button queues a call of the same Python API the CLI makes; a timer shows the job the
 browser last started (its id is kept in the browser, so a reload finds it again). Jobs belong to
@@ -143,6 +144,34 @@ def build(server: Server) -> Any:
             variants_files = gr.File(
                 label="Download", file_count="multiple", interactive=False, elem_id="variants-files"
             )
+        with gr.Tab("Timeline"):
+            gr.Markdown(
+                "An edit's shots only, with the Restyle page's settings; the edit comes back "
+                "relinked to them. Its media are looked up under the root folder."
+            )
+            edit = gr.State({})  # the accepted edit: {"path": on the server, "name": as shown}
+            with gr.Row():
+                edit_upload = gr.File(
+                    label="Edit (.otio, .edl, .xml)",
+                    file_types=[".otio", ".edl", ".xml"],
+                    elem_id="edit-upload",
+                )
+                with gr.Column():
+                    media_root = gr.Textbox(
+                        ".", label="Media folder (relative to the root)", elem_id="media-root"
+                    )
+                    handles = gr.Textbox("12", label="Handles (frames, or 0.5s)", elem_id="handles")
+            edit_notice = gr.Markdown("Upload an edit to begin.", elem_id="edit-message")
+            with gr.Row():
+                dry_btn = gr.Button("Dry run", elem_id="dry-run")
+                edit_btn = gr.Button("Render the edit", variant="primary", elem_id="render-edit")
+            edit_table = gr.Dataframe(
+                headers=view.EDIT_COLUMNS, value=[], interactive=False, elem_id="edit-plan"
+            )
+            edit_status = gr.HTML(view.status_html(None, None), elem_id="edit-status")
+            edit_files = gr.File(
+                label="Download", file_count="multiple", interactive=False, elem_id="edit-files"
+            )
         with gr.Tab("Jobs"):
             table = gr.Dataframe(
                 headers=view.JOB_COLUMNS, value=[], interactive=False, elem_id="jobs"
@@ -182,7 +211,7 @@ def build(server: Server) -> Any:
         # status, results, cancel and resume
         shown = gr.State({})  # per page: the finished jobs whose results are on it
         ticked = [status, variants_status, table, result_video, slider, downloads]
-        ticked += [variants_files, shown]
+        ticked += [variants_files, edit_status, edit_files, shown]
         timer.tick(
             pages.refresh, [session, shown], ticked, show_progress="hidden", concurrency_limit=None
         )
@@ -196,6 +225,16 @@ def build(server: Server) -> Any:
         check_btn.click(pages.check_job, job_text, variants_notice)
         variants_btn.click(
             pages.start_variants, [source, job_text, session], [variants_notice, session]
+        )
+
+        # an edit
+        edit_upload.upload(pages.take_edit, edit_upload, [edit, edit_notice], preprocess=False)
+        edit_upload.clear(lambda: ({}, "Upload an edit to begin."), None, [edit, edit_notice])
+        dry_btn.click(pages.check_edit, [edit, media_root, handles], [edit_notice, edit_table])
+        edit_btn.click(
+            pages.start_edit,
+            [edit, session, media_root, handles, *form],
+            [edit_notice, session],
         )
     return demo
 

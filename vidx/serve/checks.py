@@ -39,10 +39,14 @@ def check_request(
     ``vary`` holds a preview's rows; ``job_text`` a variants job's TOML (checked in a
     temporary folder under ``scratch``).
     """
-    from vidx.options import JobOptions
+    from vidx.options import JobOptions, TimelineOptions
 
-    checked = JobOptions().with_values(**options)  # the CLI's checks of every value
     asked = dict(options)
+    if kind == "timeline":  # the edit's own options (media root, handles), then the job's
+        edit = {k: options[k] for k in TimelineOptions.names() if k in options}
+        TimelineOptions.from_flat(edit)
+        options = {k: v for k, v in options.items() if k not in edit}
+    checked = JobOptions().with_values(**options)  # the CLI's checks of every value
     if kind == "preview":
         from vidx.jobs.preview import plan_rows
 

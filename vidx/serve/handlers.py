@@ -18,10 +18,10 @@ import gradio as gr
 
 from vidx.errors import OptionError, VidxError
 from vidx.serve import checks, owners, view
-from vidx.serve.paths import accept_upload, check_media, model_path, under_root
+from vidx.serve.paths import accept_edit, accept_upload, check_media, model_path, under_root
 from vidx.serve.queue import DONE, FINISHED, Job, JobQueue
 
-NO_JOBS = {"render": "", "variants": ""}
+NO_JOBS = {"render": "", "variants": "", "timeline": ""}
 VIDEO_SHOWN = (".mp4", ".webm", ".mov")  # uploads the page can play back
 
 
@@ -171,22 +171,23 @@ class Pages:
         return gr.skip() if fresh == stored else fresh
 
     def refresh(self, jobs: dict, on_page: dict, request: gr.Request) -> tuple:
-        """The timer: both statuses, the jobs table, then (once per finished job) its results.
-        Returns ``(status, variants status, table, video, before/after, downloads, variant
-        downloads, on_page)``."""
+        """The timer: the three statuses, the jobs table, then (once per finished job) its
+        results. Returns ``(status, variants status, table, video, before/after, downloads,
+        variant downloads, edit status, edit downloads, on_page)``."""
         jobs, on_page = kept(jobs), dict(on_page or {})
         owner = who(request, jobs)
         mine = self.queue.owned(owner)
         places = {j.id: self.queue.place(j.id) for j in mine}
-        out: list[Any] = [None, None, view.job_rows(mine, places), *[gr.skip()] * 4]
-        for i, kind in enumerate(("render", "variants")):
+        out: list[Any] = [None, None, view.job_rows(mine, places), *[gr.skip()] * 4, None]
+        out.append(gr.skip())
+        for i, kind in ((0, "render"), (1, "variants"), (7, "timeline")):
             job = self.queue.get(jobs.get(kind), owner)
             out[i] = view.status_html(job, places.get(job.id) if job else None, jobs.get(kind))
             if job is None or not finished(job, on_page, kind):
                 continue
             files = self.results(job)
-            if kind == "variants":
-                out[6] = files or None
+            if kind != "render":
+                out[6 if kind == "variants" else 8] = files or None
                 continue
             video = files[0] if files and files[0].endswith(".mp4") else None
             before = view.before_after(job) if video else None
@@ -247,6 +248,67 @@ class Pages:
         except VidxError as exc:
             return f"**Not started:** {message(exc)}", jobs
         jobs["variants"] = job.id
+        return f"Job {job.id} queued.", jobs
+
+    # an edit ---------------------------------------------------------------------------------
+
+    def take_edit(self, payload: dict | None) -> tuple:
+        """An uploaded edit: ``(edit, notice)``."""
+        file = uploaded(payload)
+        if file is None:
+            return {}, "Upload an edit (.otio, .edl or .xml) to begin."
+        if self.server.root is None:
+            return {}, "**Edits need a media folder:** start vidx serve with --root."
+        try:
+            stored, summary = accept_edit(*file, self.server.uploads, self.server.max_upload)
+        except VidxError as exc:
+            return {}, f"**Not accepted:** {message(exc)}. No job was made."
+        return {"path": str(stored), "name": file[1]}, f"Edit: {summary}"
+
+    def edit_options(self, media: str | None, handles: Any) -> dict[str, Any]:
+        """The media root (a folder under the root) and the handles, as API options."""
+        if self.server.root is None:
+            raise OptionError("edits need a media folder: start vidx serve with --root")
+        folder = under_root(self.server.root, (media or "").strip() or ".")
+        return {"media_root": str(folder), "handles": str(handles or 0).strip()}
+
+    def check_edit(self, edit: dict, media: str | None, handles: Any) -> tuple:
+        """The dry run: ``(notice, table rows)``."""
+        from vidx.api import timeline_plan
+
+        if not edit:
+            return "**Upload an edit first.**", []
+        try:
+            opts = self.edit_options(media, handles)
+            plan = timeline_plan(edit["path"], confine=True, **opts)
+        except VidxError as exc:
+            return f"**Not valid:** {message(exc)}", []
+        shown = (media or "").strip() or "the root folder"
+        rows = view.edit_rows(plan, Path(opts["media_root"]), shown)
+        missing = f", **{len(plan.missing)} clips missing media**" if plan.missing else ""
+        notice = (
+            f"{len(plan.clips)} video clips, {len(plan.pieces)} pieces, {plan.frames} frames "
+            f"to render{missing}."
+        )
+        return notice, rows
+
+    def start_edit(
+        self, request: gr.Request, edit: dict, jobs: dict, media: str, handles: Any, *values: Any
+    ) -> tuple:
+        """Queue an edit's render with the Restyle page's settings: ``(notice, stored values)``."""
+        jobs = kept(jobs)
+        if not edit:
+            return "**Upload an edit first.**", jobs
+        try:
+            opts = {**self.options(list(values)), **self.edit_options(media, handles)}
+            opts.pop("compare", None)  # (a piece is an edit's media: no before/after video)
+            owner = who(request, jobs)
+            job = self.queue.submit(
+                "timeline", Path(edit["path"]), opts, owner=owner, name=edit["name"]
+            )
+        except VidxError as exc:
+            return f"**Not started:** {message(exc)}", jobs
+        jobs["timeline"] = job.id
         return f"Job {job.id} queued.", jobs
 
 

@@ -147,6 +147,35 @@ def accept_upload(
     return target, check_media(target, clean, max_pixels)
 
 
+def accept_edit(upload: Path, name: str, store: Path, max_bytes: int) -> tuple[Path, str]:
+    """Check an uploaded edit (.otio, .edl, .xml: its size, then that OpenTimelineIO reads a
+    timeline from it) and copy it into ``store``; returns the stored path and a summary.
+    Nothing is stored when a check fails (InputError, saying no server path)."""
+    from vidx.io.edit import ADAPTERS, read_edit, video_clips
+
+    size = upload.stat().st_size
+    if size > max_bytes:
+        raise InputError(f"{name} is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
+    clean = safe_name(name)
+    if Path(clean).suffix.lower() not in ADAPTERS:
+        raise InputError(f"{clean} is not an edit vidx reads ({', '.join(ADAPTERS)})")
+    digest = _digest(upload)
+    target = store / digest[:16] / clean  # (its own name: the relinked edit takes it)
+    staged = target.with_name(f".{digest[16:24]}.tmp{Path(clean).suffix}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(upload, staged)  # (read under its own suffix: the adapter goes by it)
+    try:
+        clips = video_clips(read_edit(staged))
+    except InputError as exc:
+        staged.unlink()
+        raise InputError(str(exc).replace(str(staged), clean)) from None  # (no server paths)
+    except Exception as exc:  # noqa: BLE001 - OpenTimelineIO on a timeline it half read
+        staged.unlink()
+        raise InputError(f"{clean}: not an edit vidx can read ({exc})") from None
+    os.replace(staged, target)
+    return target, f"{clean}: {len(clips)} video clips"
+
+
 def safe_name(name: str) -> str:
     """A file name with no folder part and only ordinary characters (``clip 1.mp4`` ->
     ``clip_1.mp4``)."""

@@ -1,7 +1,8 @@
 """The web UI's job queue: one job at a time, the rest wait in order and know their place.
 
 Every job is a call of the Python API the CLI makes (:func:`vidx.api.render`,
-:func:`vidx.api.preview`, :func:`vidx.api.variants`), with its outputs in a folder of its own
+:func:`vidx.api.preview`, :func:`vidx.api.variants`, :func:`vidx.api.render_timeline` with its
+media confined to the media root), with its outputs in a folder of its own
 under ``STATE/jobs/ID/``. The queue is kept in ``STATE/jobs.json`` (rewritten atomically on
 every change, progress at most once a second), so a reloaded page shows it and a restarted
 server takes up unfinished jobs: calling the API again with the same options continues from the
@@ -31,7 +32,7 @@ from vidx.io.inputs import MAX_PIXELS
 
 log = logging.getLogger("vidx.serve")
 
-KINDS = ("render", "preview", "variants")
+KINDS = ("render", "preview", "variants", "timeline")
 WAITING, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 FINISHED = (DONE, FAILED, CANCELLED)
 SAVE_EVERY = 1.0  # seconds between progress writes of jobs.json
@@ -48,7 +49,7 @@ class Job:
     id: str
     kind: str
     input: str
-    output: str  # a file (render, preview) or a folder (variants)
+    output: str  # a file (render, preview) or a folder (variants, timeline)
     options: dict[str, Any]
     name: str = ""  # the input as the user knows it
     vary: dict[str, list] | None = None  # preview rows
@@ -141,6 +142,7 @@ class JobQueue:
                 "render": folder / f"{stem}-vidx.mp4",
                 "preview": folder / f"{stem}-preview.png",
                 "variants": folder / "variants",
+                "timeline": folder / "timeline",
             }[kind]
             if input.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"):
                 if kind == "render":
@@ -393,6 +395,8 @@ def run_job(job: Job, progress: ProgressFn) -> None:
             )
             outputs, job.frames = list(result.outputs), result.frames
             job.warnings = list(result.warnings)
+        elif job.kind == "timeline":
+            outputs = _run_timeline(job, output, on_progress, command)
         elif output.exists() and sidecar_path(output).exists():  # finished before a restart
             outputs = [output]
         else:
@@ -404,6 +408,25 @@ def run_job(job: Job, progress: ProgressFn) -> None:
     job.warnings += [n for n in notes if n not in job.warnings]
     extra = [sidecar_path(p) for p in outputs] + [_compare(p) for p in outputs]
     job.files = [str(p) for p in [*outputs, *extra] if p.is_file()]
+
+
+def _run_timeline(job: Job, output: Path, on_progress: Any, command: str) -> list[Path]:
+    """An edit's pieces and its relinked edit; each clip left offline is a warning."""
+    from vidx import api
+
+    result = api.render_timeline(
+        job.input, output, on_progress=on_progress, command=command, confine=True, **job.options
+    )
+    job.frames = sum(i.result.frames for i in result.pieces if i.result is not None)
+    root = str(job.options.get("media_root", ""))
+    job.warnings = [
+        f"clip {c.clip.index + 1} {c.clip.name!r} is offline: {c.reason}".replace(root, "root")
+        for c in result.clips
+        if c.status not in ("ok", "kept")
+    ]
+    if not result.ok:
+        job.note = f"{len(job.warnings)} of {len(result.clips)} clips offline"
+    return [*result.timelines, *(i.output for i in result.pieces if i.status != "failed")]
 
 
 def _compare(output: Path) -> Path:

@@ -156,6 +156,21 @@ def status_html(job: Job | None, place: int | None, job_id: str | None = None) -
 
 
 JOB_COLUMNS = ["job", "kind", "input", "state", "progress", "fps", "ETA", "note"]
+EDIT_COLUMNS = ["what", "media", "frames", "clips / why"]
+
+
+def edit_rows(plan: Any, root: Path, shown: str) -> list[list[str]]:
+    """An edit's dry run as table rows (:class:`vidx.jobs.timeline_plan.TimelinePlan`): one
+    per piece, one per clip whose media is missing; the media root's server path said as
+    ``shown``."""
+    rows = []
+    for p in plan.pieces:
+        frames = f"{p.first}-{p.end - 1} ({p.frames}, {p.used} used)"
+        rows.append([p.name, p.media.name, frames, ", ".join(str(i + 1) for i in p.clips)])
+    for c in plan.missing:
+        why = (c.error or "").replace(str(root), shown)
+        rows.append([f"missing: clip {c.clip.index + 1}", c.clip.name, c.clip.where, why])
+    return rows
 
 
 def job_rows(jobs: list[Job], places: dict[str, int | None]) -> list[list[str]]:

@@ -27,13 +27,17 @@ def tagged_clip(
     fmt: str | None = None,
     data_codec: str | None = None,
     attachment: bool = False,
+    reel: str | None = None,
 ) -> Path:
-    """A tiny H.264 clip with a start timecode, a data track and/or an attachment."""
+    """A tiny H.264 clip with a start timecode (and its reel name), a data track and/or an
+    attachment."""
     with av.open(str(path), "w", format=fmt) as out:
         if timecode:
             out.metadata["timecode"] = timecode
         vs = out.add_stream("libx264", rate=fps)
         vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        if reel:
+            vs.metadata["reel_name"] = reel
         ds = out.add_data_stream(data_codec) if data_codec else None
         if attachment:
             out.add_attachment("font.ttf", "application/x-truetype-font", b"\0\1\0\0" * 16)
@@ -105,6 +109,19 @@ def test_restyle_keeps_timecode(tmp_path: Path) -> None:
     result = run_cli("restyle", src, "-o", out, "--style", "3", "--preset", "ultrafast")
     assert result.exit_code == 0, result.output
     assert timecode_of(out) == TC
+
+
+@pytest.mark.parametrize("segments", ["240", "0"])
+def test_reel_name_kept_with_the_timecode(tmp_path: Path, segments: str) -> None:
+    src = tagged_clip(tmp_path / "tc.mov", frames=6, reel="A001C003")
+    out = tmp_path / "out.mov"
+    args = ["--start", "2f", "--segment-frames", segments, "--preset", "ultrafast"]
+    result = run_cli("upscale", src, "-o", out, *args)
+    assert result.exit_code == 0, result.output
+    with av.open(str(out)) as c:
+        tmcd = [s for s in c.streams if s.type == "data"]
+        assert [s.metadata.get("reel_name") for s in tmcd] == ["A001C003"]
+    assert timecode_of(out) == "01:00:10:02"
 
 
 def test_mkv_timecode_tag_to_mov_track(tmp_path: Path) -> None:

@@ -295,3 +295,44 @@ def test_variants_page_checks_the_job_and_renders_every_variant(page: Any, serve
         "swirl.mp4",
     ]
     assert all(frames_of(Path(f)) == 12 for f in job["files"] if f.endswith(".mp4"))
+
+
+def test_timeline_page_dry_runs_and_renders_an_edit(page: Any, server: Served, tmp_path: Path):
+    import opentimelineio as otio
+
+    from tests.vidx.test_timeline import SOURCES, cut_list, make_source
+
+    footage = server.root / "footage"
+    footage.mkdir(exist_ok=True)
+    for take, (mid, frames, tc, reel) in SOURCES.items():
+        make_source(footage / f"{take}.mov", mid, frames, tc, reel)
+    edl = tmp_path / "spot.edl"  # its clips name paths that are not there: found by name
+    otio.adapters.write_to_file(cut_list(tmp_path / "elsewhere"), str(edl), "cmx_3600")
+    page.get_by_role("tab", name="Timeline").click()
+    page.locator("#edit-upload input[type=file]").set_input_files(str(edl))
+    notice = page.locator("#edit-message")
+    expect()(notice).to_contain_text("Edit: spot.edl: 6 video clips")
+    for box, value in (("#media-root", "footage"), ("#handles", "2")):
+        field = page.locator(f"{box} textarea, {box} input").first
+        field.fill(value)
+        expect()(field).to_have_value(value)
+        field.blur()
+    page.click("#dry-run")
+    expect()(notice).to_contain_text("6 video clips, 5 pieces, 56 frames to render")
+    expect()(page.locator("#edit-plan")).to_contain_text("a_000002-000015")
+    shot(page, "12-timeline-dry-run")
+    page.click("#render-edit")
+    state = page.locator("#edit-status #job-state[data-state=done]")
+    expect()(state).to_contain_text("done: 56 frames", timeout=JOB_TIMEOUT)
+    for name in ("spot.edl", "spot.otio", "a_000002-000015.mov"):
+        expect()(page.locator(f"#edit-files a[href$='/{name}']")).to_be_visible()
+    shot(page, "13-timeline-rendered")
+    job = server.jobs()[-1]
+    assert job["kind"] == "timeline" and job["state"] == "done"
+    assert sorted(Path(f).name for f in job["files"] if f.endswith(".mov")) == [
+        "a_000002-000015.mov",
+        "b_000008-000017.mov",
+        "b_000042-000051.mov",
+        "c_000003-000014.mov",
+        "c_000018-000027.mov",
+    ]
