@@ -324,14 +324,19 @@ def luma(image: np.ndarray) -> np.ndarray:
     return r * x[:, :, 0] + g * x[:, :, 1] + b * x[:, :, 2]
 
 
+def gradient_energy_map(image: np.ndarray) -> np.ndarray:
+    """``(H, W)`` float64 squared 3x3 Sobel gradient ``gx^2 + gy^2`` of the luma of ``image``."""
+    y = luma(image)
+    gx = cv2.Sobel(y, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REFLECT)
+    gy = cv2.Sobel(y, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REFLECT)
+    return gx.astype(np.float64) ** 2 + gy.astype(np.float64) ** 2
+
+
 def gradient_energy(image: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Mean squared 3x3 Sobel gradient ``gx^2 + gy^2`` of the luma (in [0, 1]) of ``image``;
     with ``mask`` (``(H, W)`` bool, the gradient still taken on the whole frame) the mean over
     the masked pixels only (0.0 for an empty mask)."""
-    y = luma(image)
-    gx = cv2.Sobel(y, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REFLECT)
-    gy = cv2.Sobel(y, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REFLECT)
-    energy = gx.astype(np.float64) ** 2 + gy.astype(np.float64) ** 2
+    energy = gradient_energy_map(image)
     if mask is None:
         return float(np.mean(energy))
     keep = np.asarray(mask, dtype=bool)

@@ -31,7 +31,7 @@ import numpy as np
 
 from temporal._checks import check_flow_array, check_image
 from temporal.errors import TemporalError
-from temporal.metrics import detail_retention, exact_pair_warp_error, gradient_energy
+from temporal.metrics import exact_pair_warp_error, gradient_energy_map
 from temporal.occlusion import occluded_mask
 from temporal.resize import resize_mask
 from temporal.warp import inside_frame, sample_coords
@@ -227,12 +227,16 @@ def region_detail_retention(
     *,
     min_share: float = MIN_SHARE,
 ) -> dict[str, float | None]:
-    """Detail retention inside each region: gradient energy of ``output`` there over the
-    ``reference``'s (the per-frame render, resized to ``output``'s size), same region (masks
-    are resized to ``output``'s size). None where the region is under ``min_share`` of the frame
-    or the reference is flat there."""
+    """Detail retention inside each region: the gradient energy (as ``detail_retention``) of
+    ``output`` there over the ``reference``'s (the per-frame render, resized to ``output``'s
+    size), same region (masks are resized to ``output``'s size). None where the region is under
+    ``min_share`` of the frame or the reference is flat there."""
     output = check_image(output, "output")
+    reference = check_image(reference, "reference")
     size = output.shape[:2]
+    if reference.shape[:2] != size:
+        reference = cv2.resize(reference, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    ours, theirs = gradient_energy_map(output), gradient_energy_map(reference)
     out: dict[str, float | None] = {}
     for name, region in regions.items():
         r = np.asarray(region, dtype=bool)
@@ -240,14 +244,8 @@ def region_detail_retention(
             raise TemporalError(f"region {name!r} must have shape (H, W), got {r.shape}")
         if r.shape != size:
             r = resize_mask(r, size)
-        if r.mean() < min_share:
-            out[name] = None
-            continue
-        ref = reference
-        if ref.shape[:2] != size:
-            ref = cv2.resize(ref, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-        flat = gradient_energy(ref, r) <= 1e-12
-        out[name] = None if flat else detail_retention(output, ref, r)
+        ref = float(theirs[r].mean()) if r.mean() >= min_share else 0.0
+        out[name] = float(ours[r].mean()) / ref if ref > 1e-12 else None
     return out
 
 
