@@ -55,3 +55,12 @@ def test_vtest_regions_move_where_people_walk() -> None:
     assert not clip.exact and len(clip.frames) == 8
     shares = temporal.region_shares(clip.regions[7])
     assert 0.005 < shares["moving"] < 0.2 and shares["background"] > 0.7
+
+
+def test_labels_from_dis_find_the_subject_over_the_panning_background() -> None:
+    clip = subject_clip(3, 128, 160)
+    back, fwd = temporal.source_flows(clip.frames[1], clip.frames[2])
+    labels = temporal.region_labels(back, fwd)  # the pan is the dominant motion, not "moving"
+    found = labels["moving"] | labels["uncovered"]
+    subject = clip.regions[2]["subject"]
+    assert (found & subject).sum() / (found | subject).sum() > 0.6
