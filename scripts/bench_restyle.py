@@ -1,7 +1,7 @@
 """Benchmark: vidx temporal diffusion restyle against a naive per-frame img2img loop.
 
 Usage: ``python scripts/bench_restyle.py [--sizes tiny mid trained] [--frames 24]
-[--set KEY=VALUE ...] [--out PATH]``
+[--clip photo|subject|subject-deform|vtest] [--set KEY=VALUE ...] [--out PATH]``
 
 Both sides use the same model, prompt, scheduler, strength, steps and seed: ``tiny`` and ``mid`` are
 random-weight models built with scripts/make_tiny_model.py (their output is noise texture: they show
@@ -24,6 +24,13 @@ sides with the ``--control`` image of each frame (the per-frame side through dif
 512 px, fp16) runs only when CUDA is available. The real-weights check: when ``VIDX_TEST_MODEL``
 names a local SD1.5 diffusers folder and CUDA is available, the ``real`` size runs on it (512 px,
 fp16) and its figures are recorded with the others (``--sizes real`` asks for it alone).
+
+``--clip`` picks another clip (scripts/bench_regions.py): ``subject`` / ``subject-deform`` (a
+subject that moves and turns, or also bends, over a panning photo, with exact flow and labels:
+scripts/subject_clip.py) or ``vtest`` (people walking past a still camera, real footage, DIS
+flow); the warping errors then count only where the flow is trusted, and each row adds
+``regions``: per region (subject or moving / uncovered / entering / background) the warping error
+ratio to per-frame, worst pair, detail retention min and mean, and the share of the frame.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from bench_regions import CLIPS, load_clip, print_regions, region_figures  # noqa: E402
 from make_tiny_controlnet import build_tiny_controlnet  # noqa: E402
 from make_tiny_model import build_tiny_model  # noqa: E402
 
@@ -79,6 +87,7 @@ MOTIONS = {
 PHOTOS = ("astronaut", "coffee")
 MOTION = MOTIONS["slow"]
 CLIP = ("astronaut", "slow")
+CLIP_NAME = "photo"  # --clip: photo (make_clip) or a region clip of scripts/bench_regions.py
 
 
 def frame_to_photo(i: int, height: int, width: int) -> np.ndarray:
@@ -147,10 +156,13 @@ def make_contexts(frames: list[np.ndarray], interval: int) -> tuple[list[FrameCo
     return out, time.perf_counter() - start
 
 
-def exact_errors(outputs: list[np.ndarray], flows: list[np.ndarray]) -> dict:
-    """Per-pair warping error with the exact motion, and its mean / max / worst pair."""
+def exact_errors(outputs: list[np.ndarray], flows: list, masks: list | None = None) -> dict:
+    """Per-pair warping error with the exact motion (or the clip's flow), and its mean / max /
+    worst pair; ``masks`` (per frame, None = inside the frame) says where the flow holds."""
     per_pair = [
-        temporal.exact_pair_warp_error(outputs[t - 1], outputs[t], flows[t])
+        temporal.exact_pair_warp_error(
+            outputs[t - 1], outputs[t], flows[t], None if masks is None else masks[t]
+        )
         for t in range(1, len(outputs))
     ]
     summary = temporal.error_summary(per_pair)
@@ -174,7 +186,7 @@ def edge_detail_retention(output: np.ndarray, reference: np.ndarray) -> float:
     return float(min(temporal.detail_retention(output[b], reference[b]) for b in bands))
 
 
-def quality(outputs: list[np.ndarray], reference: list[np.ndarray], flows) -> dict:
+def quality(outputs: list[np.ndarray], reference: list[np.ndarray], flows, masks=None) -> dict:
     """Detail retention against the per-frame reference (whole frame and the edge bands) and
     the blur-matched baseline."""
     pairs = list(zip(outputs, reference, strict=True))
@@ -190,7 +202,7 @@ def quality(outputs: list[np.ndarray], reference: list[np.ndarray], flows) -> di
         "edge_detail_retention": edges,
         "edge_detail_retention_min": float(min(edges)),
         "blur_matched_sigma": sigma,
-        "blur_matched_warp_error": exact_errors(blurred, flows)["mean"],
+        "blur_matched_warp_error": exact_errors(blurred, flows, masks)["mean"],
         "psnr_to_per_frame_db": clip_psnr(outputs, reference),
     }
 
@@ -267,6 +279,8 @@ def cached_naive(folder: str, size: str, opts: RestyleOptions, frames, run) -> d
         key += [c.controlnet, c.control, c.control_strength]
     if (PHOTOS[0], "slow") != CLIP:  # the recorded clip keeps its cache name
         key += list(CLIP)
+    if CLIP_NAME != "photo":
+        key += [CLIP_NAME]
     key = json.dumps(key)
     path = Path(folder) / f"naive-{hashlib.sha1(key.encode()).hexdigest()[:12]}.npz"
     if path.exists():
@@ -322,7 +336,11 @@ def bench_size(size: str, args, workdir: Path) -> dict:
     controlnet = args.controlnet
     if controlnet == "random":
         controlnet = str(build_tiny_controlnet(model, workdir / f"{size}-controlnet"))
-    frames, flows = make_clip(args.frames, height, width, args.photo)
+    clip = None if args.clip == "photo" else load_clip(args.clip, args.frames, height, width)
+    if clip is None:
+        (frames, flows), masks = make_clip(args.frames, height, width, args.photo), None
+    else:
+        frames, flows, masks = clip.frames, clip.flows, clip.trusted
     ctxs, analysis_s = make_contexts(frames, args.keyframe_interval)
     settings = dict(
         model=str(model),
@@ -345,13 +363,15 @@ def bench_size(size: str, args, workdir: Path) -> dict:
     )
     temp = run_temporal(opts, DeviceOptions(device=device, dtype=dtype), frames, ctxs)
     n = len(frames)
-    t_err, n_err = exact_errors(temp["outputs"], flows), exact_errors(naive["outputs"], flows)
+    t_err = exact_errors(temp["outputs"], flows, masks)
+    n_err = exact_errors(naive["outputs"], flows, masks)
     row = {
         "size": size,
+        "clip": args.clip,
         "device": device,
         "frame": [height, width],
         "frames": n,
-        "source_warp_error": exact_errors(frames, flows)["mean"],
+        "source_warp_error": exact_errors(frames, flows, masks)["mean"],
         "controlnet": temp["describe"]["control"],
         "naive": {
             "wall_s": naive["wall_s"],
@@ -372,9 +392,11 @@ def bench_size(size: str, args, workdir: Path) -> dict:
             "warp_error": t_err,
             "keyframes": temp["describe"]["keyframes"],
             "anchored_keyframes": temp["describe"]["anchored_keyframes"],
-            **quality(temp["outputs"], naive["outputs"], flows),
+            **quality(temp["outputs"], naive["outputs"], flows, masks),
         },
     }
+    if clip is not None:
+        row["regions"] = region_figures(temp["outputs"], naive["outputs"], clip)
     t, nv = row["temporal"], row["naive"]
     row["ratios"] = {
         "unet_calls": nv["unet_calls_per_frame"] / t["unet_calls_per_frame"],
@@ -432,6 +454,9 @@ def print_table(rows: list[dict]) -> None:
             f"in {t['filled_share_max']:.4f}"
         )
         print(f"{'':6} per pair: " + " ".join(f"{e:.4f}" for e in te["per_pair"]))
+        if "regions" in r:
+            print(f"{'':6} regions of the {r['clip']} clip (warp x = temporal / per-frame):")
+            print_regions(r["regions"])
 
 
 def runnable(size: str) -> bool:
@@ -462,6 +487,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--photo", default="astronaut", choices=PHOTOS)
     parser.add_argument("--motion", default="slow", choices=list(MOTIONS))
+    parser.add_argument(
+        "--clip", default="photo", choices=CLIPS, help="photo (--photo, --motion) or a region clip"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="restyle option"
@@ -477,8 +505,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--save-frames", default="", help="folder for source|naive|temporal PNGs")
     parser.add_argument("--out", default="bench-results/diffusion_restyle.json")
     args = parser.parse_args(argv)
-    global MOTION, CLIP
-    MOTION, CLIP = MOTIONS[args.motion], (args.photo, args.motion)
+    global MOTION, CLIP, CLIP_NAME
+    MOTION, CLIP, CLIP_NAME = MOTIONS[args.motion], (args.photo, args.motion), args.clip
     if args.threads:
         torch.set_num_threads(args.threads)
     sizes = [s for s in args.sizes if runnable(s)]

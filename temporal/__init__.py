@@ -1,5 +1,5 @@
-"""Optical flow, occlusion, warping, blending and colour statistics, noise warping, scene cuts
-and temporal metrics.
+"""Optical flow, occlusion, warping, blending and colour statistics, noise warping, scene cuts,
+temporal metrics and motion regions (per-region figures).
 
 Plain functions over numpy arrays and torch tensors; nothing here knows about files, CLIs,
 vidx or diffusers.
@@ -24,14 +24,29 @@ from temporal.metrics import (
     exact_pair_warp_error,
     gaussian_blur,
     gradient_energy,
+    gradient_energy_map,
     pair_warp_error,
     psnr,
+    source_flows,
     structure_ncc,
     warp_error,
     warp_error_pairs,
 )
+from temporal.motion_regions import (
+    REGIONS,
+    RegionMeter,
+    dominant_motion,
+    motion_residual,
+    motion_threshold,
+    moved_within,
+    region_detail_retention,
+    region_labels,
+    region_shares,
+    region_warp_errors,
+    with_moving,
+)
 from temporal.noise import NoiseField, integral_warp_noise, noise_field, warp_noise
-from temporal.occlusion import consistency_mask
+from temporal.occlusion import consistency_mask, occluded_mask
 from temporal.raft import build_raft, load_raft
 from temporal.resize import resize_flow, resize_mask
 from temporal.scenecut import KeyframeScheduler, is_scene_cut, scene_cut_score
@@ -41,6 +56,8 @@ __all__ = [
     "DIS_PRESETS",
     "METHODS",
     "NoiseField",
+    "REGIONS",
+    "RegionMeter",
     "FlowModelError",
     "KeyframeScheduler",
     "TemporalError",
@@ -56,6 +73,7 @@ __all__ = [
     "fuse",
     "gaussian_blur",
     "gradient_energy",
+    "gradient_energy_map",
     "integral_warp_noise",
     "is_scene_cut",
     "load_raft",
@@ -72,4 +90,15 @@ __all__ = [
     "warp_error",
     "warp_error_pairs",
     "warp_noise",
+    "dominant_motion",
+    "motion_residual",
+    "motion_threshold",
+    "moved_within",
+    "occluded_mask",
+    "region_detail_retention",
+    "region_labels",
+    "region_shares",
+    "region_warp_errors",
+    "source_flows",
+    "with_moving",
 ]

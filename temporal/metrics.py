@@ -56,6 +56,21 @@ def _rgb01(frame: np.ndarray, size: tuple[int, int], name: str) -> np.ndarray:
     return frame.astype(np.float32) / 255.0
 
 
+def source_flows(
+    src_prev: np.ndarray,
+    src_cur: np.ndarray,
+    *,
+    preset: str = DEFAULT_PRESET,
+    scale: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The DIS flows the warping error uses: ``(backward t -> t-1, forward t-1 -> t)``, each
+    ``(H, W, 2)`` at the source size (``scale``: analysis scale, None = long side <= 1024)."""
+    s = auto_scale(src_cur.shape[:2]) if scale is None else scale
+    back = compute_flow(src_cur, src_prev, "dis", preset=preset, scale=s)
+    fwd = compute_flow(src_prev, src_cur, "dis", preset=preset, scale=s)
+    return back, fwd
+
+
 def pair_warp_error(
     src_prev: np.ndarray,
     src_cur: np.ndarray,
@@ -64,6 +79,7 @@ def pair_warp_error(
     *,
     preset: str = DEFAULT_PRESET,
     scale: float | None = None,
+    region: np.ndarray | None = None,
 ) -> float | None:
     """Warping error of one pair; None when no pixel is reliable.
 
@@ -72,12 +88,17 @@ def pair_warp_error(
         out_prev, out_cur: ``(H', W', 3)`` uint8 output frames t-1 and t (resized to H x W).
         preset: DIS preset for the source flow.
         scale: flow analysis scale; None = long side at most 1024 px.
+        region: ``(H, W)`` bool on frame t: count only these pixels (and the reliable ones);
+            None = the whole frame. None is returned when no reliable pixel is in it.
     """
     size = src_cur.shape[:2]
-    s = auto_scale(size) if scale is None else scale
-    back = compute_flow(src_cur, src_prev, "dis", preset=preset, scale=s)
-    fwd = compute_flow(src_prev, src_cur, "dis", preset=preset, scale=s)
+    back, fwd = source_flows(src_prev, src_cur, preset=preset, scale=scale)
     mask = consistency_mask(back, fwd)
+    if region is not None:
+        region = np.asarray(region, dtype=bool)
+        if region.shape != size:
+            raise TemporalError(f"region must have shape {size}, got {region.shape}")
+        mask &= region
     if not mask.any():
         return None
     o_prev = _rgb01(out_prev, size, "output")
@@ -303,29 +324,46 @@ def luma(image: np.ndarray) -> np.ndarray:
     return r * x[:, :, 0] + g * x[:, :, 1] + b * x[:, :, 2]
 
 
-def gradient_energy(image: np.ndarray) -> float:
-    """Mean squared 3x3 Sobel gradient ``gx^2 + gy^2`` of the luma (in [0, 1]) of ``image``."""
+def gradient_energy_map(image: np.ndarray) -> np.ndarray:
+    """``(H, W)`` float64 squared 3x3 Sobel gradient ``gx^2 + gy^2`` of the luma of ``image``."""
     y = luma(image)
     gx = cv2.Sobel(y, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REFLECT)
     gy = cv2.Sobel(y, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REFLECT)
-    return float(np.mean(gx.astype(np.float64) ** 2 + gy.astype(np.float64) ** 2))
+    return gx.astype(np.float64) ** 2 + gy.astype(np.float64) ** 2
 
 
-def detail_retention(steadied: np.ndarray, per_frame: np.ndarray) -> float:
+def gradient_energy(image: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Mean squared 3x3 Sobel gradient ``gx^2 + gy^2`` of the luma (in [0, 1]) of ``image``;
+    with ``mask`` (``(H, W)`` bool, the gradient still taken on the whole frame) the mean over
+    the masked pixels only (0.0 for an empty mask)."""
+    energy = gradient_energy_map(image)
+    if mask is None:
+        return float(np.mean(energy))
+    keep = np.asarray(mask, dtype=bool)
+    if keep.shape != energy.shape:
+        raise TemporalError(f"mask must have shape {energy.shape}, got {keep.shape}")
+    return float(energy[keep].mean()) if keep.any() else 0.0
+
+
+def detail_retention(
+    steadied: np.ndarray, per_frame: np.ndarray, mask: np.ndarray | None = None
+) -> float:
     """``DR = gradient_energy(steadied) / gradient_energy(per_frame)`` of one frame (1 = as
     sharp as the per-frame result, same model, seed and strength; < 1 = softened).
 
-    ``per_frame`` is resized to the size of ``steadied`` (area) when they differ.
+    ``per_frame`` is resized to the size of ``steadied`` (area) when they differ; ``mask``
+    (``(H, W)`` bool at ``steadied``'s size) compares the energy inside a region only.
     """
     steadied = check_image(steadied, "steadied")
     per_frame = check_image(per_frame, "per_frame")
     if per_frame.shape[:2] != steadied.shape[:2]:
         h, w = steadied.shape[:2]
         per_frame = cv2.resize(per_frame, (w, h), interpolation=cv2.INTER_AREA)
-    ref = gradient_energy(per_frame)
+    ref = gradient_energy(per_frame, mask)
     if ref <= 0.0:
-        raise TemporalError("per_frame has no gradient energy (a flat frame); DR is undefined")
-    return gradient_energy(steadied) / ref
+        where = "" if mask is None else " inside the mask"
+        raise TemporalError(f"per_frame has no gradient energy{where} (flat); DR is undefined")
+    return gradient_energy(steadied, mask) / ref
 
 
 def structure_ncc(

@@ -21,6 +21,32 @@ from temporal.errors import TemporalError
 from temporal.warp import inside_frame, sample_coords, warp
 
 
+def occluded_mask(flow_ab: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
+    """``(H, W)`` bool on frame a: True where the forward-backward check fails
+    (``|f + b|^2 > 0.01 (|f|^2 + |b|^2) + 0.5``), i.e. what a shows is hidden in b (or the flow
+    is wrong there). Only the occlusion test: no motion boundaries, no frame border.
+
+    Args:
+        flow_ab: ``(H, W, 2)`` flow from a to b.
+        flow_ba: ``(H, W, 2)`` flow from b to a.
+    """
+    f = check_flow_array(flow_ab, "flow_ab")
+    b = check_flow_array(flow_ba, "flow_ba")
+    if f.shape != b.shape:
+        raise TemporalError(
+            f"flow_ab and flow_ba must have the same shape, got {f.shape} and {b.shape}"
+        )
+    return _occluded(f, b)
+
+
+def _occluded(f: np.ndarray, b_full: np.ndarray) -> np.ndarray:
+    b = warp(b_full, f)
+    fb = f + b
+    f_sq = (f * f).sum(axis=2)
+    b_sq = (b * b).sum(axis=2)
+    return (fb * fb).sum(axis=2) > 0.01 * (f_sq + b_sq) + 0.5
+
+
 def consistency_mask(flow_ab: np.ndarray, flow_ba: np.ndarray, *, dilate: int = 0) -> np.ndarray:
     """Reliability mask of ``flow_ab`` (the flow from frame a to frame b).
 
@@ -45,11 +71,8 @@ def consistency_mask(flow_ab: np.ndarray, flow_ba: np.ndarray, *, dilate: int = 
     if int(dilate) != dilate or dilate < 0:
         raise TemporalError(f"dilate must be a non-negative integer, got {dilate!r}")
     h, w = f.shape[:2]
-    b = warp(b_full, f)
-    fb = f + b
+    occluded = _occluded(f, b_full)
     f_sq = (f * f).sum(axis=2)
-    b_sq = (b * b).sum(axis=2)
-    occluded = (fb * fb).sum(axis=2) > 0.01 * (f_sq + b_sq) + 0.5
 
     du_dy, du_dx = np.gradient(f[:, :, 0]) if min(h, w) > 1 else (np.zeros((h, w)),) * 2
     dv_dy, dv_dx = np.gradient(f[:, :, 1]) if min(h, w) > 1 else (np.zeros((h, w)),) * 2

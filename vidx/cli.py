@@ -769,6 +769,30 @@ def metrics(
             f"{result['detail_retention_mean']:.3f}",
             highlight=False,
         )
+    for line in _region_lines(result.get("regions", {})):
+        out.print(line, highlight=False)
+
+
+def _region_lines(regions: dict) -> list[str]:
+    """One line per region of ``vidx metrics --reference`` (moving = moved within the last 6
+    frames): share, warping error against the reference's and detail retention."""
+    if not regions:
+        return []
+    lines = ["per region (moving = moved on its own within the last 6 frames):"]
+    for name, r in regions.items():
+        text = f"  {name:10} {100 * r['share']:5.1f}% of the frame"
+        if r["warp_error_ratio"] is not None:
+            text += (
+                f", warping error x{r['warp_error_ratio']:.2f} of the reference's (worst pair "
+                f"{r['worst_pair']}: {r['warp_error_max']:.6f})"
+            )
+        if r["detail_retention_min"] is not None:
+            text += (
+                f", detail retention min {r['detail_retention_min']:.3f} (frame "
+                f"{r['detail_retention_worst_frame']}), mean {r['detail_retention_mean']:.3f}"
+            )
+        lines.append(text + f"; {r['frames']} frames")
+    return lines
 
 
 @app.command()

@@ -38,3 +38,38 @@ def test_clip_metrics_keys_and_detail_retention(tmp_path: Path) -> None:
     assert soft_vs_sharp["detail_retention_min"] < 0.8
     assert soft_vs_sharp["detail_retention_min"] <= soft_vs_sharp["detail_retention_mean"]
     assert soft_vs_sharp["psnr_db"] < 40 and soft_vs_sharp["source_frames"] == 4
+
+
+def walker(i: int, w: int, h: int, *, smear: bool = False) -> np.ndarray:
+    """A still textured background and a textured square walking 3 px right a frame; with
+    ``smear`` the square is blurred (what a method that smears a moving subject gives)."""
+    ys, xs = np.mgrid[0:h, 0:w]
+    fine = 60 * np.sin(xs / 1.3) * np.sin(ys / 1.6)  # a detailed still background
+    frame = np.clip(pattern(0, w, h) * 0.6 + fine[..., None] + 50, 0, 255).astype(np.uint8)
+    y, x = np.mgrid[0:24, 0:24]
+    square = np.repeat((128 + 60 * np.sin(x / 2.0) * np.cos(y / 2.5))[..., None], 3, axis=2)
+    square = square.astype(np.uint8)
+    if smear:
+        square = cv2.GaussianBlur(square, (0, 0), 3.0)
+    x = 20 + 3 * i
+    frame[36:60, x : x + 24] = square
+    return frame
+
+
+def test_regions_show_a_smeared_moving_subject_that_the_whole_frame_hides(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "src.mp4", frames=8, size=(128, 96), image=walker)
+    smear = make_clip(
+        tmp_path / "smear.mp4",
+        frames=8,
+        size=(128, 96),
+        image=lambda i, w, h: walker(i, w, h, smear=True),
+    )
+    result = clip_metrics(src, smear, reference=src)
+    regions = result["regions"]
+    assert set(regions) == {"moving", "uncovered", "entering", "background"}
+    moving, background = regions["moving"], regions["background"]
+    assert set(moving) >= {"share", "frames", "warp_error_ratio", "detail_retention_min"}
+    assert 0.03 < moving["share"] < 0.2 and moving["frames"] == 7
+    assert moving["detail_retention_min"] < 0.5 and result["detail_retention_min"] > 0.9
+    assert background["detail_retention_min"] > 0.9
+    assert regions["uncovered"]["warp_error"] is None  # no trusted flow there

@@ -29,3 +29,18 @@ def test_metrics_json_ranks_a_flickering_clip_worse(tmp_path: Path) -> None:
 def test_metrics_missing_file(tmp_path: Path) -> None:
     result = run_cli("metrics", tmp_path / "a.mp4", tmp_path / "b.mp4")
     assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+def test_metrics_with_a_reference_reports_each_region(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "src.mp4", frames=6, size=(128, 96))
+    noisy_clip = make_clip(tmp_path / "noisy.mp4", frames=6, size=(128, 96), image=noisy)
+    as_json = run_cli("metrics", src, noisy_clip, "--reference", src, "--json")
+    assert as_json.exit_code == 0, as_json.output
+    regions = json.loads(as_json.stdout)["regions"]
+    assert set(regions) == {"moving", "uncovered", "entering", "background"}
+    assert regions["background"]["warp_error_ratio"] > 1  # noisier than the reference
+    assert regions["background"]["share"] > 0.8 and regions["background"]["frames"] == 5
+    text = run_cli("metrics", src, noisy_clip, "--reference", src)
+    assert text.exit_code == 0, text.output
+    assert "per region" in text.stdout and "background" in text.stdout
+    assert "detail retention min" in text.stdout.split("background", 1)[1]

@@ -1,0 +1,139 @@
+"""Clips with regions for scripts/bench_restyle.py ``--clip``, and its per-region figures.
+
+* ``subject`` / ``subject-deform``: scripts/subject_clip.py (a subject that moves and turns, or
+  also bends, over a panning photo): exact flow, exact labels subject / uncovered / entering /
+  background, and the exact flow trusted off the uncovered trail, the entering strip and the
+  subject's soft edge.
+* ``vtest``: real footage of people walking past a still camera (Debian opencv-doc's
+  ``vtest.avi``, fetched by the tests into ``.cache/test-media/``), resized to the bench frame
+  size; DIS flow of the source, trusted where ``temporal.consistency_mask`` says so, and the
+  regions of ``temporal.region_labels`` with ``moving`` = what moved within the last 6 frames
+  (``temporal.moved_within``), the region the issue's real-footage figure uses.
+
+Per region (``temporal.RegionMeter``): warping error of the temporal output and of the per-frame
+reference with that flow (mean, worst pair, ratio temporal / per-frame), detail retention of the
+temporal output over the per-frame one (min and mean over frames), the share of the frame and
+the frames used (a region under 0.2 % of a frame is skipped in that frame).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+import temporal
+from scripts.subject_clip import subject_clip
+
+ROOT = Path(__file__).resolve().parents[1]
+VTEST = ROOT / ".cache" / "test-media" / "vtest.avi"
+CLIPS = ("photo", "subject", "subject-deform", "vtest")
+
+
+@dataclass
+class RegionClip:
+    """Frames, the backward flow of each pair (entry 0 None), per frame the regions and the
+    trusted mask (None for frame 0), and whether the flow is exact (else DIS)."""
+
+    frames: list[np.ndarray]
+    flows: list[np.ndarray | None]
+    regions: list[dict[str, np.ndarray] | None]
+    trusted: list[np.ndarray | None]
+    exact: bool
+
+
+def read_vtest(n: int, height: int, width: int, path: Path = VTEST) -> list[np.ndarray]:
+    """The first ``n`` frames of vtest.avi as RGB, resized (area) to ``height x width``."""
+    if not path.is_file():
+        raise SystemExit(
+            f"--clip vtest needs {path} (Debian opencv-doc's vtest.avi); run the tests once "
+            "(tests/conftest.py real_clip_path fetches it) or copy it there"
+        )
+    import av
+
+    frames = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            rgb = frame.to_ndarray(format="rgb24")
+            frames.append(cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA))
+            if len(frames) == n:
+                break
+    if len(frames) < 2:
+        raise SystemExit(f"{path} gave {len(frames)} frames; the bench needs at least 2")
+    return frames
+
+
+def vtest_clip(n: int, height: int, width: int) -> RegionClip:
+    frames = read_vtest(n, height, width)
+    clip = RegionClip(frames, [None], [None], [None], exact=False)
+    labels, moving = [], []
+    for t in range(1, len(frames)):
+        back, fwd = temporal.source_flows(frames[t - 1], frames[t])
+        clip.flows.append(back)
+        clip.trusted.append(temporal.consistency_mask(back, fwd))
+        labels.append(temporal.region_labels(back, fwd))
+        moving.append(labels[-1]["moving"])
+    recent = temporal.moved_within(moving)  # the last 6 frames
+    clip.regions += [temporal.with_moving(lab, m) for lab, m in zip(labels, recent, strict=True)]
+    return clip
+
+
+def load_clip(name: str, n: int, height: int, width: int) -> RegionClip:
+    """The ``--clip`` clip (not ``photo``: that one is bench_restyle.make_clip)."""
+    if name == "vtest":
+        return vtest_clip(n, height, width)
+    if name not in ("subject", "subject-deform"):
+        raise SystemExit(f"--clip must be one of {CLIPS}, got {name!r}")
+    c = subject_clip(n, height, width, deform=name == "subject-deform")
+    return RegionClip(c.frames, c.flows, c.regions, c.trusted, exact=True)
+
+
+def region_figures(
+    outputs: list[np.ndarray], reference: list[np.ndarray], clip: RegionClip
+) -> dict[str, dict]:
+    """Per-region summary (``temporal.RegionMeter``) of the temporal ``outputs`` against the
+    per-frame ``reference``, with the clip's flow, trusted masks and regions."""
+    meter = temporal.RegionMeter()
+    for t in range(1, len(outputs)):
+        regions, flow, trusted = clip.regions[t], clip.flows[t], clip.trusted[t]
+        if regions is None or flow is None:
+            continue
+        ours = temporal.region_warp_errors(
+            outputs[t - 1], outputs[t], flow, regions, trusted=trusted
+        )
+        theirs = temporal.region_warp_errors(
+            reference[t - 1], reference[t], flow, regions, trusted=trusted
+        )
+        meter.add(
+            t,
+            temporal.region_shares(regions),
+            errors=ours,
+            reference_errors=theirs,
+            detail=temporal.region_detail_retention(outputs[t], reference[t], regions),
+        )
+    return meter.summary()
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    """``format(value, spec)``, or a dash as wide when there is no value."""
+    if value is not None:
+        return format(value, spec)
+    return "-".rjust(int(spec.rstrip("df").split(".")[0]))
+
+
+def print_regions(regions: dict[str, dict]) -> None:
+    """Rows of the bench table: one per region."""
+    print(
+        f"{'':6} {'region':10} {'share':>6} {'pairs':>5} {'warp x':>7} {'worst':>9} "
+        f"{'@pair':>5} {'DR min':>7} {'DR mean':>7} {'@frame':>6}"
+    )
+    for name, r in regions.items():
+        print(
+            f"{'':6} {name:10} {r['share']:6.3f} {r['pairs']:5d} "
+            f"{_fmt(r['warp_error_ratio'], '7.2f')} {_fmt(r['warp_error_max'], '9.5f')} "
+            f"{_fmt(r['worst_pair'], '5d')} {_fmt(r['detail_retention_min'], '7.3f')} "
+            f"{_fmt(r['detail_retention_mean'], '7.3f')} "
+            f"{_fmt(r['detail_retention_worst_frame'], '6d')}"
+        )

@@ -1,0 +1,66 @@
+"""scripts/subject_clip.py: a subject moving, turning (and bending) over a panning photo, with
+exact flow and labels; and scripts/bench_regions.py's clips and per-region figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import temporal
+from scripts.bench_regions import load_clip, region_figures
+from scripts.subject_clip import subject_clip
+from tests.conftest import real_clip_path
+
+
+@pytest.mark.parametrize("deform", [False, True])
+def test_exact_flow_warps_the_previous_frame_onto_the_next(deform: bool) -> None:
+    clip = subject_clip(4, 128, 160, deform=deform)
+    assert len(clip.frames) == 4 and clip.flows[0] is None and clip.regions[0] is None
+    for t in range(1, 4):
+        regions, flow, trusted = clip.regions[t], clip.flows[t], clip.trusted[t]
+        assert set(regions) == {"subject", "background", "uncovered", "entering"}
+        assert (sum(m.astype(int) for m in regions.values()) == 1).all()
+        shares = temporal.region_shares(regions)
+        assert 0.05 < shares["subject"] < 0.2 and shares["uncovered"] > 0.002
+        assert shares["entering"] > 0.002  # the strip the pan brings in on the right
+        assert regions["entering"][:, -1].all() and not regions["entering"][:, :-4].any()
+        prev, cur = clip.frames[t - 1], clip.frames[t]
+        exact = temporal.region_warp_errors(prev, cur, flow, regions, trusted=trusted)
+        assert exact["subject"] < 5e-4 and exact["background"] < 5e-4
+        assert exact["uncovered"] is None and exact["entering"] is None  # not trusted
+        pan = np.broadcast_to(flow[0, 0], flow.shape).copy()  # the background's motion
+        wrong = temporal.region_warp_errors(prev, cur, pan, regions, trusted=trusted)
+        assert wrong["subject"] > 20 * exact["subject"]  # the subject moves by itself
+
+
+def test_deform_bends_the_subject() -> None:
+    rigid, bent = subject_clip(3, 96, 128), subject_clip(3, 96, 128, deform=True)
+    assert np.array_equal(rigid.frames[0][0], bent.frames[0][0])  # same background
+    s = rigid.regions[2]["subject"] & bent.regions[2]["subject"]
+    assert np.abs(rigid.flows[2][s] - bent.flows[2][s]).max() > 0.5
+
+
+def test_region_figures_of_an_output_against_itself() -> None:
+    clip = load_clip("subject", 4, 96, 128)
+    figures = region_figures(clip.frames, clip.frames, clip)
+    assert figures["subject"]["detail_retention_min"] == pytest.approx(1.0)
+    assert figures["subject"]["warp_error_ratio"] == pytest.approx(1.0)
+    assert figures["uncovered"]["warp_error"] is None and figures["uncovered"]["frames"] == 3
+
+
+def test_vtest_regions_move_where_people_walk() -> None:
+    if real_clip_path("vtest.avi") is None:
+        pytest.skip("vtest.avi (Debian opencv-doc) cannot be had here")
+    clip = load_clip("vtest", 8, 96, 128)
+    assert not clip.exact and len(clip.frames) == 8
+    shares = temporal.region_shares(clip.regions[7])
+    assert 0.005 < shares["moving"] < 0.2 and shares["background"] > 0.7
+
+
+def test_labels_from_dis_find_the_subject_over_the_panning_background() -> None:
+    clip = subject_clip(3, 128, 160)
+    back, fwd = temporal.source_flows(clip.frames[1], clip.frames[2])
+    labels = temporal.region_labels(back, fwd)  # the pan is the dominant motion, not "moving"
+    found = labels["moving"] | labels["uncovered"]
+    subject = clip.regions[2]["subject"]
+    assert (found & subject).sum() / (found | subject).sum() > 0.6
