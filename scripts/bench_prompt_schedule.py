@@ -1,7 +1,7 @@
 """Benchmark: does a prompt schedule keep the frames before a change, and pop at the change?
 
-Usage: ``python scripts/bench_prompt_schedule.py [--sizes tiny mid] [--frames 24] [--change 12]
-[--transitions 1 12] [--out PATH]``
+Usage: ``python scripts/bench_prompt_schedule.py [--sizes tiny mid trained] [--frames 24]
+[--change 12] [--transitions 1 12] [--out PATH]``
 
 The clip and its exact motion come from bench_restyle.py (skimage photo under a slow pan, zoom
 and rotation; random-weight model from make_tiny_model.py). Per model size it renders the clip
@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from bench_restyle import SETUPS, clip_psnr, exact_errors, make_clip, make_contexts  # noqa: E402
-from make_tiny_model import build_tiny_model  # noqa: E402
+from make_tiny_model import bench_model  # noqa: E402
 
 import temporal  # noqa: E402
 from vidx.options import RestyleOptions  # noqa: E402
@@ -53,7 +53,7 @@ def render(pipe, opts: RestyleOptions, frames, ctxs) -> tuple[list[np.ndarray], 
 
 def bench_size(size: str, args, workdir: Path) -> dict:
     height, width, work = SETUPS[size]
-    model = build_tiny_model(workdir / size, size=size)
+    model = bench_model(workdir / size, size)
     pipe = load_pipeline(str(model), "cpu", "fp32")
     frames, flows = make_clip(args.frames, height, width)
     ctxs, _ = make_contexts(frames, 0)
@@ -128,7 +128,7 @@ def print_table(rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", nargs="+", default=["tiny"], choices=["tiny", "mid"])
+    parser.add_argument("--sizes", nargs="+", default=["tiny"], choices=["tiny", "mid", "trained"])
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--change", type=int, default=12)
     parser.add_argument("--transitions", type=int, nargs="+", default=[1, 12])

@@ -37,7 +37,7 @@ from bench_restyle import (  # noqa: E402
     make_contexts,
     parse_overrides,
 )
-from make_tiny_model import build_tiny_model  # noqa: E402
+from make_tiny_model import bench_model  # noqa: E402
 
 from vidx.options import DeviceOptions, RestyleOptions  # noqa: E402
 from vidx.restyle.diffusion import DiffusionRestyler  # noqa: E402
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     static = [moving[0]] * args.frames
     rows = {}
     with tempfile.TemporaryDirectory(prefix="vidx-static-") as tmp:
-        model = build_tiny_model(Path(tmp) / args.size, size=args.size)
+        model = bench_model(Path(tmp) / args.size, args.size)
         settings = dict(
             model=str(model),
             prompt="an oil painting of an astronaut, thick brush strokes",

@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 SIZES = ("tiny", "mid", "sd15")
+TRAINED = "trained"  # not built: the small model trained on photos that ships with vidx
 
 
 def _bytes_to_unicode() -> list[str]:
@@ -293,3 +294,14 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def bench_model(folder: str | Path, size: str) -> Path:
+    """The model a benchmark runs at ``size``: for ``trained`` the shipped small-sd (trained on
+    photos by scripts/train_small_model.py; ``folder`` is not used), else a random-weight one
+    built into ``folder`` from configs."""
+    if size == TRAINED:
+        from vidx.restyle.diffusion.builtin import REGISTRY
+
+        return REGISTRY["small-sd"].folder
+    return build_tiny_model(folder, size=size)
