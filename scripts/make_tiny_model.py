@@ -105,6 +105,32 @@ def _configs(size: str, width_mult: int) -> tuple[dict, dict, dict]:
     return unet, vae, text
 
 
+def save_img2img(out: Path, *, unet, vae, text_encoder, tokenizer) -> None:
+    """Save the parts as an SD1.x img2img pipeline folder: a DDIM scheduler with the SD1.x noise
+    schedule (scaled linear, 0.00085 to 0.012 over 1000 steps), no safety checker."""
+    from diffusers import DDIMScheduler, StableDiffusionImg2ImgPipeline
+
+    scheduler = DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+    pipe = StableDiffusionImg2ImgPipeline(
+        unet=unet,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.save_pretrained(out, safe_serialization=True)
+
+
 def build_tiny_model(
     out_dir: str | Path,
     *,
@@ -123,8 +149,6 @@ def build_tiny_model(
     import torch
     from diffusers import (
         AutoencoderKL,
-        DDIMScheduler,
-        StableDiffusionImg2ImgPipeline,
         UNet2DConditionModel,
     )
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
@@ -163,25 +187,7 @@ def build_tiny_model(
             max_position_embeddings=77,
         )
     )
-    scheduler = DDIMScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        clip_sample=False,
-        set_alpha_to_one=False,
-        steps_offset=1,
-    )
-    pipe = StableDiffusionImg2ImgPipeline(
-        unet=unet,
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.save_pretrained(out, safe_serialization=True)
+    save_img2img(out, unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer)
     for f in tok_dir.iterdir():
         f.unlink()
     tok_dir.rmdir()

@@ -380,21 +380,10 @@ def train_unet(latents, which, emb, steps: tuple[int, int], seed: int, batch: in
 
 
 def save_pipeline(out: Path, vae, unet, tokenizer, encoder, scaling: float) -> None:
-    from diffusers import DDIMScheduler, StableDiffusionImg2ImgPipeline
+    from make_tiny_model import save_img2img
 
     vae.register_to_config(scaling_factor=scaling)
-    scheduler = DDIMScheduler(**SCHEDULE, clip_sample=False, set_alpha_to_one=False, steps_offset=1)
-    pipe = StableDiffusionImg2ImgPipeline(
-        vae=vae,
-        unet=unet,
-        text_encoder=encoder,
-        tokenizer=tokenizer,
-        scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.save_pretrained(out, safe_serialization=True)
+    save_img2img(out, unet=unet, vae=vae, text_encoder=encoder, tokenizer=tokenizer)
 
 
 def machine(threads: int) -> str:
