@@ -19,6 +19,10 @@ import json
 from pathlib import Path
 
 SIZES = ("tiny", "mid", "sd15")
+# SD1.x's noise schedule: what the saved DDIM scheduler uses, and what small-sd was trained on
+SD1_SCHEDULE = dict(
+    num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear"
+)
 TRAINED = "trained"  # not built: the small model trained on photos that ships with vidx
 
 
@@ -111,12 +115,7 @@ def save_img2img(out: Path, *, unet, vae, text_encoder, tokenizer) -> None:
     from diffusers import DDIMScheduler, StableDiffusionImg2ImgPipeline
 
     scheduler = DDIMScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        clip_sample=False,
-        set_alpha_to_one=False,
-        steps_offset=1,
+        **SD1_SCHEDULE, clip_sample=False, set_alpha_to_one=False, steps_offset=1
     )
     pipe = StableDiffusionImg2ImgPipeline(
         unet=unet,

@@ -47,6 +47,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from make_tiny_model import SD1_SCHEDULE as SCHEDULE  # noqa: E402
+from make_tiny_model import save_img2img, write_tokenizer  # noqa: E402
 
 CROP = 128
 FACTOR = 4  # the autoencoder's downsampling (three levels)
@@ -127,9 +129,6 @@ TEXT = dict(
     num_hidden_layers=2,
     num_attention_heads=4,
     max_position_embeddings=77,
-)
-SCHEDULE = dict(
-    num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear"
 )
 
 
@@ -299,7 +298,6 @@ def encode_all(vae, crops: np.ndarray, batch: int = 64) -> tuple[torch.Tensor, t
 
 def text_embeddings(captions: list[str], seed: int):
     """Tokenizer, frozen seeded text encoder and the embedding of each caption and of ""."""
-    from make_tiny_model import write_tokenizer
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     tok_dir = MEDIA_CACHE.parent / "small-sd-tokenizer"
@@ -380,8 +378,6 @@ def train_unet(latents, which, emb, steps: tuple[int, int], seed: int, batch: in
 
 
 def save_pipeline(out: Path, vae, unet, tokenizer, encoder, scaling: float) -> None:
-    from make_tiny_model import save_img2img
-
     vae.register_to_config(scaling_factor=scaling)
     save_img2img(out, unet=unet, vae=vae, text_encoder=encoder, tokenizer=tokenizer)
 

@@ -383,10 +383,8 @@ def structure_ncc(
         source = cv2.resize(source, (w, h), interpolation=cv2.INTER_AREA)
 
     def magnitude(image: np.ndarray) -> np.ndarray:
-        y = luma(image)
-        gx = cv2.Sobel(y, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REFLECT)
-        gy = cv2.Sobel(y, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REFLECT)
-        return gaussian_blur(np.sqrt(gx * gx + gy * gy), sigma).astype(np.float64)
+        root = np.sqrt(gradient_energy_map(image)).astype(np.float32)
+        return gaussian_blur(root, sigma).astype(np.float64)
 
     a, b = magnitude(output), magnitude(source)
     if mask is not None:
