@@ -389,6 +389,9 @@ def bench_size(size: str, args, workdir: Path) -> dict:
             "skipped_frames": temp["describe"]["skipped_frames"],
             "covered_frames": temp["describe"]["covered_frames"],
             "filled_share_max": temp["describe"]["filled_share_max"],
+            "unet_area_per_frame": temp["describe"]["unet_area_per_frame"],
+            "boxed_frames": temp["describe"]["boxed_frames"],
+            "boxed_share_mean": temp["describe"]["boxed_share_mean"],
             "warp_error": t_err,
             "keyframes": temp["describe"]["keyframes"],
             "anchored_keyframes": temp["describe"]["anchored_keyframes"],
@@ -451,7 +454,9 @@ def print_table(rows: list[dict]) -> None:
         print(
             f"{'':6} DR of the {EDGE_PX} px edge bands min {t['edge_detail_retention_min']:.3f}; "
             f"frames not rendered (skip_covered) {t['covered_frames']}, largest share filled "
-            f"in {t['filled_share_max']:.4f}"
+            f"in {t['filled_share_max']:.4f}; rendered in boxes {t['boxed_frames']} (mean "
+            f"share {t['boxed_share_mean']:.2f}); UNet work {t['unet_area_per_frame']:.2f} "
+            "whole-frame calls a frame"
         )
         print(f"{'':6} per pair: " + " ".join(f"{e:.4f}" for e in te["per_pair"]))
         if "regions" in r:

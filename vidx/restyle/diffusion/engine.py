@@ -172,8 +172,13 @@ class ReuseEngine:
         strength: float,
         reuse_strength: float,
         latent_size: tuple[int, int] | None = None,
+        held: torch.Tensor | None = None,
     ) -> FramePlan:
-        """Everything the frame's denoising needs (module doc, step 2)."""
+        """Everything the frame's denoising needs (module doc, step 2). ``held`` (``(1, 1, h,
+        w)`` float, 1 where the pixel propagation holds the frame, ``held_cells``) limits
+        every pull toward the past to what the propagation holds: elsewhere the content is new
+        (a subject's trail, what enters), and the frame renders it from its own latent, with
+        fresh noise, at the full ``strength``."""
         o, t = self.options, self.temporal
         reuse, anchored = self.mode(ctx, z)
         prev = self.prev_latent
@@ -188,10 +193,14 @@ class ReuseEngine:
             soft = feather_mask(reliable, t.reuse_feather)
         else:
             ref = temporal.warp(prev.float(), flow).to(z.dtype)
+        if held is not None:
+            soft, hard = soft * held, hard * (held > 0.5)
         z_start = z
+        fresh = held is not None and float(held.min()) < 0.5
         if reuse and t.latent_blend:
             z_start = temporal.fuse(z, ref, soft, LATENT_BLEND_WEIGHT)
-            strength = min(reuse_strength, strength)
+            if not fresh:  # all of it held: a short re-denoise of the past suffices
+                strength = min(reuse_strength, strength)
         noise = self.noise.carry(flow, hard[0, 0] > 0.5, z)
         steps = make_schedule(pipe, o.steps, strength)
         plan = FramePlan(z_start, noise, steps, reuse, anchored, reference=ref)

@@ -28,6 +28,16 @@ from vidx.options import DeviceOptions, RestyleOptions, attention_blocks, parse_
 from vidx.restyle.diffusion.adapters import apply_loras, file_sha256, load_ip_adapter, load_loras
 from vidx.restyle.diffusion.attention import CrossFrameState, install_cross_frame
 from vidx.restyle.diffusion.control import make_guide
+from vidx.restyle.diffusion.crops import (
+    MAX_BOX_SHARE,
+    Box,
+    box_share,
+    cut,
+    cut_plan,
+    fresh_boxes,
+    paste_image,
+    paste_latent,
+)
 from vidx.restyle.diffusion.denoise import (
     Conditioning,
     Keep,
@@ -43,6 +53,7 @@ from vidx.restyle.diffusion.loading import load_pipeline, set_scheduler
 from vidx.restyle.diffusion.pixel import PixelMemory, PixelTarget, Warped, follow_color
 from vidx.restyle.diffusion.prompts import Conditioner
 from vidx.restyle.diffusion.propagate import Propagator, Step
+from vidx.restyle.diffusion.reuse_mask import held_cells
 from vidx.restyle.diffusion.similarity import SimilarityFilter, still_cells
 from vidx.restyle.diffusion.working import check_frame, latent_keep, resize_rgb, work_size_for
 
@@ -93,7 +104,9 @@ class RestyleStats:
     batch is one call) and batch rows, split into keyframes and the other frames; frames shown
     from propagation alone (``covered_frames``) and the largest share of one filled in rather
     than rendered; frames' worth of pixels not taken from the frame's own render
-    (``propagated``) and of latent cells kept as the last render left them (``still_cells``)."""
+    (``propagated``) and of latent cells kept as the last render left them (``still_cells``);
+    UNet calls weighted by the share of the frame's latent they denoised (``unet_area``: a
+    boxed render, ``crops``, costs its boxes' share), and the frames rendered in boxes."""
 
     frames: int = 0
     keyframes: int = 0
@@ -105,6 +118,9 @@ class RestyleStats:
     filled_max: float = 0.0
     propagated: float = 0.0
     still_cells: float = 0.0
+    unet_area: float = 0.0
+    boxed_frames: int = 0
+    boxed_share: float = 0.0
 
 
 @dataclass
@@ -170,6 +186,7 @@ class DiffusionRestyler:
         self._engine = ReuseEngine(self.options, RESTYLE_SEEDS)
         self._pixels = PixelMemory()
         self._propagator = Propagator()
+        self._frame_cells = 1  # latent cells of the frame being rendered (``unet_area``)
         self.reset()
 
     def reset(self) -> None:
@@ -247,9 +264,19 @@ class DiffusionRestyler:
         if self.control is not None:  # structure from the source frame, at the working size
             self.control.set_frame(frame.work)
         z = encode_image(pipe, frame.work)
+        self._frame_cells = z.shape[2] * z.shape[3]
         prev_latent = self._engine.prev_latent
+        held = None
+        if frame.step is not None and frame.step.remaining is not None:
+            size = (z.shape[2], z.shape[3])
+            held = held_cells(frame.step.remaining, size, z, dilate=self.temporal.reuse_dilate)
         plan = self._engine.prepare(
-            pipe, z, ctx, strength=o.strength or 0.0, reuse_strength=self.temporal.reuse_strength
+            pipe,
+            z,
+            ctx,
+            strength=o.strength or 0.0,
+            reuse_strength=self.temporal.reuse_strength,
+            held=held,
         )
         cond = self.prompts.at(frame.size, ctx.index)
         if self.attn is not None:  # a fresh start forgets; a frame tied to the past attends
@@ -258,11 +285,74 @@ class DiffusionRestyler:
             self.attn.use = plan.tied
         warped = self._pixel_reference(plan, ctx)
         calls_before = self.stats.unet_calls
-        latents = self._denoise(plan, cond, z, ctx)
+        boxes = self._fresh_boxes(plan, held, frame, ctx)
+        if boxes:
+            latents = self._denoise_boxes(plan, cond, z, ctx, boxes)
+        else:
+            latents = self._denoise(plan, cond, z, ctx)
         calls = self.stats.unet_calls - calls_before
         latents = self._keep_still_cells(frame, latents, prev_latent, ctx)
-        image = self._colour(decode_latent(pipe, latents), frame, warped, plan)
+        if boxes and frame.step is not None and frame.step.filler is not None:
+            image = frame.step.filler.copy()  # outside the boxes the layers hold every pixel
+            cell = int(getattr(pipe, "vae_scale_factor", 8))
+            for box in boxes:
+                paste_image(image, decode_latent(pipe, cut(latents, box)), box, cell)
+        else:
+            image = decode_latent(pipe, latents)
+        image = self._colour(image, frame, warped, plan)
         return Render(plan, latents, image, calls)
+
+    def _fresh_boxes(
+        self, plan: FramePlan, held: torch.Tensor | None, frame: WorkFrame, ctx: FrameContext
+    ) -> list[Box]:
+        """The boxes a frame between keyframes renders instead of the whole frame
+        (``crops``), or [] to render it whole: a keyframe, a frame the layers do not hold
+        mostly, or steering that needs the whole frame (a kept region, the pixel-space x̂0
+        target)."""
+        if not plan.reuse or held is None or plan.reference is None or ctx.region is not None:
+            return []
+        if frame.step is None or frame.step.filler is None:
+            return []
+        if plan.x0_fusion is not None and plan.x0_fusion.refine is not None:
+            return []
+        cell = int(getattr(self.pipe, "vae_scale_factor", 8))
+        boxes = fresh_boxes(held, cell)
+        size = (plan.z_start.shape[2], plan.z_start.shape[3])
+        if not boxes or box_share(boxes, size) > MAX_BOX_SHARE:
+            return []
+        self.stats.boxed_frames += 1
+        self.stats.boxed_share += box_share(boxes, size)
+        return boxes
+
+    def _denoise_boxes(
+        self,
+        plan: FramePlan,
+        cond: Conditioning,
+        z: torch.Tensor,
+        ctx: FrameContext,
+        boxes: list[Box],
+    ) -> torch.Tensor:
+        """Denoise each box of the frame on its own (``crops.cut_plan``); the final latent is
+        the reference with the boxes in it (what the layers show outside them)."""
+        reference = plan.reference
+        if reference is None:
+            raise ValueError("a boxed render needs the plan's reference latent")
+        latents = reference.to(z.dtype)
+        control = self.control.image if self.control is not None else None
+        cell = int(getattr(self.pipe, "vae_scale_factor", 8))
+        try:
+            for i, box in enumerate(boxes):
+                if self.control is not None and control is not None:  # its structure, boxed
+                    y0, y1, x0, x1 = (v * cell for v in box)
+                    self.control.image = cut(control, (y0, y1, x0, x1))
+                part = self._denoise(
+                    cut_plan(plan, box), cond, cut(z, box), ctx, last=i == len(boxes) - 1
+                )
+                latents = paste_latent(latents, part, box)
+        finally:
+            if self.control is not None:
+                self.control.image = control
+        return latents
 
     def _pixel_reference(self, plan: FramePlan, ctx: FrameContext) -> Warped | None:
         """The previous output warped into a frame tied to the past; with pixel-space x̂0
@@ -284,9 +374,15 @@ class DiffusionRestyler:
         return warped
 
     def _denoise(
-        self, plan: FramePlan, cond: Conditioning, z: torch.Tensor, ctx: FrameContext
+        self,
+        plan: FramePlan,
+        cond: Conditioning,
+        z: torch.Tensor,
+        ctx: FrameContext,
+        last: bool = True,
     ) -> torch.Tensor:
-        """Denoise from the noised start latent, counting UNet calls and rows."""
+        """Denoise from the noised start latent, counting UNet calls and rows; the frame's
+        attention features are recorded once its ``last`` part is denoised."""
         keep = None
         if ctx.region is not None:
             keep = Keep(z, plan.noise, latent_keep(ctx.region, (z.shape[2], z.shape[3]), z))
@@ -299,11 +395,12 @@ class DiffusionRestyler:
             return self._engine.denoise(self.pipe, plan, cond, self._predict, steering)
         finally:
             self.stats.unet_rows += self._counter.rows - rows_before
-            if self.attn is not None:
+            if self.attn is not None and last:
                 self.attn.end_frame(keyframe=not plan.reuse)
 
     def _predict(self, pipe, latents, t, cond, negative=None):
         self.stats.unet_calls += 1
+        self.stats.unet_area += latents.shape[-2] * latents.shape[-1] / self._frame_cells
         return predict_noise(pipe, latents, t, cond, negative)
 
     def _on_step(self, i: int, t: torch.Tensor) -> None:
@@ -412,12 +509,15 @@ class DiffusionRestyler:
             "filled_share_max": n.filled_max,
             "still_cells_frames": n.still_cells,
             "propagated_share": n.propagated / n.frames if n.frames else 0.0,
+            "boxed_frames": n.boxed_frames,
+            "boxed_share_mean": n.boxed_share / n.boxed_frames if n.boxed_frames else 0.0,
             "keyframes": n.keyframes,
             "anchored_keyframes": n.anchored_keyframes,
             "unet_calls": n.unet_calls,
             "unet_calls_keyframes": n.unet_calls_keyframes,
             "unet_calls_other": n.unet_calls - n.unet_calls_keyframes,
             "unet_calls_per_frame": n.unet_calls / n.frames if n.frames else 0.0,
+            "unet_area_per_frame": n.unet_area / n.frames if n.frames else 0.0,
             "unet_rows": n.unet_rows,
             "unet_rows_per_frame": n.unet_rows / n.frames if n.frames else 0.0,
             "other_frames": other,

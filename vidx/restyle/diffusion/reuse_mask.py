@@ -83,3 +83,18 @@ def feather_mask(hard: torch.Tensor, sigma: float) -> torch.Tensor:
     m = F.conv2d(m, g.view(1, 1, 1, -1))
     m = F.conv2d(m, g.view(1, 1, -1, 1))
     return m * hard.float()
+
+
+def held_cells(
+    remaining: np.ndarray, size: tuple[int, int], like: torch.Tensor, *, dilate: int = 1
+) -> torch.Tensor:
+    """Where the pixel propagation holds the frame, at latent ``size``: ``remaining`` ``(H, W)``
+    float (the weight the layers leave to the render, ``propagate.Step``) -> ``(1, 1, h, w)``
+    float, 1 on a cell all of whose pixels are held (``remaining < 0.5``), with the rest (what
+    the frame must render as new content) grown by ``dilate`` cells for context."""
+    held = temporal.resize_mask(remaining < 0.5, size, threshold=0.999).astype(np.float32)
+    if dilate > 0:
+        k = np.ones((2 * dilate + 1, 2 * dilate + 1), np.uint8)
+        held = np.asarray(cv2.erode(held, k, borderType=cv2.BORDER_CONSTANT, borderValue=1.0))
+    t = torch.from_numpy(np.ascontiguousarray(held, dtype=np.float32))
+    return t.to(device=like.device)[None, None]

@@ -45,13 +45,16 @@ def test_reuse_strength_runs_fewer_unet_calls(tiny_pipe, tiny_model_dir, clip):
     frames, ctxs = clip
     r, _ = run(
         tiny_pipe,
-        options(tiny_model_dir, steps=8, strength=0.5, reuse_strength=0.25),
+        options(tiny_model_dir, steps=8, strength=0.5, reuse_strength=0.25, propagate=False),
         frames[:3],
         ctxs[:3],
     )
     info = r.describe()
     assert info["unet_calls_keyframes"] == 4  # int(8 * 0.5)
     assert info["unet_calls_other"] == 2 * 2  # two frames at int(8 * 0.25)
+    # with the propagation, the pan's entering strip is new content: full strength there
+    held, _ = run(tiny_pipe, options(tiny_model_dir, steps=8), frames[:3], ctxs[:3])
+    assert held.describe()["unet_calls_other"] == 2 * 4
     plain, _ = run(tiny_pipe, options(tiny_model_dir, **OFF), frames[:3], ctxs[:3])
     assert plain.describe()["unet_calls"] == 3 * 4  # no reuse: every frame at full strength
 
@@ -288,7 +291,7 @@ def test_sdxl_model_restyles_with_reuse(tiny_xl_dir, clip):
     assert type(r.pipe).__name__ == "StableDiffusionXLImg2ImgPipeline"
     outs = [r(f, c) for f, c in zip(frames[:2], ctxs[:2], strict=True)]
     assert all(o.shape == (64, 64, 3) for o in outs)
-    assert r.describe()["unet_calls"] == 4 + 2
+    assert r.describe()["unet_calls"] == 4 + 4  # the pan brings new content: full strength
 
 
 def _unet_batches(unet):

@@ -224,7 +224,7 @@ def test_a_few_step_lcm_model_runs_every_temporal_step(tiny_lcm_dir, clip):
     opts = options(tiny_lcm_dir, scheduler="lcm", steps=4, strength=0.5, pixel_fusion="plain")
     r1, out1 = run(None, opts, frames, ctxs)
     info = r1.describe()
-    assert info["keyframes"] == 1 and info["unet_calls"] == 2 + 5 * 1
+    assert info["keyframes"] == 1 and info["unet_calls"] == 2 + 5 * 2  # new content each frame
     assert info["unet_rows"] == info["unet_calls"]  # guidance through the embedding only
     assert info["temporal"]["cross_frame_attn"] and info["temporal"]["fusion"] == "x0"
     _, out2 = run(r1.pipe, opts, frames, ctxs)

@@ -1,0 +1,99 @@
+"""Issue 26, item 2: what the pixel propagation does not hold is rendered at full strength,
+from the frame's own latent, and only there (``crops``; tiny random model, exact flow)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from scripts.subject_clip import subject_clip
+from tests.vidx.restyle.diffusion.conftest import run_clip, tiny_options
+from vidx.frame import FrameContext
+from vidx.restyle.diffusion.crops import (
+    TILE_CELLS,
+    box_share,
+    cut_plan,
+    fresh_boxes,
+    paste_image,
+)
+from vidx.restyle.diffusion.engine import FramePlan
+from vidx.restyle.diffusion.reuse_mask import held_cells
+from vidx.restyle.diffusion.x0_fusion import X0Fusion
+
+
+def held_map(h: int, w: int, fresh: list[tuple[int, int, int, int]]) -> torch.Tensor:
+    m = torch.ones(1, 1, h, w)
+    for y0, y1, x0, x1 in fresh:
+        m[:, :, y0:y1, x0:x1] = 0
+    return m
+
+
+def covered(boxes, h: int, w: int) -> np.ndarray:
+    m = np.zeros((h, w), int)
+    for y0, y1, x0, x1 in boxes:
+        m[y0:y1, x0:x1] += 1
+    return m
+
+
+def test_boxes_hold_every_fresh_cell_with_context_in_whole_tiles():
+    # two fresh specks far apart: two boxes of whole tiles, each with context around its speck
+    boxes = fresh_boxes(held_map(40, 60, [(5, 6, 5, 6), (30, 32, 50, 52)]), cell=8)
+    assert len(boxes) == 2
+    m = covered(boxes, 40, 60)
+    assert m.max() == 1  # disjoint
+    assert m[3:8, 3:8].all() and m[28:34, 48:54].all()  # 16 px = 2 cells of context
+    assert all((y0 % TILE_CELLS, x0 % TILE_CELLS) == (0, 0) for y0, _, x0, _ in boxes)
+    assert box_share(boxes, (40, 60)) == m.sum() / (40 * 60)
+    # a ring along the frame's edges (a zoom): strips, far less than the whole frame
+    ring = torch.ones(1, 1, 40, 60)
+    ring[:, :, 1:-1, 1:-1] = 0  # held inside...
+    ring = 1 - ring  # ...fresh only at the border
+    ring_boxes = fresh_boxes(ring, cell=8)
+    assert covered(ring_boxes, 40, 60)[0].all() and covered(ring_boxes, 40, 60)[:, -1].all()
+    assert box_share(ring_boxes, (40, 60)) < 0.5
+    assert covered(ring_boxes, 40, 60).max() == 1
+    assert fresh_boxes(held_map(40, 60, []), cell=8) == []
+
+
+def test_held_cells_from_the_layers_remaining_weight():
+    remaining = np.zeros((64, 80), np.float32)
+    remaining[20:24, 40:42] = 1.0  # a few fresh pixels
+    held = held_cells(remaining, (8, 10), torch.zeros(1), dilate=1)
+    assert held.shape == (1, 1, 8, 10)
+    fresh = held[0, 0] < 0.5
+    assert fresh[2, 5] and fresh[1:4, 4:7].all()  # its cell, grown by one cell
+    assert int(fresh.sum()) == 9
+
+
+def test_a_plan_cut_to_a_box_cuts_every_tensor():
+    z = torch.randn(1, 4, 16, 20)
+    plan = FramePlan(z, z + 1, torch.tensor([500, 250]), True, False, reference=z + 2)
+    plan.x0_fusion = X0Fusion(z + 2, torch.ones(1, 1, 16, 20), 1)
+    part = cut_plan(plan, (2, 10, 4, 12))
+    assert part.z_start.shape == (1, 4, 8, 8)
+    assert torch.equal(part.noise, (z + 1)[:, :, 2:10, 4:12])
+    assert part.x0_fusion is not None and part.x0_fusion.mask.shape == (1, 1, 8, 8)
+    assert torch.equal(part.timesteps, plan.timesteps) and part.reuse
+    image = np.zeros((64, 80, 3), np.uint8)
+    paste_image(image, np.full((32, 32, 3), 7, np.uint8), (2, 10, 4, 12), cell=4)
+    assert (image[8:40, 16:48] == 7).all() and image.sum() == 7 * 32 * 32 * 3
+
+
+def test_a_moving_subject_renders_only_boxes_around_what_is_new(tiny_pipe, tiny_model_dir):
+    clip = subject_clip(5, 128, 160)
+    ctxs = [FrameContext(0, clip.frames[0], keyframe=True)] + [
+        FrameContext(i, f, keyframe=False, flow=clip.flows[i], mask=clip.trusted[i])
+        for i, f in enumerate(clip.frames) if i > 0
+    ]  # fmt: skip
+    opts = tiny_options(tiny_model_dir, work_size=128, skip_covered=0.0)
+    r, outs = run_clip(tiny_pipe, opts, clip.frames, ctxs)
+    d = r.describe()
+    # every frame after the first leaves a trail and moves its subject: rendered in boxes,
+    # at the full strength (its own latent there), each box well under the whole frame
+    assert d["boxed_frames"] == 4
+    assert 0.0 < d["boxed_share_mean"] <= 0.5
+    assert all(o.shape == (128, 160, 3) and o.std() > 1 for o in outs)
+    # without the propagation nothing says what is held: every frame renders whole
+    whole = tiny_options(tiny_model_dir, work_size=128, skip_covered=0.0, propagate=False)
+    w, _ = run_clip(tiny_pipe, whole, clip.frames, ctxs)
+    assert w.describe()["boxed_frames"] == 0
