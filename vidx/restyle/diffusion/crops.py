@@ -49,7 +49,7 @@ def fresh_boxes(held: torch.Tensor, cell: int) -> list[Box]:
     rows, cols = -(-h // t), -(-w // t)
     padded = np.zeros((rows * t, cols * t), bool)
     padded[:h, :w] = grown
-    tiles = padded.reshape(rows, t, cols, t).any(axis=(1, 3))
+    tiles = np.asarray(padded.reshape(rows, t, cols, t).any(axis=(1, 3)), bool)
     open_boxes: dict[tuple[int, int], list[int]] = {}  # (c0, c1) -> [r0, r1]
     done: list[tuple[int, int, int, int]] = []
     for r in range(rows):
