@@ -64,8 +64,12 @@ def run(upscaler, frames, ctxs, size) -> tuple[list[np.ndarray], float]:
 
 
 def shimmer(frames, outputs: dict[str, list[np.ndarray]], size) -> dict[str, list[float]]:
+    """Per-pair warping errors at the output size: DIS ("fine", the house's ruler, the flow the
+    stabiliser refines with too) and, as an independent check, Farneback, each on the Lanczos
+    upscale; keys ``lanczos``, each output's, and the same with ``:farneback``."""
     base = [lanczos_baseline(f, (size[1], size[0])) for f in frames]
     errors: dict[str, list[float]] = {"lanczos": [], **{k: [] for k in outputs}}
+    errors.update({f"{k}:farneback": [] for k in errors})
     for t in range(1, len(frames)):
         pairs = [(o[t - 1], o[t]) for o in outputs.values()]
         b, each = shimmer_pair(base[t - 1], base[t], pairs)
@@ -74,7 +78,18 @@ def shimmer(frames, outputs: dict[str, list[np.ndarray]], size) -> dict[str, lis
         errors["lanczos"].append(b)
         for k, e in zip(outputs, each, strict=True):
             errors[k].append(float(e) if e is not None else float("nan"))
+        back = temporal.flow(base[t], base[t - 1], "farneback", scale=0.5)
+        mask = temporal.consistency_mask(
+            back, temporal.flow(base[t - 1], base[t], "farneback", scale=0.5)
+        )
+        for k, o in {"lanczos": base, **outputs}.items():
+            e = temporal.exact_pair_warp_error(o[t - 1], o[t], back, mask=mask)
+            errors[f"{k}:farneback"].append(float(e) if e is not None else float("nan"))
     return errors
+
+
+def ratio(errs: dict[str, list[float]], key: str) -> float:
+    return float(np.nanmean(errs[key]) / np.nanmean(errs["lanczos:farneback"]))
 
 
 def bench_clip(model: str, name: str, n: int, small: tuple[int, int], static: bool) -> dict:
@@ -102,11 +117,16 @@ def bench_clip(model: str, name: str, n: int, small: tuple[int, int], static: bo
         "lanczos_warp_error": lanczos,
         "per_frame_vs_lanczos": float(np.mean(errs["per_frame"])) / lanczos,
         "steady_vs_lanczos": float(np.mean(errs["steady"])) / lanczos,
+        "per_frame_vs_lanczos_farneback": ratio(errs, "per_frame:farneback"),
+        "steady_vs_lanczos_farneback": ratio(errs, "steady:farneback"),
         "steady_worst_over_mean": float(np.max(errs["steady"]) / np.mean(errs["steady"])),
         "steady_worst_pair": int(np.argmax(errs["steady"])) + 1,
         "per_frame_detail_vs_lanczos": float(np.mean(dr_lanczos)),
         "detail_retention_min": float(min(dr)),
         "detail_retention_mean": float(np.mean(dr)),
+        "detail_retention_worst_frame": int(np.argmin(dr)),
+        "detail_retention": [round(float(d), 4) for d in dr],
+        "steady_pair_errors": [round(e / lanczos, 4) for e in errs["steady"]],
         "psnr_to_per_frame_db": float(np.mean([min(temporal.psnr(s, p), 100.0) for s, p in pairs])),
         "seconds_per_frame": t_per_frame,
         "seconds_steady": t_steady,
@@ -163,6 +183,8 @@ def main() -> None:
             print(
                 f"{model:13} {name:21} {r['input']}->{r['output']} {n:2} fr | warp/lanczos "
                 f"per-frame {r['per_frame_vs_lanczos']:.3f} steady {r['steady_vs_lanczos']:.3f}"
+                f" (Farneback ruler {r['per_frame_vs_lanczos_farneback']:.3f} / "
+                f"{r['steady_vs_lanczos_farneback']:.3f})"
                 f" | worst/mean {r['steady_worst_over_mean']:.2f} | DR min "
                 f"{r['detail_retention_min']:.3f} | calls/frame "
                 f"{r['moving_calls']['model_calls_per_frame']:.2f}"

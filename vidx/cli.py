@@ -776,6 +776,15 @@ def metrics(
             f"{result['detail_retention_mean']:.3f}",
             highlight=False,
         )
+    shimmer = result.get("shimmer")
+    if shimmer is not None and shimmer["ratio"] is not None:
+        also = shimmer.get("reference_ratio")
+        out.print(
+            f"shimmer at the output size: warping error x{shimmer['ratio']:.2f} of a Lanczos "
+            f"upscale's (worst pair {shimmer['worst_pair']}: {shimmer['warp_error_max']:.6f})"
+            + (f"; the reference x{also:.2f}" if also is not None else ""),
+            highlight=False,
+        )
     for line in _region_lines(result.get("regions", {})):
         out.print(line, highlight=False)
 
