@@ -20,6 +20,7 @@ from spandrel.architectures.Compact import Compact
 
 import temporal
 import vidx
+from tests.conftest import run_cli
 from vidx.frame import FrameContext
 from vidx.upscale.factory import steadied
 from vidx.upscale.steady import SteadyUpscaler
@@ -153,13 +154,16 @@ def test_without_a_flow_or_switched_off_it_is_the_per_frame_upscale() -> None:
     assert steadied(base, False) is base and isinstance(steadied(base, True), SteadyUpscaler)
 
 
-def test_the_sidecar_counts_model_calls_and_no_temporal_is_per_frame(clip, tmp_path: Path):
+def test_the_sidecar_counts_model_calls_and_no_temporal_switches_it_off(clip, tmp_path: Path):
     model = tmp_path / "tiny.safetensors"
     save_file(tiny_net().state_dict(), str(model))
     src = clip(frames=4, size=(64, 48))
     on, off = tmp_path / "on.mp4", tmp_path / "off.mp4"
     vidx.render(src, on, upscaler=str(model), size="x2", crf=0)
-    vidx.render(src, off, upscaler=str(model), size="x2", crf=0, upscale_temporal=False)
+    result = run_cli(
+        "upscale", src, "-o", off, "--upscaler", model, "--size", "x2", "--no-temporal"
+    )
+    assert result.exit_code == 0, result.output
     steady = json.loads(Path(f"{on}.json").read_text())["upscale"]["temporal"]
     assert steady["frames"] == 4 and steady["model_calls"] >= 1
     assert steady["model_calls_per_frame"] == steady["model_calls"] / 4
