@@ -128,7 +128,7 @@ def bench_clip(model: str, name: str, n: int, small: tuple[int, int], static: bo
         "detail_retention": [round(float(d), 4) for d in dr],
         "steady_pair_errors": [round(e / lanczos, 4) for e in errs["steady"]],
         "psnr_to_per_frame_db": float(np.mean([min(temporal.psnr(s, p), 100.0) for s, p in pairs])),
-        "seconds_per_frame": t_per_frame,
+        "per_frame_seconds": t_per_frame,
         "seconds_steady": t_steady,
         "moving_calls": calls,
     }

@@ -18,6 +18,7 @@ size the texture an upscaler re-invents on every frame is averaged away.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,6 +88,9 @@ class _Shimmer:
         self.errors: dict[str, list[float | None]] = {"output": [], "lanczos": [], "reference": []}
 
     def add(self, prev: tuple, cur: tuple) -> None:
+        """Pair (t-1, t) of (source, output, reference) frames; only an upscale counts."""
+        if not _bigger(cur[1], cur[0]) or prev[1].shape != cur[1].shape:
+            return
         size = cur[1].shape[:2]
         base_prev = lanczos_baseline(prev[0], size)
         base_cur = lanczos_baseline(cur[0], size)
@@ -99,6 +103,10 @@ class _Shimmer:
         self.errors["reference"].append(each[1] if len(each) > 1 else None)
 
     def summary(self) -> dict | None:
+        """None when no pair was an upscale; else ``warp_error``, ``warp_error_max`` and
+        ``worst_pair`` at the output's size (flow from the Lanczos upscale of the source),
+        ``lanczos_warp_error`` (that upscale's own), ``ratio`` (output over Lanczos) and, with
+        a reference, ``reference_ratio`` (the reference over Lanczos)."""
         scored = [i for i, e in enumerate(self.errors["output"]) if e is not None]
         if not scored:
             return None
@@ -165,11 +173,8 @@ def clip_metrics(
         ``warp_error``, ``warp_error_max``, ``worst_pair``, ``reference_warp_error`` and
         ``warp_error_ratio`` (output over reference, in that region, where the source flow is
         trusted: so None for uncovered and entering), ``detail_retention_min``,
-        ``detail_retention_mean`` and ``detail_retention_worst_frame``. An output larger
-        than the source also has ``shimmer``: ``warp_error``, ``warp_error_max`` and
-        ``worst_pair`` at the output's size (flow from the Lanczos upscale of the source),
-        ``lanczos_warp_error`` (that upscale's own), ``ratio`` (output over Lanczos) and, with
-        ``reference``, ``reference_ratio`` (the reference over Lanczos).
+        ``detail_retention_mean`` and ``detail_retention_worst_frame``; an upscale also has
+        ``shimmer`` (:meth:`_Shimmer.summary`).
 
     Raises:
         InputError: a clip with fewer than 2 frames, or no pair with trackable motion.
@@ -194,16 +199,13 @@ def clip_metrics(
             errors.append(_pair_error(prev, cur, flows))
             if regions is not None:
                 regions.add(t, flows, prev, cur)
-            if _bigger(o, s) and prev[1].shape == o.shape:
-                shimmer.add(prev, cur)
+            shimmer.add(prev, cur)
         prev = cur
         if r is not None:
             drs.append(temporal.detail_retention(o, r))
             psnrs.append(min(temporal.psnr(o, r), 100.0))
-    # drain what each side has left so the counts are complete
-    for it in (src, res) if ref is None else (src, res, ref):
-        for _ in it:
-            pass
+    for _ in itertools.chain(src, res, ref or ()):  # drain each side: the counts are complete
+        pass
     _check_counts((source, src_count[0]), (output, out_count[0]), errors)
     summary = temporal.error_summary(errors)
     result: dict = {
@@ -214,9 +216,7 @@ def clip_metrics(
         "output_frames": out_count[0],
         "pairs": max(0, min(src_count[0], out_count[0]) - 1),
     }
-    upscale = shimmer.summary()
-    if upscale is not None:
-        result["shimmer"] = upscale
+    result.update({"shimmer": upscale} if (upscale := shimmer.summary()) else {})
     if ref is not None:
         result["reference_frames"] = ref_count[0]
         if drs:
