@@ -88,3 +88,17 @@ def consistency_mask(flow_ab: np.ndarray, flow_ba: np.ndarray, *, dilate: int = 
             reliable.astype(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=1
         ).astype(bool)
     return reliable
+
+
+def remove_specks(mask: np.ndarray, width: float) -> np.ndarray:
+    """``(H, W)`` bool reliability with the unreliable specks and lines thinner than ``width``
+    pixels removed (morphological opening of the unreliable region with an odd disk of about
+    ``width`` px; below 2 px nothing changes). Unreliable regions at least that wide keep their
+    shape (up to rounded corners)."""
+    k = int(round(width))
+    if k < 2:
+        return mask
+    k |= 1
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    bad = cv2.morphologyEx((~mask).astype(np.uint8), cv2.MORPH_OPEN, disk)
+    return np.asarray(bad) == 0

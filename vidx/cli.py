@@ -83,9 +83,10 @@ def flag(name: str) -> str:
     return custom or "--" + name.replace("_", "-")
 
 
-def option_param(name: str, **change: Any) -> inspect.Parameter:
-    """The typer parameter of option ``name``; ``change`` may set ``annotation``, ``default``
-    or ``help`` (preview takes lists where a render takes one value)."""
+def option_param(name: str, extra: tuple[str, ...] = (), **change: Any) -> inspect.Parameter:
+    """The typer parameter of option ``name``; ``extra``: further spellings of its flag on one
+    command; ``change`` may set ``annotation``, ``default`` or ``help`` (preview takes lists
+    where a render takes one value)."""
     cls, f = every_option()[name]
     meta = Opt.of(f)
     annotation = change.get("annotation", hints(cls)[name])
@@ -102,7 +103,7 @@ def option_param(name: str, **change: Any) -> inspect.Parameter:
     names = flag(name)
     if annotation is bool:  # a switch: --temporal / --no-temporal
         names = f"{names}/--no-{names.removeprefix('--')}"
-    info = typer.Option(names, *meta.aliases, help=text, rich_help_panel=meta.panel)
+    info = typer.Option(names, *meta.aliases, *extra, help=text, rich_help_panel=meta.panel)
     return keyword(name, annotation, default, info)
 
 
@@ -545,7 +546,13 @@ def timeline_summary(result: TimelineResult) -> None:
         say(f"wrote {path}")
 
 
-@command([INPUTS, OUTPUT_OR_DIR, *(option_param(n) for n in [*EDIT, *UPSCALE])])
+# ``vidx upscale`` has no restyle, so its stabiliser takes the plain --temporal there too
+UPSCALE_FLAGS = {"upscale_temporal": ("--temporal/--no-temporal",)}
+
+
+@command(
+    [INPUTS, OUTPUT_OR_DIR, *(option_param(n, UPSCALE_FLAGS.get(n, ())) for n in [*EDIT, *UPSCALE])]
+)
 def upscale(input: list[Path] | None, output: str, **values: Any) -> None:
     """Upscale (or just transcode with --size source) keeping timing, audio and subtitles.
     Several inputs or a folder are a batch into the folder -o OUTDIR/; --timeline EDIT
@@ -767,6 +774,15 @@ def metrics(
         out.print(
             f"detail retention: min {result['detail_retention_min']:.3f}, mean "
             f"{result['detail_retention_mean']:.3f}",
+            highlight=False,
+        )
+    shimmer = result.get("shimmer")
+    if shimmer is not None and shimmer["ratio"] is not None:
+        also = shimmer.get("reference_ratio")
+        out.print(
+            f"shimmer at the output size: warping error x{shimmer['ratio']:.2f} of a Lanczos "
+            f"upscale's (worst pair {shimmer['worst_pair']}: {shimmer['warp_error_max']:.6f})"
+            + (f"; the reference x{also:.2f}" if also is not None else ""),
             highlight=False,
         )
     for line in _region_lines(result.get("regions", {})):

@@ -337,6 +337,12 @@ class UpscaleOptions(OptionGroup):
     upscaler_compile: bool = option(
         False, "torch.compile the upscaler network (GPU; the first frames are slower).", S
     )
+    upscale_temporal: bool = option(
+        True,
+        "Learned upscalers: hold unchanged detail steady along the flow (no shimmer) and "
+        "skip tiles whose source did not change.",
+        S,
+    )
 
     def __post_init__(self) -> None:
         if not self.upscaler.strip():

@@ -139,6 +139,17 @@ class JobResult:
 ProgressCallback = Callable[[Progress], None]
 
 
+def _reset_steady(upscaler: object) -> None:
+    """A steadied upscaler (``vidx.upscale.steady``), maybe under a refine, starts each run
+    (clip or segment) fresh: a segment's warm-up primes it, so straight, resumed and spread
+    runs give the same frames."""
+    while upscaler is not None:
+        start = getattr(upscaler, "start_clip", None)
+        if callable(start):
+            start()
+        upscaler = getattr(upscaler, "base", None)
+
+
 def in_yuv(out: Output, info: VideoInfo) -> bool:
     """True when ``out`` needs no pixel work besides a classical resize that fills the whole
     canvas: no restyle, no compare, a classical resampler on an unrotated source. Such an
@@ -210,6 +221,7 @@ def run(
                 out.restyler.reset()
             if out.region is not None:
                 out.region.reset()
+            _reset_steady(out.upscaler)
         for item in stream.items():
             if isinstance(item, Passthrough):
                 stream.put_packet(item)

@@ -73,3 +73,28 @@ def test_regions_show_a_smeared_moving_subject_that_the_whole_frame_hides(tmp_pa
     assert moving["detail_retention_min"] < 0.5 and result["detail_retention_min"] > 0.9
     assert background["detail_retention_min"] > 0.9
     assert regions["uncovered"]["warp_error"] is None  # no trusted flow there
+
+
+def test_an_upscale_is_judged_for_shimmer_at_its_own_size(tmp_path: Path) -> None:
+    """A Lanczos x2 upscale is as steady as the baseline; one that adds new grain to every
+    frame shimmers, which the source-size figure averages away."""
+
+    def lanczos(i: int, w: int, h: int) -> np.ndarray:
+        small = pattern(i, w // 2, h // 2)
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_LANCZOS4)
+
+    def grainy(i: int, w: int, h: int) -> np.ndarray:
+        noise = np.random.default_rng(i).normal(0, 12, (h, w, 3))
+        return np.clip(lanczos(i, w, h) + noise, 0, 255).astype(np.uint8)
+
+    src = make_clip(tmp_path / "src.mp4", frames=4, size=(96, 64))
+    kw = {"frames": 4, "size": (192, 128), "pix_fmt": "yuv444p"}
+    steady = make_clip(tmp_path / "lanczos.mp4", image=lanczos, **kw)
+    shimmer = make_clip(tmp_path / "grain.mp4", image=grainy, **kw)
+    assert "shimmer" not in clip_metrics(src, src)
+    base = clip_metrics(src, steady)["shimmer"]
+    assert base["ratio"] == pytest.approx(1.0, abs=0.35)
+    noisy = clip_metrics(src, shimmer, reference=steady)
+    assert noisy["shimmer"]["ratio"] > 3 * base["ratio"]
+    assert noisy["shimmer"]["reference_ratio"] == pytest.approx(base["ratio"])
+    assert 1 <= noisy["shimmer"]["worst_pair"] <= 3

@@ -9,10 +9,16 @@ With a reference the same figures are also given per region of the frame
 (``temporal.motion_regions``, labelled from the source's flows: ``moving`` = moved on its own
 within the last 6 frames, ``uncovered``, ``entering``, ``background``), so a whole-frame mean
 cannot hide a smeared moving subject.
+
+An output larger than its source (an upscale) is also judged at its own size (``shimmer``,
+``temporal.shimmer``): the flow from the Lanczos upscale of the source, the output's warping
+error beside that Lanczos upscale's (and the reference's, with one), since at the source's
+size the texture an upscaler re-invents on every frame is averaged away.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +28,7 @@ import numpy as np
 
 import temporal
 from temporal.motion_regions import MOTION_WINDOW
+from temporal.shimmer import lanczos_baseline, shimmer_pair
 from vidx.errors import InputError
 from vidx.io.reader import Reader, Trim
 
@@ -73,6 +80,55 @@ class _RegionFigures:
         )
 
 
+class _Shimmer:
+    """Warping errors at the output's size of an upscale: the output's, the Lanczos upscale's
+    of the source, and the reference's (with one), pair by pair."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[float | None]] = {"output": [], "lanczos": [], "reference": []}
+
+    def add(self, prev: tuple, cur: tuple) -> None:
+        """Pair (t-1, t) of (source, output, reference) frames; only an upscale counts."""
+        if not _bigger(cur[1], cur[0]) or prev[1].shape != cur[1].shape:
+            return
+        size = cur[1].shape[:2]
+        base_prev = lanczos_baseline(prev[0], size)
+        base_cur = lanczos_baseline(cur[0], size)
+        pairs = [(prev[1], cur[1])]
+        if prev[2] is not None and cur[2] is not None:
+            pairs.append((prev[2], cur[2]))
+        lanczos, each = shimmer_pair(base_prev, base_cur, pairs)
+        self.errors["lanczos"].append(lanczos)
+        self.errors["output"].append(each[0])
+        self.errors["reference"].append(each[1] if len(each) > 1 else None)
+
+    def summary(self) -> dict | None:
+        """None when no pair was an upscale; else ``warp_error``, ``warp_error_max`` and
+        ``worst_pair`` at the output's size (flow from the Lanczos upscale of the source),
+        ``lanczos_warp_error`` (that upscale's own), ``ratio`` (output over Lanczos) and, with
+        a reference, ``reference_ratio`` (the reference over Lanczos)."""
+        scored = [i for i, e in enumerate(self.errors["output"]) if e is not None]
+        if not scored:
+            return None
+        out = temporal.error_summary(self.errors["output"])
+        lanczos = float(np.mean([self.errors["lanczos"][i] or 0.0 for i in scored]))
+        result = {
+            "warp_error": out["mean"],
+            "warp_error_max": out["max"],
+            "worst_pair": out["worst_pair"] + 1,
+            "lanczos_warp_error": lanczos,
+            "ratio": out["mean"] / lanczos if lanczos > 0 else None,
+        }
+        refs = [self.errors["reference"][i] for i in scored]
+        if all(r is not None for r in refs) and lanczos > 0:
+            result["reference_ratio"] = float(np.mean(refs)) / lanczos  # type: ignore[arg-type]
+        return result
+
+
+def _bigger(output: np.ndarray, source: np.ndarray) -> bool:
+    return output.shape[0] > source.shape[0] and output.shape[1] > source.shape[1]
+
+
 def _pair_error(prev: tuple, cur: tuple, flows: tuple[np.ndarray, ...]) -> float | None:
     """``temporal.pair_warp_error`` of the outputs, with the source flows already computed."""
     back, _, trusted = flows
@@ -117,7 +173,8 @@ def clip_metrics(
         ``warp_error``, ``warp_error_max``, ``worst_pair``, ``reference_warp_error`` and
         ``warp_error_ratio`` (output over reference, in that region, where the source flow is
         trusted: so None for uncovered and entering), ``detail_retention_min``,
-        ``detail_retention_mean`` and ``detail_retention_worst_frame``.
+        ``detail_retention_mean`` and ``detail_retention_worst_frame``; an upscale also has
+        ``shimmer`` (:meth:`_Shimmer.summary`).
 
     Raises:
         InputError: a clip with fewer than 2 frames, or no pair with trackable motion.
@@ -130,6 +187,7 @@ def clip_metrics(
     drs: list[float] = []
     psnrs: list[float] = []
     regions = _RegionFigures() if ref is not None else None
+    shimmer = _Shimmer()
     prev: tuple | None = None
     for t, (s, o) in enumerate(zip(src, res, strict=False)):
         r = None if ref is None else next(ref, None)
@@ -141,14 +199,13 @@ def clip_metrics(
             errors.append(_pair_error(prev, cur, flows))
             if regions is not None:
                 regions.add(t, flows, prev, cur)
+            shimmer.add(prev, cur)
         prev = cur
         if r is not None:
             drs.append(temporal.detail_retention(o, r))
             psnrs.append(min(temporal.psnr(o, r), 100.0))
-    # drain what each side has left so the counts are complete
-    for it in (src, res) if ref is None else (src, res, ref):
-        for _ in it:
-            pass
+    for _ in itertools.chain(src, res, ref or ()):  # drain each side: the counts are complete
+        pass
     _check_counts((source, src_count[0]), (output, out_count[0]), errors)
     summary = temporal.error_summary(errors)
     result: dict = {
@@ -159,6 +216,7 @@ def clip_metrics(
         "output_frames": out_count[0],
         "pairs": max(0, min(src_count[0], out_count[0]) - 1),
     }
+    result.update({"shimmer": upscale} if (upscale := shimmer.summary()) else {})
     if ref is not None:
         result["reference_frames"] = ref_count[0]
         if drs:

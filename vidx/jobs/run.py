@@ -765,10 +765,12 @@ def models_phase(targets: list[Target]) -> str | None:
 
 
 def _temporal(options: JobOptions) -> bool:
-    """Whether the job needs the optical flow for ``options``: a temporal restyle, or a mask
-    or box that follows the motion."""
-    r = options.restyle
-    return r.active and (r.temporal or r.masked)
+    """Whether the job needs the optical flow for ``options``: a temporal restyle, a mask or
+    box that follows the motion, or a learned upscaler made steady (``upscale_temporal``)."""
+    r, u = options.restyle, options.upscale
+    known = REGISTRY.get(u.upscaler)
+    learned = known is None or known.kind != "classical"
+    return (r.active and (r.temporal or r.masked)) or (u.upscale_temporal and learned)
 
 
 def trim_of(options: JobOptions, info: VideoInfo | None = None) -> Trim:
@@ -796,7 +798,7 @@ def build_outputs(targets: list[Target], source_pix_fmt: str | None = None) -> l
     the profile can hold it, see :func:`vidx.io.writer.keeping_alpha`)."""
     from vidx.regions import RegionTrack
     from vidx.restyle.factory import make_restyler, with_refine
-    from vidx.upscale.factory import make_upscaler
+    from vidx.upscale.factory import make_upscaler, steadied
 
     upscalers: dict[tuple, object] = {}
     outputs = []
@@ -816,7 +818,8 @@ def build_outputs(targets: list[Target], source_pix_fmt: str | None = None) -> l
         region = None
         if restyler is not None and o.restyle.masked:
             region = RegionTrack(o.restyle.mask, o.restyle.keep, o.restyle.mask_feather)
-        upscaler = with_refine(upscalers[key], o.restyle, restyler, o.device)  # type: ignore[arg-type]
+        upscaler = steadied(upscalers[key], o.upscale.upscale_temporal)  # type: ignore[arg-type]
+        upscaler = with_refine(upscaler, o.restyle, restyler, o.device)  # type: ignore[arg-type]
         outputs.append(
             Output(
                 t.path,

@@ -57,11 +57,11 @@ MAX_NODES = 1_000_000  # entries in the structure; a long diffusion state has a 
 CARRIED = frozenset(
     {
         "temporal.noise:NoiseField",
+        "temporal.propagate:Anchor",
         "vidx.restyle.diffusion.attention:CrossFrameState",
         "vidx.restyle.diffusion.denoise:Conditioning",
         "vidx.restyle.diffusion.engine:Seeds",
         "vidx.restyle.diffusion.img2img:RestyleStats",
-        "vidx.restyle.diffusion.propagate:Anchor",
     }
 )
 # Configuration, built by the receiving worker from the job: kept by path, never loaded (the

@@ -109,6 +109,9 @@ def build(server: Server) -> Any:
                         upscaler = gr.Dropdown(
                             view.upscaler_choices(), value="lanczos", label="Upscaler"
                         )
+                        steady = gr.Checkbox(
+                            True, label="Steady upscale (learned upscalers: no shimmer)"
+                        )
                         compare = gr.Checkbox(True, label="Also write a before/after video")
                     with gr.Row():
                         rows = gr.Textbox("0.25, 0.5, 0.75, 1.0", label="Preview strengths")
@@ -200,6 +203,7 @@ def build(server: Server) -> Any:
 
         gallery.select(choose_style, None, style)
         form = [backend, style, style_image, prompt, model, strength, size, upscaler, seed, compare]
+        form.append(steady)
         preview_btn.click(
             pages.run_preview,
             [source, session, rows, *form],

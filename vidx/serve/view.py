@@ -51,6 +51,7 @@ class RestyleForm:
     upscaler: str
     seed: float | None
     compare: bool
+    steady: bool = True  # upscale_temporal: a learned upscaler held steady along the flow
 
 
 def form_options(form: RestyleForm) -> dict[str, Any]:
@@ -87,6 +88,8 @@ def form_options(form: RestyleForm) -> dict[str, Any]:
         opts["seed"] = int(seed)
     if form.compare:
         opts["compare"] = "side"
+    if not form.steady:
+        opts["upscale_temporal"] = False
     return opts
 
 

@@ -44,3 +44,16 @@ def make_upscaler(
     raise OptionError(
         f"must be one of {', '.join(NAMES)} or a model file path, got {name!r}", param="upscaler"
     )
+
+
+def steadied(upscaler: Upscaler, temporal: bool) -> Upscaler:
+    """``upscaler`` made steady over time (``vidx.upscale.steady``) when ``temporal`` and it is
+    a learned one (a classical resampler invents nothing to shimmer); as it is otherwise. Each
+    output gets its own: the stabiliser holds that output's frames."""
+    from vidx.upscale.user_model import SpandrelUpscaler
+
+    if not temporal or not isinstance(upscaler, SpandrelUpscaler):
+        return upscaler
+    from vidx.upscale.steady import SteadyUpscaler
+
+    return SteadyUpscaler(upscaler)

@@ -99,6 +99,12 @@ class SpandrelUpscaler:
         # a frame that fits one tile stays on the model's device through the final shrink
         # (default on CUDA; on the CPU the host's OpenCV is faster, tests force it)
         self.on_device = descriptor.device.type == "cuda" if on_device is None else on_device
+        self.calls = 0  # network calls so far: one per tile or batch of tiles
+
+    def network(self, batch: torch.Tensor) -> torch.Tensor:
+        """One call of the network (compiled when asked), counted in ``calls``."""
+        self.calls += 1
+        return (self.call or self.descriptor)(batch)
 
     def plan(self, in_size: tuple[int, int], size: tuple[int, int]) -> int | None:
         """The variant factor used for ``in_size -> size`` (``(width, height)``), None = no model.
@@ -120,8 +126,8 @@ class SpandrelUpscaler:
             return resize(image, size)
         whole = self.tile <= 0 or (height <= self.tile and width <= self.tile)
         if whole and self.on_device:
-            return run_resized(self.descriptor, image, size, self.call)
-        image = run_tiled(self.descriptor, image, self.tile, self.overlap, self.batch, self.call)
+            return run_resized(self.descriptor, image, size, self.network)
+        image = run_tiled(self.descriptor, image, self.tile, self.overlap, self.batch, self.network)
         return resize(image, size)
 
     def describe(self) -> dict:

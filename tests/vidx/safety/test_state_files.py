@@ -114,7 +114,7 @@ def test_a_state_that_does_not_fit_is_refused_and_changes_nothing(change, why):
 
 
 def test_a_dataclass_the_holders_make_is_created_only_from_the_declared_ones():
-    from vidx.restyle.diffusion.propagate import Anchor
+    from temporal.propagate import Anchor
 
     z = np.zeros((4, 4, 3), np.float32)
     holder, fresh = analyzer(), analyzer(frames=1)

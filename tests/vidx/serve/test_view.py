@@ -50,6 +50,7 @@ def test_embedded_style_form_gives_the_cli_options() -> None:
         "compare": "side",
     }
     assert "compare" not in form(compare=False)
+    assert form(steady=False)["upscale_temporal"] is False and "upscale_temporal" not in form()
     assert style_choices()[19] == "19 blue-swirl"
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 import temporal
+from temporal.propagate import Propagator, Step
 from vidx.errors import InputError, OptionError
 from vidx.frame import FrameContext
 from vidx.options import DeviceOptions, RestyleOptions, attention_blocks, parse_lora
@@ -52,7 +53,6 @@ from vidx.restyle.diffusion.engine import RESTYLE_SEEDS, FramePlan, ReuseEngine,
 from vidx.restyle.diffusion.loading import load_pipeline, set_scheduler
 from vidx.restyle.diffusion.pixel import PixelMemory, PixelTarget, Warped, follow_color
 from vidx.restyle.diffusion.prompts import Conditioner
-from vidx.restyle.diffusion.propagate import Propagator, Step
 from vidx.restyle.diffusion.reuse_mask import held_cells
 from vidx.restyle.diffusion.similarity import SimilarityFilter, still_cells
 from vidx.restyle.diffusion.working import check_frame, latent_keep, resize_rgb, work_size_for
@@ -234,7 +234,11 @@ class DiffusionRestyler:
         if size[0] * size[1] > TILING_PIXELS:
             self.pipe.vae.enable_tiling()
         work = resize_rgb(image, size)
-        step = self._propagator.prepare(work, ctx) if self.temporal.propagate else None
+        step = (
+            self._propagator.prepare(work, ctx.flow, ctx.mask, ctx.scene_cut)
+            if self.temporal.propagate
+            else None
+        )
         return WorkFrame(work, size, step)
 
     def _shown_without_render(self, frame: WorkFrame, ctx: FrameContext) -> np.ndarray | None:

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 import temporal
+from temporal.occlusion import remove_specks
 
 
 def latent_mask(
@@ -55,20 +56,6 @@ def latent_mask(
         return t.to(device=like.device)[None, None]
 
     return tensor(hard), tensor(soft)
-
-
-def remove_specks(mask: np.ndarray, width: float) -> np.ndarray:
-    """``(H, W)`` bool reliability with the unreliable specks and lines thinner than ``width``
-    pixels removed (morphological opening of the unreliable region with an odd disk of about
-    ``width`` px; below 2 px nothing changes). Unreliable regions at least that wide keep their
-    shape (up to rounded corners)."""
-    k = int(round(width))
-    if k < 2:
-        return mask
-    k |= 1
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    bad = cv2.morphologyEx((~mask).astype(np.uint8), cv2.MORPH_OPEN, disk)
-    return np.asarray(bad) == 0
 
 
 def feather_mask(hard: torch.Tensor, sigma: float) -> torch.Tensor:

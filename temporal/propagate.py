@@ -49,10 +49,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-import temporal
-from temporal.warp import inside_frame, sample_coords
-from vidx.frame import FrameContext
-from vidx.restyle.diffusion.reuse_mask import remove_specks
+from temporal._checks import check_flow_array, check_image
+from temporal.errors import TemporalError
+from temporal.occlusion import remove_specks
+from temporal.resize import resize_flow, resize_mask
+from temporal.warp import inside_frame, sample_coords, warp
 
 TOLERANCE_MIN = 0.03  # luma in [0, 1], after a sigma-1 blur
 TOLERANCE_FACTOR = 2.0
@@ -139,6 +140,22 @@ class Step:
         return 0.0 if self.remaining is None else float(1.0 - self.remaining.mean())
 
 
+def check_source(source: object, name: str = "source") -> np.ndarray:
+    """Return ``source`` as an ``(H, W, 3)`` uint8 array or raise naming ``name``."""
+    image = check_image(source, name)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise TemporalError(f"{name} must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
+    return image
+
+
+def check_mask(mask: object, name: str = "mask") -> np.ndarray:
+    """Return ``mask`` as an ``(H, W)`` bool array or raise naming ``name``."""
+    image = check_image(mask, name)
+    if image.ndim != 2:
+        raise TemporalError(f"{name} must have shape (H, W), got {image.shape}")
+    return image.astype(bool, copy=False)
+
+
 def blurred_luma(image: np.ndarray) -> np.ndarray:
     """``(H, W, 3)`` uint8 -> ``(H, W)`` float32 luma in [0, 1], Gaussian sigma 1."""
     y = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
@@ -203,26 +220,48 @@ class Propagator:
         self.coverage = 0.0  # share of the last frame not taken from its own render
 
     def __call__(
-        self, render: np.ndarray, source: np.ndarray, ctx: FrameContext, keyframe: bool
+        self,
+        render: np.ndarray,
+        source: np.ndarray,
+        flow: np.ndarray | None,
+        mask: np.ndarray | None = None,
+        *,
+        scene_cut: bool = False,
+        keyframe: bool,
     ) -> np.ndarray:
         """The frame to show for ``render`` (the frame's own output) of ``source`` (its working
         image); remembers it, and makes it an anchor on a ``keyframe``."""
-        return self.show(self.prepare(source, ctx), render, keyframe)
+        return self.show(self.prepare(source, flow, mask, scene_cut), render, keyframe)
 
-    def prepare(self, source: np.ndarray, ctx: FrameContext) -> Step:
+    def prepare(
+        self,
+        source: np.ndarray,
+        flow: np.ndarray | None,
+        mask: np.ndarray | None = None,
+        scene_cut: bool = False,
+    ) -> Step:
         """Carry the anchors, patches and previous output into the frame of ``source`` (once
-        per frame, before ``show`` or ``fill``)."""
+        per frame, before ``show`` or ``fill``).
+
+        Args:
+            source: ``(H, W, 3)`` uint8, the frame's source at the size of its output.
+            flow: ``(h, w, 2)`` flow from this frame's source to the previous one, at any size
+                (resized to ``source``'s); None (the first frame) starts over.
+            mask: ``(h, w)`` bool, where ``flow`` is reliable; None: everywhere.
+            scene_cut: this frame starts a new shot (starts over).
+        """
+        source = check_source(source)
         prev, prev_src = self.prev_output, self.prev_source
         fits = prev is not None and prev.shape == source.shape
-        if ctx.flow is None or ctx.scene_cut or not fits or prev is None or prev_src is None:
+        if flow is None or scene_cut or not fits or prev is None or prev_src is None:
             return Step(source)
         size = source.shape[:2]
-        flow = temporal.resize_flow(ctx.flow.astype(np.float32, copy=False), size)
+        flow = resize_flow(check_flow_array(flow), size)
         reliable = np.ones(size, bool)
-        if ctx.mask is not None:
-            reliable = temporal.resize_mask(ctx.mask.astype(bool), size, threshold=0.999)
+        if mask is not None:
+            reliable = resize_mask(check_mask(mask), size, threshold=0.999)
         cur = blurred_luma(source)
-        pair = np.abs(cur - blurred_luma(temporal.warp(prev_src, flow)))
+        pair = np.abs(cur - blurred_luma(warp(prev_src, flow)))
         floor = float(np.quantile(pair[reliable], 0.95)) if reliable.any() else 0.0
         tolerance = max(TOLERANCE_MIN, TOLERANCE_FACTOR * floor)
 
@@ -230,7 +269,7 @@ class Propagator:
         patches: list[Layer] = []
         kept: list[Anchor] = []
         for a in self.anchors + self.patches:  # oldest first: each pixel resampled once
-            a.flow = flow + temporal.warp(a.flow, flow)
+            a.flow = flow + warp(a.flow, flow)
             a.age += 1
             at = sample_coords(a.flow)
             inside = inside_frame(*at)

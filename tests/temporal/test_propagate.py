@@ -7,12 +7,13 @@ not see (a disocclusion, a scene cut) must be the render.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 import pytest
 
-from vidx.frame import FrameContext
-from vidx.restyle.diffusion.propagate import Propagator, gain_offset
+from temporal.propagate import Propagator, gain_offset
 
 H, W = 96, 128
 
@@ -30,6 +31,18 @@ def shifted(image: np.ndarray, dx: float) -> np.ndarray:
     return cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
 
 
+@dataclass
+class Ctx:
+    """What the propagator reads of a frame's analysis."""
+
+    index: int
+    source: np.ndarray
+    keyframe: bool = False
+    scene_cut: bool = False
+    flow: np.ndarray | None = None
+    mask: np.ndarray | None = None
+
+
 def pan_clip(n: int, dx: float, *, fade: float = 0.0, grain: float = 0.0):
     """Frames of a photo-like texture moving right by ``dx`` px a frame, with contexts."""
     scene = texture(0, H, W + 64)
@@ -42,7 +55,7 @@ def pan_clip(n: int, dx: float, *, fade: float = 0.0, grain: float = 0.0):
         flow = np.zeros((H, W, 2), np.float32)
         flow[..., 0] = -dx
         ctxs.append(
-            FrameContext(
+            Ctx(
                 i,
                 frames[-1],
                 keyframe=i == 0,
@@ -56,7 +69,10 @@ def pan_clip(n: int, dx: float, *, fade: float = 0.0, grain: float = 0.0):
 def run(frames, ctxs, renders=None):
     p = Propagator()
     renders = renders or [texture(100 + i) for i in range(len(frames))]
-    shown = [p(r, f, c, keyframe=c.keyframe) for r, f, c in zip(renders, frames, ctxs, strict=True)]
+    shown = [
+        p(r, f, c.flow, c.mask, scene_cut=c.scene_cut, keyframe=c.keyframe)
+        for r, f, c in zip(renders, frames, ctxs, strict=True)
+    ]
     return p, renders, shown
 
 
@@ -98,9 +114,7 @@ def test_a_disocclusion_is_rendered_not_smeared():
         if i:
             flow[32:64, 20 + 4 * i : 52 + 4 * i, 0] = -4.0
             mask[30:66, 16 + 4 * i : 56 + 4 * i] = False  # the analysis marks the boundary
-        ctxs.append(
-            FrameContext(i, f, keyframe=i == 0, flow=flow if i else None, mask=mask if i else None)
-        )
+        ctxs.append(Ctx(i, f, keyframe=i == 0, flow=flow if i else None, mask=mask if i else None))
     _, renders, shown = run(frames, ctxs)
     new = (slice(36, 60), slice(29, 32))  # under the patch until frame 2
     assert np.abs(shown[3][new].astype(float) - renders[3][new]).mean() < 3.0
@@ -128,7 +142,7 @@ def test_grain_does_not_disqualify_the_anchor():
 
 def test_a_scene_cut_starts_over():
     frames, ctxs = pan_clip(4, 1.0)
-    cut = FrameContext(4, texture(9), keyframe=True, scene_cut=True)
+    cut = Ctx(4, texture(9), keyframe=True, scene_cut=True)
     p, renders, shown = run(frames + [cut.source], ctxs + [cut])
     assert np.array_equal(shown[4], renders[4])
     assert len(p.anchors) == 1 and p.coverage == 0.0
@@ -136,7 +150,7 @@ def test_a_scene_cut_starts_over():
 
 def test_keyframes_become_anchors_and_the_oldest_that_sees_a_pixel_wins():
     frames, ctxs = pan_clip(6, 1.0)
-    ctxs[3] = FrameContext(3, frames[3], keyframe=True, flow=ctxs[3].flow, mask=ctxs[3].mask)
+    ctxs[3] = Ctx(3, frames[3], keyframe=True, flow=ctxs[3].flow, mask=ctxs[3].mask)
     p, renders, shown = run(frames, ctxs)
     assert len(p.anchors) == 2
     want = shifted(renders[0], 5.0)  # still frame 0's output, resampled once
@@ -158,13 +172,13 @@ def test_a_filled_frame_is_rendered_by_the_next_rendered_one():
     frames, ctxs = pan_clip(6, dx)
     p = Propagator()
     renders = [texture(100 + i) for i in range(6)]
-    shown = [p(renders[0], frames[0], ctxs[0], keyframe=True)]
+    shown = [p(renders[0], frames[0], None, keyframe=True)]
     for i in (1, 2):  # two frames filled in
-        step = p.prepare(frames[i], ctxs[i])
+        step = p.prepare(frames[i], ctxs[i].flow, ctxs[i].mask)
         assert step.covered == pytest.approx(1.0 - i * dx / W, abs=0.005)  # what entered
         shown.append(p.fill(step))
         assert p.coverage == 1.0
-    step = p.prepare(frames[3], ctxs[3])
+    step = p.prepare(frames[3], ctxs[3].flow, ctxs[3].mask)
     assert step.remaining is not None
     # the 2 px entering now and the 4 px filled before are left to the render (not carried)
     assert step.remaining[12:-12, :5].min() > 0.99
@@ -172,7 +186,7 @@ def test_a_filled_frame_is_rendered_by_the_next_rendered_one():
     shown.append(p.show(step, renders[3], keyframe=False))
     assert np.abs(shown[3][12:-12, :5].astype(float) - renders[3][12:-12, :5]).mean() < 2.0
     # from here on that strip is the frame 3 render carried along, not rendered again
-    shown.append(p(renders[4], frames[4], ctxs[4], keyframe=False))
+    shown.append(p(renders[4], frames[4], ctxs[4].flow, ctxs[4].mask, keyframe=False))
     carried = shifted(shown[3], dx)[12:-12, 3:7].astype(float)
     assert np.abs(shown[4][12:-12, 3:7] - carried).mean() < 4.0
     # what the keyframe sees is its render moved along in every frame, filled or not
