@@ -1,7 +1,7 @@
 """Benchmark: vidx temporal diffusion restyle against a naive per-frame img2img loop.
 
 Usage: ``python scripts/bench_restyle.py [--sizes tiny mid trained] [--frames 24]
-[--clip photo|subject|subject-deform|vtest] [--set KEY=VALUE ...] [--out PATH]``
+[--clip photo|subject|subject-deform|vtest] [--seed-floor] [--set KEY=VALUE ...] [--out PATH]``
 
 Both sides use the same model, prompt, scheduler, strength, steps and seed: ``tiny`` and ``mid`` are
 random-weight models built with scripts/make_tiny_model.py (their output is noise texture: they show
@@ -17,9 +17,12 @@ error mean / max, detail retention ``DR_t`` of the temporal output over the per-
 mean), a blur-matched baseline (the per-frame output blurred with the Gaussian sigma that gives it
 the temporal output's gradient energy) and the warping-error ratio against it, and PSNR to the
 per-frame output. ``--set`` overrides any restyle option (``vidx.options.RestyleOptions``, flat
-names, e.g. ``--set warp_noise=false``). ``--controlnet random`` (a seeded random ControlNet for
-the model, built with scripts/make_tiny_controlnet.py) or ``--controlnet FOLDER`` steers both
-sides with the ``--control`` image of each frame (the per-frame side through diffusers'
+names, e.g. ``--set warp_noise=false``). ``--seed-floor`` also scores a per-frame render with
+another seed against the per-frame one, region by region: two independent renders differ in a
+region's detail too, so that is the noise floor a detail-retention target sits on.
+``--controlnet random`` (a seeded random ControlNet for the model, built with
+scripts/make_tiny_controlnet.py) or ``--controlnet FOLDER`` steers both sides with the
+``--control`` image of each frame (the per-frame side through diffusers'
 ``StableDiffusionControlNetImg2ImgPipeline``). The sd15 size (real SD1.5 layout, random weights,
 512 px, fp16) runs only when CUDA is available. The real-weights check: when ``VIDX_TEST_MODEL``
 names a local SD1.5 diffusers folder and CUDA is available, the ``real`` size runs on it (512 px,
@@ -400,6 +403,15 @@ def bench_size(size: str, args, workdir: Path) -> dict:
     }
     if clip is not None:
         row["regions"] = region_figures(temp["outputs"], naive["outputs"], clip)
+    if clip is not None and args.seed_floor:
+        # what a second per-frame render (another seed) scores against the first: the figures'
+        # noise floor (a region's detail differs between two independent renders too)
+        again = opts.with_values(seed=opts.seed + 1)
+        other = cached_naive(
+            args.naive_cache, size, again, frames,
+            lambda: run_naive(model, again, frames, device, dtype),
+        )  # fmt: skip
+        row["seed_floor_regions"] = region_figures(other["outputs"], naive["outputs"], clip)
     t, nv = row["temporal"], row["naive"]
     row["ratios"] = {
         "unet_calls": nv["unet_calls_per_frame"] / t["unet_calls_per_frame"],
@@ -462,6 +474,9 @@ def print_table(rows: list[dict]) -> None:
         if "regions" in r:
             print(f"{'':6} regions of the {r['clip']} clip (warp x = temporal / per-frame):")
             print_regions(r["regions"])
+        if "seed_floor_regions" in r:
+            print(f"{'':6} a per-frame render with another seed, scored the same way:")
+            print_regions(r["seed_floor_regions"])
 
 
 def runnable(size: str) -> bool:
@@ -507,6 +522,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--control", default="canny", choices=["canny", "edges"])
     parser.add_argument("--control-strength", type=float, default=1.0)
+    parser.add_argument(
+        "--seed-floor",
+        action="store_true",
+        help="also score a per-frame render with another seed against the per-frame one "
+        "(the regions' noise floor)",
+    )
     parser.add_argument("--save-frames", default="", help="folder for source|naive|temporal PNGs")
     parser.add_argument("--out", default="bench-results/diffusion_restyle.json")
     args = parser.parse_args(argv)
