@@ -57,6 +57,7 @@ MAX_NODES = 1_000_000  # entries in the structure; a long diffusion state has a 
 CARRIED = frozenset(
     {
         "temporal.noise:NoiseField",
+        "vidx.jobs.two_pass:KeyOutputs",
         "vidx.restyle.diffusion.attention:CrossFrameState",
         "vidx.restyle.diffusion.denoise:Conditioning",
         "vidx.restyle.diffusion.engine:Seeds",

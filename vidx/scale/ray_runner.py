@@ -152,7 +152,12 @@ def _drive(ray: Any, pool: _Pool, job: JobContext, info: VideoInfo, targets: lis
     try:
         plan = settle_plan(parts, resumed, job, JobKind.of(outputs), run_opts)
         # 2. the segments on the workers; 3. recorded as each one finishes
-        _Schedule(ray, pool, job, parts, plan, gathered, started).run()
+        schedule = _Schedule
+        if plan.two_pass:  # keyframes first, then the segments side by side
+            from vidx.scale.two_pass_schedule import TwoPassSchedule
+
+            schedule = TwoPassSchedule
+        schedule(ray, pool, job, parts, plan, gathered, started).run()
         # 4. remux every output from its segments plus the input's audio and subtitles (no
         # phase message: this path's progress reports segments per worker)
         quiet = replace(job, on_progress=None)
@@ -212,14 +217,14 @@ class _Schedule:
     ) -> None:
         self.ray, self.pool, self.job, self.parts, self.plan = ray, pool, job, parts, plan
         self.gathered, self.started = gathered, started
-        self.todo = unfinished(plan.segments, parts, plan.carried, gathered.warnings)
+        self.todo = self.pending(gathered.warnings)
         self.done_frames = plan.frames - sum(s.frames for s in self.todo)
         self.payload = _transport(ray, pool, job.path, parts) if self.todo else None
-        self.attempts = {s.index: 0 for s in self.todo}
+        self.attempts: dict[Any, int] = {s: 0 for s in self.todo}  # by task
         self.per_worker: dict[int, int] = {}
         self.cpu = 0.0
-        self.running: dict[Any, tuple[int, Segment]] = {}
-        self.queue = list(self.todo)
+        self.running: dict[Any, tuple[int, Any]] = {}
+        self.queue: list[Any] = list(self.todo)  # the tasks not started
         self.finished = {s.index for s in plan.segments} - {s.index for s in self.todo}
 
     def run(self) -> None:
@@ -231,7 +236,7 @@ class _Schedule:
             try:
                 reply = self.ray.get(ready[0])
             except self.ray.exceptions.RayActorError:
-                if self.attempts[seg.index] >= MAX_ATTEMPTS:
+                if self.attempts[seg] >= MAX_ATTEMPTS:
                     raise
                 self.pool.replace(slot)  # a fresh worker on the same slot takes it again
                 self.submit(slot, seg)
@@ -245,8 +250,12 @@ class _Schedule:
             self.fill()
             self.report()
 
+    def pending(self, warnings: list[str]) -> list[Segment]:
+        """The segments to render (:func:`vidx.jobs.segments.unfinished`)."""
+        return unfinished(self.plan.segments, self.parts, self.plan.carried, warnings)
+
     def submit(self, slot: int, seg: Segment) -> None:
-        self.attempts[seg.index] += 1
+        self.attempts[seg] += 1
         parts, chain = self.parts, self.plan.carried
         paths = None if self.payload is not None else [str(p.segment_path(seg)) for p in parts]
         state = state_before(parts, self.plan.segments, seg, chain)
