@@ -185,13 +185,9 @@ class SegmentPlan:
     carried: bool  # each segment goes on from its predecessor's end state (else primed)
     side_by_side: int = 1  # segments cut to render at once in one process (stateless jobs)
     cuts: tuple[int, ...] | None = None  # the scene cuts planned for (None: not looked for)
-    passes: int = 1  # 2: a carried job's keyframes first, then its segments side by side
-
-    @property
-    def two_pass(self) -> bool:
-        """Whether each carried segment goes on from its own keyframe, rendered first
-        (:mod:`vidx.jobs.two_pass`), rather than from the end of the segment before."""
-        return self.carried and self.passes == 2
+    # carried, each segment goes on from its own keyframe, rendered first (``--passes 2``,
+    # vidx.jobs.two_pass), not from the end of the segment before
+    two_pass: bool = False
 
     @property
     def frames(self) -> int:
@@ -217,8 +213,8 @@ def plan_job(job: JobContext, kind: JobKind, run_opts: RunOptions) -> SegmentPla
     warmup = 0 if carried else warmup_of(job.analysis)
     frames_each = side_by_side_frames(run_opts.segment_frames, n, at_once)
     segments = plan_segments(scan, frames_each, warmup, cuts or ())
-    passes = run_opts.passes if carried else 1
-    return SegmentPlan(segments, scan.end_time, carried, at_once, cuts, passes)
+    two_pass = carried and run_opts.passes == 2
+    return SegmentPlan(segments, scan.end_time, carried, at_once, cuts, two_pass)
 
 
 def warmup_of(analysis: AnalysisOptions | None) -> int:

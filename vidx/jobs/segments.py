@@ -52,6 +52,16 @@ from vidx.jobs.segment_plan import (
     warmup_of,
 )
 from vidx.jobs.state import StateError, dumps, label, labelled, restore
+from vidx.jobs.two_pass import (
+    TWO_PASS_STATES,
+    interval_inputs,
+    intervals_to_render,
+    keep_keyframe,
+    keyframe_before,
+    keyframes_to_render,
+    render_interval,
+    render_keyframe,
+)
 from vidx.options import AnalysisOptions, RunOptions
 from vidx.pipeline import (
     JobContext,
@@ -76,7 +86,6 @@ AV1_SEGMENT_SUFFIX = ".mp4"
 # 2,100 bytes per pixel of its work area (docs/SCALING.md)
 STATE_BYTES_PER_PIXEL = 4096
 FORMAT = 2  # 2: options under a schema version, full-content input hash
-TWO_PASS_STATES = ("key", "image")  # a two-pass job's states of each keyframe (Parts.state_path)
 COUNTERS = ("frames", "keyframes")  # describe() keys that count work, not settings
 
 
@@ -353,8 +362,8 @@ def settle_plan(
     if len(plans) == len(parts) and plans[0] and all(plan == plans[0] for plan in plans):
         segments = [Segment(**s) for s in plans[0]]
         carried = kind.carries(job.analysis)
-        passes = run_opts.passes if carried else 1
-        return SegmentPlan(segments, parts[0].data.get("end_time"), carried, passes=passes)
+        two_pass = carried and run_opts.passes == 2
+        return SegmentPlan(segments, parts[0].data.get("end_time"), carried, two_pass=two_pass)
     plan = plan_job(job, kind, run_opts)
     recorded = [asdict(s) for s in plan.segments]
     for p in parts:
@@ -483,9 +492,7 @@ def run_segmented(
     # 3. render the segments not finished in every output (several at once when no model
     #    runs); two passes: the keyframes first, then the segments (vidx.jobs.two_pass)
     if plan.two_pass:
-        from vidx.jobs.two_pass import render_two_pass
-
-        render_two_pass(job, outputs, parts, plan, gathered, started)
+        _render_two_pass(job, outputs, parts, plan, gathered, started)
     else:
         _render_here(job, outputs, parts, plan, run_opts, gathered, started)
     # 4. remux every output from its segments plus the input's audio and subtitles
@@ -537,6 +544,34 @@ def _render_here(
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _render_two_pass(
+    job: JobContext,
+    outputs: list[Output],
+    parts: list[Parts],
+    plan: SegmentPlan,
+    gathered: Gathered,
+    started: float,
+) -> None:
+    """The local executor of a two-pass plan (:mod:`vidx.jobs.two_pass`): the keyframes still
+    needed, in order, then the unfinished segments, one after another in this process."""
+    segments = plan.segments
+    intervals = intervals_to_render(plan, parts)
+    keys = keyframes_to_render(segments, parts[0], intervals, gathered.warnings)
+    for n, seg in enumerate(keys):
+        say_phase(job.on_progress, f"keyframe {n + 1} of {len(keys)} (--passes 2)")
+        before = keyframe_before(parts[0], segments, seg)
+        keep_keyframe(parts[0], seg, *render_keyframe(job, seg, outputs, before))
+    done = plan.frames - sum(s.frames for s in intervals)
+    tally = _Tally(job.on_progress, done, plan.frames, started)
+    for seg in intervals:
+        piece = replace(job, on_progress=tally.reporter(seg.index))
+        paths = [p.segment_path(seg) for p in parts]
+        result = render_interval(
+            piece, seg, outputs, paths, interval_inputs(parts[0], segments, seg)
+        )
+        gathered.add(seg, result, parts)
 
 
 def finish_segments(

@@ -24,9 +24,11 @@ causal, one-pass order (the streaming mode: each frame depends only on the frame
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -37,24 +39,39 @@ from vidx.frame import Frame, FrameContext
 from vidx.io.images import to_uint8
 from vidx.io.reader import Reader, Trim
 from vidx.jobs.segment_plan import Segment, SegmentPlan, goes_on
-from vidx.jobs.segments import (
-    TWO_PASS_STATES,
-    Gathered,
-    Parts,
-    _Tally,
-    unfinished,
-)
 from vidx.jobs.state import dumps, restore
-from vidx.pipeline import JobContext, JobResult, Output, run, say_phase
+from vidx.pipeline import JobContext, JobResult, Output, run
 from vidx.restyle.intervals import FromKeyframe, LaterKeyframe, TwoSided
 from vidx.restyle.priming import Renumbered
+
+TWO_PASS_STATES = ("key", "image")  # the states kept of each keyframe (module doc)
+
+
+class KeptStates(Protocol):
+    """Where a job keeps its states (:class:`vidx.jobs.segments.Parts`, one output's parts
+    folder and manifest): ``kind`` is one of :data:`TWO_PASS_STATES`."""
+
+    def check_state(self, seg: Segment, kind: str = "") -> str | None: ...
+
+    def read_state(self, seg: Segment, kind: str = "") -> bytes: ...
+
+    def save_state(self, seg: Segment, data: bytes, kind: str = "") -> None: ...
+
+    def state_path(self, seg: Segment, kind: str = "") -> Path: ...
+
+    def save(self) -> None: ...
+
+    def finished(self, seg: Segment) -> bool: ...
 
 
 @dataclass
 class KeyOutputs:
-    """Each output's restyled keyframe, ``(H, W, 3)`` uint8 (None: the output restyles not)."""
+    """Each output's restyled keyframe, ``(H, W, 3)`` uint8 (None: the output restyles not),
+    and whether a scene cut lies between it and the keyframe before (it started fresh: the
+    interval before it does not take it backward)."""
 
     images: list[np.ndarray | None]
+    cut: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,32 +124,32 @@ def render_keyframe(
     ctx = composed_context(analyzer, frames, seg.first)
     rgb = frames[-1]
     images = [o.restyler(rgb, ctx) if o.restyler is not None else None for o in outputs]
-    return dumps(held), dumps(KeyOutputs(images))
+    return dumps(held), dumps(KeyOutputs(images, ctx.scene_cut))
 
 
 def composed_context(analyzer: Analyzer, frames: list[np.ndarray], index: int) -> FrameContext:
     """The context of the last of ``frames`` (job frame ``index``) as a keyframe, with the
-    flow and mask to the frame before the first of them composed along the way (None when
-    a scene cut lies between: it starts fresh)."""
+    flow and mask to the frame before the first of them composed along the way; a fresh start
+    (no flow) where there is nothing to follow, a scene cut where one lies between."""
     flow: np.ndarray | None = None
     mask: np.ndarray | None = None
-    first = index - len(frames) + 1
+    broken = cut = False
     ctx = None
-    for i, rgb in enumerate(frames, start=first):
+    for i, rgb in enumerate(frames, start=index - len(frames) + 1):
         if i == index and analyzer.scheduler is not None:
             analyzer.scheduler.reset()  # the segment's first frame is a keyframe
         ctx = analyzer(Frame(rgb, None, Fraction(1), i))
-        if ctx.flow is None or ctx.mask is None:  # a fresh start: nothing before to follow
+        if ctx.flow is None or ctx.mask is None or ctx.scene_cut:
+            broken, cut = True, cut or ctx.scene_cut
             flow = mask = None
-            continue
-        if i == first:
+        elif not broken and (flow is None or mask is None):
             flow, mask = ctx.flow, ctx.mask
-        elif flow is not None and mask is not None:
+        elif not broken and flow is not None and mask is not None:
             flow = ctx.flow + temporal.warp(flow, ctx.flow)
             mask = ctx.mask & (temporal.warp(mask.astype(np.float32), ctx.flow) > 0.5)
     if ctx is None:
         raise ValueError("composed_context needs at least one frame")
-    return replace(ctx, keyframe=True, flow=flow, mask=mask)
+    return replace(ctx, keyframe=True, scene_cut=cut, flow=flow, mask=mask)
 
 
 def read_frames(
@@ -148,11 +165,11 @@ def read_frames(
         reader.close()
 
 
-def keyframe_images(data: bytes, count: int) -> list[np.ndarray | None]:
+def keyframe_outputs(data: bytes, count: int) -> KeyOutputs:
     """The ``KeyOutputs`` of a keyframe's ``image`` state, for ``count`` outputs."""
     keys = KeyOutputs([None] * count)
     restore(keys, data)
-    return keys.images
+    return keys
 
 
 def render_interval(
@@ -165,19 +182,20 @@ def render_interval(
     analyzer = Analyzer(job.analysis, job.raft_state)
     restore((analyzer, [o.restyler for o in outputs]), inputs.key)
     analyzer.first = seg.first
-    own = keyframe_images(inputs.image, len(outputs))
+    own = keyframe_outputs(inputs.image, len(outputs)).images
     later: list[np.ndarray | None] = [None] * len(outputs)
     source = None
-    if inputs.later is not None:
-        later = keyframe_images(inputs.later, len(outputs))
+    after = keyframe_outputs(inputs.later, len(outputs)) if inputs.later is not None else None
+    if after is not None and not after.cut:  # a cut between: nothing to take backward
+        later = after.images
         source = read_frames(job.path, inputs.later_start, 1, job.deinterlace)[0]
     wrapped = []
-    for o, path, image, after in zip(outputs, paths, own, later, strict=True):
+    for o, path, image, next_image in zip(outputs, paths, own, later, strict=True):
         restyler = o.restyler
         if restyler is not None and image is not None:
             restyler = FromKeyframe(restyler, image)
-            if after is not None and source is not None:
-                end = LaterKeyframe(seg.first, inputs.later_first, source, after)
+            if next_image is not None and source is not None:
+                end = LaterKeyframe(seg.first, inputs.later_first, source, next_image)
                 restyler = TwoSided(restyler, end, job.analysis, job.raft_state)
             if seg.first:
                 restyler = Renumbered(restyler, seg.first)
@@ -193,7 +211,7 @@ def later_keyframe(segments: list[Segment], seg: Segment) -> Segment | None:
     return segments[k] if k < len(segments) and goes_on(segments[k], True) else None
 
 
-def interval_inputs(parts: Parts, segments: list[Segment], seg: Segment) -> IntervalInputs:
+def interval_inputs(parts: KeptStates, segments: list[Segment], seg: Segment) -> IntervalInputs:
     """``seg``'s :class:`IntervalInputs`, read from the parts folder (checked as recorded)."""
     key, image = (parts.read_state(seg, kind) for kind in TWO_PASS_STATES)
     after = later_keyframe(segments, seg)
@@ -203,25 +221,32 @@ def interval_inputs(parts: Parts, segments: list[Segment], seg: Segment) -> Inte
     return IntervalInputs(key, image, later, after.first, after.start)
 
 
-def intervals_to_render(plan: SegmentPlan, parts: list[Parts]) -> list[Segment]:
+def intervals_to_render(plan: SegmentPlan, parts: Sequence[KeptStates]) -> list[Segment]:
     """The intervals not finished in every output (each is rendered on its own)."""
-    return unfinished(plan.segments, parts, chain=False)
+    return [seg for seg in plan.segments if not all(p.finished(seg) for p in parts)]
 
 
 def keyframes_to_render(
-    segments: list[Segment], parts: Parts, intervals: list[Segment]
+    segments: list[Segment],
+    parts: KeptStates,
+    intervals: list[Segment],
+    warnings: list[str] | None = None,
 ) -> list[Segment]:
     """The keyframes pass 1 still has to render for ``intervals``: each one they need (their
     own and the later one) whose states are not as recorded, and the keyframes before it back
-    to the last intact one of its shot (each is rendered from the one before)."""
+    to the last intact one of its shot (each is rendered from the one before). A state file
+    there but other than the manifest recorded is named in one line of ``warnings``."""
     needed = {s.index for s in intervals}
     needed |= {a.index for s in intervals if (a := later_keyframe(segments, s)) is not None}
     checked: dict[int, bool] = {}
+    damaged: list[str] = []
 
     def intact(i: int) -> bool:
         if i not in checked:
-            seg = segments[i]
-            checked[i] = all(parts.check_state(seg, kind) is None for kind in TWO_PASS_STATES)
+            why = {kind: parts.check_state(segments[i], kind) for kind in TWO_PASS_STATES}
+            bad = [k for k, w in why.items() if w not in (None, "missing")]
+            damaged.extend(f"{parts.state_path(segments[i], k).name} ({why[k]})" for k in bad)
+            checked[i] = all(w is None for w in why.values())
         return checked[i]
 
     todo: set[int] = set()
@@ -232,10 +257,14 @@ def keyframes_to_render(
             if not goes_on(segments[i], True):
                 break
             i -= 1
+    if damaged and warnings is not None:
+        warnings.append(
+            f"rendering again the keyframes whose state cannot be trusted: {', '.join(damaged)}"
+        )
     return [s for s in segments if s.index in todo]
 
 
-def keyframe_before(parts: Parts, segments: list[Segment], seg: Segment) -> Keyframe | None:
+def keyframe_before(parts: KeptStates, segments: list[Segment], seg: Segment) -> Keyframe | None:
     """The keyframe ``seg``'s keyframe goes on from, with the state it left (None: a shot's
     first keyframe)."""
     if not goes_on(seg, True):
@@ -244,36 +273,8 @@ def keyframe_before(parts: Parts, segments: list[Segment], seg: Segment) -> Keyf
     return Keyframe(before, parts.read_state(before, "key"))
 
 
-def keep_keyframe(parts: Parts, seg: Segment, key: bytes, image: bytes) -> None:
+def keep_keyframe(parts: KeptStates, seg: Segment, key: bytes, image: bytes) -> None:
     """Keep a rendered keyframe's states and record them in the manifest."""
     parts.save_state(seg, key, "key")
     parts.save_state(seg, image, "image")
     parts.save()
-
-
-def render_two_pass(
-    job: JobContext,
-    outputs: list[Output],
-    parts: list[Parts],
-    plan: SegmentPlan,
-    gathered: Gathered,
-    started: float,
-) -> None:
-    """The local executor of a two-pass plan: the keyframes still needed, in order, then the
-    unfinished intervals, one after another in this process (module doc)."""
-    segments = plan.segments
-    intervals = intervals_to_render(plan, parts)
-    keys = keyframes_to_render(segments, parts[0], intervals)
-    for n, seg in enumerate(keys):
-        say_phase(job.on_progress, f"keyframe {n + 1} of {len(keys)} (--passes 2)")
-        before = keyframe_before(parts[0], segments, seg)
-        keep_keyframe(parts[0], seg, *render_keyframe(job, seg, outputs, before))
-    done = plan.frames - sum(s.frames for s in intervals)
-    tally = _Tally(job.on_progress, done, plan.frames, started)
-    for seg in intervals:
-        piece = replace(job, on_progress=tally.reporter(seg.index))
-        paths = [p.segment_path(seg) for p in parts]
-        result = render_interval(
-            piece, seg, outputs, paths, interval_inputs(parts[0], segments, seg)
-        )
-        gathered.add(seg, result, parts)
