@@ -33,7 +33,7 @@ from typing import Protocol
 import numpy as np
 
 import temporal
-from vidx.analysis import Analyzer
+from vidx.analysis import Analyzer, analysis_frame
 from vidx.errors import InputError
 from vidx.frame import Frame, FrameContext
 from vidx.io.images import to_uint8
@@ -41,7 +41,7 @@ from vidx.io.reader import Reader, Trim
 from vidx.jobs.segment_plan import Segment, SegmentPlan, goes_on
 from vidx.jobs.state import dumps, restore
 from vidx.pipeline import JobContext, JobResult, Output, run
-from vidx.restyle.intervals import FromKeyframe, LaterKeyframe, TwoSided
+from vidx.restyle.intervals import Flows, FromKeyframe, LaterKeyframe, TwoSided, flows_to_last
 from vidx.restyle.priming import Renumbered
 
 TWO_PASS_STATES = ("key", "image")  # the states kept of each keyframe (module doc)
@@ -153,14 +153,22 @@ def composed_context(analyzer: Analyzer, frames: list[np.ndarray], index: int) -
 
 
 def read_frames(
-    input_path: str | Path, start: float, count: int, deinterlace: str = "auto"
+    input_path: str | Path,
+    start: float,
+    count: int,
+    deinterlace: str = "auto",
+    long_side: int | None = None,
 ) -> list[np.ndarray]:
     """``count`` frames from source time ``start`` as ``(H, W, 3)`` uint8 (8-bit the way the
-    pipeline makes them for its models)."""
+    pipeline makes them for its models), at most ``long_side`` on their long side (the
+    analyzer's :func:`vidx.analysis.analysis_frame`) when given."""
     trim = Trim(start=start, max_frames=count, rebase=False)
     reader = Reader(input_path, trim, copy_streams=False, deinterlace=deinterlace, deep=True)
     try:
-        return [to_uint8(f.rgb) for f in reader if isinstance(f, Frame)]
+        frames = (to_uint8(f.rgb) for f in reader if isinstance(f, Frame))
+        if long_side is None:
+            return list(frames)
+        return [analysis_frame(rgb, long_side) for rgb in frames]
     finally:
         reader.close()
 
@@ -186,9 +194,13 @@ def render_interval(
     later: list[np.ndarray | None] = [None] * len(outputs)
     source = None
     after = keyframe_outputs(inputs.later, len(outputs)) if inputs.later is not None else None
+    flows: Flows = {}
     if after is not None and not after.cut:  # a cut between: nothing to take backward
         later = after.images
         source = read_frames(job.path, inputs.later_start, 1, job.deinterlace)[0]
+        size = job.analysis.analysis_size
+        smalls = read_frames(job.path, seg.start, seg.frames + 1, job.deinterlace, size)
+        flows = flows_to_last(smalls, seg.first, job.analysis, job.raft_state)
     wrapped = []
     for o, path, image, next_image in zip(outputs, paths, own, later, strict=True):
         restyler = o.restyler
@@ -196,7 +208,7 @@ def render_interval(
             restyler = FromKeyframe(restyler, image)
             if next_image is not None and source is not None:
                 end = LaterKeyframe(seg.first, inputs.later_first, source, next_image)
-                restyler = TwoSided(restyler, end, job.analysis, job.raft_state)
+                restyler = TwoSided(restyler, end, flows)
             if seg.first:
                 restyler = Renumbered(restyler, seg.first)
         wrapped.append(replace(o, path=path, restyler=restyler))

@@ -8,7 +8,8 @@ wrapped so that
 1. its first frame (the keyframe itself) is the output the keyframe pass made, not a second
    render (``FromKeyframe``);
 2. the later keyframe's output, carried backward along the flow from each frame to that
-   keyframe (one long-range flow pair per frame, checked forward-backward and on the source),
+   keyframe (composed backward of the interval's per-frame flows, each pair checked
+   forward-backward, and checked on the source),
    takes over toward the end of the interval: a frame at distance ``d`` in ``[0, 1)`` through
    the interval shows ``(1 - w) * forward + w * backward`` with ``w = d * reliability``, so the
    last frames lead into the next keyframe and there is no seam there, and content that enters
@@ -75,20 +76,48 @@ class LaterKeyframe:
     output: np.ndarray
 
 
+Flows = dict[int, tuple[np.ndarray, np.ndarray]]  # job frame -> (flow, mask) to the keyframe
+
+
+def flows_to_last(
+    smalls: list[np.ndarray], first: int, analysis: AnalysisOptions, raft: Any
+) -> Flows:
+    """For each of ``smalls`` but the last (analysis-size frames of job frames ``first, ...``,
+    the last being the later keyframe), the flow from it to the last and its reliability,
+    composed backward of the per-frame pairs (each forward-backward consistent): as accurate as
+    the chain, where a flow straight across the gap is not."""
+    import temporal
+
+    a, weights = analysis, raft or analysis.raft_weights
+    out: Flows = {}
+    flow: np.ndarray | None = None
+    mask: np.ndarray | None = None
+    for t in range(len(smalls) - 2, -1, -1):
+        cur, nxt = smalls[t], smalls[t + 1]
+        if cur.shape != nxt.shape:
+            break
+        ahead = temporal.flow(cur, nxt, a.flow, preset=a.flow_preset, raft_weights=weights)
+        back = temporal.flow(nxt, cur, a.flow, preset=a.flow_preset, raft_weights=weights)
+        ok = temporal.consistency_mask(ahead, back)
+        if flow is None or mask is None:
+            flow, mask = ahead, ok
+        else:
+            flow = ahead + temporal.warp(flow, ahead)
+            mask = ok & (temporal.warp(mask.astype(np.float32), ahead) > 0.5)
+        out[first + t] = (flow, mask)
+    return out
+
+
 class TwoSided:
     """Wraps an interval's restyler: the later keyframe's output, warped back into each frame
-    where the flow to it is reliable, takes over with the distance through the interval
-    (module doc, step 2)."""
+    along ``flows`` (:func:`flows_to_last`) where they are reliable, takes over with the
+    distance through the interval (module doc, step 2)."""
 
-    def __init__(
-        self, inner: Restyler, later: LaterKeyframe, analysis: AnalysisOptions, raft: Any = None
-    ) -> None:
+    def __init__(self, inner: Restyler, later: LaterKeyframe, flows: Flows) -> None:
         self.inner = inner
         self.name = inner.name
         self.later = later
-        self.analysis = analysis
-        self.raft = raft
-        self._key_small = _small(later.source, analysis.analysis_size)
+        self.flows = flows
 
     def reset(self) -> None:
         self.inner.reset()
@@ -97,28 +126,23 @@ class TwoSided:
         out = self.inner(image, ctx)
         k = self.later
         d = (ctx.index - k.first) / max(1, k.index - k.first)
-        if not 0.0 < d < 1.0 or k.output.shape != out.shape:
+        flow = self.flows.get(ctx.index)
+        if not 0.0 < d < 1.0 or k.output.shape != out.shape or flow is None:
             return out
-        warped, weight = self.backward(image, out.shape[:2])
+        warped, weight = self.backward(image, out.shape[:2], *flow)
         w = (d * weight)[:, :, None]
         mixed = out.astype(np.float32) * (1.0 - w) + warped.astype(np.float32) * w
         return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
-    def backward(self, image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """The later keyframe's output warped into this frame at ``size = (h, w)``, and its
-        reliability in ``[0, 1]`` (forward-backward consistent, the warped source matching)."""
+    def backward(
+        self, image: np.ndarray, size: tuple[int, int], flow: np.ndarray, mask: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The later keyframe's output warped into this frame at ``size = (h, w)`` along
+        ``flow`` (to the keyframe, analysis size), and its reliability in ``[0, 1]``
+        (``mask``, and the warped source matching this frame's)."""
         import temporal
 
-        a = self.analysis
-        small = _small(image, a.analysis_size)
-        key = self._key_small
-        if small.shape != key.shape:
-            return np.zeros((*size, 3), np.uint8), np.zeros(size, np.float32)
-        weights = self.raft or a.raft_weights
-        back = temporal.flow(small, key, a.flow, preset=a.flow_preset, raft_weights=weights)
-        fwd = temporal.flow(key, small, a.flow, preset=a.flow_preset, raft_weights=weights)
-        mask = temporal.consistency_mask(back, fwd)
-        xs, ys = sample_coords(temporal.resize_flow(back, size))
+        xs, ys = sample_coords(temporal.resize_flow(flow, size))
         # resampled once, Lanczos (a bilinear warp blurs what it carries)
         warped = cv2.remap(self.later.output, xs, ys, cv2.INTER_LANCZOS4, borderMode=REPLICATE)
         source = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
@@ -136,17 +160,6 @@ class TwoSided:
         if name == "inner":
             raise AttributeError(name)
         return getattr(self.inner, name)
-
-
-def _small(rgb: np.ndarray, long_side: int) -> np.ndarray:
-    """``rgb`` at most ``long_side`` on its long side, as the analyzer sees it
-    (``vidx.analysis.analysis_frame``, a layer above this one)."""
-    h, w = rgb.shape[:2]
-    scale = long_side / max(h, w)
-    if scale >= 1.0:
-        return rgb
-    size = (max(8, round(w * scale)), max(8, round(h * scale)))
-    return np.asarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
 
 
 def _luma(image: np.ndarray) -> np.ndarray:
