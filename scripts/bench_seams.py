@@ -36,7 +36,8 @@ import vidx  # noqa: E402
 from scripts.make_tiny_model import build_tiny_model  # noqa: E402
 from tests.conftest import make_clip  # noqa: E402
 from vidx.io.remux import scan_frames  # noqa: E402
-from vidx.jobs.segments import parts_dir, plan_segments  # noqa: E402
+from vidx.jobs.segment_plan import plan_segments  # noqa: E402
+from vidx.jobs.segments import parts_dir  # noqa: E402
 
 RUNS = {
     "unsegmented": {"segment_frames": 0},

@@ -62,6 +62,7 @@ LAYERS: list[dict[str, tuple[str, ...]]] = [
             "vidx.jobs.sequence_job",
             "vidx.jobs.segments",
             "vidx.jobs.segment_plan",
+            "vidx.jobs.two_pass",
             "vidx.jobs.clip_metrics",
             "vidx.jobs.timeline",
             "vidx.jobs.timeline_plan",

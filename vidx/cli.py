@@ -383,7 +383,12 @@ def plan_lines(plan: RunPlan) -> list[str]:
     if s is None:
         return [f"{head}: one piece ({plan.whole}), in this process"]
     lines = [f"{head}: {len(s.segments)} segments, {s.frames} frames"]
-    if s.carried:
+    if s.two_pass:
+        lines.append(
+            "  two passes: each segment's keyframe first (tied to the keyframe before), then "
+            "every segment from its keyframe toward the next (independent)"
+        )
+    elif s.carried:
         lines.append("  carried: each segment goes on from the end state of the one before")
     elif any(seg.warmup_start is not None for seg in s.segments):
         lines.append("  primed: each segment warms up on the frames before it (independent)")
@@ -394,9 +399,13 @@ def plan_lines(plan: RunPlan) -> list[str]:
         lines.append(f"  scene cuts (a segment starts fresh at each): {at}")
     if plan.ray is not None:
         chains = "one chain per shot, shots side by side" if s.carried else "side by side"
+        if s.two_pass:
+            chains = "keyframes in order per shot, then segments side by side"
         lines.append(f"  on Ray ({plan.ray}): {chains}")
     elif s.side_by_side > 1:
         lines.append(f"  in this process, {s.side_by_side} segments side by side")
+    elif s.two_pass:
+        lines.append("  in this process: the keyframes, then the segments, one after another")
     else:
         lines.append(
             "  in this process, one after another (chained)"
@@ -407,6 +416,8 @@ def plan_lines(plan: RunPlan) -> list[str]:
         end = "end" if seg.end is None else f"{seg.end:.3f}"
         if seg.index == 0 or seg.at_cut:
             how = "starts fresh at a scene cut" if seg.at_cut else "starts fresh"
+        elif s.two_pass:
+            how = "from its keyframe, tied to the one before"
         elif s.carried:
             how = "carried from the one before"
         elif seg.warmup_start is not None:

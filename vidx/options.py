@@ -996,6 +996,14 @@ class RunOptions(OptionGroup):
         RUN,
         job=False,
     )
+    passes: int = option(
+        1,
+        "Carried diffusion segments: 1 renders them in order, the streaming mode; 2 renders "
+        "each segment's first frame (keyframe) first, then the segments side by side, each "
+        "going on from its keyframe and toward the next.",
+        RUN,
+        shared_only=True,
+    )
     resume: bool = option(
         True,
         "Continue from OUTPUT.parts/ after a crash (re-running does the same).",
@@ -1070,6 +1078,8 @@ class RunOptions(OptionGroup):
 
     def __post_init__(self) -> None:
         number("segment_frames", self.segment_frames, 0)
+        if self.passes not in (1, 2) or isinstance(self.passes, bool):
+            raise OptionError(f"must be 1 or 2, got {self.passes!r}", param="passes")
         number("workers", self.workers, 0, 4096)
         number("threads", self.threads, 0, 1024)
         number("parallel_segments", self.parallel_segments, 0, 64)

@@ -65,7 +65,7 @@ def test_errors_name_the_parameter_and_the_cli_maps_it() -> None:
 
 def test_the_manifest_leaves_out_what_may_change_on_resume() -> None:
     data = JobOptions().with_values(overwrite=True, restart=True).to_dict(resume_only=True)
-    assert data["schema"] == 1 and data["run"] == {"segment_frames": 240}
+    assert data["schema"] == 1 and data["run"] == {"segment_frames": 240, "passes": 1}
     assert data["restyle"]["diffusion_temporal"]["reuse_strength"] == 0.35
 
 

@@ -185,6 +185,9 @@ class SegmentPlan:
     carried: bool  # each segment goes on from its predecessor's end state (else primed)
     side_by_side: int = 1  # segments cut to render at once in one process (stateless jobs)
     cuts: tuple[int, ...] | None = None  # the scene cuts planned for (None: not looked for)
+    # carried, each segment goes on from its own keyframe, rendered first (``--passes 2``,
+    # vidx.jobs.two_pass), not from the end of the segment before
+    two_pass: bool = False
 
     @property
     def frames(self) -> int:
@@ -210,7 +213,8 @@ def plan_job(job: JobContext, kind: JobKind, run_opts: RunOptions) -> SegmentPla
     warmup = 0 if carried else warmup_of(job.analysis)
     frames_each = side_by_side_frames(run_opts.segment_frames, n, at_once)
     segments = plan_segments(scan, frames_each, warmup, cuts or ())
-    return SegmentPlan(segments, scan.end_time, carried, at_once, cuts)
+    two_pass = carried and run_opts.passes == 2
+    return SegmentPlan(segments, scan.end_time, carried, at_once, cuts, two_pass)
 
 
 def warmup_of(analysis: AnalysisOptions | None) -> int:

@@ -52,6 +52,16 @@ from vidx.jobs.segment_plan import (
     warmup_of,
 )
 from vidx.jobs.state import StateError, dumps, label, labelled, restore
+from vidx.jobs.two_pass import (
+    TWO_PASS_STATES,
+    interval_inputs,
+    intervals_to_render,
+    keep_keyframe,
+    keyframe_before,
+    keyframes_to_render,
+    render_interval,
+    render_keyframe,
+)
 from vidx.options import AnalysisOptions, RunOptions
 from vidx.pipeline import (
     JobContext,
@@ -223,22 +233,27 @@ class Parts:
     def finished(self, seg: Segment) -> bool:
         return seg.index in self.done and self.segment_path(seg).exists()
 
-    def state_path(self, seg: Segment) -> Path:
-        return self.folder / seg.state_file
+    def state_path(self, seg: Segment, kind: str = "") -> Path:
+        """``seg``'s end state, or with ``kind`` another state of it (a two-pass job's
+        ``key``: the state after its keyframe; ``image``: its keyframe's output)."""
+        if not kind:
+            return self.folder / seg.state_file
+        return self.folder / f"seg{seg.index:05d}.{kind}{STATE_SUFFIX}"
 
-    def save_state(self, seg: Segment, data: bytes) -> None:
-        """Keep ``seg``'s end state and record its size and SHA-256 in the manifest (saved
-        when the segment is marked done: done means kept)."""
-        data = labelled(data, self.state_label(seg))
-        write_atomic(self.state_path(seg), data)
+    def save_state(self, seg: Segment, data: bytes, kind: str = "") -> None:
+        """Keep ``seg``'s end state (or its ``kind`` of state) and record its size and SHA-256
+        in the manifest (saved when the segment is marked done: done means kept)."""
+        data = labelled(data, self.state_label(seg, kind))
+        write_atomic(self.state_path(seg, kind), data)
         record = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-        self.data.setdefault("states", {})[str(seg.index)] = record
+        self.data.setdefault(_records(kind), {})[str(seg.index)] = record
 
-    def state_label(self, seg: Segment) -> str:
+    def state_label(self, seg: Segment, kind: str = "") -> str:
         """Which job (settings and input) and segment an end state belongs to: a state of
         another job or segment is refused even when the manifest was edited to match it."""
         job = [self.data.get("settings_sha256"), self.data.get("input", {}).get("sha256")]
-        return f"{hashlib.sha256(json.dumps(job).encode()).hexdigest()}:{seg.index}"
+        own = f"{hashlib.sha256(json.dumps(job).encode()).hexdigest()}:{seg.index}"
+        return f"{own}:{kind}" if kind else own
 
     def state_limit(self) -> int:
         """The largest end state this job reads back (:data:`STATE_BYTES_PER_PIXEL`), worked
@@ -250,11 +265,11 @@ class Parts:
             self._state_limit = STATE_BYTES_PER_PIXEL * max(info.width * info.height, side**2)
         return self._state_limit
 
-    def _recorded(self, seg: Segment) -> tuple[str | None, dict]:
+    def _recorded(self, seg: Segment, kind: str = "") -> tuple[str | None, dict]:
         """Why ``seg``'s end state may not be read, judged from the manifest and the file's
         size alone (None: it may), and the manifest's record of it."""
-        path = self.state_path(seg)
-        record = self.data.get("states", {}).get(str(seg.index))
+        path = self.state_path(seg, kind)
+        record = self.data.get(_records(kind), {}).get(str(seg.index))
         if not path.is_file():
             return "missing", {}
         if not (isinstance(record, dict) and type(record.get("size")) is int):
@@ -264,25 +279,25 @@ class Parts:
             return "not the size the manifest recorded", record
         return None, record
 
-    def check_state(self, seg: Segment) -> str | None:
+    def check_state(self, seg: Segment, kind: str = "") -> str | None:
         """Why ``seg``'s end state may not be read (None: it is as the manifest recorded
         it). Sizes are compared before a byte is read; the file is hashed in pieces."""
-        why, record = self._recorded(seg)
+        why, record = self._recorded(seg, kind)
         if why is not None:
             return why
         digest = hashlib.sha256()
-        with self.state_path(seg).open("rb") as f:
+        with self.state_path(seg, kind).open("rb") as f:
             while piece := f.read(1 << 20):
                 digest.update(piece)
         if digest.hexdigest() != record.get("sha256"):
             return "not the file the manifest recorded"
         return None
 
-    def read_state(self, seg: Segment) -> bytes:
+    def read_state(self, seg: Segment, kind: str = "") -> bytes:
         """``seg``'s end state, read once and checked against the manifest (its size before a
         byte is read, then its SHA-256 and label)."""
-        path = self.state_path(seg)
-        why, record = self._recorded(seg)
+        path = self.state_path(seg, kind)
+        why, record = self._recorded(seg, kind)
         if why is None:
             with path.open("rb") as f:
                 data = f.read(record["size"] + 1)  # never more than recorded (and checked)
@@ -292,9 +307,14 @@ class Parts:
                 why = "not the file the manifest recorded"
         if why is not None:
             raise StateError(f"the end state {path} is {why}")
-        if label(data) != self.state_label(seg):
+        if label(data) != self.state_label(seg, kind):
             raise StateError(f"the temporal state {path} was written for another job or segment")
         return data
+
+
+def _records(kind: str) -> str:
+    """The manifest entry recording the states of ``kind`` (see :meth:`Parts.state_path`)."""
+    return f"{kind}_states" if kind else "states"
 
 
 def unfinished(
@@ -342,12 +362,15 @@ def settle_plan(
     if len(plans) == len(parts) and plans[0] and all(plan == plans[0] for plan in plans):
         segments = [Segment(**s) for s in plans[0]]
         carried = kind.carries(job.analysis)
-        return SegmentPlan(segments, parts[0].data.get("end_time"), carried)
+        two_pass = carried and run_opts.passes == 2
+        return SegmentPlan(segments, parts[0].data.get("end_time"), carried, two_pass=two_pass)
     plan = plan_job(job, kind, run_opts)
     recorded = [asdict(s) for s in plan.segments]
     for p in parts:
         if p.data["segments"] != recorded:
             p.data.update(segments=recorded, done=[], states={})
+            for name in TWO_PASS_STATES:
+                p.data.pop(_records(name), None)
         p.data["end_time"] = plan.end_time
         p.save()
     return plan
@@ -466,8 +489,12 @@ def run_segmented(
     parts, resumed = open_parts(job, outputs, run_opts)
     kind = JobKind.of(outputs)
     plan = settle_plan(parts, resumed, job, kind, run_opts)
-    # 3. render the segments not finished in every output (several at once when no model runs)
-    _render_here(job, outputs, parts, plan, run_opts, gathered, started)
+    # 3. render the segments not finished in every output (several at once when no model
+    #    runs); two passes: the keyframes first, then the segments (vidx.jobs.two_pass)
+    if plan.two_pass:
+        _render_two_pass(job, outputs, parts, plan, gathered, started)
+    else:
+        _render_here(job, outputs, parts, plan, run_opts, gathered, started)
     # 4. remux every output from its segments plus the input's audio and subtitles
     return finish_segments(job, info, outputs, parts, plan, gathered, started)
 
@@ -517,6 +544,34 @@ def _render_here(
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _render_two_pass(
+    job: JobContext,
+    outputs: list[Output],
+    parts: list[Parts],
+    plan: SegmentPlan,
+    gathered: Gathered,
+    started: float,
+) -> None:
+    """The local executor of a two-pass plan (:mod:`vidx.jobs.two_pass`): the keyframes still
+    needed, in order, then the unfinished segments, one after another in this process."""
+    segments = plan.segments
+    intervals = intervals_to_render(plan, parts)
+    keys = keyframes_to_render(segments, parts[0], intervals, gathered.warnings)
+    for n, seg in enumerate(keys):
+        say_phase(job.on_progress, f"keyframe {n + 1} of {len(keys)} (--passes 2)")
+        before = keyframe_before(parts[0], segments, seg)
+        keep_keyframe(parts[0], seg, *render_keyframe(job, seg, outputs, before))
+    done = plan.frames - sum(s.frames for s in intervals)
+    tally = _Tally(job.on_progress, done, plan.frames, started)
+    for seg in intervals:
+        piece = replace(job, on_progress=tally.reporter(seg.index))
+        paths = [p.segment_path(seg) for p in parts]
+        result = render_interval(
+            piece, seg, outputs, paths, interval_inputs(parts[0], segments, seg)
+        )
+        gathered.add(seg, result, parts)
 
 
 def finish_segments(

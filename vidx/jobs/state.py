@@ -58,6 +58,7 @@ CARRIED = frozenset(
     {
         "temporal.noise:NoiseField",
         "temporal.propagate:Anchor",
+        "vidx.jobs.two_pass:KeyOutputs",
         "vidx.restyle.diffusion.attention:CrossFrameState",
         "vidx.restyle.diffusion.denoise:Conditioning",
         "vidx.restyle.diffusion.engine:Seeds",

@@ -10,7 +10,8 @@ is the same as a run without the fault, because a segment's pixels depend only o
 and its warm-up (see :mod:`vidx.restyle.priming`), or, carried (``--seams carry``), on the end
 state of the segment before, which the driver keeps in the parts folder and hands over. A
 carried job's segments start at every scene cut, so each shot is a chain of its own and the
-shots render side by side.
+shots render side by side. In two passes (``--passes 2``, :mod:`vidx.jobs.two_pass`) a shot's
+keyframes render first, in order, and then its segments side by side (``_TwoPassSchedule``).
 
 ``--workers N`` starts a local Ray instance with ``N x threads`` CPUs and stops it at the end;
 ``--ray ADDRESS`` (or ``RAY_ADDRESS``) joins a running cluster and leaves it running (checked
@@ -39,6 +40,14 @@ from vidx.jobs.segments import (
     settle_plan,
     state_before,
     unfinished,
+)
+from vidx.jobs.two_pass import (
+    interval_inputs,
+    intervals_to_render,
+    keep_keyframe,
+    keyframe_before,
+    keyframes_to_render,
+    later_keyframe,
 )
 from vidx.options import RunOptions
 from vidx.pipeline import JobContext, JobResult, Output, Progress, Timings
@@ -152,7 +161,8 @@ def _drive(ray: Any, pool: _Pool, job: JobContext, info: VideoInfo, targets: lis
     try:
         plan = settle_plan(parts, resumed, job, JobKind.of(outputs), run_opts)
         # 2. the segments on the workers; 3. recorded as each one finishes
-        _Schedule(ray, pool, job, parts, plan, gathered, started).run()
+        schedule = _TwoPassSchedule if plan.two_pass else _Schedule
+        schedule(ray, pool, job, parts, plan, gathered, started).run()
         # 4. remux every output from its segments plus the input's audio and subtitles (no
         # phase message: this path's progress reports segments per worker)
         quiet = replace(job, on_progress=None)
@@ -212,14 +222,14 @@ class _Schedule:
     ) -> None:
         self.ray, self.pool, self.job, self.parts, self.plan = ray, pool, job, parts, plan
         self.gathered, self.started = gathered, started
-        self.todo = unfinished(plan.segments, parts, plan.carried, gathered.warnings)
+        self.todo = self.pending(gathered.warnings)
         self.done_frames = plan.frames - sum(s.frames for s in self.todo)
         self.payload = _transport(ray, pool, job.path, parts) if self.todo else None
-        self.attempts = {s.index: 0 for s in self.todo}
+        self.attempts: dict[Any, int] = {s: 0 for s in self.todo}  # by task
         self.per_worker: dict[int, int] = {}
         self.cpu = 0.0
-        self.running: dict[Any, tuple[int, Segment]] = {}
-        self.queue = list(self.todo)
+        self.running: dict[Any, tuple[int, Any]] = {}
+        self.queue: list[Any] = list(self.todo)  # the tasks not started
         self.finished = {s.index for s in plan.segments} - {s.index for s in self.todo}
 
     def run(self) -> None:
@@ -231,7 +241,7 @@ class _Schedule:
             try:
                 reply = self.ray.get(ready[0])
             except self.ray.exceptions.RayActorError:
-                if self.attempts[seg.index] >= MAX_ATTEMPTS:
+                if self.attempts[seg] >= MAX_ATTEMPTS:
                     raise
                 self.pool.replace(slot)  # a fresh worker on the same slot takes it again
                 self.submit(slot, seg)
@@ -245,8 +255,12 @@ class _Schedule:
             self.fill()
             self.report()
 
+    def pending(self, warnings: list[str]) -> list[Segment]:
+        """The segments to render (:func:`vidx.jobs.segments.unfinished`)."""
+        return unfinished(self.plan.segments, self.parts, self.plan.carried, warnings)
+
     def submit(self, slot: int, seg: Segment) -> None:
-        self.attempts[seg.index] += 1
+        self.attempts[seg] += 1
         parts, chain = self.parts, self.plan.carried
         paths = None if self.payload is not None else [str(p.segment_path(seg)) for p in parts]
         state = state_before(parts, self.plan.segments, seg, chain)
@@ -295,3 +309,72 @@ class _Schedule:
                 self.done_frames, self.plan.frames, elapsed, segments=segs, cpu_s=self.cpu
             )
             self.job.on_progress(progress)
+
+
+@dataclass(frozen=True)
+class Task:
+    """Pass 1 (``key``: ``seg``'s keyframe) or pass 2 (``seg``'s interval)."""
+
+    seg: Segment
+    key: bool
+
+
+class _TwoPassSchedule(_Schedule):
+    """The Ray executor of a two-pass plan (``--passes 2``, :mod:`vidx.jobs.two_pass`). Its
+    tasks are of two kinds: a segment's keyframe (pass 1), which starts when the keyframe before
+    it in its shot is kept, and a segment's interval (pass 2), which starts when its own
+    keyframe and the one that ends it are kept. Keyframes go first whenever one can start
+    (every interval waits on their chain); then every idle worker takes an interval, so one
+    long shot renders on every worker. A lost worker's task goes to a fresh one."""
+
+    def __init__(
+        self,
+        ray: Any,
+        pool: _Pool,
+        job: JobContext,
+        parts: list[Parts],
+        plan: SegmentPlan,
+        gathered: Gathered,
+        started: float,
+    ) -> None:
+        super().__init__(ray, pool, job, parts, plan, gathered, started)
+        segments = self.plan.segments
+        keys = keyframes_to_render(segments, self.parts[0], self.todo, gathered.warnings)
+        self.keys_kept = {s.index for s in segments} - {s.index for s in keys}
+        self.queue = [Task(s, True) for s in keys] + [Task(s, False) for s in self.todo]
+        self.attempts = {t: 0 for t in self.queue}
+
+    def pending(self, warnings: list[str]) -> list[Segment]:
+        """The intervals not finished (each is rendered on its own)."""
+        return intervals_to_render(self.plan, self.parts)
+
+    def can_start(self, task: Any) -> bool:
+        """A keyframe when the one before it is kept (or it starts its shot); an interval when
+        its keyframe and the later one are."""
+        seg, kept = task.seg, self.keys_kept
+        if task.key:
+            return not goes_on(seg, True) or seg.index - 1 in kept
+        later = later_keyframe(self.plan.segments, seg)
+        return seg.index in kept and (later is None or later.index in kept)
+
+    def submit(self, slot: int, task: Any) -> None:
+        self.attempts[task] += 1
+        seg, actor, path = task.seg, self.pool.actors[slot], str(self.job.path)
+        segments, parts = self.plan.segments, self.parts
+        if task.key:
+            before = keyframe_before(parts[0], segments, seg)
+            ref = actor.render_keyframe.remote(path, seg, before, self.payload)
+        else:
+            paths = None if self.payload is not None else [str(p.segment_path(seg)) for p in parts]
+            inputs = interval_inputs(parts[0], segments, seg)
+            ref = actor.render_interval.remote(path, seg, paths, self.payload, inputs)
+        self.running[ref] = (slot, task)
+
+    def record(self, task: Any, reply: dict) -> None:
+        """Keep a keyframe's states, or a finished interval's files (marked done)."""
+        if not task.key:
+            super().record(task.seg, reply)
+            return
+        keep_keyframe(self.parts[0], task.seg, reply["key"], reply["image"])
+        self.keys_kept.add(task.seg.index)
+        self.cpu += reply["cpu_s"]

@@ -28,8 +28,9 @@ from typing import Any
 from vidx.io.reader import Trim
 from vidx.jobs.segment_plan import SEGMENT_SUFFIX, Segment
 from vidx.jobs.segments import AV1_SEGMENT_SUFFIX, job_settings, render_segment
+from vidx.jobs.two_pass import IntervalInputs, Keyframe, render_interval, render_keyframe
 from vidx.options import AnalysisOptions
-from vidx.pipeline import JobContext, Output
+from vidx.pipeline import JobContext, JobResult, Output
 
 
 def set_threads(threads: int) -> None:
@@ -118,6 +119,48 @@ class SegmentWorker:
         (see :func:`vidx.jobs.segments.render_segment`); ``keep_state`` returns this one's under
         ``"state"``. Returns the pipeline's frames, layouts, warnings and timings."""
         cpu = time.process_time()  # every thread of this worker: decode, models, encode
+        job, targets = self._job(input_path, input_bytes, seg, paths)
+        result, end = render_segment(
+            job,
+            seg,
+            self.outputs,
+            targets,
+            chain=chain,
+            state=state,
+            keep_state=keep_state,
+        )
+        return self._reply(result, targets, paths is None, cpu, end)
+
+    def render_keyframe(
+        self, input_path: str, seg: Segment, before: Keyframe | None, input_bytes: bytes | None
+    ) -> dict:
+        """Pass 1 of a two-pass job for ``seg`` (:func:`vidx.jobs.two_pass.render_keyframe`):
+        its keyframe's state under ``"key"`` and its outputs under ``"image"``."""
+        cpu = time.process_time()
+        job, _ = self._job(input_path, input_bytes, seg, [])
+        key, image = render_keyframe(job, seg, self.outputs, before)
+        return {"key": key, "image": image, "pid": os.getpid(), "cpu_s": time.process_time() - cpu}
+
+    def render_interval(
+        self,
+        input_path: str,
+        seg: Segment,
+        paths: list[str] | None,
+        input_bytes: bytes | None,
+        inputs: IntervalInputs,
+    ) -> dict:
+        """Pass 2 of a two-pass job for ``seg`` (:func:`vidx.jobs.two_pass.render_interval`);
+        ``paths`` and ``input_bytes`` and the reply as :meth:`render`'s."""
+        cpu = time.process_time()
+        job, targets = self._job(input_path, input_bytes, seg, paths)
+        result = render_interval(job, seg, self.outputs, targets, inputs)
+        return self._reply(result, targets, paths is None, cpu, None)
+
+    def _job(
+        self, input_path: str, input_bytes: bytes | None, seg: Segment, paths: list[str] | None
+    ) -> tuple[JobContext, list[Path]]:
+        """The job as this worker reads it, and where ``seg``'s files go (``paths``, or this
+        worker's scratch folder when they go back through the object store)."""
         source = Path(input_path)
         if input_bytes is not None:
             source = self._local_input(input_bytes, source.suffix)
@@ -134,15 +177,12 @@ class SegmentWorker:
         job = JobContext(
             source, analysis=self.analysis, raft_state=self.raft_state, deinterlace=self.deinterlace
         )
-        result, end = render_segment(
-            job,
-            seg,
-            self.outputs,
-            targets,
-            chain=chain,
-            state=state,
-            keep_state=keep_state,
-        )
+        return job, targets
+
+    def _reply(
+        self, result: JobResult, targets: list[Path], back: bool, cpu: float, end: bytes | None
+    ) -> dict:
+        """What a rendered segment sends the driver (its files too when ``back``)."""
         reply: dict = {
             "frames": result.frames,
             "layouts": result.layouts,
@@ -153,7 +193,7 @@ class SegmentWorker:
             "cpu_s": time.process_time() - cpu,
             "state": end,
         }
-        if paths is None:
+        if back:
             reply["files"] = [t.read_bytes() for t in targets]
             shutil.rmtree(targets[0].parent, ignore_errors=True)
         return reply

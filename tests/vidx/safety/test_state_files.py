@@ -295,3 +295,51 @@ def test_a_reshaped_state_with_a_matching_manifest_stops_or_renders_right(job, t
     assert result.exit_code in (0, 2), result.stderr
     if result.exit_code == 2:
         assert_user_error(result, "temporal state")
+
+
+# --- a two-pass job's keyframe states (--passes 2) ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_pass(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A clip, its uninterrupted two-pass render, and the same job stopped in its second
+    segment (every keyframe's states kept)."""
+    root = tmp_path_factory.mktemp("two-pass-states")
+    clip = make_clip(root / "in.mp4", frames=FRAMES)
+    straight, stopped = root / "straight.mp4", root / "stopped.mp4"
+    vidx.render(clip, straight, **STYLE, passes=2)  # type: ignore[arg-type]
+
+    def stop_in_second_segment(p: object) -> None:
+        if getattr(p, "done", 0) == SEGMENT + 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        vidx.render(clip, stopped, **STYLE, passes=2, on_progress=stop_in_second_segment)  # type: ignore[arg-type]
+    return {"clip": clip, "straight": straight, "stopped": parts_dir(stopped)}
+
+
+@pytest.mark.parametrize("record", [False, True])
+@pytest.mark.parametrize("kind", ["key", "image"])
+def test_a_hostile_keyframe_state_is_rendered_again_or_refused(two_pass, tmp_path, kind, record):
+    """A keyframe's states are read like an end state: not as recorded, the keyframe is
+    rendered again; with the manifest edited to match, refused in one line; never run."""
+    marker = tmp_path / "ran"
+    state = exploit(marker)
+    out = tmp_path / "out.mp4"
+    shutil.copytree(two_pass["stopped"], parts_dir(out))
+    (parts_dir(out) / f"seg00002.{kind}.state").write_bytes(state)
+    if record:
+        manifest = parts_dir(out) / MANIFEST
+        data = json.loads(manifest.read_text())
+        entry = {"size": len(state), "sha256": hashlib.sha256(state).hexdigest()}
+        data[f"{kind}_states"]["2"] = entry
+        manifest.write_text(json.dumps(data))
+    result = run_cli("restyle", two_pass["clip"], "-o", out, *FLAGS, "--passes", "2", "--resume")
+    assert not marker.exists()
+    if record:
+        assert_user_error(result, "temporal state")
+        assert not out.exists()
+        return
+    assert result.exit_code == 0, result.stderr
+    assert "rendering again the keyframes" in result.stderr and f"seg00002.{kind}" in result.stderr
+    assert same_frames(out, two_pass["straight"]) == []

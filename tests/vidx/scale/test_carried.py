@@ -201,3 +201,64 @@ def test_shots_render_side_by_side_on_ray(ray_cluster, model, tmp_path) -> None:
     ]  # fmt: skip
     vidx.render(clip, here, **diffusion(model))  # type: ignore[arg-type]
     assert psnr(here, one) >= 50
+
+
+# --- two passes (--passes 2): the keyframes first, then every segment from both sides ------
+
+
+@pytest.fixture(scope="module")
+def two_pass(clip: Path, model: Path) -> Path:
+    """In this process with one thread: the sums of a one-thread Ray worker, bit for bit."""
+    out = clip.with_name("two-pass.mp4")
+    vidx.render(clip, out, **diffusion(model, passes=2, threads=1))  # type: ignore[arg-type]
+    return out
+
+
+def test_two_pass_segments_meet_at_their_shared_keyframe(two_pass) -> None:
+    seam, interior = seam_figures(two_pass, {12, 24})
+    assert max(seam) <= 1.15 * interior
+
+
+def test_an_interrupted_two_pass_job_resumes_without_redoing_keyframes_or_segments(
+    two_pass, clip, model, tmp_path
+):
+    out = tmp_path / "two-pass-resumed.mp4"
+    options = diffusion(model, passes=2, threads=1)
+
+    def stop_in_second_segment(p: object) -> None:
+        if getattr(p, "done", 0) == SEGMENT + 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        vidx.render(clip, out, **options, on_progress=stop_in_second_segment)  # type: ignore[arg-type]
+    folder = parts_dir(out)
+    for k in range(FRAMES // SEGMENT):  # every keyframe kept, as data (vidx.jobs.state)
+        for kind in ("key", "image"):
+            assert (folder / f"seg{k:05d}.{kind}.state").read_bytes()[8:].find(b"vidx-state") > 0
+    assert (folder / "seg00000.mov").is_file() and not (folder / "seg00001.mov").exists()
+    seen: list[object] = []
+    vidx.render(clip, out, **options, on_progress=seen.append)  # type: ignore[arg-type]
+    assert not [p for p in seen if "keyframe" in (getattr(p, "phase", None) or "")]
+    assert min(d for p in seen if (d := getattr(p, "done", 0))) > SEGMENT  # segment 0 kept
+    assert same_frames(out, two_pass) == []
+    assert not folder.exists()
+
+
+def test_two_ray_workers_render_one_shot_side_by_side_in_two_passes(ray_cluster, clip, tmp_path):
+    """With the style backend (the same keyframe pass and intervals, no model to build on
+    each worker): the frames of one process, one thread, and both workers busy on one shot."""
+    style = {"style": "3", "analysis_size": 64, "crf": 0, "segment_frames": SEGMENT}
+    style |= {"seams": "carry", "passes": 2, "overwrite": True}
+    here, out = tmp_path / "here.mp4", tmp_path / "ray.mp4"
+    vidx.render(clip, here, **style, threads=1)  # type: ignore[arg-type]
+    seen: list[WorkerProgress] = []
+    vidx.render(
+        clip,
+        out,
+        **style,  # type: ignore[arg-type]
+        workers=2,
+        threads_per_worker=1,
+        on_progress=lambda p: seen.append(p) if isinstance(p, WorkerProgress) else None,
+    )
+    assert same_frames(out, here) == []
+    assert sorted(seen[-1].segments.values()) == [1, 2]  # one shot's segments on both workers
