@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import torch
 
-from vidx.restyle.diffusion.denoise import Pull
+from vidx.restyle.diffusion.denoise import Keep, Pull
 from vidx.restyle.diffusion.engine import FramePlan
 from vidx.restyle.diffusion.x0_fusion import X0Fusion
 
@@ -96,6 +96,9 @@ def cut_plan(plan: FramePlan, box: Box) -> FramePlan:
     if fusion is not None:
         fusion = X0Fusion(cut(fusion.target, box), cut(fusion.mask, box), fusion.steps)
     reference = None if plan.reference is None else cut(plan.reference, box)
+    hold = plan.hold
+    if hold is not None:
+        hold = Keep(cut(hold.source, box), cut(hold.noise, box), cut(hold.mask, box), hold.steps)
     return replace(
         plan,
         z_start=cut(plan.z_start, box),
@@ -103,6 +106,7 @@ def cut_plan(plan: FramePlan, box: Box) -> FramePlan:
         pull=pull,
         x0_fusion=fusion,
         reference=reference,
+        hold=hold,
     )
 
 

@@ -69,11 +69,14 @@ class Keep:
     inpaint channels): after every step the latent inside ``mask`` (``(1, 1, h, w)`` float,
     1 = keep the source) is replaced by the ``source`` latent (clean) noised with ``noise`` to
     the next timestep, and by the clean ``source`` after the last, so the restyled part grows
-    around a kept part that stays the source and the seam is denoised with it."""
+    around a kept part that stays the source and the seam is denoised with it. With ``steps``,
+    only after the first ``steps`` steps: the kept part then starts denoising at that
+    timestep, as a shorter img2img would (a lower strength for part of the latent)."""
 
     source: torch.Tensor
     noise: torch.Tensor
     mask: torch.Tensor
+    steps: int | None = None
 
     def blend(self, pipe, latents: torch.Tensor, t: torch.Tensor | None) -> torch.Tensor:
         """``latents`` with the kept part at timestep ``t`` (None: clean)."""
@@ -177,12 +180,17 @@ def decode_latent(pipe, latent: torch.Tensor) -> np.ndarray:
     return x.permute(1, 2, 0).cpu().numpy()
 
 
+def tail_steps(steps: int, strength: float) -> int:
+    """How many of ``steps`` an img2img at ``strength`` runs (at least one)."""
+    return max(1, min(int(steps * strength), steps))
+
+
 def schedule(pipe, steps: int, strength: float) -> torch.Tensor:
     """Set the scheduler for ``steps`` and return the img2img tail for ``strength``
     (``int(steps * strength)`` timesteps, at least one)."""
     sched = pipe.scheduler
     sched.set_timesteps(steps, device=pipe.unet.device)
-    n = max(1, min(int(steps * strength), steps))
+    n = tail_steps(steps, strength)
     start = (steps - n) * sched.order
     if hasattr(sched, "set_begin_index"):
         sched.set_begin_index(start)
@@ -382,7 +390,7 @@ def denoise(
         if s.x0_fusion is not None and i < s.x0_fusion.steps:
             eps = fuse_prediction(sched, latents, eps, t, s.x0_fusion)
         latents = sched.step(eps, t, latents, **step_kwargs, return_dict=False)[0]
-        if s.keep is not None:
+        if s.keep is not None and (s.keep.steps is None or i < s.keep.steps):
             following = timesteps[i + 1] if i + 1 < len(timesteps) else None
             latents = s.keep.blend(pipe, latents, following)
     return latents

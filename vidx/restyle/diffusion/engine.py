@@ -32,11 +32,13 @@ from vidx.frame import FrameContext
 from vidx.options import RestyleOptions
 from vidx.restyle.diffusion.denoise import (
     Conditioning,
+    Keep,
     Pull,
     Steering,
     denoise,
     predict_noise,
     renoise,
+    tail_steps,
 )
 from vidx.restyle.diffusion.denoise import schedule as make_schedule
 from vidx.restyle.diffusion.reuse import (
@@ -78,6 +80,7 @@ class FramePlan:
     pull: Pull | None = None
     x0_fusion: X0Fusion | None = None
     reference: torch.Tensor | None = None
+    hold: Keep | None = None  # held cells start at the reuse strength (``prepare``)
 
     @property
     def tied(self) -> bool:
@@ -197,13 +200,21 @@ class ReuseEngine:
             soft, hard = soft * held, hard * (held > 0.5)
         z_start = z
         fresh = held is not None and float(held.min()) < 0.5
+        short = strength
         if reuse and t.latent_blend:
             z_start = temporal.fuse(z, ref, soft, LATENT_BLEND_WEIGHT)
+            short = min(reuse_strength, strength)
             if not fresh:  # all of it held: a short re-denoise of the past suffices
-                strength = min(reuse_strength, strength)
+                strength = short
         noise = self.noise.carry(flow, hard[0, 0] > 0.5, z)
         steps = make_schedule(pipe, o.steps, strength)
         plan = FramePlan(z_start, noise, steps, reuse, anchored, reference=ref)
+        if fresh and held is not None and short < strength:
+            # the new content at the full strength; the held cells join where the short
+            # re-denoise would start, so they stay as steady as on a frame held whole
+            order = int(getattr(pipe.scheduler, "order", 1))
+            wait = len(steps) - tail_steps(o.steps, short) * order
+            plan.hold = Keep(z_start, noise, held, steps=wait)
         if t.fusion == "x0" and t.fusion_weight > 0 and t.fusion_steps > 0:
             n_fuse = math.ceil(t.fusion_steps * len(steps))
             plan.x0_fusion = X0Fusion(ref, soft * t.fusion_weight, n_fuse)
@@ -224,6 +235,8 @@ class ReuseEngine:
         steered by the plan's pull or x̂0 fusion and the caller's ``steering`` (a kept region,
         residual guidance's negative, a per-step hook: ``denoise.Steering``)."""
         s = replace(steering or Steering(), pull=plan.pull, x0_fusion=plan.x0_fusion)
+        if s.keep is None and plan.hold is not None:
+            s = replace(s, keep=plan.hold)
         latents = renoise(pipe, plan.z_start, plan.noise, plan.timesteps[:1])
         if s.keep is not None:
             latents = s.keep.blend(pipe, latents, plan.timesteps[0])

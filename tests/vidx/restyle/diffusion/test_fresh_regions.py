@@ -97,3 +97,22 @@ def test_a_moving_subject_renders_only_boxes_around_what_is_new(tiny_pipe, tiny_
     whole = tiny_options(tiny_model_dir, work_size=128, skip_covered=0.0, propagate=False)
     w, _ = run_clip(tiny_pipe, whole, clip.frames, ctxs)
     assert w.describe()["boxed_frames"] == 0
+
+
+def test_new_content_runs_the_full_strength_and_held_cells_join_at_the_reuse_strength(
+    tiny_pipe, tiny_model_dir, clip
+):
+    frames, ctxs = clip[0][:3], clip[1][:3]
+    r, _ = run_clip(tiny_pipe, tiny_options(tiny_model_dir, steps=8), frames[:2], ctxs[:2])
+    z = r._engine.prev_latent
+    h, w = z.shape[2], z.shape[3]
+    whole = r._engine.prepare(r.pipe, z, ctxs[2], strength=0.5, reuse_strength=0.25)
+    assert len(whole.timesteps) == 2 and whole.hold is None  # nothing said new: reuse strength
+    held = held_map(h, w, [(0, h, 0, 2)])  # the entering strip is new
+    plan = r._engine.prepare(
+        r.pipe, z, ctxs[2], strength=0.5, reuse_strength=0.25, held=held
+    )  # fmt: skip
+    assert len(plan.timesteps) == 4  # int(8 * 0.5): the new content at the full strength
+    assert plan.hold is not None and plan.hold.steps == 2  # held cells wait out 4 - 2 steps
+    assert torch.equal(plan.hold.mask, held)
+    assert plan.x0_fusion is not None and float(plan.x0_fusion.mask[..., :, :2].max()) == 0.0
