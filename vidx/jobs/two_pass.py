@@ -28,11 +28,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-import temporal
 from vidx.analysis import Analyzer, analysis_frame
 from vidx.errors import InputError
 from vidx.frame import Frame, FrameContext
@@ -41,8 +40,10 @@ from vidx.io.reader import Reader, Trim
 from vidx.jobs.segment_plan import Segment, SegmentPlan, goes_on
 from vidx.jobs.state import dumps, restore
 from vidx.pipeline import JobContext, JobResult, Output, run
-from vidx.restyle.intervals import Flows, FromKeyframe, LaterKeyframe, TwoSided, flows_to_last
 from vidx.restyle.priming import Renumbered
+
+if TYPE_CHECKING:
+    from vidx.restyle.intervals import Flows
 
 TWO_PASS_STATES = ("key", "image")  # the states kept of each keyframe (module doc)
 
@@ -131,6 +132,8 @@ def composed_context(analyzer: Analyzer, frames: list[np.ndarray], index: int) -
     """The context of the last of ``frames`` (job frame ``index``) as a keyframe, with the
     flow and mask to the frame before the first of them composed along the way; a fresh start
     (no flow) where there is nothing to follow, a scene cut where one lies between."""
+    import temporal  # (torch: not for a job that only transcodes, which imports this module)
+
     flow: np.ndarray | None = None
     mask: np.ndarray | None = None
     broken = cut = False
@@ -185,6 +188,8 @@ def render_interval(
 ) -> JobResult:
     """Pass 2 for ``seg``: render it into ``paths`` from the state its keyframe left (module
     doc, step 2); the analyzer goes on from that keyframe too."""
+    from vidx.restyle.intervals import FromKeyframe, LaterKeyframe, TwoSided, flows_to_last
+
     if job.analysis is None:
         raise ValueError("an interval needs the temporal analysis (job.analysis)")
     analyzer = Analyzer(job.analysis, job.raft_state)

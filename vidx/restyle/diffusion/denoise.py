@@ -197,6 +197,16 @@ def schedule(pipe, steps: int, strength: float) -> torch.Tensor:
     return sched.timesteps[start:]
 
 
+def rearm(pipe, steps: int, timesteps: torch.Tensor) -> None:
+    """Set the scheduler up again for ``timesteps`` (the tail of ``steps`` that ``schedule``
+    returned), so a second denoise over them (another box of the same frame, ``crops``)
+    starts where the first did: schedulers that count their steps (Euler) would go on."""
+    sched = pipe.scheduler
+    sched.set_timesteps(steps, device=pipe.unet.device)
+    if hasattr(sched, "set_begin_index"):
+        sched.set_begin_index(len(sched.timesteps) - len(timesteps))
+
+
 def renoise(pipe, latent: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """The scheduler's forward process: ``latent`` noised to timestep ``t``."""
     return pipe.scheduler.add_noise(latent, noise.to(latent.dtype), t.reshape(1))

@@ -37,6 +37,7 @@ from vidx.restyle.diffusion.denoise import (
     Steering,
     denoise,
     predict_noise,
+    rearm,
     renoise,
     tail_steps,
 )
@@ -237,6 +238,7 @@ class ReuseEngine:
         s = replace(steering or Steering(), pull=plan.pull, x0_fusion=plan.x0_fusion)
         if s.keep is None and plan.hold is not None:
             s = replace(s, keep=plan.hold)
+        rearm(pipe, self.options.steps, plan.timesteps)
         latents = renoise(pipe, plan.z_start, plan.noise, plan.timesteps[:1])
         if s.keep is not None:
             latents = s.keep.blend(pipe, latents, plan.timesteps[0])

@@ -120,6 +120,7 @@ class RestyleStats:
     still_cells: float = 0.0
     unet_area: float = 0.0
     boxed_frames: int = 0
+    boxes: int = 0
     boxed_share: float = 0.0
 
 
@@ -273,7 +274,14 @@ class DiffusionRestyler:
         held = None
         if frame.step is not None and frame.step.remaining is not None:
             size = (z.shape[2], z.shape[3])
-            held = held_cells(frame.step.remaining, size, z, dilate=self.temporal.reuse_dilate)
+            cell = int(getattr(pipe, "vae_scale_factor", 8))
+            held = held_cells(
+                frame.step.remaining,
+                size,
+                z,
+                dilate=self.temporal.reuse_dilate,
+                open_px=self.temporal.reuse_open * cell,
+            )
         plan = self._engine.prepare(
             pipe,
             z,
@@ -325,6 +333,7 @@ class DiffusionRestyler:
         if not boxes or box_share(boxes, size) > MAX_BOX_SHARE:
             return []
         self.stats.boxed_frames += 1
+        self.stats.boxes += len(boxes)
         self.stats.boxed_share += box_share(boxes, size)
         return boxes
 
@@ -514,6 +523,7 @@ class DiffusionRestyler:
             "still_cells_frames": n.still_cells,
             "propagated_share": n.propagated / n.frames if n.frames else 0.0,
             "boxed_frames": n.boxed_frames,
+            "boxes": n.boxes,
             "boxed_share_mean": n.boxed_share / n.boxed_frames if n.boxed_frames else 0.0,
             "keyframes": n.keyframes,
             "anchored_keyframes": n.anchored_keyframes,

@@ -72,14 +72,25 @@ def feather_mask(hard: torch.Tensor, sigma: float) -> torch.Tensor:
     return m * hard.float()
 
 
+MIN_FRESH_PX = 3.0  # new content thinner than this is left to the held render (a speck)
+
+
 def held_cells(
-    remaining: np.ndarray, size: tuple[int, int], like: torch.Tensor, *, dilate: int = 1
+    remaining: np.ndarray,
+    size: tuple[int, int],
+    like: torch.Tensor,
+    *,
+    dilate: int = 1,
+    open_px: float = MIN_FRESH_PX,
 ) -> torch.Tensor:
     """Where the pixel propagation holds the frame, at latent ``size``: ``remaining`` ``(H, W)``
     float (the weight the layers leave to the render, ``propagate.Step``) -> ``(1, 1, h, w)``
     float, 1 on a cell all of whose pixels are held (``remaining < 0.5``), with the rest (what
-    the frame must render as new content) grown by ``dilate`` cells for context."""
-    held = temporal.resize_mask(remaining < 0.5, size, threshold=0.999).astype(np.float32)
+    the frame must render as new content) grown by ``dilate`` cells for context. Unheld specks
+    and lines thinner than ``open_px`` pixels (at least ``MIN_FRESH_PX``) do not count: a pixel
+    that rounding tips over the layers' source check must not change how the frame renders."""
+    ok = remove_specks(remaining < 0.5, max(MIN_FRESH_PX, open_px))
+    held = temporal.resize_mask(ok, size, threshold=0.999).astype(np.float32)
     if dilate > 0:
         k = np.ones((2 * dilate + 1, 2 * dilate + 1), np.uint8)
         held = np.asarray(cv2.erode(held, k, borderType=cv2.BORDER_CONSTANT, borderValue=1.0))

@@ -54,7 +54,9 @@ def test_reuse_strength_runs_fewer_unet_calls(tiny_pipe, tiny_model_dir, clip):
     assert info["unet_calls_other"] == 2 * 2  # two frames at int(8 * 0.25)
     # with the propagation, the pan's entering strip is new content: full strength there
     held, _ = run(tiny_pipe, options(tiny_model_dir, steps=8), frames[:3], ctxs[:3])
-    assert held.describe()["unet_calls_other"] == 2 * 4
+    d = held.describe()
+    rendered = d["boxes"] + (2 - d["boxed_frames"])  # a box or a whole frame: one denoise each
+    assert d["unet_calls_other"] == rendered * 4
     plain, _ = run(tiny_pipe, options(tiny_model_dir, **OFF), frames[:3], ctxs[:3])
     assert plain.describe()["unet_calls"] == 3 * 4  # no reuse: every frame at full strength
 
@@ -291,7 +293,8 @@ def test_sdxl_model_restyles_with_reuse(tiny_xl_dir, clip):
     assert type(r.pipe).__name__ == "StableDiffusionXLImg2ImgPipeline"
     outs = [r(f, c) for f, c in zip(frames[:2], ctxs[:2], strict=True)]
     assert all(o.shape == (64, 64, 3) for o in outs)
-    assert r.describe()["unet_calls"] == 4 + 4  # the pan brings new content: full strength
+    d = r.describe()  # the pan brings new content: full strength, in boxes or whole
+    assert d["unet_calls"] == 4 + 4 * (d["boxes"] + 1 - d["boxed_frames"])
 
 
 def _unet_batches(unet):

@@ -57,12 +57,13 @@ def test_boxes_hold_every_fresh_cell_with_context_in_whole_tiles():
 
 def test_held_cells_from_the_layers_remaining_weight():
     remaining = np.zeros((64, 80), np.float32)
-    remaining[20:24, 40:42] = 1.0  # a few fresh pixels
+    remaining[19:25, 40:44] = 1.0  # a small region of new content
+    remaining[50, 10] = remaining[5:40, 70] = 1.0  # a speck and a 1 px line: rounding's work
     held = held_cells(remaining, (8, 10), torch.zeros(1), dilate=1)
     assert held.shape == (1, 1, 8, 10)
     fresh = held[0, 0] < 0.5
-    assert fresh[2, 5] and fresh[1:4, 4:7].all()  # its cell, grown by one cell
-    assert int(fresh.sum()) == 9
+    assert fresh[2:4, 5].all() and fresh[1:5, 4:7].all()  # its cells, grown by one cell
+    assert int(fresh.sum()) == 12  # the speck and the line count for nothing
 
 
 def test_a_plan_cut_to_a_box_cuts_every_tensor():

@@ -64,7 +64,16 @@ def test_residual_cfg_runs_one_row_per_step(tiny_pipe, tiny_model_dir, clip):
     once_rows, _ = batches(
         tiny_pipe, options(tiny_model_dir, cfg="residual", cfg_negative="once"), frames, ctxs
     )
-    assert once_rows.count(2) == 3 and sum(once_rows) == len(once_rows) + 3  # 1 real a frame
+    once_r, _ = run(
+        tiny_pipe,
+        options(tiny_model_dir, cfg="residual", cfg_negative="once"),
+        frames,
+        ctxs,
+    )
+    d = once_r.describe()
+    denoises = 3 + d["boxes"] - d["boxed_frames"]  # a frame renders whole or in boxes
+    # one real negative a denoise (a frame, or each box of one), then one row a step
+    assert once_rows.count(2) == denoises and sum(once_rows) == len(once_rows) + denoises
 
 
 def test_cfg_none_is_no_guidance(tiny_pipe, tiny_model_dir, clip):
