@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -24,6 +24,27 @@ class Restyler(Protocol):
     def reset(self) -> None: ...
 
     def describe(self) -> dict: ...
+
+
+class Wrapped:
+    """A restyler that wraps another (``inner``: the priming, renumbering and two-pass
+    wrappers): its ``name``, ``reset`` and ``describe`` are the inner one's, and so is any
+    attribute it does not have itself (the backend's own counters, ``unet_calls``, ...)."""
+
+    def __init__(self, inner: Restyler) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def describe(self) -> dict:
+        return self.inner.describe()
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
 
 
 class Resizer(Protocol):

@@ -27,42 +27,31 @@ from typing import Any
 import cv2
 import numpy as np
 
+from temporal.propagate import blurred_luma
 from temporal.warp import inside_frame, sample_coords
 from vidx.frame import FrameContext
 from vidx.options import AnalysisOptions
-from vidx.restyle.base import Restyler
+from vidx.restyle.base import Restyler, Wrapped
 
 TOLERANCE = 0.06  # luma in [0, 1]: the later keyframe's source, warped, must match this well
 REPLICATE = cv2.BORDER_REPLICATE
 FEATHER_PX = 1.5  # the backward weight is feathered inward by this much (working pixels)
 
 
-class FromKeyframe:
+class FromKeyframe(Wrapped):
     """Wraps a restyler whose state is the one a keyframe left (restored from the keyframe
     pass): the first frame it is given is that keyframe, shown as ``image`` (its pass-1
     output); every later frame goes to the restyler."""
 
     def __init__(self, inner: Restyler, image: np.ndarray) -> None:
-        self.inner = inner
-        self.name = inner.name
+        super().__init__(inner)
         self.image: np.ndarray | None = image
-
-    def reset(self) -> None:
-        self.inner.reset()
 
     def __call__(self, image: np.ndarray, ctx: FrameContext) -> np.ndarray:
         if self.image is not None:
             shown, self.image = self.image, None
             return shown.copy()
         return self.inner(image, ctx)
-
-    def describe(self) -> dict:
-        return self.inner.describe()
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)
 
 
 @dataclass(frozen=True)
@@ -108,19 +97,15 @@ def flows_to_last(
     return out
 
 
-class TwoSided:
+class TwoSided(Wrapped):
     """Wraps an interval's restyler: the later keyframe's output, warped back into each frame
     along ``flows`` (:func:`flows_to_last`) where they are reliable, takes over with the
     distance through the interval (module doc, step 2)."""
 
     def __init__(self, inner: Restyler, later: LaterKeyframe, flows: Flows) -> None:
-        self.inner = inner
-        self.name = inner.name
+        super().__init__(inner)
         self.later = later
         self.flows = flows
-
-    def reset(self) -> None:
-        self.inner.reset()
 
     def __call__(self, image: np.ndarray, ctx: FrameContext) -> np.ndarray:
         out = self.inner(image, ctx)
@@ -148,20 +133,7 @@ class TwoSided:
         source = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
         key_source = cv2.resize(self.later.source, (size[1], size[0]), interpolation=cv2.INTER_AREA)
         key_warped = cv2.remap(key_source, xs, ys, cv2.INTER_LINEAR, borderMode=REPLICATE)
-        agree = np.abs(_luma(source) - _luma(key_warped)) < TOLERANCE
+        agree = np.abs(blurred_luma(source) - blurred_luma(key_warped)) < TOLERANCE
         ok = temporal.resize_mask(mask, size, threshold=0.999) & agree & inside_frame(xs, ys)
         soft = np.asarray(cv2.GaussianBlur(ok.astype(np.float32), (0, 0), FEATHER_PX)) * ok
         return np.asarray(warped), soft.astype(np.float32)
-
-    def describe(self) -> dict:
-        return self.inner.describe()
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)
-
-
-def _luma(image: np.ndarray) -> np.ndarray:
-    y = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-    return np.asarray(cv2.GaussianBlur(y, (0, 0), 1.0))

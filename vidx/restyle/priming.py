@@ -28,17 +28,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from fractions import Fraction
-from typing import Any
 
 import numpy as np
 
 from vidx.frame import Frame, FrameContext
-from vidx.restyle.base import Restyler
+from vidx.restyle.base import Restyler, Wrapped
 
 Analyze = Callable[[Frame], FrameContext]  # a fresh analyzer: a frame in, its context out
 
 
-class PrimedRestyler:
+class PrimedRestyler(Wrapped):
     """Wraps a restyler so that :meth:`reset` (called by the pipeline before a segment's first
     frame) replays ``anchor`` (when given) and ``frames`` through it, and the first frame after
     them is tied to the last.
@@ -56,8 +55,7 @@ class PrimedRestyler:
         anchor: np.ndarray | None = None,
         first: int = 0,
     ) -> None:
-        self.inner = inner
-        self.name = inner.name
+        super().__init__(inner)
         self.frames = frames
         self.anchor = anchor
         self.first = first
@@ -90,35 +88,15 @@ class PrimedRestyler:
                 )
         return self.inner(image, ctx)
 
-    def describe(self) -> dict:
-        return self.inner.describe()
 
-    def __getattr__(self, name: str) -> Any:
-        if name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)  # the backend's own attributes (unet_calls, ...)
-
-
-class Renumbered:
+class Renumbered(Wrapped):
     """Wraps a restyler so that the frames of a segment starting at job frame ``first`` reach
     it numbered as in the whole job (``ctx.index + first``): a prompt schedule's keys count
     job frames, and a segment's reader counts from 0."""
 
     def __init__(self, inner: Restyler, first: int) -> None:
-        self.inner = inner
-        self.name = inner.name
+        super().__init__(inner)
         self.first = first
-
-    def reset(self) -> None:
-        self.inner.reset()
 
     def __call__(self, image: np.ndarray, ctx: FrameContext) -> np.ndarray:
         return self.inner(image, replace(ctx, index=ctx.index + self.first))
-
-    def describe(self) -> dict:
-        return self.inner.describe()
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)
