@@ -31,13 +31,14 @@ class CrossFrameState:
 
     step: int | None = None
     use: bool = False
+    more: bool = False  # this frame is rendered in parts (boxes): a later part adds its own
     anchor: Store = field(default_factory=dict)
     prev: Store = field(default_factory=dict)
     current: Store = field(default_factory=dict)
 
     def clear(self) -> None:
         self.anchor, self.prev, self.current = {}, {}, {}
-        self.use, self.step = False, None
+        self.use, self.step, self.more = False, None, False
 
     def end_frame(self, keyframe: bool) -> None:
         """The frame just rendered becomes the previous one (and the anchor on a keyframe)."""
@@ -45,7 +46,7 @@ class CrossFrameState:
         if keyframe:
             self.anchor = self.current
         self.current = {}
-        self.step = None
+        self.step, self.more = None, False
 
     def extras(self, key: tuple[str, int], like: torch.Tensor) -> list[torch.Tensor]:
         out: list[torch.Tensor] = []
@@ -106,7 +107,9 @@ class CrossFrameAttnProcessor:
                 extra = st.extras(key, hidden_states)
                 if extra:
                     context = torch.cat([hidden_states, *extra], dim=1)
-            st.current[key] = hidden_states.detach()
+            seen = st.current.get(key) if st.more else None
+            mine = hidden_states.detach()
+            st.current[key] = mine if seen is None else torch.cat([seen, mine], dim=1)
         if attention_mask is not None:
             attention_mask = attn.prepare_attention_mask(attention_mask, context.shape[1], batch)
             attention_mask = attention_mask.view(batch, attn.heads, -1, attention_mask.shape[-1])

@@ -181,8 +181,10 @@ class ReuseEngine:
         """Everything the frame's denoising needs (module doc, step 2). ``held`` (``(1, 1, h,
         w)`` float, 1 where the pixel propagation holds the frame, ``held_cells``) limits
         every pull toward the past to what the propagation holds: elsewhere the content is new
-        (a subject's trail, what enters), and the frame renders it from its own latent, with
-        fresh noise, at the full ``strength``."""
+        (a subject's trail, what enters), and the frame renders it from its own latent at the
+        full ``strength``. The noise is carried along the flow everywhere, the flow's failed
+        consistency check included: a subject that changes shape fails it, but its noise still
+        travels with it (integral warping keeps it i.i.d., so that costs no detail)."""
         o, t = self.options, self.temporal
         reuse, anchored = self.mode(ctx, z)
         prev = self.prev_latent
@@ -207,7 +209,7 @@ class ReuseEngine:
             short = min(reuse_strength, strength)
             if not fresh:  # all of it held: a short re-denoise of the past suffices
                 strength = short
-        noise = self.noise.carry(flow, hard[0, 0] > 0.5, z)
+        noise = self.noise.carry(flow, z)
         steps = make_schedule(pipe, o.steps, strength)
         plan = FramePlan(z_start, noise, steps, reuse, anchored, reference=ref)
         if fresh and held is not None and short < strength:
@@ -257,7 +259,7 @@ class ReuseEngine:
             self.track.advance(flow, hard)
         self.prev_latent = temporal.warp(prev.float(), flow).to(prev.dtype)
         if self.noise.noise is not None:
-            self.noise.carry(flow, hard[0, 0] > 0.5, prev)
+            self.noise.carry(flow, prev)
 
     def keep(self, latents: torch.Tensor, plan: FramePlan) -> None:
         """The frame's final latent is the previous one now; a frame not reused is the anchor."""

@@ -358,6 +358,8 @@ class DiffusionRestyler:
                 if self.control is not None and control is not None:  # its structure, boxed
                     y0, y1, x0, x1 = (v * cell for v in box)
                     self.control.image = cut(control, (y0, y1, x0, x1))
+                if self.attn is not None:  # the next frame attends to every box of this one
+                    self.attn.more = i > 0
                 part = self._denoise(
                     cut_plan(plan, box), cond, cut(z, box), ctx, last=i == len(boxes) - 1
                 )

@@ -15,7 +15,7 @@ import temporal
 from vidx.options import RestyleOptions
 
 # offsets from ``options.seed`` of the generators each part draws from
-SEED_FRESH_NOISE = 1  # fresh noise in disocclusions and inside the noise field (restyle)
+SEED_FRESH_NOISE = 1  # fresh noise where the flow leaves the frame, in the noise field (restyle)
 SEED_SCHEDULER = 2  # stochastic scheduler steps (restyle)
 SEED_REFINE_FRESH_NOISE = 11
 SEED_REFINE_SCHEDULER = 12
@@ -61,10 +61,12 @@ class NoiseCarrier:
         self.noise = noise
         return noise
 
-    def carry(self, flow: torch.Tensor, mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    def carry(self, flow: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """The previous noise warped along ``flow`` (``(1, 2, h, w)``, current -> previous, in
-        latent pixels) with fresh noise where ``mask`` (``(h, w)`` bool) is False; seeded noise
-        when warping is off or nothing fits."""
+        latent pixels) wherever it points, also where the flow's consistency check fails (a
+        subject that changes shape: its noise travels with it; integral warping keeps it
+        i.i.d.), fresh where it leaves the frame; seeded noise when warping is off or nothing
+        fits."""
         o, t, prev = self.options, self.options.diffusion_temporal, self.noise
         if not t.warp_noise or prev is None or prev.shape != like.shape:
             noise = seeded_noise(tuple(like.shape), o.seed, like)
@@ -78,10 +80,10 @@ class NoiseCarrier:
                 k = subcells_for(tuple(like.shape[2:]), t.noise_subcells)
                 field = temporal.noise_field(prev, k, self.fresh)
             self.field = temporal.integral_warp_noise(
-                field, flow, mask, self.fresh, weight=FRESH_NOISE_SHARE
+                field, flow, None, self.fresh, weight=FRESH_NOISE_SHARE
             )
             noise = self.field.latent(like.dtype)
         else:
-            noise = temporal.warp_noise(prev, flow, mask, self.fresh, weight=FRESH_NOISE_SHARE)
+            noise = temporal.warp_noise(prev, flow, None, self.fresh, weight=FRESH_NOISE_SHARE)
         self.noise = noise
         return noise

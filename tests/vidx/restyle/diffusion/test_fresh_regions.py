@@ -117,3 +117,49 @@ def test_new_content_runs_the_full_strength_and_held_cells_join_at_the_reuse_str
     assert plan.hold is not None and plan.hold.steps == 2  # held cells wait out 4 - 2 steps
     assert torch.equal(plan.hold.mask, held)
     assert plan.x0_fusion is not None and float(plan.x0_fusion.mask[..., :, :2].max()) == 0.0
+
+
+def test_the_next_frame_attends_to_every_box_of_this_one():
+    """Cross-frame attention keeps a frame's features for the next one: a frame rendered in
+    boxes keeps every box's, not only the last box's (each walker attends to its own past)."""
+    from diffusers.models.attention_processor import Attention
+
+    from vidx.restyle.diffusion.attention import CrossFrameAttnProcessor, CrossFrameState
+
+    torch.manual_seed(0)
+    attn = Attention(query_dim=8, heads=1, dim_head=8)
+    state = CrossFrameState()
+    attn.set_processor(CrossFrameAttnProcessor("down.attn1", state))
+    key = ("down.attn1", 7)
+    first, second = torch.randn(1, 6, 8), torch.randn(1, 10, 8)
+    state.step, state.use = 7, True
+    for i, box in enumerate((first, second)):  # one frame, two boxes
+        state.more = i > 0
+        attn(box)
+    state.end_frame(keyframe=False)
+    assert state.prev[key].shape == (1, 16, 8) and not state.more
+    assert torch.equal(state.prev[key], torch.cat([first, second], dim=1))
+    # a frame rendered whole records once, and the next one attends to those tokens
+    state.step = 7
+    attn(first)
+    assert state.current[key].shape == (1, 6, 8)
+    assert [t.shape[1] for t in state.extras(key, first)] == [16]
+
+
+def test_the_noise_travels_with_content_the_flow_check_rejects(tiny_pipe, tiny_model_dir, clip):
+    """A subject that changes shape fails the flow's consistency check, yet the flow still
+    follows it roughly: its noise is carried along the flow (integral warping keeps it i.i.d.),
+    not drawn afresh each frame, so the subject's texture does not boil."""
+    frames, ctxs = clip[0][:3], clip[1][:3]
+    r, _ = run_clip(tiny_pipe, tiny_options(tiny_model_dir, steps=8), frames[:2], ctxs[:2])
+    z, before = r._engine.prev_latent, r._engine.noise.noise
+    c = ctxs[2]
+    rejected = np.ones(c.mask.shape, bool)
+    rejected[:, : c.mask.shape[1] // 2] = False  # the check fails on the left half
+    still = np.zeros_like(c.flow)  # no motion: carried noise is the previous noise, exactly
+    ctx = FrameContext(2, c.source, keyframe=False, flow=still, mask=rejected)
+    held = held_map(z.shape[2], z.shape[3], [(0, z.shape[2], 0, z.shape[3] // 2)])
+    plan = r._engine.prepare(
+        r.pipe, z, ctx, strength=0.5, reuse_strength=0.25, held=held
+    )  # fmt: skip
+    assert before is not None and torch.equal(plan.noise, before)
