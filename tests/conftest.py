@@ -3,17 +3,40 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
-import av
-import numpy as np
-import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+# One torch (OpenMP) thread unless the caller says otherwise, and OpenMP threads that sleep
+# rather than spin while they wait, set before torch or numpy load: on a shared 2-core machine
+# spinning OpenMP threads make the tiny models' renders 5-10x slower (a 36-frame diffusion
+# job with the cores busy: 13 s on one thread, 87 s on two spinning, 22 s on two sleeping).
+# Neither changes a result. Subprocesses the tests start inherit both. Tests that need more
+# threads say so (vidx's ``threads`` option).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import av  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from click.testing import Result  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def same_thread_counts() -> Iterator[None]:
+    """vidx's ``threads`` option sets torch's and OpenCV's thread counts for the whole process:
+    put them back after a test that set them, so the tests after it run as they would alone."""
+    import cv2
+    import torch
+
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    yield
+    if (torch.get_num_threads(), cv2.getNumThreads()) != before:
+        torch.set_num_threads(before[0])
+        cv2.setNumThreads(before[1])
 
 
 def pattern(index: int, width: int, height: int) -> np.ndarray:
