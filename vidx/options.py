@@ -604,7 +604,7 @@ class RestyleOptions(OptionGroup):
         True, "Reuse the previous frame along the optical flow (steady output).", T
     )
     temporal_weight: float = option(
-        0.6,
+        0.7,
         "Style backend: share of the previous output, carried along the flow, in each frame "
         "where the stabiliser trusts it (0: per frame; 1: held).",
         T,
@@ -864,7 +864,7 @@ class AnalysisOptions(OptionGroup):
         path=True,
     )
     warmup_frames: int = option(
-        16,  # the style backend's 0.6 blend forgets its start to 0.03 % in 16 (SCALING.md)
+        16,  # the style backend's 0.7 blend forgets its start to 0.3 % in 16 (SCALING.md)
         "Frames before each segment run (not written) to prime its temporal state.",
         T,
         shared_only=True,

@@ -223,7 +223,7 @@ class StyleRestyler:
         style_image: str | Path | None = None,
         strength: float = 1.0,
         temporal: bool = True,
-        temporal_weight: float = 0.6,
+        temporal_weight: float = 0.7,
         device: str = "auto",
         max_side: int | None = 1024,
     ) -> None:
