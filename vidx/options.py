@@ -840,7 +840,11 @@ class AnalysisOptions(OptionGroup):
 
     group: ClassVar[str] = "analysis"
     keyframe_interval: int = option(
-        30, "Fresh keyframe every N frames (0: only frame 0 and scene cuts).", T, shared_only=True
+        30,
+        "Keyframe every N frames (0: only frame 0 and scene cuts); diffusion renders it at the "
+        "full strength, the style backend keeps blending through it.",
+        T,
+        shared_only=True,
     )
     scene_cuts: bool = option(True, "Keyframes at detected scene cuts.", T, shared_only=True)
     flow: str = option(
