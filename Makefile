@@ -28,10 +28,12 @@ lint: setup
 	$(BIN)/ruff format --check vidx temporal tests scripts
 	$(BIN)/mypy vidx temporal
 
-# ruff (a second), then mypy beside pytest on the other core: with no .mypy_cache yet (a fresh
-# clone) mypy reads the types of torch and the other libraries for about two minutes, while
-# pytest runs one test at a time. Both run to the end and either failing fails `make test`.
-test: setup chromium
+# the venv and Chromium side by side (pip and apt wait on downloads), ruff (a second), then mypy
+# beside pytest on the other core: with no .mypy_cache yet (a fresh clone) mypy reads the types
+# of torch and the other libraries for about two minutes, while pytest runs one test at a time.
+# Both run to the end and either failing fails `make test`.
+test:
+	@$(MAKE) -f $(firstword $(MAKEFILE_LIST)) --no-print-directory -j2 setup chromium
 	$(BIN)/ruff check vidx temporal tests scripts
 	$(BIN)/ruff format --check vidx temporal tests scripts
 	@$(MAKE) -f $(firstword $(MAKEFILE_LIST)) --no-print-directory -j2 --output-sync=line \
