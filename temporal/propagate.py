@@ -308,7 +308,6 @@ class Propagator:
         # the previous output where this pair's flow is reliable, after the patches; a pixel
         # that frame only filled in (not rendered, ``fill``) is not carried as if it were
         at = sample_coords(flow)
-        ok = reliable & inside_frame(*at) & (pair < tolerance)
         moved = reliable & inside_frame(*at)
         weight = soften(moved & (pair < tolerance))
         if self.prev_stale is not None:
@@ -330,9 +329,8 @@ class Propagator:
             anchor = compose([(m, o, 1.0) for m, o, _ in anchors], [], render)[0]
             return self._remember(shown, source, anchor=anchor)
         own = (remaining > 0.5).astype(np.float32)
-        if (
-            self.keeps_anchors and own.mean() >= MIN_PATCH
-        ):  # what this frame rendered is carried from here, once
+        # what this frame rendered is carried from here, once (anchors kept: patches too)
+        if self.keeps_anchors and own.mean() >= MIN_PATCH:
             flat = np.zeros((*source.shape[:2], 2), np.float32)
             self.patches.append(Anchor(shown, source, flat, 0, own))
             del self.patches[:-MAX_PATCHES]
