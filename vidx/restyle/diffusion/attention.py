@@ -4,8 +4,12 @@ Every frame records each chosen UNet self-attention layer's input features per t
 tied to the past (a reused frame, or an anchored keyframe) computes that layer's keys and values
 from ``[own features, anchor features, previous frame's features]``, so textures and colours are
 copied instead of re-invented (Text2Video-Zero / Rerender-A-Video's sparse-causal attention).
-A keyframe's features become the anchor of the frames after it; a scene cut clears both. Memory
-is bounded by ``3 x (steps per frame) x (layers) x (tokens)`` and does not grow with the clip.
+A keyframe's features become the anchor of the frames after it; a scene cut clears both. The
+stored frames' keys and values are projected once per timestep and kept by each layer's
+processor: the anchor serves every frame up to the next keyframe, and the previous frame every
+box of this one, so a frame rendered in boxes does not project them again for each box. Memory
+is bounded by ``7 x (steps per frame) x (layers) x (tokens)`` (features of three frames, keys
+and values of two) and does not grow with the clip.
 ``blocks`` picks the UNet blocks that do it (``"all"`` or a comma list of down, mid, up).
 """
 
@@ -77,6 +81,20 @@ class CrossFrameAttnProcessor:
     def __init__(self, name: str, state: CrossFrameState) -> None:
         self.name = name
         self.state = state
+        # the keys and values of stored features, per timestep: the anchor's serve every frame
+        # up to the next keyframe and the previous frame's every box of this one, so each is
+        # projected once (an entry is used only while its features are the very tensor stored)
+        self._projected: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+    def _keys_values(
+        self, attn, step: int, slot: int, features: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        hit = self._projected.get((step, slot))
+        if hit is not None and hit[0] is features:
+            return hit[1], hit[2]
+        k, v = attn.to_k(features), attn.to_v(features)
+        self._projected[step, slot] = (features, k, v)
+        return k, v
 
     def __call__(
         self,
@@ -101,24 +119,26 @@ class CrossFrameAttnProcessor:
 
         context = hidden_states if encoder_hidden_states is None else encoder_hidden_states
         st = self.state
+        extra: list[torch.Tensor] = []
         if encoder_hidden_states is None and st.step is not None:
             key = (self.name, st.step)
             if st.use:
                 extra = st.extras(key, hidden_states)
-                if extra:
-                    context = torch.cat([hidden_states, *extra], dim=1)
             seen = st.current.get(key) if st.more else None
             mine = hidden_states.detach()
             st.current[key] = mine if seen is None else torch.cat([seen, mine], dim=1)
-        if attention_mask is not None:
-            attention_mask = attn.prepare_attention_mask(attention_mask, context.shape[1], batch)
-            attention_mask = attention_mask.view(batch, attn.heads, -1, attention_mask.shape[-1])
         if encoder_hidden_states is not None and attn.norm_cross:
             context = attn.norm_encoder_hidden_states(context)
 
         query = attn.to_q(hidden_states)
-        key_t = attn.to_k(context)
-        value = attn.to_v(context)
+        key_t, value = attn.to_k(context), attn.to_v(context)
+        if extra and st.step is not None:  # the stored frames' keys and values, projected once
+            kvs = [self._keys_values(attn, st.step, i, t) for i, t in enumerate(extra)]
+            key_t = torch.cat([key_t, *(k for k, _ in kvs)], dim=1)
+            value = torch.cat([value, *(v for _, v in kvs)], dim=1)
+        if attention_mask is not None:
+            attention_mask = attn.prepare_attention_mask(attention_mask, key_t.shape[1], batch)
+            attention_mask = attention_mask.view(batch, attn.heads, -1, attention_mask.shape[-1])
         head_dim = key_t.shape[-1] // attn.heads
         query = query.view(batch, -1, attn.heads, head_dim).transpose(1, 2)
         key_t = key_t.view(batch, -1, attn.heads, head_dim).transpose(1, 2)

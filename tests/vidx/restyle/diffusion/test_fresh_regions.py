@@ -146,6 +146,44 @@ def test_the_next_frame_attends_to_every_box_of_this_one():
     assert [t.shape[1] for t in state.extras(key, first)] == [16]
 
 
+def test_a_stored_frame_is_projected_once_and_attends_as_before():
+    """The anchor's and previous frame's keys and values are projected once per timestep and
+    reused by every box and frame after it; attending through them gives what attending to
+    the concatenated features does (plain self-attention over [own, anchor, previous])."""
+    from diffusers.models.attention_processor import Attention, AttnProcessor2_0
+
+    from vidx.restyle.diffusion.attention import CrossFrameAttnProcessor, CrossFrameState
+
+    torch.manual_seed(0)
+    attn = Attention(query_dim=8, heads=2, dim_head=4)
+    state = CrossFrameState()
+    attn.set_processor(CrossFrameAttnProcessor("down.attn1", state))
+    rows: list[int] = []
+    attn.to_k.register_forward_hook(lambda m, args, out: rows.append(args[0].shape[1]))
+    key_frame, later = torch.randn(1, 12, 8), torch.randn(1, 12, 8)
+    state.step = 3
+    attn(key_frame)
+    state.end_frame(keyframe=True)
+    state.step, state.use = 3, True
+    boxes = (later[:, :5], later[:, 5:])
+    outs = []
+    for i, box in enumerate(boxes):  # one frame in two boxes: the anchor projected once
+        state.more = i > 0
+        outs.append(attn(box))
+    assert rows == [12, 5, 12, 7]  # the key frame, the first box + the anchor, the second box
+    state.end_frame(keyframe=False)
+    rows.clear()
+    state.step = 3
+    attn(later)  # the next frame: the anchor's projection reused, the previous frame's made
+    assert rows == [12, 12]
+    plain = Attention(query_dim=8, heads=2, dim_head=4)
+    plain.load_state_dict(attn.state_dict())
+    plain.set_processor(AttnProcessor2_0())
+    for box, out in zip(boxes, outs, strict=True):
+        expect = plain(box, encoder_hidden_states=torch.cat([box, key_frame], dim=1))
+        torch.testing.assert_close(out, expect)
+
+
 def test_the_noise_travels_with_content_the_flow_check_rejects(tiny_pipe, tiny_model_dir, clip):
     """A subject that changes shape fails the flow's consistency check, yet the flow still
     follows it roughly: its noise is carried along the flow (integral warping keeps it i.i.d.),
