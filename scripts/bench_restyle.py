@@ -227,7 +227,7 @@ def run_naive(model: Path, opts: RestyleOptions, frames, device, dtype) -> dict:
         )
         pipe.set_progress_bar_config(disable=True)
     h, w = frames[0].shape[:2]
-    outs, start = [], time.perf_counter()
+    outs, start, cpu = [], time.perf_counter(), time.process_time()
     for f in frames:
         gen = torch.Generator(device="cpu").manual_seed(opts.seed)
         if c.controlnet:  # the same control image as the temporal side (frame = work size)
@@ -246,23 +246,30 @@ def run_naive(model: Path, opts: RestyleOptions, frames, device, dtype) -> dict:
             generator=gen,
         ).images[0]
         outs.append(np.asarray(img.resize((w, h))))
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     counter.close()
-    return {"wall_s": wall, "unet_calls": counter.calls, "unet_rows": counter.rows, "outputs": outs}
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "unet_calls": counter.calls,
+        "unet_rows": counter.rows,
+        "outputs": outs,
+    }
 
 
 def run_temporal(opts: RestyleOptions, device: DeviceOptions, frames, ctxs) -> dict:
     restyler = DiffusionRestyler(opts, device)
-    outs, start = [], time.perf_counter()
+    outs, start, cpu = [], time.perf_counter(), time.process_time()
     for f, c in zip(frames, ctxs, strict=True):
         out = restyler(f, c)
         if out.shape[:2] != f.shape[:2]:
             out = cv2.resize(out, (f.shape[1], f.shape[0]), interpolation=cv2.INTER_AREA)
         outs.append(out)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     info = restyler.describe()
     return {
         "wall_s": wall,
+        "cpu_s": cpu,
         "unet_calls": info["unet_calls"],
         "unet_rows": info["unet_rows"],
         "outputs": outs,
@@ -290,6 +297,7 @@ def cached_naive(folder: str, size: str, opts: RestyleOptions, frames, run) -> d
         data = np.load(path)
         return {
             "wall_s": float(data["wall_s"]),
+            "cpu_s": float(data["cpu_s"]) if "cpu_s" in data else None,
             "unet_calls": int(data["unet_calls"]),
             "unet_rows": int(data["unet_rows"]) if "unet_rows" in data else 0,
             "outputs": list(data["outputs"]),
@@ -300,6 +308,7 @@ def cached_naive(folder: str, size: str, opts: RestyleOptions, frames, run) -> d
         path,
         outputs=np.stack(result["outputs"]),
         wall_s=result["wall_s"],
+        cpu_s=result["cpu_s"],
         unet_calls=result["unet_calls"],
         unet_rows=result["unet_rows"],
     )
@@ -378,6 +387,7 @@ def bench_size(size: str, args, workdir: Path) -> dict:
         "controlnet": temp["describe"]["control"],
         "naive": {
             "wall_s": naive["wall_s"],
+            "cpu_s": naive["cpu_s"],
             "fps": n / naive["wall_s"],
             "unet_calls_per_frame": naive["unet_calls"] / n,
             "unet_rows_per_frame": naive["unet_rows"] / n,
@@ -385,6 +395,7 @@ def bench_size(size: str, args, workdir: Path) -> dict:
         },
         "temporal": {
             "wall_s": temp["wall_s"],
+            "cpu_s": temp["cpu_s"],
             "wall_with_analysis_s": temp["wall_s"] + analysis_s,
             "fps": n / temp["wall_s"],
             "unet_calls_per_frame": temp["unet_calls"] / n,
@@ -417,6 +428,8 @@ def bench_size(size: str, args, workdir: Path) -> dict:
         "unet_calls": nv["unet_calls_per_frame"] / t["unet_calls_per_frame"],
         "unet_rows": t["unet_rows_per_frame"] / max(nv["unet_rows_per_frame"], 1e-9),
         "wall": t["wall_s"] / nv["wall_s"],
+        # processor time (both sides on one thread): what a loaded machine leaves comparable
+        "cpu": t["cpu_s"] / nv["cpu_s"] if nv["cpu_s"] else None,
         "wall_with_analysis": t["wall_with_analysis_s"] / nv["wall_s"],
         "warp_error": t_err["mean"] / n_err["mean"],
         "warp_error_vs_blur_matched": t_err["mean"] / t["blur_matched_warp_error"],
@@ -457,7 +470,8 @@ def print_table(rows: list[dict]) -> None:
             f"{te['worst_pair']} = {q['worst_pair_over_mean']:.2f}x mean"
         )
         print(
-            f"{'':6} time x{q['wall']:.2f} (x{q['wall_with_analysis']:.2f} with flow analysis), "
+            f"{'':6} time x{q['wall']:.2f} (x{q['wall_with_analysis']:.2f} with flow analysis; "
+            f"processor time x{q['cpu'] or float('nan'):.2f}), "
             f"{q['unet_calls']:.2f}x fewer UNet calls (rows x{q['unet_rows']:.2f}: "
             f"{t['unet_rows_per_frame']:.2f} vs {nv['unet_rows_per_frame']:.2f} a frame), "
             "PSNR to per-frame "
