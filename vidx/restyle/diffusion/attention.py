@@ -36,13 +36,17 @@ class CrossFrameState:
     step: int | None = None
     use: bool = False
     more: bool = False  # this frame is rendered in parts (boxes): a later part adds its own
+    # the box being rendered and the frame's latent size, in latent cells: a box attends to the
+    # anchor around it only (``window``); None: the whole anchor
+    box: tuple[int, int, int, int] | None = None
+    cells: tuple[int, int] | None = None
     anchor: Store = field(default_factory=dict)
     prev: Store = field(default_factory=dict)
     current: Store = field(default_factory=dict)
 
     def clear(self) -> None:
         self.anchor, self.prev, self.current = {}, {}, {}
-        self.use, self.step, self.more = False, None, False
+        self.use, self.step, self.more, self.box = False, None, False, None
 
     def end_frame(self, keyframe: bool) -> None:
         """The frame just rendered becomes the previous one (and the anchor on a keyframe)."""
@@ -50,7 +54,7 @@ class CrossFrameState:
         if keyframe:
             self.anchor = self.current
         self.current = {}
-        self.step, self.more = None, False
+        self.step, self.more, self.box = None, False, None
 
     def extras(self, key: tuple[str, int], like: torch.Tensor) -> list[torch.Tensor]:
         out: list[torch.Tensor] = []
@@ -60,6 +64,25 @@ class CrossFrameState:
             if t is not None and t.shape[0] == like.shape[0] and t.shape[2] == like.shape[2]:
                 out.append(t.to(like.dtype))
         return out
+
+    def window(self, tokens: int) -> torch.Tensor | None:
+        """The anchor's tokens (of ``tokens``, a whole frame at some layer's scale) within
+        ``box`` grown by its own size on every side, or None for all of them: what a box can
+        copy from lies around it (its subject since the keyframe, its background), and a box
+        that attended to the whole anchor paid for the whole frame's keys."""
+        if self.box is None or self.cells is None:
+            return None
+        (h, w), (y0, y1, x0, x1) = self.cells, self.box
+        for scale in (1, 2, 4, 8, 16, 32):
+            gh, gw = -(-h // scale), -(-w // scale)
+            if gh * gw == tokens:
+                break
+        else:
+            return None
+        dy, dx = y1 - y0, x1 - x0
+        ys = torch.arange(max(0, y0 - dy) // scale, -(-min(h, y1 + dy) // scale))
+        xs = torch.arange(max(0, x0 - dx) // scale, -(-min(w, x1 + dx) // scale))
+        return (ys[:, None] * gw + xs[None, :]).flatten()
 
     def nbytes(self) -> int:
         seen: dict[int, torch.Tensor] = {}
@@ -134,6 +157,10 @@ class CrossFrameAttnProcessor:
         key_t, value = attn.to_k(context), attn.to_v(context)
         if extra and st.step is not None:  # the stored frames' keys and values, projected once
             kvs = [self._keys_values(attn, st.step, i, t) for i, t in enumerate(extra)]
+            near = st.window(kvs[0][0].shape[1]) if extra[0] is st.anchor.get(key) else None
+            if near is not None:
+                near = near.to(kvs[0][0].device)
+                kvs[0] = (kvs[0][0][:, near], kvs[0][1][:, near])
             key_t = torch.cat([key_t, *(k for k, _ in kvs)], dim=1)
             value = torch.cat([value, *(v for _, v in kvs)], dim=1)
         if attention_mask is not None:

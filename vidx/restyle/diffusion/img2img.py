@@ -360,6 +360,7 @@ class DiffusionRestyler:
                     self.control.image = cut(control, (y0, y1, x0, x1))
                 if self.attn is not None:  # the next frame attends to every box of this one
                     self.attn.more = i > 0
+                    self.attn.box, self.attn.cells = box, (z.shape[2], z.shape[3])
                 part = self._denoise(
                     cut_plan(plan, box), cond, cut(z, box), ctx, last=i == len(boxes) - 1
                 )
@@ -367,6 +368,8 @@ class DiffusionRestyler:
         finally:
             if self.control is not None:
                 self.control.image = control
+            if self.attn is not None:
+                self.attn.box = None
         return latents
 
     def _pixel_reference(self, plan: FramePlan, ctx: FrameContext) -> Warped | None:

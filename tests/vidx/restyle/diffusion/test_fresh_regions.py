@@ -184,6 +184,47 @@ def test_a_stored_frame_is_projected_once_and_attends_as_before():
         torch.testing.assert_close(out, expect)
 
 
+def test_a_box_attends_to_the_anchor_around_it():
+    """A box copies from the part of the anchor around it (grown by its own size), at every
+    layer's scale: anchor tokens far from it do not change its output, near ones do."""
+    from diffusers.models.attention_processor import Attention
+
+    from vidx.restyle.diffusion.attention import CrossFrameAttnProcessor, CrossFrameState
+
+    state = CrossFrameState(box=(2, 4, 2, 4), cells=(8, 12))
+    near = state.window(96)  # the whole latent grid, 8 x 12: rows 0-5, columns 0-5
+    assert near is not None and sorted(near.tolist()) == [
+        r * 12 + c for r in range(6) for c in range(6)
+    ]
+    half = state.window(24)  # a layer at half scale, 4 x 6: rows 0-2, columns 0-2
+    assert half is not None and sorted(half.tolist()) == [
+        r * 6 + c for r in range(3) for c in range(3)
+    ]
+    assert state.window(7) is None  # not a frame's grid (the previous frame's boxes): all
+    assert CrossFrameState(cells=(8, 12)).window(96) is None  # a whole frame: all
+
+    torch.manual_seed(0)
+    attn = Attention(query_dim=8, heads=2, dim_head=4)
+    state = CrossFrameState()
+    attn.set_processor(CrossFrameAttnProcessor("down.attn1", state))
+    key_frame = torch.randn(1, 96, 8)
+    state.step = 5
+    attn(key_frame)
+    state.end_frame(keyframe=True)
+    box = torch.randn(1, 4, 8)
+
+    def render(anchor: torch.Tensor) -> torch.Tensor:
+        state.anchor = state.prev = {("down.attn1", 5): anchor}
+        state.step, state.use, state.box, state.cells = 5, True, (2, 4, 2, 4), (8, 12)
+        return attn(box)
+
+    far, close = key_frame.clone(), key_frame.clone()
+    far[:, 7 * 12 + 11] += 5.0  # the bottom-right corner, outside the window
+    close[:, 3 * 12 + 3] += 5.0  # inside the box
+    torch.testing.assert_close(render(far), render(key_frame))
+    assert not torch.allclose(render(close), render(key_frame))
+
+
 def test_the_noise_travels_with_content_the_flow_check_rejects(tiny_pipe, tiny_model_dir, clip):
     """A subject that changes shape fails the flow's consistency check, yet the flow still
     follows it roughly: its noise is carried along the flow (integral warping keeps it i.i.d.),
