@@ -10,13 +10,16 @@ times, re-invents texture by itself); where it changed (motion of its own,
 disocclusion, entering content, light) the fresh upscale shows. Nothing is blurred: the detail
 is the upscaler's own, either this frame's or an earlier one's moved with the content.
 
-Where the source changed but the flow holds (a deformation, a light change, grain above the
-noise floor), the fresh upscale is split in two bands (``_hold_detail``): its low band (a
-Gaussian of ``BAND`` input pixels, about the source's own Nyquist frequency) shows, so the
-change the source shows shows, and the band above it, the texture the network invents there
-afresh on every frame, is the previous output's moved along the flow. Switching those pixels
-to the fresh upscale whole was most of the shimmer left (measured: 1-4 % of the frame, 40-98 %
-of the warping error, 1.5-2.5x Lanczos's there). Where the source *gained* detail (the
+Where the source changed but its structure, carried along the flow, still matches (a
+deformation, a light change, grain above the noise floor: the top band of the source
+correlates by ``SAME`` with the earlier one's), the fresh upscale is split in two bands
+(``_hold_detail``): its low band (a Gaussian of ``BAND`` input pixels, about the source's own
+Nyquist frequency) shows, so the change the source shows shows, and the band above it, the
+texture the network invents there afresh on every frame, is the previous output's moved along
+the flow. Switching those pixels to the fresh upscale whole was most of the shimmer left
+(measured: 1-4 % of the frame, 40-98 % of the warping error, 1.5-2.5x Lanczos's there). The
+structure check is the test of the flow there (not the analysis mask, which is of another flow
+at the input size). Where the source *gained* detail (the
 propagation's detail check, ``DETAIL``: motion blur that lifts) the fresh upscale shows whole,
 so held texture does not stay softer than the source now is.
 
@@ -159,14 +162,17 @@ class SteadyUpscaler:
         return render
 
     def _hold_detail(self, render: np.ndarray, step: Step, scale: float) -> np.ndarray:
-        """Where the source changed but the flow holds (and the source gained no detail), the
-        fresh upscale's low band with the propagated detail band."""
-        if step.filler is None or step.moved is None:
+        """Where the source's structure, carried along the flow, still matches (and it gained
+        no detail), the fresh upscale's low band with the propagated detail band. The structure
+        check on the flow's own result is the test of the flow there, not the analysis mask (a
+        different flow, at the input size: it left 1-2 % of the frame to the fresh upscale
+        whole, half or more of the warping error with esrgan, measured)."""
+        if step.filler is None or step.earlier is None:
             return render
         sigma = BAND * scale
-        where = step.moved if step.gained is None else step.moved & ~step.gained
-        if step.earlier is not None:
-            where &= same_structure(blurred_luma(step.source), step.earlier, 2 * sigma)
+        where = same_structure(blurred_luma(step.source), step.earlier, 2 * sigma)
+        if step.gained is not None:
+            where &= ~step.gained
         fresh = render.astype(np.float32)
         held = step.filler.astype(np.float32)
         low = cv2.GaussianBlur(fresh, (0, 0), sigma) - cv2.GaussianBlur(held, (0, 0), sigma)

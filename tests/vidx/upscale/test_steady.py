@@ -13,6 +13,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 import spandrel
 import torch
 from safetensors.torch import save_file
@@ -176,17 +177,19 @@ def test_the_sidecar_counts_model_calls_and_no_temporal_switches_it_off(clip, tm
     assert plain["params"]["upscale"]["upscale_temporal"] is False
 
 
-def test_where_the_source_changed_the_low_band_is_fresh_and_the_detail_is_held() -> None:
-    """A spot of a still shot brightens (the source changed there, the flow holds): the output
-    there takes the fresh upscale's low band (it brightens as the per-frame upscale does) and
-    keeps the earlier output's detail band (the texture is not re-invented)."""
+@pytest.mark.parametrize("reliable", [True, False])
+def test_where_the_source_changed_the_low_band_is_fresh_and_the_detail_is_held(reliable) -> None:
+    """A spot of a still shot brightens (the source changed there, its structure did not): the
+    output there takes the fresh upscale's low band (it brightens as the per-frame upscale
+    does) and keeps the earlier output's detail band (the texture is not re-invented), whether
+    or not the analysis mask trusts its flow (the structure check tests the flow used)."""
     grain = np.random.default_rng(2).integers(0, 256, (48, 64, 3)).astype(np.uint8)
     still = cv2.GaussianBlur(grain, (0, 0), 0.8)  # fine detail: the bump adds little to it
     yy, xx = np.mgrid[:48, :64]
     bump = 16 * np.exp(-((yy - 24) ** 2 + (xx - 32) ** 2) / (2 * 4.0**2))  # no new edge
     lit = np.clip(still + bump[:, :, None], 0, 255).astype(np.uint8)
     frames = [still, lit]
-    flow, mask = np.zeros((48, 64, 2), np.float32), np.ones((48, 64), bool)
+    flow, mask = np.zeros((48, 64, 2), np.float32), np.full((48, 64), reliable)
     ctxs = [
         FrameContext(0, still, keyframe=True),
         FrameContext(1, lit, keyframe=False, flow=flow, mask=mask),
