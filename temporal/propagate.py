@@ -48,12 +48,25 @@ Anchor masks lose specks, shrink by ``SHRINK_PX`` (not at the frame edge, which 
 boundary) and are feathered inward by ``FEATHER_PX``; patch masks, as narrow as what was
 rendered, only lose isolated pixels (``solid``).
 
+With a detail check (``Propagator(detail=...)``, the steady upscalers; off for diffusion and
+the style backend), a layer is also not trusted where this frame's source has more local detail
+than the source the layer was made from (``detail_energy``: squared gradient of the blurred
+luma over a ``DETAIL_SIGMA`` neighbourhood, more than ``1 + detail`` times the earlier one's
+plus an energy floor from the pair's tolerance): motion blur that lifts, a focus pull. Without
+it an upscale held from a blurred frame stays soft after the source sharpens (measured on the
+cockatoo clip: detail 0.81-0.89 of the per-frame upscale). A source that loses detail keeps
+the held detail (checking both ways was measured: less steady, docs/BENCHMARKS.md). The
+previous output's check is against the previous source; ``Step.gained`` marks where it failed.
+Patches are softened like anchors there (at an upscale's output size they are wide, and their
+hard edges switched texture on and off).
+
 Convention: images ``(H, W, 3)`` uint8 at the working size; flows ``(H, W, 2)`` from the
 current frame to the earlier one, in working pixels; masks ``(H, W)``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -77,6 +90,8 @@ MIN_PATCH = 0.001  # a frame that rendered less than this share keeps no patch
 MAX_GAIN = 2.0
 FADE_FRAMES = 8
 SOLID_NEIGHBOURS = 4
+DETAIL_SIGMA = 4.0  # px: the neighbourhood whose detail energy the detail check compares
+DETAIL_FLOOR = 0.125  # the energy floor is (this x the pair's tolerance) ** 2: flat areas pass
 
 
 Layer = tuple[np.ndarray, np.ndarray, float]  # (weight, picture, fade)
@@ -144,6 +159,8 @@ class Step:
     anchors: list[Layer] | None = None
     filler: np.ndarray | None = None  # the previous output warped, for a frame not rendered
     moved: np.ndarray | None = None  # (H, W) bool: where the flow is reliable, inside the frame
+    gained: np.ndarray | None = None  # (H, W) bool: the source gained detail (detail check)
+    earlier: np.ndarray | None = None  # (H, W) the previous source's blurred luma, warped here
 
     @property
     def covered(self) -> float:
@@ -177,6 +194,15 @@ def sample(image: np.ndarray, at: tuple[np.ndarray, np.ndarray], interpolation: 
     """``out[p] = image[at(p)]`` with ``interpolation``, border replicated."""
     xs, ys = at
     return np.asarray(cv2.remap(image, xs, ys, interpolation, borderMode=cv2.BORDER_REPLICATE))
+
+
+def detail_energy(luma: np.ndarray) -> np.ndarray:
+    """``(H, W)`` local detail energy of a blurred luma: its squared gradient (per pixel)
+    averaged over a Gaussian neighbourhood of ``DETAIL_SIGMA``."""
+    gx = np.asarray(cv2.Sobel(luma, cv2.CV_32F, 1, 0, ksize=3), np.float32) / 8.0
+    gy = np.asarray(cv2.Sobel(luma, cv2.CV_32F, 0, 1, ksize=3), np.float32) / 8.0
+    energy = (gx * gx + gy * gy).astype(np.float32)
+    return np.asarray(cv2.GaussianBlur(energy, (0, 0), DETAIL_SIGMA))
 
 
 def gain_offset(
@@ -219,8 +245,11 @@ def solid(ok: np.ndarray) -> np.ndarray:
 class Propagator:
     """The anchors and the previous frame, and the per-frame composite (module doc)."""
 
-    def __init__(self, *, anchors: bool = True) -> None:
+    def __init__(self, *, anchors: bool = True, detail: float | None = None) -> None:
         self.keeps_anchors = anchors  # False: the previous output only (``blend``; module doc)
+        if detail is not None and detail < 0:
+            raise TemporalError(f"detail must be None or >= 0, got {detail}")
+        self.detail = detail  # None: no detail check (module doc)
         self.reset()
 
     def reset(self) -> None:
@@ -273,9 +302,11 @@ class Propagator:
         if mask is not None:
             reliable = resize_mask(check_mask(mask), size, threshold=0.999)
         cur = blurred_luma(source)
-        pair = np.abs(cur - blurred_luma(warp(prev_src, flow)))
+        before = blurred_luma(warp(prev_src, flow))
+        pair = np.abs(cur - before)
         floor = float(np.quantile(pair[reliable], 0.95)) if reliable.any() else 0.0
         tolerance = max(TOLERANCE_MIN, TOLERANCE_FACTOR * floor)
+        sharper = self._sharper(cur, tolerance)
 
         anchors: list[Layer] = []
         patches: list[Layer] = []
@@ -293,7 +324,10 @@ class Propagator:
             src = sample(a.source, at, cv2.INTER_LINEAR)
             gain, offset = gain_offset(src, source, inside)
             fitted = np.clip(src.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
-            ok = inside & (np.abs(cur - blurred_luma(fitted)) < tolerance)
+            luma = blurred_luma(fitted)
+            ok = inside & (np.abs(cur - luma) < tolerance)
+            if sharper is not None:
+                ok &= ~sharper(luma)
             if ok.mean() < (MIN_COVERAGE if a.own is None else MIN_PATCH):
                 continue
             kept.append(a)
@@ -301,20 +335,36 @@ class Propagator:
             if a.own is None:  # the frame edge is not a flow boundary: not shrunk there
                 weight = soften(ok | ~inside) * inside
                 anchors.append((weight, out, min(1.0, a.age / FADE_FRAMES)))
-            else:  # a patch is as narrow as what was rendered: not shrunk, only de-specked
-                patches.append((solid(ok), out, 1.0))
+            elif self.detail is None:  # a patch is as narrow as what was rendered: only
+                patches.append((solid(ok), out, 1.0))  # de-specked
+            else:  # at an upscale's output size it is wide: softened as an anchor (module doc)
+                patches.append((soften(ok), out, 1.0))
         self.anchors = [a for a in kept if a.own is None]
         self.patches = [a for a in kept if a.own is not None and not self._refreshed(a)]
         # the previous output where this pair's flow is reliable, after the patches; a pixel
         # that frame only filled in (not rendered, ``fill``) is not carried as if it were
         at = sample_coords(flow)
         moved = reliable & inside_frame(*at)
-        weight = soften(moved & (pair < tolerance))
+        gained = None if sharper is None else sharper(before)
+        weight = soften(moved & (pair < tolerance) & (True if gained is None else ~gained))
         if self.prev_stale is not None:
             weight *= 1.0 - sample(self.prev_stale, at, cv2.INTER_LINEAR)
         warped = sample(prev, at, cv2.INTER_LANCZOS4)
         shown, remaining = layers(anchors, [*patches, (weight, warped, 1.0)], size)
-        return Step(source, shown, remaining, anchors, warped, moved)
+        earlier = None if sharper is None else before
+        return Step(source, shown, remaining, anchors, warped, moved, gained, earlier)
+
+    def _sharper(
+        self, cur: np.ndarray, tolerance: float
+    ) -> Callable[[np.ndarray], np.ndarray] | None:
+        """With a detail check: a test of an earlier source's blurred luma (warped into this
+        frame) that is True where this frame's source has more local detail than it by more
+        than the ``detail`` share (above an energy floor from the pair's tolerance)."""
+        if self.detail is None:
+            return None
+        bound = detail_energy(cur) - (DETAIL_FLOOR * tolerance) ** 2
+        gain = 1.0 + self.detail
+        return lambda earlier: bound > gain * detail_energy(earlier)
 
     def show(self, step: Step, render: np.ndarray, keyframe: bool) -> np.ndarray:
         """The frame to show: ``step``'s layers over ``render`` (the frame's own output, the

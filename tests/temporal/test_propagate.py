@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from temporal.errors import TemporalError
 from temporal.propagate import Propagator, gain_offset
 
 H, W = 96, 128
@@ -250,3 +251,40 @@ def test_blend_checks_its_inputs():
         p.blend(step, frames[1], 1.5)
     with pytest.raises(ValueError, match="render must have shape"):
         p.blend(step, frames[1][:32], 0.5)
+
+
+def test_with_a_detail_check_a_source_that_gained_detail_is_not_held():
+    """Motion blur that lifts: the left half sharpens, the right half stays. The pair's own
+    noise floor (half the frame changed) lets the blurred layer through on the luma check
+    alone; the detail check leaves the sharpened half to the render."""
+    scene = texture(0)
+    before = scene.copy()
+    before[:, : W // 2] = cv2.GaussianBlur(scene, (0, 0), 2.5)[:, : W // 2]
+    flow, mask = np.zeros((H, W, 2), np.float32), np.ones((H, W), bool)
+    left, right = np.s_[8:-8, 8 : W // 2 - 8], np.s_[8:-8, W // 2 + 8 : -8]
+    for detail, held_left in ((None, True), (0.4, False)):
+        p = Propagator(detail=detail)
+        p(texture(100), before, None, keyframe=True)
+        step = p.prepare(scene, flow, mask)
+        assert step.remaining is not None
+        assert step.remaining[right].max() < 0.05  # unchanged: held either way
+        if held_left:
+            assert step.remaining[left].max() < 0.05 and step.gained is None
+        else:
+            assert step.remaining[left].min() > 0.95
+            assert step.gained is not None and step.gained[left].mean() > 0.9
+            assert not step.gained[right].any()
+
+
+def test_a_static_source_passes_the_detail_check():
+    frames, ctxs = pan_clip(4, 0.0, grain=2.0)
+    p = Propagator(detail=0.4)
+    for r, f, c in zip([texture(100 + i) for i in range(4)], frames, ctxs, strict=True):
+        step = p.prepare(f, c.flow, c.mask)
+        p.show(step, r, keyframe=c.keyframe)
+    assert step.remaining is not None and interior(step.remaining).max() < 0.05
+
+
+def test_the_detail_check_must_not_be_negative():
+    with pytest.raises(TemporalError):
+        Propagator(detail=-0.1)
