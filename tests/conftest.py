@@ -178,7 +178,10 @@ MEDIA_CACHE = Path(__file__).resolve().parent.parent / ".cache" / "test-media"
 
 def real_clip_path(name: str) -> Path | None:
     """A real clip from a Debian package (fetched with apt-get download + dpkg -x into
-    ``.cache/test-media``, never committed); None when it cannot be had here."""
+    ``.cache/test-media``, never committed); None when it cannot be had here. Safe to call from
+    processes side by side (``make test``'s two pytest workers): one fetches while the others
+    wait on a lock, and a clip appears under its name only once it is whole."""
+    import fcntl
     import shutil
     import subprocess
 
@@ -190,30 +193,36 @@ def real_clip_path(name: str) -> Path | None:
         return None
     work = MEDIA_CACHE / f"_{package}"
     work.mkdir(parents=True, exist_ok=True)
-    try:
-        debs = list(work.glob(f"{package}_*.deb"))
-        if not debs:
+    with open(work / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if target.exists():  # fetched while this process waited
+            return target
+        try:
+            debs = list(work.glob(f"{package}_*.deb"))
+            if not debs:
+                subprocess.run(
+                    ["apt-get", "download", package],
+                    cwd=work,
+                    check=True,
+                    capture_output=True,
+                    timeout=300,
+                )
+                debs = list(work.glob(f"{package}_*.deb"))
             subprocess.run(
-                ["apt-get", "download", package],
-                cwd=work,
+                ["dpkg", "-x", str(debs[0]), str(work / "x")],
                 check=True,
                 capture_output=True,
                 timeout=300,
             )
-            debs = list(work.glob(f"{package}_*.deb"))
-        subprocess.run(
-            ["dpkg", "-x", str(debs[0]), str(work / "x")],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-        for clip_name, (pkg, sub) in REAL_CLIPS.items():
-            src = work / "x" / sub / clip_name
-            if pkg == package and src.exists():
-                shutil.copy(src, MEDIA_CACHE / clip_name)
-        shutil.rmtree(work / "x", ignore_errors=True)
-    except (subprocess.SubprocessError, OSError, IndexError):
-        return None
+            for clip_name, (pkg, sub) in REAL_CLIPS.items():
+                src = work / "x" / sub / clip_name
+                if pkg == package and src.exists():
+                    part = work / f"{clip_name}.part"
+                    shutil.copy(src, part)
+                    os.replace(part, MEDIA_CACHE / clip_name)
+            shutil.rmtree(work / "x", ignore_errors=True)
+        except (subprocess.SubprocessError, OSError, IndexError):
+            return None
     return target if target.exists() else None
 
 
