@@ -25,6 +25,49 @@ from typer.testing import CliRunner  # noqa: E402
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+# ``make test`` runs pytest on both cores: ``-n 2 --dist loadgroup`` (pytest-xdist) hands each of
+# two worker processes one group of tests at a time. A group is a test module, so its module- and
+# session-scoped fixtures (the tiny models, the rendered clips they compare against) are built
+# once, on one worker; the Ray tests are one group: they share one local Ray cluster
+# (tests/vidx/scale/conftest.py), and on one worker the refusals of test_ray_addresses.py (``--ray
+# auto`` finds no cluster) run before it starts, as they do on one core. The Ray group is the
+# longest, so it goes first; the rest follow in the collection's order.
+# (xdist_group marks would say the same, but xdist 3.8 cannot read them under pytest 9.2.)
+RAY_GROUP = "ray"
+GROUPS = {
+    "tests/vidx/safety/test_ray_addresses.py": RAY_GROUP,
+    "tests/vidx/scale/test_carried.py": RAY_GROUP,
+    "tests/vidx/scale/test_ray_jobs.py": RAY_GROUP,
+    "tests/vidx/scale/test_shared_plan.py": RAY_GROUP,
+}
+
+
+def group_of(nodeid: str) -> str:
+    """The group of the test ``nodeid``: its module, or the group the module is in."""
+    module = nodeid.split("::", 1)[0]
+    return GROUPS.get(module, module)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Groups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    config.option.loadscopereorder = False  # the workers' order (below), not the groups' sizes
+    return Groups(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # in a worker --dist reads "no": xdist keeps what it was as ``option.loadgroup``
+    if os.environ.get("PYTEST_XDIST_WORKER") and getattr(config.option, "loadgroup", False):
+        items.sort(key=lambda item: group_of(item.nodeid) != RAY_GROUP)  # stable: first
+
+
 @pytest.fixture(autouse=True)
 def same_thread_counts() -> Iterator[None]:
     """vidx's ``threads`` option sets torch's and OpenCV's thread counts for the whole process:
