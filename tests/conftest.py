@@ -28,24 +28,33 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # ``make test`` runs pytest on both cores: ``-n 2 --dist loadgroup`` (pytest-xdist) hands each of
 # two worker processes one group of tests at a time. A group is a test module, so its module- and
 # session-scoped fixtures (the tiny models, the rendered clips they compare against) are built
-# once, on one worker; the Ray tests are one group: they share one local Ray cluster
+# once, on one worker, but the Ray tests are one group: they share one local Ray cluster
 # (tests/vidx/scale/conftest.py), and on one worker the refusals of test_ray_addresses.py (``--ray
 # auto`` finds no cluster) run before it starts, as they do on one core. The Ray group is the
-# longest, so it goes first; the rest follow in the collection's order.
-# (xdist_group marks would say the same, but xdist 3.8 cannot read them under pytest 9.2.)
+# longest, so it goes first; the rest follow in the collection's order. test_carried.py's tests
+# without Ray stay in their module's group, on the other worker, each worker building the
+# fixtures its tests need. (xdist_group marks would say the same, but xdist 3.8 cannot read them
+# under pytest 9.2.)
 RAY_GROUP = "ray"
-GROUPS = {
-    "tests/vidx/safety/test_ray_addresses.py": RAY_GROUP,
-    "tests/vidx/scale/test_carried.py": RAY_GROUP,
-    "tests/vidx/scale/test_ray_jobs.py": RAY_GROUP,
-    "tests/vidx/scale/test_shared_plan.py": RAY_GROUP,
+RAY_MODULES = (
+    "tests/vidx/safety/test_ray_addresses.py",
+    "tests/vidx/scale/test_ray_jobs.py",
+    "tests/vidx/scale/test_shared_plan.py",
+)
+RAY_TESTS = {  # in modules of their own group: the tests on Ray
+    "tests/vidx/scale/test_carried.py": (
+        "test_two_ray_workers_carry_the_state_and_survive_a_kill",
+        "test_shots_render_side_by_side_on_ray",
+        "test_two_ray_workers_render_one_shot_side_by_side_in_two_passes",
+    ),
 }
 
 
 def group_of(nodeid: str) -> str:
-    """The group of the test ``nodeid``: its module, or the group the module is in."""
-    module = nodeid.split("::", 1)[0]
-    return GROUPS.get(module, module)
+    """The group of the test ``nodeid``: the Ray group or its module."""
+    module, _, test = nodeid.partition("::")
+    on_ray = module in RAY_MODULES or test.split("[", 1)[0] in RAY_TESTS.get(module, ())
+    return RAY_GROUP if on_ray else module
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -63,6 +72,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    stray = [
+        item.nodeid
+        for item in items
+        if "ray_cluster" in getattr(item, "fixturenames", ()) and group_of(item.nodeid) != RAY_GROUP
+    ]
+    if stray:  # a second cluster on the other worker: test_ray_addresses.py would see it
+        raise pytest.UsageError(f"tests on Ray outside tests/conftest.py's Ray group: {stray}")
     # in a worker --dist reads "no": xdist keeps what it was as ``option.loadgroup``
     if os.environ.get("PYTEST_XDIST_WORKER") and getattr(config.option, "loadgroup", False):
         items.sort(key=lambda item: group_of(item.nodeid) != RAY_GROUP)  # stable: first
@@ -280,6 +296,15 @@ def real_clip() -> Callable[[str], Path]:
         return path
 
     return get
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random Stable Diffusion model (scripts/make_tiny_model.py, seeded), built once a
+    session for the diffusion tests and the carried seams' (tests/vidx/scale/test_carried.py)."""
+    from scripts.make_tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-sd") / "model")
 
 
 def run_cli(*args: object) -> Result:
