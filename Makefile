@@ -29,8 +29,10 @@ lint: setup
 	$(BIN)/mypy vidx temporal
 
 # the venv and Chromium side by side (pip and apt wait on downloads), ruff (a second), then mypy
-# beside pytest on the other core: with no .mypy_cache yet (a fresh clone) mypy reads the types
-# of torch and the other libraries for about two minutes, while pytest runs one test at a time.
+# beside pytest: with no .mypy_cache yet (a fresh clone) mypy reads the types of torch and the
+# other libraries for about two minutes, on one core, while pytest runs its tests on two worker
+# processes (pytest-xdist; tests/conftest.py groups the tests, the Ray tests on one worker). The
+# three share both cores at one priority, so mypy ends early rather than last, alone on a core.
 # Both run to the end and either failing fails `make test`.
 test:
 	@$(MAKE) -f $(firstword $(MAKEFILE_LIST)) --no-print-directory -j2 setup chromium
@@ -40,10 +42,10 @@ test:
 		typecheck pytest
 
 typecheck: setup
-	nice -n 10 $(BIN)/mypy vidx temporal
+	$(BIN)/mypy vidx temporal
 
 pytest: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 demo: setup
 	mkdir -p out

@@ -25,6 +25,65 @@ from typer.testing import CliRunner  # noqa: E402
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+# ``make test`` runs pytest on both cores: ``-n 2 --dist loadgroup`` (pytest-xdist) hands each of
+# two worker processes one group of tests at a time. A group is a test module, so its module- and
+# session-scoped fixtures (the tiny models, the rendered clips they compare against) are built
+# once, on one worker, but the Ray tests are one group: they share one local Ray cluster
+# (tests/vidx/scale/conftest.py), and on one worker the refusals of test_ray_addresses.py (``--ray
+# auto`` finds no cluster) run before it starts, as they do on one core. The Ray group is the
+# longest, so it goes first; the rest follow in the collection's order. test_carried.py's tests
+# without Ray stay in their module's group, on the other worker, each worker building the
+# fixtures its tests need. (xdist_group marks would say the same, but xdist 3.8 cannot read them
+# under pytest 9.2.)
+RAY_GROUP = "ray"
+RAY_MODULES = (
+    "tests/vidx/safety/test_ray_addresses.py",
+    "tests/vidx/scale/test_ray_jobs.py",
+    "tests/vidx/scale/test_shared_plan.py",
+)
+RAY_TESTS = {  # in modules of their own group: the tests on Ray
+    "tests/vidx/scale/test_carried.py": (
+        "test_two_ray_workers_carry_the_state_and_survive_a_kill",
+        "test_shots_render_side_by_side_on_ray",
+        "test_two_ray_workers_render_one_shot_side_by_side_in_two_passes",
+    ),
+}
+
+
+def group_of(nodeid: str) -> str:
+    """The group of the test ``nodeid``: the Ray group or its module."""
+    module, _, test = nodeid.partition("::")
+    on_ray = module in RAY_MODULES or test.split("[", 1)[0] in RAY_TESTS.get(module, ())
+    return RAY_GROUP if on_ray else module
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Groups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    config.option.loadscopereorder = False  # the workers' order (below), not the groups' sizes
+    return Groups(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    stray = [
+        item.nodeid
+        for item in items
+        if "ray_cluster" in getattr(item, "fixturenames", ()) and group_of(item.nodeid) != RAY_GROUP
+    ]
+    if stray:  # a second cluster on the other worker: test_ray_addresses.py would see it
+        raise pytest.UsageError(f"tests on Ray outside tests/conftest.py's Ray group: {stray}")
+    # in a worker --dist reads "no": xdist keeps what it was as ``option.loadgroup``
+    if os.environ.get("PYTEST_XDIST_WORKER") and getattr(config.option, "loadgroup", False):
+        items.sort(key=lambda item: group_of(item.nodeid) != RAY_GROUP)  # stable: first
+
+
 @pytest.fixture(autouse=True)
 def same_thread_counts() -> Iterator[None]:
     """vidx's ``threads`` option sets torch's and OpenCV's thread counts for the whole process:
@@ -178,7 +237,10 @@ MEDIA_CACHE = Path(__file__).resolve().parent.parent / ".cache" / "test-media"
 
 def real_clip_path(name: str) -> Path | None:
     """A real clip from a Debian package (fetched with apt-get download + dpkg -x into
-    ``.cache/test-media``, never committed); None when it cannot be had here."""
+    ``.cache/test-media``, never committed); None when it cannot be had here. Safe to call from
+    processes side by side (``make test``'s two pytest workers): one fetches while the others
+    wait on a lock, and a clip appears under its name only once it is whole."""
+    import fcntl
     import shutil
     import subprocess
 
@@ -190,30 +252,36 @@ def real_clip_path(name: str) -> Path | None:
         return None
     work = MEDIA_CACHE / f"_{package}"
     work.mkdir(parents=True, exist_ok=True)
-    try:
-        debs = list(work.glob(f"{package}_*.deb"))
-        if not debs:
+    with open(work / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if target.exists():  # fetched while this process waited
+            return target
+        try:
+            debs = list(work.glob(f"{package}_*.deb"))
+            if not debs:
+                subprocess.run(
+                    ["apt-get", "download", package],
+                    cwd=work,
+                    check=True,
+                    capture_output=True,
+                    timeout=300,
+                )
+                debs = list(work.glob(f"{package}_*.deb"))
             subprocess.run(
-                ["apt-get", "download", package],
-                cwd=work,
+                ["dpkg", "-x", str(debs[0]), str(work / "x")],
                 check=True,
                 capture_output=True,
                 timeout=300,
             )
-            debs = list(work.glob(f"{package}_*.deb"))
-        subprocess.run(
-            ["dpkg", "-x", str(debs[0]), str(work / "x")],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-        for clip_name, (pkg, sub) in REAL_CLIPS.items():
-            src = work / "x" / sub / clip_name
-            if pkg == package and src.exists():
-                shutil.copy(src, MEDIA_CACHE / clip_name)
-        shutil.rmtree(work / "x", ignore_errors=True)
-    except (subprocess.SubprocessError, OSError, IndexError):
-        return None
+            for clip_name, (pkg, sub) in REAL_CLIPS.items():
+                src = work / "x" / sub / clip_name
+                if pkg == package and src.exists():
+                    part = work / f"{clip_name}.part"
+                    shutil.copy(src, part)
+                    os.replace(part, MEDIA_CACHE / clip_name)
+            shutil.rmtree(work / "x", ignore_errors=True)
+        except (subprocess.SubprocessError, OSError, IndexError):
+            return None
     return target if target.exists() else None
 
 
@@ -228,6 +296,15 @@ def real_clip() -> Callable[[str], Path]:
         return path
 
     return get
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random Stable Diffusion model (scripts/make_tiny_model.py, seeded), built once a
+    session for the diffusion tests and the carried seams' (tests/vidx/scale/test_carried.py)."""
+    from scripts.make_tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-sd") / "model")
 
 
 def run_cli(*args: object) -> Result:

@@ -29,10 +29,8 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from scripts.make_tiny_model import build_tiny_model
-
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-sd") / "model")
+def model(tiny_model_dir: Path) -> Path:
+    return tiny_model_dir
 
 
 def diffusion(model: Path, **extra: object) -> dict[str, object]:

@@ -1,4 +1,5 @@
-"""A tiny random Stable Diffusion model built once per session, and a panning real-photo clip."""
+"""Tiny random Stable Diffusion models built once per session (``tiny_model_dir`` is
+tests/conftest.py's), and a panning real-photo clip."""
 
 from __future__ import annotations
 
@@ -68,11 +69,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory) -> Path:
-    return _builder()(tmp_path_factory.mktemp("tiny-sd") / "model")
 
 
 @pytest.fixture(scope="session")
