@@ -17,10 +17,14 @@ chromium:
 		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
 		>/dev/null; } || echo "chromium not installed: the browser tests will skip"
 
+# pip byte-compiles what it installs one file at a time; compileall does the same on every core
+# (a fresh set-up on 2 cores: 114-136 s, against 122-171 s). It cannot compile a file torch
+# ships for Python 3.12 (pip cannot either, and says nothing), hence -qq and the status ignored.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[test]'
+	$(BIN)/python -m compileall -qq -j 0 $(VENV)/lib || true
 	touch $(STAMP)
 
 lint: setup
