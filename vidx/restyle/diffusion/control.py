@@ -255,7 +255,7 @@ class ControlNetGuide:
             x.to(self.image.dtype),
             t,
             encoder_hidden_states=embeds,
-            controlnet_cond=self.image.expand(x.shape[0], -1, -1, -1),
+            controlnet_cond=self.image.repeat(x.shape[0] // self.image.shape[0], 1, 1, 1),
             conditioning_scale=scale,
             timestep_cond=timestep_cond,
             added_cond_kwargs=added,

@@ -172,12 +172,17 @@ def encode_image(pipe, image: np.ndarray) -> torch.Tensor:
 @torch.no_grad()
 def decode_latent(pipe, latent: torch.Tensor) -> np.ndarray:
     """Latent ``(1, 4, h, w)`` -> ``(h*f, w*f, 3)`` uint8."""
+    return decode_latents(pipe, latent[:1])[0]
+
+
+def decode_latents(pipe, latents: torch.Tensor) -> np.ndarray:
+    """Latents ``(B, 4, h, w)`` -> ``(B, h*f, w*f, 3)`` uint8, in one VAE call."""
     vae = pipe.vae
     shift = getattr(vae.config, "shift_factor", None) or 0.0
-    z = latent.to(_vae_dtype(pipe)) / vae.config.scaling_factor + shift
-    x = vae.decode(z).sample[0].float()
+    z = latents.to(_vae_dtype(pipe)) / vae.config.scaling_factor + shift
+    x = vae.decode(z).sample.float()
     x = ((x.clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
-    return x.permute(1, 2, 0).cpu().numpy()
+    return x.permute(0, 2, 3, 1).cpu().numpy()
 
 
 def tail_steps(steps: int, strength: float) -> int:
@@ -285,6 +290,14 @@ def _positive(value: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[t
     return value.chunk(2)[1]
 
 
+def _rows(value: torch.Tensor | list[torch.Tensor], reps: int, halves: int):
+    """Each of the ``halves`` of an encoded value (a tensor, or the IP-Adapter's list of
+    them) repeated for ``reps`` rows of a batch, half-major."""
+    if isinstance(value, list):
+        return [_rows(v, reps, halves) for v in value]
+    return torch.cat([h.expand(reps, *h.shape[1:]) for h in value.chunk(halves)])
+
+
 def _unet(pipe, latents: torch.Tensor, t: torch.Tensor, cond: Conditioning, both: bool):
     """One UNet call; ``both``: negative and positive rows (``cond.cfg``), else positive only."""
     b = latents.shape[0]
@@ -296,14 +309,11 @@ def _unet(pipe, latents: torch.Tensor, t: torch.Tensor, cond: Conditioning, both
         if added is not None:
             added = {k: _positive(v) for k, v in added.items()}
     reps = b if embeds.shape[0] == (2 if both else 1) else 1
-    if reps > 1:  # a batch of tiles shares one prompt
-        half = embeds.chunk(2) if both else (embeds,)
-        embeds = torch.cat([h.expand(reps, *h.shape[1:]) for h in half])
+    if reps > 1:  # a batch of tiles or boxes shares one prompt
+        halves = 2 if both else 1
+        embeds = _rows(embeds, reps, halves)
         if added is not None:
-            added = {
-                k: torch.cat([h.expand(reps, *h.shape[1:]) for h in v.chunk(len(half))])
-                for k, v in added.items()
-            }
+            added = {k: _rows(v, reps, halves) for k, v in added.items()}
     tcond = cond.timestep_cond
     if tcond is not None and tcond.shape[0] != x.shape[0]:
         tcond = tcond.expand(x.shape[0], -1)

@@ -32,12 +32,17 @@ from vidx.restyle.diffusion.control import make_guide
 from vidx.restyle.diffusion.crops import (
     MAX_BOX_SHARE,
     Box,
+    batch_boxes,
     box_share,
     cut,
+    cut_image,
     cut_plan,
     fresh_boxes,
+    inside,
     paste_image,
     paste_latent,
+    scaled,
+    stack_plans,
 )
 from vidx.restyle.diffusion.denoise import (
     Conditioning,
@@ -46,6 +51,7 @@ from vidx.restyle.diffusion.denoise import (
     Steering,
     UNetCounter,
     decode_latent,
+    decode_latents,
     encode_image,
     predict_noise,
 )
@@ -297,18 +303,20 @@ class DiffusionRestyler:
             self.attn.use = plan.tied
         warped = self._pixel_reference(plan, ctx)
         calls_before = self.stats.unet_calls
-        boxes = self._fresh_boxes(plan, held, frame, ctx)
-        if boxes:
-            latents = self._denoise_boxes(plan, cond, z, ctx, boxes)
+        groups = batch_boxes(self._fresh_boxes(plan, held, frame, ctx), (z.shape[2], z.shape[3]))
+        if groups:
+            latents = self._denoise_boxes(plan, cond, z, ctx, groups)
         else:
             latents = self._denoise(plan, cond, z, ctx)
         calls = self.stats.unet_calls - calls_before
         latents = self._keep_still_cells(frame, latents, prev_latent, ctx)
-        if boxes and frame.step is not None and frame.step.filler is not None:
+        if groups and frame.step is not None and frame.step.filler is not None:
             image = frame.step.filler.copy()  # outside the boxes the layers hold every pixel
             cell = int(getattr(pipe, "vae_scale_factor", 8))
-            for box in boxes:
-                paste_image(image, decode_latent(pipe, cut(latents, box)), box, cell)
+            for group in groups:  # a group decodes in one batch, its boxes grown as rendered
+                parts = decode_latents(pipe, torch.cat([cut(latents, r) for _, r in group]))
+                for part, (box, render) in zip(parts, group, strict=True):
+                    paste_image(image, cut_image(part, inside(box, render), cell), box, cell)
         else:
             image = decode_latent(pipe, latents)
         image = self._colour(image, frame, warped, plan)
@@ -343,10 +351,11 @@ class DiffusionRestyler:
         cond: Conditioning,
         z: torch.Tensor,
         ctx: FrameContext,
-        boxes: list[Box],
+        groups: list[list[tuple[Box, Box]]],
     ) -> torch.Tensor:
-        """Denoise each box of the frame on its own (``crops.cut_plan``); the final latent is
-        the reference with the boxes in it (what the layers show outside them)."""
+        """Denoise the boxes of the frame, a group of them in one batch (``crops.batch_boxes``,
+        ``cut_plan``, ``stack_plans``); the final latent is the reference with the boxes in it
+        (what the layers show outside them)."""
         reference = plan.reference
         if reference is None:
             raise ValueError("a boxed render needs the plan's reference latent")
@@ -354,22 +363,29 @@ class DiffusionRestyler:
         control = self.control.image if self.control is not None else None
         cell = int(getattr(self.pipe, "vae_scale_factor", 8))
         try:
-            for i, box in enumerate(boxes):
+            for g, group in enumerate(groups):
+                renders = [render for _, render in group]
                 if self.control is not None and control is not None:  # its structure, boxed
-                    y0, y1, x0, x1 = (v * cell for v in box)
-                    self.control.image = cut(control, (y0, y1, x0, x1))
+                    self.control.image = torch.cat([cut(control, scaled(r, cell)) for r in renders])
                 if self.attn is not None:  # the next frame attends to every box of this one
-                    self.attn.more = i > 0
-                    self.attn.box, self.attn.cells = box, (z.shape[2], z.shape[3])
+                    self.attn.more = g > 0
+                    self.attn.boxes, self.attn.cells = tuple(renders), (z.shape[2], z.shape[3])
                 part = self._denoise(
-                    cut_plan(plan, box), cond, cut(z, box), ctx, last=i == len(boxes) - 1
+                    stack_plans([cut_plan(plan, r) for r in renders]),
+                    cond,
+                    torch.cat([cut(z, r) for r in renders]),
+                    ctx,
+                    last=g == len(groups) - 1,
                 )
-                latents = paste_latent(latents, part, box)
+                for row, (box, render) in enumerate(group):  # only the box itself is shown
+                    latents = paste_latent(
+                        latents, cut(part[row : row + 1], inside(box, render)), box
+                    )
         finally:
             if self.control is not None:
                 self.control.image = control
             if self.attn is not None:
-                self.attn.box = None
+                self.attn.boxes = ()
         return latents
 
     def _pixel_reference(self, plan: FramePlan, ctx: FrameContext) -> Warped | None:
@@ -418,7 +434,8 @@ class DiffusionRestyler:
 
     def _predict(self, pipe, latents, t, cond, negative=None):
         self.stats.unet_calls += 1
-        self.stats.unet_area += latents.shape[-2] * latents.shape[-1] / self._frame_cells
+        cells = latents.shape[0] * latents.shape[-2] * latents.shape[-1]
+        self.stats.unet_area += cells / self._frame_cells
         return predict_noise(pipe, latents, t, cond, negative)
 
     def _on_step(self, i: int, t: torch.Tensor) -> None:

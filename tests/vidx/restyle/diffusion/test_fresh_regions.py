@@ -10,11 +10,14 @@ from scripts.subject_clip import subject_clip
 from tests.vidx.restyle.diffusion.conftest import run_clip, tiny_options
 from vidx.frame import FrameContext
 from vidx.restyle.diffusion.crops import (
+    CALL_CELLS,
     TILE_CELLS,
+    batch_boxes,
     box_share,
     cut_plan,
     fresh_boxes,
     paste_image,
+    stack_plans,
 )
 from vidx.restyle.diffusion.engine import FramePlan
 from vidx.restyle.diffusion.reuse_mask import held_cells
@@ -80,6 +83,95 @@ def test_a_plan_cut_to_a_box_cuts_every_tensor():
     assert (image[8:40, 16:48] == 7).all() and image.sum() == 7 * 32 * 32 * 3
 
 
+def test_small_boxes_share_a_call_and_a_large_one_keeps_its_own():
+    """A UNet call costs ``CALL_CELLS`` besides its cells: small boxes are grown to one size
+    (inside the frame, each inside its render) and share a call; a box much larger than the
+    others would make them pay its size, so it keeps a call of its own."""
+    small = [(0, 4, 0, 4), (8, 12, 20, 28), (28, 32, 36, 40)]
+    large = (4, 28, 4, 36)
+    groups = batch_boxes([large, *small], (32, 40))
+    assert sorted(len(g) for g in groups) == [1, 3]
+    for group in groups:
+        sizes = {(r[1] - r[0], r[3] - r[2]) for _, r in group}
+        assert len(sizes) == 1  # one size a call
+        for box, r in group:
+            assert r[0] <= box[0] and box[1] <= r[1] and r[2] <= box[2] and box[3] <= r[3]
+            assert 0 <= r[0] and r[1] <= 32 and 0 <= r[2] and r[3] <= 40
+    alone = [g for g in groups if len(g) == 1][0]
+    assert alone == [(large, large)]
+    # two boxes whose grown size would cost more than a call: apart
+    far = [(0, 4, 0, 40), (4, 32, 0, 4)]  # a strip and a column
+    assert 4 * 40 + 28 * 4 + CALL_CELLS < 2 * 32 * 40
+    assert len(batch_boxes(far, (32, 40))) == 2
+
+
+def test_plans_of_boxes_stack_into_one_batch():
+    z = torch.randn(1, 4, 16, 20)
+    plan = FramePlan(z, z + 1, torch.tensor([500, 250]), True, False, reference=z + 2)
+    plan.x0_fusion = X0Fusion(z + 2, torch.rand(1, 1, 16, 20), 1)
+    a, b = (0, 8, 0, 8), (8, 16, 12, 20)
+    both = stack_plans([cut_plan(plan, a), cut_plan(plan, b)])
+    assert both.z_start.shape == (2, 4, 8, 8) and both.x0_fusion is not None
+    assert torch.equal(both.noise[1:], cut_plan(plan, b).noise)
+    assert torch.equal(both.x0_fusion.mask[:1], cut_plan(plan, a).x0_fusion.mask)
+    assert torch.equal(both.timesteps, plan.timesteps)
+
+
+def test_boxes_in_one_batch_attend_as_each_would_alone():
+    """Boxes denoised as one batch (a row per box in each guidance half): each attends to its
+    own tokens, the anchor around it and the whole previous frame, exactly as alone, and the
+    frame records the tokens of every box."""
+    from diffusers.models.attention_processor import Attention
+
+    from vidx.restyle.diffusion.attention import CrossFrameAttnProcessor, CrossFrameState
+
+    torch.manual_seed(0)
+    attn = Attention(query_dim=8, heads=2, dim_head=4)
+    state = CrossFrameState(cells=(8, 12))
+    attn.set_processor(CrossFrameAttnProcessor("down.attn1", state))
+    key = ("down.attn1", 5)
+    anchor, prev = torch.randn(2, 96, 8), torch.randn(2, 40, 8)  # two guidance halves
+    boxes = ((0, 2, 0, 2), (4, 6, 8, 10))  # windows of different lengths at the corner
+    rows = torch.randn(2, 2, 4, 8)  # (half, box, tokens, C)
+
+    def start(more: bool, chosen: tuple) -> None:
+        state.anchor, state.prev = {key: anchor}, {key: prev}
+        state.step, state.use, state.more, state.boxes = 5, True, more, chosen
+
+    alone = []
+    for i, box in enumerate(boxes):
+        start(i > 0, (box,))
+        alone.append(attn(rows[:, i]))
+    recorded = state.current[key]
+    state.current = {}
+    start(False, boxes)
+    together = attn(rows.flatten(0, 1))  # half-major: [uncond box 0, box 1, cond box 0, box 1]
+    torch.testing.assert_close(together.view(2, 2, 4, 8), torch.stack(alone, dim=1))
+    torch.testing.assert_close(state.current[key], recorded)
+
+
+def test_boxes_in_one_call_render_as_one_by_one(tiny_pipe, tiny_model_dir, monkeypatch):
+    """Two boxes of one size denoised in one batch give the frames that denoising them one
+    after the other gives (guidance and cross-frame attention on), in half the UNet calls."""
+    import vidx.restyle.diffusion.crops as crops
+    import vidx.restyle.diffusion.img2img as img2img
+
+    clip = subject_clip(3, 128, 160)
+    ctxs = [FrameContext(0, clip.frames[0], keyframe=True)] + [
+        FrameContext(i, f, keyframe=False, flow=clip.flows[i], mask=clip.trusted[i])
+        for i, f in enumerate(clip.frames) if i > 0
+    ]  # fmt: skip
+    monkeypatch.setattr(img2img, "fresh_boxes", lambda held, cell: [(0, 8, 0, 8), (8, 16, 8, 16)])
+    opts = tiny_options(tiny_model_dir, work_size=128, skip_covered=0.0, guidance=4.0)
+    one, outs = run_clip(tiny_pipe, opts, clip.frames, ctxs)
+    monkeypatch.setattr(crops, "CALL_CELLS", 0)  # no call is worth sharing
+    apart, outs_apart = run_clip(tiny_pipe, opts, clip.frames, ctxs)
+    assert one.describe()["boxed_frames"] == apart.describe()["boxed_frames"] == 2
+    assert one.stats.unet_calls < apart.stats.unet_calls
+    for a, b in zip(outs, outs_apart, strict=True):
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
 def test_a_moving_subject_renders_only_boxes_around_what_is_new(tiny_pipe, tiny_model_dir):
     clip = subject_clip(5, 128, 160)
     ctxs = [FrameContext(0, clip.frames[0], keyframe=True)] + [
@@ -143,7 +235,7 @@ def test_the_next_frame_attends_to_every_box_of_this_one():
     state.step = 7
     attn(first)
     assert state.current[key].shape == (1, 6, 8)
-    assert [t.shape[1] for t in state.extras(key, first)] == [16]
+    assert [t.shape[1] for t, _ in state.extras(key, first)] == [16]
 
 
 def test_a_stored_frame_is_projected_once_and_attends_as_before():
@@ -191,17 +283,13 @@ def test_a_box_attends_to_the_anchor_around_it():
 
     from vidx.restyle.diffusion.attention import CrossFrameAttnProcessor, CrossFrameState
 
-    state = CrossFrameState(box=(2, 4, 2, 4), cells=(8, 12))
-    near = state.window(96)  # the whole latent grid, 8 x 12: rows 0-5, columns 0-5
-    assert near is not None and sorted(near.tolist()) == [
-        r * 12 + c for r in range(6) for c in range(6)
-    ]
-    half = state.window(24)  # a layer at half scale, 4 x 6: rows 0-2, columns 0-2
-    assert half is not None and sorted(half.tolist()) == [
-        r * 6 + c for r in range(3) for c in range(3)
-    ]
-    assert state.window(7) is None  # not a frame's grid (the previous frame's boxes): all
-    assert CrossFrameState(cells=(8, 12)).window(96) is None  # a whole frame: all
+    state, box = CrossFrameState(cells=(8, 12)), (2, 4, 2, 4)
+    near = state.window(box, 1)  # the whole latent grid, 8 x 12: rows 0-5, columns 0-5
+    assert sorted(near.tolist()) == [r * 12 + c for r in range(6) for c in range(6)]
+    half = state.window(box, 2)  # a layer at half scale, 4 x 6: rows 0-2, columns 0-2
+    assert sorted(half.tolist()) == [r * 6 + c for r in range(3) for c in range(3)]
+    assert state.pick(None, 96, box, 1).tolist() == near.tolist()  # a whole frame: its window
+    assert state.pick(None, 7, box, 1).tolist() == list(range(7))  # not this frame's grid: all
 
     torch.manual_seed(0)
     attn = Attention(query_dim=8, heads=2, dim_head=4)
@@ -211,18 +299,55 @@ def test_a_box_attends_to_the_anchor_around_it():
     state.step = 5
     attn(key_frame)
     state.end_frame(keyframe=True)
-    box = torch.randn(1, 4, 8)
+    tokens = torch.randn(1, 4, 8)
 
     def render(anchor: torch.Tensor) -> torch.Tensor:
         state.anchor = state.prev = {("down.attn1", 5): anchor}
-        state.step, state.use, state.box, state.cells = 5, True, (2, 4, 2, 4), (8, 12)
-        return attn(box)
+        state.step, state.use, state.boxes, state.cells = 5, True, (box,), (8, 12)
+        return attn(tokens)
 
     far, close = key_frame.clone(), key_frame.clone()
     far[:, 7 * 12 + 11] += 5.0  # the bottom-right corner, outside the window
     close[:, 3 * 12 + 3] += 5.0  # inside the box
     torch.testing.assert_close(render(far), render(key_frame))
     assert not torch.allclose(render(close), render(key_frame))
+
+
+def test_a_box_attends_to_the_previous_frame_around_it():
+    """A frame rendered in boxes records where its boxes' tokens lie, and a box of the next
+    frame attends only to those of them around it (where its subject was a frame ago)."""
+    from diffusers.models.attention_processor import Attention
+
+    from vidx.restyle.diffusion.attention import CrossFrameAttnProcessor, CrossFrameState
+
+    torch.manual_seed(0)
+    attn = Attention(query_dim=8, heads=2, dim_head=4)
+    state = CrossFrameState(cells=(8, 12))
+    attn.set_processor(CrossFrameAttnProcessor("down.attn1", state))
+    key = ("down.attn1", 5)
+    state.step, state.use = 5, True
+    attn(torch.randn(1, 96, 8))  # the keyframe, whole
+    state.end_frame(keyframe=True)
+    here, there = (0, 2, 0, 2), (6, 8, 10, 12)  # two boxes in opposite corners, one batch
+    state.step, state.boxes = 5, (here, there)
+    attn(torch.randn(2, 4, 8))
+    state.end_frame(keyframe=False)
+    assert state.prev_at[key].tolist() == [0, 1, 12, 13, 82, 83, 94, 95]
+    assert state.pick(state.prev_at[key], 8, here, 1).tolist() == [0, 1, 2, 3]
+    prev, at, tokens = state.prev[key], state.prev_at[key], torch.randn(1, 4, 8)
+
+    def render(previous: torch.Tensor) -> torch.Tensor:
+        state.prev, state.prev_at = {key: previous}, {key: at}
+        state.step, state.boxes = 5, (here,)
+        out = attn(tokens)
+        state.current, state.current_at = {}, {}
+        return out
+
+    far, close = prev.clone(), prev.clone()
+    far[:, 5] += 5.0  # the other corner's box
+    close[:, 1] += 5.0  # this box a frame ago
+    torch.testing.assert_close(render(far), render(prev))
+    assert not torch.allclose(render(close), render(prev))
 
 
 def test_the_noise_travels_with_content_the_flow_check_rejects(tiny_pipe, tiny_model_dir, clip):
