@@ -11,8 +11,8 @@ box of this one, so a frame rendered in boxes does not project them again for ea
 (``boxes``) attends to the part of each stored frame around it only (``window``): a frame
 rendered in boxes records only its boxes' tokens, and where they lie. Boxes of one frame may
 be denoised as one batch, a row per box; each row gets its own windows (padded, masked), so a
-box attends as it would alone. Memory is bounded by ``7 x (steps per frame) x (layers) x (tokens)`` (features of three frames, keys
-and values of two) and does not grow with the clip.
+box attends as it would alone. Memory is bounded by ``7 x (steps per frame) x (layers) x
+(tokens)`` (features of three frames, keys and values of two) and does not grow with the clip.
 ``blocks`` picks the UNet blocks that do it (``"all"`` or a comma list of down, mid, up).
 """
 
