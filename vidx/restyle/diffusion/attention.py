@@ -163,6 +163,45 @@ class CrossFrameAttnProcessor:
         self._projected[step, slot] = (features, k, v)
         return k, v
 
+    def _record(self, key: tuple[str, int], hidden_states: torch.Tensor) -> None:
+        """Keep this call's features for the frames after it (and, for boxes, where they lie:
+        only the boxes are recorded)."""
+        st = self.state
+        seen = st.current.get(key) if st.more else None
+        mine = _per_half(hidden_states.detach(), st.batch)
+        st.current[key] = mine if seen is None else torch.cat([seen, mine], dim=1)
+        if st.boxes:
+            at = st.places(self.scale, hidden_states.shape[1])
+            seen_at = st.current_at.get(key) if seen is not None else None
+            if seen is not None and seen_at is None:
+                seen_at = torch.full((seen.shape[1],), -1)
+            st.current_at[key] = at if seen_at is None else torch.cat([seen_at, at])
+
+    def _with_stored(
+        self,
+        attn,
+        step: int,
+        extra: list[tuple[torch.Tensor, torch.Tensor | None]],
+        key_t: torch.Tensor,
+        value: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """``key_t``/``value`` with the stored frames' keys and values (projected once) after
+        them, each box its windows of them; and which keys each row may see (None: all)."""
+        st = self.state
+        ks, vs, masks = [key_t], [value], [torch.ones_like(key_t[:, :, 0], dtype=torch.bool)]
+        for i, (features, where) in enumerate(extra):
+            k, v = self._keys_values(attn, step, i, features)
+            if st.boxes:
+                picks = [st.pick(where, k.shape[1], b, self.scale) for b in st.boxes]
+                k, v, seen = _gather_windows(k, v, picks)
+            else:
+                seen = torch.ones_like(k[:, :, 0], dtype=torch.bool)
+            ks.append(k)
+            vs.append(v)
+            masks.append(seen)
+        mask = torch.cat(masks, dim=1)
+        return torch.cat(ks, dim=1), torch.cat(vs, dim=1), None if bool(mask.all()) else mask
+
     def __call__(
         self,
         attn,
@@ -191,37 +230,15 @@ class CrossFrameAttnProcessor:
             key = (self.name, st.step)
             if st.use:
                 extra = st.extras(key, hidden_states)
-            seen = st.current.get(key) if st.more else None
-            mine = _per_half(hidden_states.detach(), st.batch)
-            st.current[key] = mine if seen is None else torch.cat([seen, mine], dim=1)
-            if st.boxes:  # where this frame's tokens lie: only its boxes are recorded
-                at = st.places(self.scale, hidden_states.shape[1])
-                seen_at = st.current_at.get(key) if seen is not None else None
-                if seen is not None and seen_at is None:
-                    seen_at = torch.full((seen.shape[1],), -1)
-                st.current_at[key] = at if seen_at is None else torch.cat([seen_at, at])
+            self._record(key, hidden_states)
         if encoder_hidden_states is not None and attn.norm_cross:
             context = attn.norm_encoder_hidden_states(context)
 
         query = attn.to_q(hidden_states)
         key_t, value = attn.to_k(context), attn.to_v(context)
         seen_mask = None  # which keys each row may attend to (boxes' windows differ)
-        if extra and st.step is not None:  # the stored frames' keys and values, projected once
-            ks, vs, masks = [key_t], [value], [torch.ones_like(key_t[:, :, 0], dtype=torch.bool)]
-            for i, (features, where) in enumerate(extra):
-                k, v = self._keys_values(attn, st.step, i, features)
-                if st.boxes:  # each box its window of the stored frame
-                    picks = [st.pick(where, k.shape[1], b, self.scale) for b in st.boxes]
-                    k, v, seen = _gather_windows(k, v, picks)
-                else:
-                    seen = torch.ones_like(k[:, :, 0], dtype=torch.bool)
-                ks.append(k)
-                vs.append(v)
-                masks.append(seen)
-            key_t, value = torch.cat(ks, dim=1), torch.cat(vs, dim=1)
-            seen_mask = torch.cat(masks, dim=1)
-            if bool(seen_mask.all()):
-                seen_mask = None
+        if extra and st.step is not None:
+            key_t, value, seen_mask = self._with_stored(attn, st.step, extra, key_t, value)
         if attention_mask is not None:
             attention_mask = attn.prepare_attention_mask(attention_mask, key_t.shape[1], batch)
             attention_mask = attention_mask.view(batch, attn.heads, -1, attention_mask.shape[-1])
