@@ -87,18 +87,20 @@ class SteadyStats:
         }
 
 
+def top_band(luma: np.ndarray, sigma: float) -> np.ndarray:
+    """``luma`` above a Gaussian of ``sigma``: the detail the structure and band checks read."""
+    return luma - np.asarray(cv2.GaussianBlur(luma, (0, 0), sigma))
+
+
 def same_structure(cur: np.ndarray, earlier: np.ndarray, sigma: float) -> np.ndarray:
     """``(H, W)`` bool: where two lumas' top bands (above a Gaussian of ``sigma``) correlate by
     at least ``SAME`` over a neighbourhood of ``sigma``, i.e. the source changed in its low band
     only (light, shading), not in the structure the network draws its detail from."""
 
-    def top(y: np.ndarray) -> np.ndarray:
-        return y - np.asarray(cv2.GaussianBlur(y, (0, 0), sigma))
-
     def local(x: np.ndarray) -> np.ndarray:
         return np.asarray(cv2.GaussianBlur(x, (0, 0), sigma))
 
-    a, b = top(cur), top(earlier)
+    a, b = top_band(cur, sigma), top_band(earlier, sigma)
     both = np.sqrt(local(a * a) * local(b * b)) + 1e-8
     return np.asarray(local(a * b) >= SAME * both)
 
@@ -108,7 +110,7 @@ def band_energy(image: np.ndarray, sigma: float) -> np.ndarray:
     [0, 1]) above a Gaussian of ``sigma``, squared and averaged over a Gaussian of ``2 * sigma``
     (the structure check's neighbourhood)."""
     y = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-    top = y - np.asarray(cv2.GaussianBlur(y, (0, 0), sigma))
+    top = top_band(y, sigma)
     return np.asarray(cv2.GaussianBlur(top * top, (0, 0), 2 * sigma))
 
 

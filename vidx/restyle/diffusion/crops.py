@@ -21,6 +21,7 @@ Convention: ``held`` ``(1, 1, h, w)`` float at latent size, 1 where the layers h
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import cv2
@@ -143,61 +144,47 @@ def cut(x: torch.Tensor, box: Box) -> torch.Tensor:
 def cut_plan(plan: FramePlan, box: Box) -> FramePlan:
     """``plan`` for the ``box`` of its latent: every tensor of it cut to the box (the
     timesteps stay: the box is denoised exactly as the whole frame would be)."""
-    pull = None if plan.pull is None else Pull(
-        cut(plan.pull.target, box), cut(plan.pull.noise, box), cut(plan.pull.mask, box),
-        plan.pull.steps,
-    )  # fmt: skip
-    fusion = plan.x0_fusion
-    if fusion is not None:
-        fusion = X0Fusion(cut(fusion.target, box), cut(fusion.mask, box), fusion.steps)
-    reference = None if plan.reference is None else cut(plan.reference, box)
-    hold = plan.hold
-    if hold is not None:
-        hold = Keep(cut(hold.source, box), cut(hold.noise, box), cut(hold.mask, box), hold.steps)
-    return replace(
-        plan,
-        z_start=cut(plan.z_start, box),
-        noise=cut(plan.noise, box),
-        pull=pull,
-        x0_fusion=fusion,
-        reference=reference,
-        hold=hold,
-    )
+    return _joined([plan], lambda parts: cut(parts[0], box))
 
 
 def stack_plans(plans: list[FramePlan]) -> FramePlan:
     """Plans of equal-size boxes of one frame (``cut_plan``) as one batch, a row per box;
     the timesteps and step counts are the frame's, shared by all."""
-    if len(plans) == 1:
-        return plans[0]
-    first = plans[0]
+    return plans[0] if len(plans) == 1 else _joined(plans, torch.cat)
 
-    def cat(parts) -> torch.Tensor:
-        return torch.cat(list(parts))
 
-    pulls = [p.pull for p in plans if p.pull is not None]  # cut from one plan: all or none
+def _joined(
+    plans: list[FramePlan], each: Callable[[list[torch.Tensor]], torch.Tensor]
+) -> FramePlan:
+    """One plan whose every tensor is ``each`` of the ``plans``' (all cut from one frame's
+    plan: a pull, fusion or hold is in all of them or in none); the timesteps and step counts
+    are the first's, and a pixel-space refine (a whole frame's) is not carried."""
+
+    def of(parts) -> torch.Tensor:
+        return each(list(parts))
+
+    pulls = [p.pull for p in plans if p.pull is not None]
     pull = None if not pulls else Pull(
-        cat(q.target for q in pulls), cat(q.noise for q in pulls), cat(q.mask for q in pulls),
+        of(q.target for q in pulls), of(q.noise for q in pulls), of(q.mask for q in pulls),
         pulls[0].steps,
     )  # fmt: skip
     fusions = [p.x0_fusion for p in plans if p.x0_fusion is not None]
     fusion = None if not fusions else X0Fusion(
-        cat(f.target for f in fusions), cat(f.mask for f in fusions), fusions[0].steps
+        of(f.target for f in fusions), of(f.mask for f in fusions), fusions[0].steps
     )  # fmt: skip
     holds = [p.hold for p in plans if p.hold is not None]
     hold = None if not holds else Keep(
-        cat(k.source for k in holds), cat(k.noise for k in holds), cat(k.mask for k in holds),
+        of(k.source for k in holds), of(k.noise for k in holds), of(k.mask for k in holds),
         holds[0].steps,
     )  # fmt: skip
     refs = [p.reference for p in plans if p.reference is not None]
-    reference = cat(refs) if refs else None
     return replace(
-        first,
-        z_start=cat(p.z_start for p in plans),
-        noise=cat(p.noise for p in plans),
+        plans[0],
+        z_start=of(p.z_start for p in plans),
+        noise=of(p.noise for p in plans),
         pull=pull,
         x0_fusion=fusion,
-        reference=reference,
+        reference=of(refs) if refs else None,
         hold=hold,
     )
 

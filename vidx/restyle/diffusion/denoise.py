@@ -175,6 +175,7 @@ def decode_latent(pipe, latent: torch.Tensor) -> np.ndarray:
     return decode_latents(pipe, latent[:1])[0]
 
 
+@torch.no_grad()
 def decode_latents(pipe, latents: torch.Tensor) -> np.ndarray:
     """Latents ``(B, 4, h, w)`` -> ``(B, h*f, w*f, 3)`` uint8, in one VAE call."""
     vae = pipe.vae
