@@ -19,7 +19,10 @@ the temporal output's gradient energy) and the warping-error ratio against it, a
 per-frame output. ``--set`` overrides any restyle option (``vidx.options.RestyleOptions``, flat
 names, e.g. ``--set warp_noise=false``). ``--seed-floor`` also scores a per-frame render with
 another seed against the per-frame one, region by region: two independent renders differ in a
-region's detail too, so that is the noise floor a detail-retention target sits on.
+region's detail too, so that is the noise floor a detail-retention target sits on. ``--seeds N``
+runs both sides with N seeds and adds each seed's region figures and the regions' detail
+retention of the seeds' mean energy (a keyframe's noise draw sets a region's detail for every
+frame that holds it, so one seed against one seed is a lottery).
 ``--controlnet random`` (a seeded random ControlNet for the model, built with
 scripts/make_tiny_controlnet.py) or ``--controlnet FOLDER`` steers both sides with the
 ``--control`` image of each frame (the per-frame side through diffusers'
@@ -56,7 +59,14 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from bench_regions import CLIPS, load_clip, print_regions, region_figures  # noqa: E402
+from bench_regions import (  # noqa: E402
+    CLIPS,
+    load_clip,
+    print_regions,
+    print_seed_mean,
+    region_figures,
+    seed_mean_figures,
+)
 from make_tiny_controlnet import build_tiny_controlnet  # noqa: E402
 from make_tiny_model import build_tiny_model  # noqa: E402
 
@@ -423,6 +433,10 @@ def bench_size(size: str, args, workdir: Path) -> dict:
             lambda: run_naive(model, again, frames, device, dtype),
         )  # fmt: skip
         row["seed_floor_regions"] = region_figures(other["outputs"], naive["outputs"], clip)
+    if clip is not None and args.seeds > 1:
+        row["seed_mean_regions"], row["regions_each_seed"] = more_seeds(
+            args, size, model, opts, clip, (device, dtype), (temp, naive)
+        )
     t, nv = row["temporal"], row["naive"]
     row["ratios"] = {
         "unet_calls": nv["unet_calls_per_frame"] / t["unet_calls_per_frame"],
@@ -442,6 +456,27 @@ def bench_size(size: str, args, workdir: Path) -> dict:
             pair = np.concatenate([frames[i], naive["outputs"][i], temp["outputs"][i]], axis=1)
             cv2.imwrite(str(out / f"frame{i:03d}.png"), cv2.cvtColor(pair, cv2.COLOR_RGB2BGR))
     return row
+
+
+def more_seeds(args, size, model, opts, clip, where, first) -> tuple[dict, list[dict]]:
+    """Both sides again with seeds ``opts.seed + 1 ..`` (``--seeds``): the regions' detail
+    retention of the seeds' mean (``bench_regions.seed_mean_figures``) and each seed's own
+    region figures (the first seed's are ``first``'s)."""
+    device, dtype = where
+    outputs, references = [first[0]["outputs"]], [first[1]["outputs"]]
+    each = [region_figures(outputs[0], references[0], clip)]
+    for k in range(1, args.seeds):
+        again = opts.with_values(seed=opts.seed + k)
+        naive = cached_naive(
+            args.naive_cache, size, again, clip.frames,
+            lambda again=again: run_naive(model, again, clip.frames, device, dtype),
+        )  # fmt: skip
+        ctxs, _ = make_contexts(clip.frames, args.keyframe_interval)
+        temp = run_temporal(again, DeviceOptions(device=device, dtype=dtype), clip.frames, ctxs)
+        outputs.append(temp["outputs"])
+        references.append(naive["outputs"])
+        each.append(region_figures(temp["outputs"], naive["outputs"], clip))
+    return seed_mean_figures(outputs, references, clip), each
 
 
 def print_table(rows: list[dict]) -> None:
@@ -491,6 +526,12 @@ def print_table(rows: list[dict]) -> None:
         if "seed_floor_regions" in r:
             print(f"{'':6} a per-frame render with another seed, scored the same way:")
             print_regions(r["seed_floor_regions"])
+        if "seed_mean_regions" in r:
+            for k, each in enumerate(r["regions_each_seed"][1:], start=1):
+                print(f"{'':6} seed + {k}:")
+                print_regions(each)
+            print(f"{'':6} detail retention of the seeds' mean (temporal / per-frame, same seeds):")
+            print_seed_mean(r["seed_mean_regions"])
 
 
 def runnable(size: str) -> bool:
@@ -541,6 +582,13 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="also score a per-frame render with another seed against the per-frame one "
         "(the regions' noise floor)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="region clips: run both sides with this many seeds and report the regions' "
+        "detail retention of the seeds' mean (one render's detail in a small region is a draw)",
     )
     parser.add_argument("--save-frames", default="", help="folder for source|naive|temporal PNGs")
     parser.add_argument("--out", default="bench-results/diffusion_restyle.json")

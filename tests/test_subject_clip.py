@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import temporal
-from scripts.bench_regions import load_clip, region_figures
+from scripts.bench_regions import load_clip, region_figures, seed_mean_figures
 from scripts.subject_clip import subject_clip
 from tests.conftest import real_clip_path
 
@@ -46,6 +46,28 @@ def test_region_figures_of_an_output_against_itself() -> None:
     assert figures["subject"]["detail_retention_min"] == pytest.approx(1.0)
     assert figures["subject"]["warp_error_ratio"] == pytest.approx(1.0)
     assert figures["uncovered"]["warp_error"] is None and figures["uncovered"]["frames"] == 3
+
+
+def test_seed_mean_detail_pools_the_energy_of_every_seed() -> None:
+    # two seeds: one keeps its reference's detail, the other shows flat frames; pooled, the
+    # detail is the first seed's share of both references' energy, not the mean of 1 and 0
+    clip = subject_clip(3, 96, 128)
+    rng = np.random.default_rng(0)
+    textured = [rng.integers(0, 256, f.shape, dtype=np.uint8) for f in clip.frames]
+    busier = [np.clip(f.astype(int) * 3 - 255, 0, 255).astype(np.uint8) for f in textured]
+    flat = [np.full_like(f, 128) for f in clip.frames]
+    figures = seed_mean_figures([textured, flat], [textured, busier], clip)
+    subject = figures["subject"]
+    ratios = []
+    for t in (1, 2):
+        s = clip.regions[t]["subject"]
+        own = temporal.gradient_energy_map(textured[t])[s].mean()
+        more = temporal.gradient_energy_map(busier[t])[s].mean()
+        ratios.append(own / (own + more))
+    assert subject["seeds"] == 2
+    assert subject["detail_retention_min"] == pytest.approx(min(ratios), rel=1e-6)
+    assert subject["detail_retention_worst_frame"] == 1 + int(np.argmin(ratios))
+    assert subject["detail_retention_min_each_seed"] == pytest.approx([1.0, 0.0])
 
 
 def test_vtest_regions_move_where_people_walk() -> None:
