@@ -449,7 +449,10 @@ class DiffusionTemporalOptions(OptionGroup):
         True, "Diffusion: attend to the anchor keyframe and the previous frame.", T
     )
     cross_frame_blocks: str = option(
-        "all", "Diffusion: UNet blocks with cross-frame attention: all, or e.g. mid,up.", T
+        "down,mid",
+        "Diffusion: UNet blocks with cross-frame attention: all, or a list of down, mid, up "
+        "(up-block attention also copies fine texture from the past: less detail).",
+        T,
     )
     color_anchor: bool = option(True, "Diffusion: colour continuity with the past.", T)
     color_match: str = option(
