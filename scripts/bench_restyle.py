@@ -435,7 +435,7 @@ def bench_size(size: str, args, workdir: Path) -> dict:
         row["seed_floor_regions"] = region_figures(other["outputs"], naive["outputs"], clip)
     if clip is not None and args.seeds > 1:
         row["seed_mean_regions"], row["regions_each_seed"] = more_seeds(
-            args, size, model, opts, clip, (device, dtype), (temp, naive)
+            args, size, model, opts, clip, ctxs, (device, dtype), (temp, naive, row["regions"])
         )
     t, nv = row["temporal"], row["naive"]
     row["ratios"] = {
@@ -458,20 +458,20 @@ def bench_size(size: str, args, workdir: Path) -> dict:
     return row
 
 
-def more_seeds(args, size, model, opts, clip, where, first) -> tuple[dict, list[dict]]:
-    """Both sides again with seeds ``opts.seed + 1 ..`` (``--seeds``): the regions' detail
-    retention of the seeds' mean (``bench_regions.seed_mean_figures``) and each seed's own
-    region figures (the first seed's are ``first``'s)."""
+def more_seeds(args, size, model, opts, clip, ctxs, where, first) -> tuple[dict, list[dict]]:
+    """Both sides again with seeds ``opts.seed + 1 ..`` (``--seeds``), on the clip's contexts
+    ``ctxs``: the regions' detail retention of the seeds' mean
+    (``bench_regions.seed_mean_figures``) and each seed's own region figures; ``first`` is the
+    first seed's temporal and per-frame runs and its region figures."""
     device, dtype = where
-    outputs, references = [first[0]["outputs"]], [first[1]["outputs"]]
-    each = [region_figures(outputs[0], references[0], clip)]
+    temp, naive, regions = first
+    outputs, references, each = [temp["outputs"]], [naive["outputs"]], [regions]
     for k in range(1, args.seeds):
         again = opts.with_values(seed=opts.seed + k)
         naive = cached_naive(
             args.naive_cache, size, again, clip.frames,
             lambda again=again: run_naive(model, again, clip.frames, device, dtype),
         )  # fmt: skip
-        ctxs, _ = make_contexts(clip.frames, args.keyframe_interval)
         temp = run_temporal(again, DeviceOptions(device=device, dtype=dtype), clip.frames, ctxs)
         outputs.append(temp["outputs"])
         references.append(naive["outputs"])
