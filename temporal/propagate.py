@@ -8,7 +8,9 @@ measurements: steadiness bought by blur). So each output pixel is, in this order
 
 1. the oldest keyframe anchor that still sees it, resampled *once* (Lanczos) along the flow
    composed since that anchor, with the source's brightness change since then applied (a
-   per-channel gain and offset matched on the source: a fade stays a fade);
+   per-channel gain and offset matched on the source, then again on the half of the frame
+   that match fits best: a fade stays a fade, and a figure crossing a still shot does not
+   shift the background's brightness);
 2. else the oldest *patch* that holds it: a frame between keyframes keeps the part it had to
    render itself (content entering the frame, a disocclusion) as a patch, so that content too
    is resampled once from the frame it appeared in, not re-warped every frame;
@@ -88,6 +90,8 @@ MAX_PATCHES = 16  # patches kept (rendered parts of frames between keyframes)
 MIN_COVERAGE = 0.005  # an anchor seeing less of the frame is dropped
 MIN_PATCH = 0.001  # a frame that rendered less than this share keeps no patch
 MAX_GAIN = 2.0
+MIN_FIT = 16  # fewer pixels than this keep the fit before
+MEDIAN_STRIDE = 7  # the better half's bound from every 7th pixel (a median of a million is slow)
 FADE_FRAMES = 8
 SOLID_NEIGHBOURS = 4
 DETAIL_SIGMA = 4.0  # px: the neighbourhood whose detail energy the detail check compares
@@ -213,7 +217,7 @@ def gain_offset(
     on too few pixels. (Not least squares: a slightly misaligned warp decorrelates the two and
     would shrink a regression's gain, i.e. fade the propagated contrast.)"""
     c = earlier.shape[2]
-    if int(np.count_nonzero(mask)) < 16:
+    if int(np.count_nonzero(mask)) < MIN_FIT:
         return np.ones(c, np.float32), np.zeros(c, np.float32)
     m = mask.astype(np.uint8)
     mx, sx = (v.ravel().astype(np.float32) for v in cv2.meanStdDev(earlier, mask=m))
@@ -322,10 +326,7 @@ class Propagator:
                 # 1 px wide every other frame)
                 inside &= sample(a.own, at, cv2.INTER_LINEAR) > 0.01
             src = sample(a.source, at, cv2.INTER_LINEAR)
-            gain, offset = gain_offset(src, source, inside)
-            fitted = np.clip(src.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
-            luma = blurred_luma(fitted)
-            ok = inside & (np.abs(cur - luma) < tolerance)
+            gain, offset, luma, ok = self._fitted(src, source, cur, inside, tolerance)
             if sharper is not None:
                 ok &= ~sharper(luma)
             if ok.mean() < (MIN_COVERAGE if a.own is None else MIN_PATCH):
@@ -353,6 +354,32 @@ class Propagator:
         shown, remaining = layers(anchors, [*patches, (weight, warped, 1.0)], size)
         earlier = None if sharper is None else before
         return Step(source, shown, remaining, anchors, warped, moved, gained, earlier)
+
+    @staticmethod
+    def _fitted(
+        src: np.ndarray, source: np.ndarray, cur: np.ndarray, inside: np.ndarray, tolerance: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(gain, offset, luma, ok)``: the brightness change from a layer's warped source
+        ``src`` to this frame's ``source``, fitted on the whole frame (a fade) and then again
+        on the half of it that fit matched best, so what moved or changed does not tilt it;
+        the refitted source's blurred ``luma`` and where it matches ``cur`` (``ok``)."""
+
+        def matched(gain: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            fitted = np.clip(src.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
+            luma = blurred_luma(fitted)
+            return luma, inside & (np.abs(cur - luma) < tolerance)
+
+        gain, offset = gain_offset(src, source, inside)
+        luma, ok = matched(gain, offset)
+        # a figure entering a still shot tilts the whole frame's statistics (a dark one 6 % of
+        # the frame shifted the background by 25 levels): refitted on the better half of the
+        # match, what moved falls out and the still background stays put
+        residual = np.abs(cur - luma)
+        core = inside & (residual <= np.median(residual[inside][::MEDIAN_STRIDE]))
+        if np.count_nonzero(core) >= MIN_FIT:
+            gain, offset = gain_offset(src, source, core)
+            luma, ok = matched(gain, offset)
+        return gain, offset, luma, ok
 
     def _sharper(
         self, cur: np.ndarray, tolerance: float

@@ -165,6 +165,28 @@ def test_gain_offset_recovers_a_fade():
     assert np.allclose(gain, 0.7, atol=1e-3) and np.allclose(offset, 5, atol=0.5)
 
 
+def test_a_figure_crossing_a_still_shot_leaves_the_background_as_it_was():
+    """A dark figure (6 % of the frame) enters a still shot and walks across it: the frame's
+    statistics change, the background's do not. The brightness match must be the
+    background's, so the held background keeps frame 0's output (fitted on the whole frame,
+    it shifted by 25 levels on average)."""
+    still = (120 + texture(0).astype(np.float64) * 0.5).astype(np.uint8)
+    frames, ctxs = [], []
+    for i in range(6):
+        f = still.copy()
+        if i > 0:
+            f[24:72, 20 * i : 20 * i + 8] = 0  # the figure, moving right
+        frames.append(f)
+        flow = None if i == 0 else np.zeros((H, W, 2), np.float32)
+        ctxs.append(Ctx(i, f, keyframe=i == 0, flow=flow))
+    _, renders, shown = run(frames, ctxs)
+    away = np.ones((H, W), bool)
+    away[14:82, :] = False  # rows the figure never reaches (nor its feathered edge)
+    for i in range(1, 6):
+        diff = np.abs(shown[i][away].astype(np.float64) - renders[0][away])
+        assert diff.max() <= 1.0, (i, diff.max(), diff.mean())
+
+
 def test_a_filled_frame_is_rendered_by_the_next_rendered_one():
     """``fill``: a frame shown without a render. Content entering at the left edge is filled
     from the previous output, marked stale, and the next rendered frame renders it (and keeps
