@@ -50,6 +50,14 @@ Anchor masks lose specks, shrink by ``SHRINK_PX`` (not at the frame edge, which 
 boundary) and are feathered inward by ``FEATHER_PX``; patch masks, as narrow as what was
 rendered, only lose isolated pixels (``solid``).
 
+An anchor's flow is composed frame by frame, so where a walker passed it followed the walker,
+and the background the walker uncovers would never match the anchor again (on people walking
+past a still camera, the anchor held 94 % of the frame at frame 1 and 82 % at frame 23, the
+rest falling to patches and the previous output, which are far less steady there). So the
+composed flow is mended each frame with the motion of what the anchor still holds (an affine
+fit of its composed flow there), wherever that fit matches the source and the composed flow
+does not, or matches it worse while pointing elsewhere (by more than ``REPAIR_PX``).
+
 With a detail check (``Propagator(detail=...)``, the steady upscalers; off for diffusion and
 the style backend), a layer is also not trusted where this frame's source has more local detail
 than the source the layer was made from (``detail_energy``: squared gradient of the blurred
@@ -91,6 +99,8 @@ MIN_COVERAGE = 0.005  # an anchor seeing less of the frame is dropped
 MIN_PATCH = 0.001  # a frame that rendered less than this share keeps no patch
 MAX_GAIN = 2.0
 MIN_FIT = 16  # fewer pixels than this keep the fit before
+REPAIR_STRIDE = 4  # an anchor's flow is fitted on every 4th pixel each way
+REPAIR_PX = 0.5  # a composed flow this close to the fitted one is left as it is
 MEDIAN_STRIDE = 7  # the better half's bound from every 7th pixel (a median of a million is slow)
 FADE_FRAMES = 8
 SOLID_NEIGHBOURS = 4
@@ -170,6 +180,42 @@ class Step:
     def covered(self) -> float:
         """Share of the frame the layers hold (0 at a fresh start)."""
         return 0.0 if self.remaining is None else float(1.0 - self.remaining.mean())
+
+
+@dataclass
+class Target:
+    """What a frame's layers are matched against (``Propagator.prepare``): its ``source``, the
+    source's blurred luma ``cur``, the pair's ``tolerance``, the detail check (``sharper``,
+    None without one) and ``along``: where a pixel moves with the frame's dominant motion (or
+    this pair's flow is unreliable there: what a walker uncovers), so an anchor's flow may be
+    mended there (``Propagator._repaired``)."""
+
+    source: np.ndarray
+    cur: np.ndarray
+    tolerance: float
+    sharper: Callable[[np.ndarray], np.ndarray] | None
+    along: np.ndarray
+
+
+def affine_motion(flow: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+    """``(H, W, 2)`` the affine motion fitted to ``flow`` where ``mask`` (every
+    ``REPAIR_STRIDE``-th pixel each way), refitted on the half it fits best so what moves on
+    its own does not tilt it; None on fewer than ``MIN_FIT`` pixels."""
+    step = REPAIR_STRIDE
+    ys, xs = np.nonzero(mask[::step, ::step])
+    if len(ys) < MIN_FIT:
+        return None
+    ys, xs = ys * step, xs * step
+    grid = np.stack([xs, ys, np.ones_like(xs)], axis=1).astype(np.float64)
+    flows = flow[ys, xs].astype(np.float64)
+    model = np.linalg.lstsq(grid, flows, rcond=None)[0]
+    off = np.abs(grid @ model - flows).sum(axis=1)
+    core = off <= np.median(off)
+    if int(core.sum()) >= MIN_FIT:
+        model = np.linalg.lstsq(grid[core], flows[core], rcond=None)[0]
+    h, w = mask.shape
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    return (gx[..., None] * model[0] + gy[..., None] * model[1] + model[2]).astype(np.float32)
 
 
 def check_source(source: object, name: str = "source") -> np.ndarray:
@@ -311,6 +357,11 @@ class Propagator:
         floor = float(np.quantile(pair[reliable], 0.95)) if reliable.any() else 0.0
         tolerance = max(TOLERANCE_MIN, TOLERANCE_FACTOR * floor)
         sharper = self._sharper(cur, tolerance)
+        motion = affine_motion(flow, reliable)
+        along = ~reliable
+        if motion is not None:
+            along |= np.abs(flow - motion).max(axis=2) <= REPAIR_PX
+        target = Target(source, cur, tolerance, sharper, along)
 
         anchors: list[Layer] = []
         patches: list[Layer] = []
@@ -318,17 +369,10 @@ class Propagator:
         for a in self.anchors + self.patches:  # oldest first: each pixel resampled once
             a.flow = flow + warp(a.flow, flow)
             a.age += 1
-            at = sample_coords(a.flow)
-            inside = inside_frame(*at)
-            if a.own is not None:
-                # any overlap with what it rendered (it holds the whole frame it showed, so a
-                # pixel at the edge is still what was seen; a 0.5 cut would make a 2 px strip
-                # 1 px wide every other frame)
-                inside &= sample(a.own, at, cv2.INTER_LINEAR) > 0.01
-            src = sample(a.source, at, cv2.INTER_LINEAR)
-            gain, offset, luma, ok = self._fitted(src, source, cur, inside, tolerance)
-            if sharper is not None:
-                ok &= ~sharper(luma)
+            at, inside, fit, ok, miss = self._match(a, target)
+            if a.own is None and self._repaired(a, ok, miss, fit, target):
+                at, inside, fit, ok, miss = self._match(a, target)
+            gain, offset = fit
             if ok.mean() < (MIN_COVERAGE if a.own is None else MIN_PATCH):
                 continue
             kept.append(a)
@@ -354,6 +398,68 @@ class Propagator:
         shown, remaining = layers(anchors, [*patches, (weight, warped, 1.0)], size)
         earlier = None if sharper is None else before
         return Step(source, shown, remaining, anchors, warped, moved, gained, earlier)
+
+    def _match(
+        self, a: Anchor, target: Target
+    ) -> tuple[
+        tuple[np.ndarray, np.ndarray],
+        np.ndarray,
+        tuple[np.ndarray, np.ndarray],
+        np.ndarray,
+        np.ndarray,
+    ]:
+        """``(at, inside, (gain, offset), ok, miss)`` of layer ``a`` in this frame: where its
+        flow samples it, which of that is inside it, the brightness match, where its source
+        matches the frame's (``target``) and by how much it misses it there."""
+        at = sample_coords(a.flow)
+        inside = inside_frame(*at)
+        if a.own is not None:
+            # any overlap with what it rendered (it holds the whole frame it showed, so a
+            # pixel at the edge is still what was seen; a 0.5 cut would make a 2 px strip
+            # 1 px wide every other frame)
+            inside &= sample(a.own, at, cv2.INTER_LINEAR) > 0.01
+        src = sample(a.source, at, cv2.INTER_LINEAR)
+        t = target
+        gain, offset, luma, ok = self._fitted(src, t.source, t.cur, inside, t.tolerance)
+        if t.sharper is not None:
+            ok &= ~t.sharper(luma)
+        return at, inside, (gain, offset), ok, np.abs(t.cur - luma)
+
+    @staticmethod
+    def _repaired(
+        a: Anchor,
+        ok: np.ndarray,
+        miss: np.ndarray,
+        fit: tuple[np.ndarray, np.ndarray],
+        target: Target,
+    ) -> bool:
+        """Mend anchor ``a``'s composed flow with the motion of what it holds
+        (``affine_motion`` of its composed flow where it matches, ``ok``) where a pixel moves
+        with the frame (``target.along``) and that motion matches the frame's source, while
+        the composed flow does not or matches it worse (``miss``) pointing elsewhere: a flow
+        composed through a passing walker follows the walker, so without this the
+        background it uncovers would never be the anchor's again (module doc). True when
+        some pixels took the fitted flow."""
+        fitted = affine_motion(a.flow, ok)
+        if fitted is None:
+            return False
+        at = sample_coords(fitted)
+        gain, offset = fit
+        src = sample(a.source, at, cv2.INTER_LINEAR).astype(np.float32) * gain + offset
+        luma = blurred_luma(np.clip(src, 0, 255).astype(np.uint8))
+        better = np.abs(target.cur - luma)
+        # where the two flows differ by less than REPAIR_PX they are one motion: switching
+        # between them frame by frame would only make the held picture jitter
+        far = np.abs(fitted - a.flow).max(axis=2) > REPAIR_PX
+        take = target.along & inside_frame(*at) & (better < target.tolerance)
+        take &= ~ok | (far & (better < miss))
+        if target.sharper is not None:
+            take &= ~target.sharper(luma)
+        take = remove_specks(take, SPECK_PX)
+        if not take.any():
+            return False
+        a.flow[take] = fitted[take]
+        return True
 
     @staticmethod
     def _fitted(

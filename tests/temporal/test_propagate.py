@@ -187,6 +187,35 @@ def test_a_figure_crossing_a_still_shot_leaves_the_background_as_it_was():
         assert diff.max() <= 1.0, (i, diff.max(), diff.mean())
 
 
+def test_the_background_a_walker_uncovers_is_the_anchor_again():
+    """A figure enters a still shot at frame 1 and walks right 4 px a frame (exact flow: the
+    figure's pixels move, the trailing edge it uncovers is unreliable). The anchor's flow,
+    composed through the figure, follows it; once the figure has passed, the background it
+    uncovered must be frame 0's output again (it was the render or a patch)."""
+    still, figure = texture(0), texture(9)
+    frames, ctxs = [], []
+    for i in range(9):
+        f = still.copy()
+        if i > 0:
+            x = 16 + 4 * i
+            f[40:56, x : x + 16] = figure[40:56, x : x + 16]
+        flow = mask = None
+        if i > 0:
+            flow = np.zeros((H, W, 2), np.float32)
+            mask = np.ones((H, W), bool)
+            if i == 1:
+                mask[40:56, 20:36] = False  # it appears: no earlier frame shows it
+            else:
+                flow[40:56, 16 + 4 * i : 32 + 4 * i, 0] = -4.0  # from here to the last frame
+                mask[40:56, 12 + 4 * i : 16 + 4 * i] = False  # uncovered: not seen before
+        frames.append(f)
+        ctxs.append(Ctx(i, f, keyframe=i == 0, flow=flow, mask=mask))
+    _, renders, shown = run(frames, ctxs)
+    passed = np.s_[42:54, 24:38]  # covered on frames 1-5, background again since frame 6
+    diff = np.abs(shown[8][passed].astype(np.float64) - renders[0][passed])
+    assert diff.mean() < 2.0, diff.mean()
+
+
 def test_a_filled_frame_is_rendered_by_the_next_rendered_one():
     """``fill``: a frame shown without a render. Content entering at the left edge is filled
     from the previous output, marked stale, and the next rendered frame renders it (and keeps
