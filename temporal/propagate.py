@@ -55,8 +55,13 @@ and the background the walker uncovers would never match the anchor again (on pe
 past a still camera, the anchor held 94 % of the frame at frame 1 and 82 % at frame 23, the
 rest falling to patches and the previous output, which are far less steady there). So the
 composed flow is mended each frame with the motion of what the anchor still holds (an affine
-fit of its composed flow there), wherever that fit matches the source and the composed flow
-does not, or matches it worse while pointing elsewhere (by more than ``REPAIR_PX``).
+fit of its composed flow there) where a pixel moves with the frame (or this pair's flow is
+unreliable there, as it is where something was uncovered), the composed flow points elsewhere
+(by more than ``REPAIR_PX``), and the fit matches the source while the composed flow does
+not, or matches it worse. The
+steady upscalers turn this off (``Propagator(mend=False)``): on their clips it measured less
+steady (esrgan-anime, 24 frames: 0.95x -> 0.99x Lanczos's warping error on cockatoo, 0.62x ->
+0.79x on Megamind; docs/BENCHMARKS.md).
 
 With a detail check (``Propagator(detail=...)``, the steady upscalers; off for diffusion and
 the style backend), a layer is also not trusted where this frame's source has more local detail
@@ -295,8 +300,11 @@ def solid(ok: np.ndarray) -> np.ndarray:
 class Propagator:
     """The anchors and the previous frame, and the per-frame composite (module doc)."""
 
-    def __init__(self, *, anchors: bool = True, detail: float | None = None) -> None:
+    def __init__(
+        self, *, anchors: bool = True, detail: float | None = None, mend: bool = True
+    ) -> None:
         self.keeps_anchors = anchors  # False: the previous output only (``blend``; module doc)
+        self.mend = mend  # mend the anchors' composed flows (module doc)
         if detail is not None and detail < 0:
             raise TemporalError(f"detail must be None or >= 0, got {detail}")
         self.detail = detail  # None: no detail check (module doc)
@@ -370,7 +378,7 @@ class Propagator:
             a.flow = flow + warp(a.flow, flow)
             a.age += 1
             at, inside, fit, ok, miss = self._match(a, target)
-            if a.own is None and self._repaired(a, ok, miss, fit, target):
+            if self.mend and a.own is None and self._repaired(a, ok, miss, fit, target):
                 at, inside, fit, ok, miss = self._match(a, target)
             gain, offset = fit
             if ok.mean() < (MIN_COVERAGE if a.own is None else MIN_PATCH):
@@ -448,11 +456,12 @@ class Propagator:
         src = sample(a.source, at, cv2.INTER_LINEAR).astype(np.float32) * gain + offset
         luma = blurred_luma(np.clip(src, 0, 255).astype(np.uint8))
         better = np.abs(target.cur - luma)
-        # where the two flows differ by less than REPAIR_PX they are one motion: switching
-        # between them frame by frame would only make the held picture jitter
+        # only where the composed flow points elsewhere (by more than REPAIR_PX): closer, the
+        # two are one motion, a miss is the content's own change, and switching between them
+        # frame by frame would only make the held picture jitter
         far = np.abs(fitted - a.flow).max(axis=2) > REPAIR_PX
-        take = target.along & inside_frame(*at) & (better < target.tolerance)
-        take &= ~ok | (far & (better < miss))
+        take = target.along & far & inside_frame(*at) & (better < target.tolerance)
+        take &= ~ok | (better < miss)
         if target.sharper is not None:
             take &= ~target.sharper(luma)
         take = remove_specks(take, SPECK_PX)

@@ -127,7 +127,8 @@ class SteadyUpscaler:
     def __init__(self, base: SpandrelUpscaler) -> None:
         self.base = base
         self.name = base.name
-        self.propagator = Propagator(detail=DETAIL)
+        # no mending of the anchors' flows: measured less steady here (temporal.propagate)
+        self.propagator = Propagator(detail=DETAIL, mend=False)
         self.stats = SteadyStats()
 
     def start_clip(self) -> None:
