@@ -106,6 +106,7 @@ MAX_GAIN = 2.0
 MIN_FIT = 16  # fewer pixels than this keep the fit before
 REPAIR_STRIDE = 4  # an anchor's flow is fitted on every 4th pixel each way
 REPAIR_PX = 0.5  # a composed flow this close to the fitted one is left as it is
+REPAIR_FAR_PX = 2.0  # ...and one that matches, unless this far from it
 MEDIAN_STRIDE = 7  # the better half's bound from every 7th pixel (a median of a million is slow)
 FADE_FRAMES = 8
 SOLID_NEIGHBOURS = 4
@@ -459,9 +460,11 @@ class Propagator:
         # only where the composed flow points elsewhere (by more than REPAIR_PX): closer, the
         # two are one motion, a miss is the content's own change, and switching between them
         # frame by frame would only make the held picture jitter
-        far = np.abs(fitted - a.flow).max(axis=2) > REPAIR_PX
-        take = target.along & far & inside_frame(*at) & (better < target.tolerance)
-        take &= ~ok | (better < miss)
+        apart = np.abs(fitted - a.flow).max(axis=2)
+        take = target.along & (apart > REPAIR_PX) & inside_frame(*at) & (better < target.tolerance)
+        # a composed flow that still matches is only mended when it is far off (a chance match
+        # of a flow that followed a walker), not for the drift of a long chain of flows
+        take &= ~ok | ((better < miss) & (apart > REPAIR_FAR_PX))
         if target.sharper is not None:
             take &= ~target.sharper(luma)
         take = remove_specks(take, SPECK_PX)
