@@ -57,11 +57,11 @@ rest falling to patches and the previous output, which are far less steady there
 composed flow is mended each frame with the motion of what the anchor still holds (an affine
 fit of its composed flow there) where a pixel moves with the frame (or this pair's flow is
 unreliable there, as it is where something was uncovered), the composed flow points elsewhere
-(by more than ``REPAIR_PX``), and the fit matches the source while the composed flow does
-not, or matches it worse. The
-steady upscalers turn this off (``Propagator(mend=False)``): on their clips it measured less
-steady (esrgan-anime, 24 frames: 0.95x -> 0.99x Lanczos's warping error on cockatoo, 0.62x ->
-0.79x on Megamind; docs/BENCHMARKS.md).
+(by more than ``REPAIR_PX``), and the fit matches the source while the composed flow does not
+(or matches it worse while more than ``REPAIR_FAR_PX`` off). The steady upscalers turn this
+off (``Propagator(mend=False)``): on their clips it measured less steady (esrgan-anime, 24
+frames: 0.95x -> 0.99x Lanczos's warping error on cockatoo, 0.62x -> 0.79x on Megamind;
+docs/BENCHMARKS.md).
 
 With a detail check (``Propagator(detail=...)``, the steady upscalers; off for diffusion and
 the style backend), a layer is also not trusted where this frame's source has more local detail
@@ -366,8 +366,8 @@ class Propagator:
         floor = float(np.quantile(pair[reliable], 0.95)) if reliable.any() else 0.0
         tolerance = max(TOLERANCE_MIN, TOLERANCE_FACTOR * floor)
         sharper = self._sharper(cur, tolerance)
-        motion = affine_motion(flow, reliable)
         along = ~reliable
+        motion = affine_motion(flow, reliable) if self.mend else None
         if motion is not None:
             along |= np.abs(flow - motion).max(axis=2) <= REPAIR_PX
         target = Target(source, cur, tolerance, sharper, along)
