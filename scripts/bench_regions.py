@@ -13,7 +13,9 @@
 Per region (``temporal.RegionMeter``): warping error of the temporal output and of the per-frame
 reference with that flow (mean, worst pair, ratio temporal / per-frame), detail retention of the
 temporal output over the per-frame one (min and mean over frames), the share of the frame and
-the frames used (a region under 0.2 % of a frame is skipped in that frame).
+the frames used (a region under 0.2 % of a frame is skipped in that frame). And by layer
+(``layer_figures``): the detail a region keeps split by the propagation layer that shows each
+pixel (``temporal.Propagator.shown_by``), so a figure says which layer loses it.
 """
 
 from __future__ import annotations
@@ -137,6 +139,70 @@ def print_regions(regions: dict[str, dict]) -> None:
             f"{_fmt(r['worst_pair'], '5d')} {_fmt(r['detail_retention_min'], '7.3f')} "
             f"{_fmt(r['detail_retention_mean'], '7.3f')} "
             f"{_fmt(r['detail_retention_worst_frame'], '6d')}"
+        )
+
+
+LAYER_REGIONS = ("subject", "moving", "uncovered")  # the regions split by layer
+LAYERS = ("anchor", "patch", "previous", "render", "filler")  # temporal.Propagator.shown_by
+MIN_LAYER_PX = 30  # a layer showing fewer pixels of a region in a frame is not scored there
+
+
+def layer_figures(
+    outputs: list[np.ndarray],
+    reference: list[np.ndarray],
+    clip: RegionClip,
+    shown_by: list[dict[str, np.ndarray]],
+) -> dict[str, dict]:
+    """Per region of ``LAYER_REGIONS`` and per layer that shows its pixels (``shown_by[t]``:
+    ``temporal.Propagator.shown_by`` of frame t, a pixel going to the layer with more than half
+    its weight): the share of the region that layer shows (mean over the frames scored, 0 where
+    it shows none), and the detail retention of the temporal output over the per-frame one on
+    those pixels (min and mean over the frames where it shows at least ``MIN_LAYER_PX`` of
+    them), keyed ``region/layer``, regions and layers in order."""
+    scored: dict[str, int] = {}
+    shares: dict[str, float] = {}
+    detail: dict[str, list[float]] = {}
+    for t in range(1, len(outputs)):
+        regions = clip.regions[t]
+        if regions is None or not shown_by[t]:
+            continue
+        h, w = outputs[t].shape[:2]
+        for name in (n for n in LAYER_REGIONS if n in regions):
+            region = np.asarray(regions[name], bool)
+            if region.shape != (h, w) or not region.any():
+                continue
+            scored[name] = scored.get(name, 0) + 1
+            for layer, weight in shown_by[t].items():
+                shows = region & (cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR) > 0.5)
+                key = f"{name}/{layer}"
+                shares[key] = shares.get(key, 0.0) + float(shows.sum() / region.sum())
+                if shows.sum() < MIN_LAYER_PX:
+                    continue
+                dr = temporal.region_detail_retention(
+                    outputs[t], reference[t], {key: shows}, min_share=0.0
+                )[key]
+                if dr is not None:
+                    detail.setdefault(key, []).append(dr)
+    order = {n: i for i, n in enumerate(LAYER_REGIONS + LAYERS)}
+    keys = sorted(shares, key=lambda k: tuple(order.get(p, 99) for p in k.split("/")))
+    return {
+        key: {
+            "share_mean": shares[key] / scored[key.split("/")[0]],
+            "frames": len(detail.get(key, [])),
+            "detail_retention_min": min(detail[key]) if key in detail else None,
+            "detail_retention_mean": float(np.mean(detail[key])) if key in detail else None,
+        }
+        for key in keys
+    }
+
+
+def print_layers(figures: dict[str, dict]) -> None:
+    """Rows of the bench table: one per region and layer."""
+    print(f"{'':6} {'region/layer':20} {'share':>6} {'frames':>6} {'DR min':>7} {'DR mean':>7}")
+    for key, r in figures.items():
+        print(
+            f"{'':6} {key:20} {r['share_mean']:6.3f} {r['frames']:6d} "
+            f"{_fmt(r['detail_retention_min'], '7.3f')} {_fmt(r['detail_retention_mean'], '7.3f')}"
         )
 
 

@@ -61,7 +61,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from bench_regions import (  # noqa: E402
     CLIPS,
+    layer_figures,
     load_clip,
+    print_layers,
     print_regions,
     print_seed_mean,
     region_figures,
@@ -270,8 +272,10 @@ def run_naive(model: Path, opts: RestyleOptions, frames, device, dtype) -> dict:
 def run_temporal(opts: RestyleOptions, device: DeviceOptions, frames, ctxs) -> dict:
     restyler = DiffusionRestyler(opts, device)
     outs, start, cpu = [], time.perf_counter(), time.process_time()
+    shown_by = []
     for f, c in zip(frames, ctxs, strict=True):
         out = restyler(f, c)
+        shown_by.append(restyler.shown_by)
         if out.shape[:2] != f.shape[:2]:
             out = cv2.resize(out, (f.shape[1], f.shape[0]), interpolation=cv2.INTER_AREA)
         outs.append(out)
@@ -284,6 +288,7 @@ def run_temporal(opts: RestyleOptions, device: DeviceOptions, frames, ctxs) -> d
         "unet_rows": info["unet_rows"],
         "outputs": outs,
         "describe": info,
+        "shown_by": shown_by,
     }
 
 
@@ -424,6 +429,7 @@ def bench_size(size: str, args, workdir: Path) -> dict:
     }
     if clip is not None:
         row["regions"] = region_figures(temp["outputs"], naive["outputs"], clip)
+        row["layers"] = layer_figures(temp["outputs"], naive["outputs"], clip, temp["shown_by"])
     if clip is not None and args.seed_floor:
         # what a second per-frame render (another seed) scores against the first: the figures'
         # noise floor (a region's detail differs between two independent renders too)
@@ -523,6 +529,9 @@ def print_table(rows: list[dict]) -> None:
         if "regions" in r:
             print(f"{'':6} regions of the {r['clip']} clip (warp x = temporal / per-frame):")
             print_regions(r["regions"])
+        if r.get("layers"):
+            print(f"{'':6} by the layer that shows a pixel (temporal.Propagator.shown_by):")
+            print_layers(r["layers"])
         if "seed_floor_regions" in r:
             print(f"{'':6} a per-frame render with another seed, scored the same way:")
             print_regions(r["seed_floor_regions"])

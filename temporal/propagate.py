@@ -118,27 +118,38 @@ Layer = tuple[np.ndarray, np.ndarray, float]  # (weight, picture, fade)
 
 
 def layers(
-    anchors: list[Layer], patches: list[Layer], size: tuple[int, int]
+    anchors: list[Layer],
+    patches: list[Layer],
+    size: tuple[int, int],
+    previous: Layer | None = None,
+    taken: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(shown, remaining)``: each keyframe anchor in turn takes its share of what is left
-    (times its ``fade``), then the patches and the previous output, then the fading anchors the
-    rest of theirs; ``shown`` is their float sum, ``remaining`` the weight left to the render."""
+    (times its ``fade``), then the patches and the ``previous`` output, then the fading anchors
+    the rest of theirs; ``shown`` is their float sum, ``remaining`` the weight left to the
+    render. ``taken``, when given, gets the ``(H, W)`` weight each kind of layer took
+    (``anchor``, ``patch``, ``previous``): which layer shows a pixel is what a detail figure by
+    layer needs (scripts/bench_restyle.py)."""
     remaining = np.ones(size, np.float32)
     shown = np.zeros((*size, 3), np.float32)
 
-    def take(weight: np.ndarray, picture: np.ndarray) -> None:
+    def take(weight: np.ndarray, picture: np.ndarray, kind: str) -> None:
         nonlocal remaining, shown
         w = weight * remaining
         shown += w[:, :, None] * picture
         remaining = remaining - w
+        if taken is not None:
+            taken[kind] = taken[kind] + w if kind in taken else w
 
     for weight, picture, fade in anchors:
-        take(weight * fade, picture)
+        take(weight * fade, picture, "anchor")
     for weight, picture, _ in patches:
-        take(weight, picture)
+        take(weight, picture, "patch")
+    if previous is not None:
+        take(previous[0], previous[1], "previous")
     for weight, picture, fade in anchors:
         if fade < 1.0:
-            take(weight, picture)
+            take(weight, picture, "anchor")
     return shown, remaining
 
 
@@ -181,6 +192,7 @@ class Step:
     moved: np.ndarray | None = None  # (H, W) bool: where the flow is reliable, inside the frame
     gained: np.ndarray | None = None  # (H, W) bool: the source gained detail (detail check)
     earlier: np.ndarray | None = None  # (H, W) the previous source's blurred luma, warped here
+    taken: dict[str, np.ndarray] | None = None  # (H, W) weight each kind of layer took (layers)
 
     @property
     def covered(self) -> float:
@@ -318,6 +330,9 @@ class Propagator:
         self.prev_source: np.ndarray | None = None
         self.prev_stale: np.ndarray | None = None  # (H, W) share of it only filled in
         self.coverage = 0.0  # share of the last frame not taken from its own render
+        # (H, W) weight of each layer in the last frame shown, by kind (``layers``' kinds and
+        # ``render``, or ``filler`` for a frame not rendered): empty for ``blend``
+        self.shown_by: dict[str, np.ndarray] = {}
 
     def __call__(
         self,
@@ -404,9 +419,10 @@ class Propagator:
         if self.prev_stale is not None:
             weight *= 1.0 - sample(self.prev_stale, at, cv2.INTER_LINEAR)
         warped = sample(prev, at, cv2.INTER_LANCZOS4)
-        shown, remaining = layers(anchors, [*patches, (weight, warped, 1.0)], size)
+        taken: dict[str, np.ndarray] = {}
+        shown, remaining = layers(anchors, patches, size, (weight, warped, 1.0), taken)
         earlier = None if sharper is None else before
-        return Step(source, shown, remaining, anchors, warped, moved, gained, earlier)
+        return Step(source, shown, remaining, anchors, warped, moved, gained, earlier, taken)
 
     def _match(
         self, a: Anchor, target: Target
@@ -517,9 +533,11 @@ class Propagator:
         source, layered, remaining, anchors = step.source, step.shown, step.remaining, step.anchors
         if layered is None or remaining is None or anchors is None or render.shape != source.shape:
             self.reset()  # a fresh start: its render is the anchor at once (nothing to fade)
+            self.shown_by = {"render": np.ones(source.shape[:2], np.float32)}
             return self._remember(render, source, anchor=render, age=FADE_FRAMES)
         shown = finish(layered, remaining, render)
         self.coverage = step.covered
+        self.shown_by = {**(step.taken or {}), "render": remaining}
         if keyframe:  # the anchor: what the older anchors see, the keyframe's render elsewhere
             anchor = compose([(m, o, 1.0) for m, o, _ in anchors], [], render)[0]
             return self._remember(shown, source, anchor=anchor)
@@ -552,6 +570,7 @@ class Propagator:
         target = step.shown + left[:, :, None] * step.filler.astype(np.float32)
         shown = finish(share[:, :, None] * target, 1.0 - share, render)
         self.coverage = float(share.mean())
+        self.shown_by = {}
         return self._remember(shown, step.source, anchor=None)
 
     def fill(self, step: Step) -> np.ndarray:
@@ -562,6 +581,7 @@ class Propagator:
             raise ValueError("fill needs a prepared step with a previous frame")
         shown = finish(step.shown, step.remaining, step.filler)
         self.coverage = 1.0
+        self.shown_by = {**(step.taken or {}), "filler": step.remaining}
         self._remember(shown, step.source, anchor=None)
         self.prev_stale = step.remaining
         return shown

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import temporal
-from scripts.bench_regions import load_clip, region_figures, seed_mean_figures
+from scripts.bench_regions import layer_figures, load_clip, region_figures, seed_mean_figures
 from scripts.subject_clip import subject_clip
 from tests.conftest import real_clip_path
 
@@ -46,6 +46,25 @@ def test_region_figures_of_an_output_against_itself() -> None:
     assert figures["subject"]["detail_retention_min"] == pytest.approx(1.0)
     assert figures["subject"]["warp_error_ratio"] == pytest.approx(1.0)
     assert figures["uncovered"]["warp_error"] is None and figures["uncovered"]["frames"] == 3
+
+
+def test_layer_figures_split_a_region_by_the_layer_that_shows_it() -> None:
+    # left of x = 36 (through the subject) "held" with its detail, right of it "rendered" flat:
+    # the subject's detail is scored apart on each side, and the shares add up to one
+    clip = load_clip("subject", 4, 96, 128)
+    h, w = clip.frames[0].shape[:2]
+    left = np.zeros((h, w), np.float32)
+    left[:, :36] = 1.0
+    outputs = [f.copy() for f in clip.frames]
+    for out in outputs:
+        out[:, 36:] = 128
+    shown_by = [{}] + [{"anchor": left, "render": 1.0 - left}] * 3
+    figures = layer_figures(outputs, clip.frames, clip, shown_by)
+    assert list(figures)[:2] == ["subject/anchor", "subject/render"]
+    held, rendered = figures["subject/anchor"], figures["subject/render"]
+    assert held["share_mean"] + rendered["share_mean"] == pytest.approx(1.0)
+    assert held["detail_retention_min"] == pytest.approx(1.0, abs=0.05)  # (the seam: Sobel)
+    assert rendered["detail_retention_mean"] == pytest.approx(0.0, abs=0.05)
 
 
 def test_seed_mean_detail_pools_the_energy_of_every_seed() -> None:

@@ -116,13 +116,19 @@ def test_a_disocclusion_is_rendered_not_smeared():
             flow[32:64, 20 + 4 * i : 52 + 4 * i, 0] = -4.0
             mask[30:66, 16 + 4 * i : 56 + 4 * i] = False  # the analysis marks the boundary
         ctxs.append(Ctx(i, f, keyframe=i == 0, flow=flow if i else None, mask=mask if i else None))
-    _, renders, shown = run(frames, ctxs)
+    p, renders, shown = run(frames, ctxs)
     new = (slice(36, 60), slice(29, 32))  # under the patch until frame 2
     assert np.abs(shown[3][new].astype(float) - renders[3][new]).mean() < 3.0
     seen = (slice(36, 60), slice(20, 22))  # uncovered at frame 1: kept from then on
     assert np.abs(shown[3][seen].astype(float) - renders[3][seen]).mean() > 30
     still = (slice(4, 24), slice(70, 120))  # background seen all along: the anchor's output
     assert np.abs(shown[3][still].astype(float) - renders[0][still]).mean() < 3.0
+    # which layer showed each pixel of the last frame: the weights share every pixel out
+    by = p.shown_by
+    assert np.allclose(sum(by.values()), 1.0, atol=1e-5)
+    assert by["render"][new].mean() > 0.95
+    assert by["patch"][seen].mean() > 0.95  # frame 1's own render, carried as its patch
+    assert by["anchor"][still].mean() > 0.95
 
 
 def test_a_fade_carries_over_to_the_propagated_output():
@@ -235,6 +241,7 @@ def test_a_filled_frame_is_rendered_by_the_next_rendered_one():
         assert step.covered == pytest.approx(1.0 - i * dx / W, abs=0.005)  # what entered
         shown.append(p.fill(step))
         assert p.coverage == 1.0
+        assert p.shown_by["filler"][12:-12, : 2 * i].min() > 0.99  # what entered: filled in
     step = p.prepare(frames[3], ctxs[3].flow, ctxs[3].mask)
     assert step.remaining is not None
     # the 2 px entering now and the 4 px filled before are left to the render (not carried)

@@ -523,6 +523,13 @@ class DiffusionRestyler:
             return matched
         return temporal.fuse(out, matched, np.ones(out.shape[:2], dtype=bool), w)
 
+    @property
+    def shown_by(self) -> dict[str, np.ndarray]:
+        """The ``(H, W)`` weight each layer had in the last frame's picture, by kind
+        (``temporal.Propagator.shown_by``: anchor, patch, previous, render or filler), at the
+        working size; empty without propagation."""
+        return self._propagator.shown_by if self.temporal.propagate else {}
+
     def describe(self) -> dict:
         """Settings and counters: ``unet_calls`` counts UNet forward calls (a guidance batch is
         one call), split into keyframes and the other frames."""
