@@ -17,9 +17,12 @@ error mean / max, detail retention ``DR_t`` of the temporal output over the per-
 mean), a blur-matched baseline (the per-frame output blurred with the Gaussian sigma that gives it
 the temporal output's gradient energy) and the warping-error ratio against it, and PSNR to the
 per-frame output. ``--set`` overrides any restyle option (``vidx.options.RestyleOptions``, flat
-names, e.g. ``--set warp_noise=false``). ``--seed-floor`` also scores a per-frame render with
-another seed against the per-frame one, region by region: two independent renders differ in a
-region's detail too, so that is the noise floor a detail-retention target sits on. ``--seeds N``
+names, e.g. ``--set warp_noise=false``). The per-frame side encodes each frame as the VAE
+posterior's mean, as vidx does (``--naive-latent sample``: a sample, diffusers' default and the
+figures before 2026-12-07; on the random VAEs the sample's spread swamps the picture).
+``--seed-floor`` also scores a per-frame render with another seed against the per-frame one,
+region by region: two independent renders differ in a region's detail too, so that is the noise
+floor a detail-retention target sits on. ``--seeds N``
 runs both sides with N seeds and adds each seed's region figures and the regions' detail
 retention of the seeds' mean energy (a keyframe's noise draw sets a region's detail for every
 frame that holds it, so one seed against one seed is a lottery).
@@ -103,6 +106,12 @@ PHOTOS = ("astronaut", "coffee")
 MOTION = MOTIONS["slow"]
 CLIP = ("astronaut", "slow")
 CLIP_NAME = "photo"  # --clip: photo (make_clip) or a region clip of scripts/bench_regions.py
+# --naive-latent: how the per-frame side encodes a frame. "mean" (the VAE posterior's mean, as
+# vidx encodes) or "sample" (diffusers' own img2img default, the figures before 2026-12-07): on
+# the random-weight VAEs of tiny and mid the posterior's spread is about 5x the mean's own
+# (0.196 against 0.04 on a vtest frame, mid), so a sampled per-frame render's texture is mostly
+# that sample, which no steady method draws; on trained VAEs it is 0.003 against 0.985
+NAIVE_LATENT = "mean"
 
 
 def frame_to_photo(i: int, height: int, width: int) -> np.ndarray:
@@ -222,6 +231,17 @@ def quality(outputs: list[np.ndarray], reference: list[np.ndarray], flows, masks
     }
 
 
+@torch.no_grad()
+def posterior_mean(pipe, frame: np.ndarray) -> torch.Tensor:
+    """``frame`` encoded as the mean of the VAE's posterior, scaled (what diffusers' img2img
+    takes as ``image`` with the latent's channels; ``--naive-latent mean``)."""
+    vae = pipe.vae
+    x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
+    encoded = vae.encode(x.to(vae.device, vae.dtype) / 127.5 - 1.0)
+    dist = getattr(encoded, "latent_dist", None)
+    return (dist.mode() if dist is not None else encoded.latents) * vae.config.scaling_factor
+
+
 def run_naive(model: Path, opts: RestyleOptions, frames, device, dtype) -> dict:
     from PIL import Image
 
@@ -249,7 +269,7 @@ def run_naive(model: Path, opts: RestyleOptions, frames, device, dtype) -> dict:
             )
         img = pipe(
             opts.prompt,
-            image=Image.fromarray(f),
+            image=Image.fromarray(f) if NAIVE_LATENT == "sample" else posterior_mean(pipe, f),
             **control,
             strength=opts.strength,
             num_inference_steps=opts.steps,
@@ -306,6 +326,8 @@ def cached_naive(folder: str, size: str, opts: RestyleOptions, frames, run) -> d
         key += list(CLIP)
     if CLIP_NAME != "photo":
         key += [CLIP_NAME]
+    if NAIVE_LATENT != "sample":  # the per-frame sides recorded before keep their cache names
+        key += [f"latent-{NAIVE_LATENT}"]
     key = json.dumps(key)
     path = Path(folder) / f"naive-{hashlib.sha1(key.encode()).hexdigest()[:12]}.npz"
     if path.exists():
@@ -401,6 +423,7 @@ def bench_size(size: str, args, workdir: Path) -> dict:
         "source_warp_error": exact_errors(frames, flows, masks)["mean"],
         "controlnet": temp["describe"]["control"],
         "naive": {
+            "latent": NAIVE_LATENT,
             "wall_s": naive["wall_s"],
             "cpu_s": naive["cpu_s"],
             "fps": n / naive["wall_s"],
@@ -599,11 +622,19 @@ def main(argv: list[str] | None = None) -> None:
         help="region clips: run both sides with this many seeds and report the regions' "
         "detail retention of the seeds' mean (one render's detail in a small region is a draw)",
     )
+    parser.add_argument(
+        "--naive-latent",
+        choices=("mean", "sample"),
+        default="mean",
+        help="the per-frame side encodes each frame as the VAE posterior's mean, as vidx does, "
+        "or a sample of it (diffusers' default; the figures before 2026-12-07)",
+    )
     parser.add_argument("--save-frames", default="", help="folder for source|naive|temporal PNGs")
     parser.add_argument("--out", default="bench-results/diffusion_restyle.json")
     args = parser.parse_args(argv)
-    global MOTION, CLIP, CLIP_NAME
+    global MOTION, CLIP, CLIP_NAME, NAIVE_LATENT
     MOTION, CLIP, CLIP_NAME = MOTIONS[args.motion], (args.photo, args.motion), args.clip
+    NAIVE_LATENT = args.naive_latent
     if args.threads:
         torch.set_num_threads(args.threads)
     sizes = [s for s in args.sizes if runnable(s)]

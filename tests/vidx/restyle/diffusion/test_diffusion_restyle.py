@@ -366,3 +366,27 @@ def test_pixel_aware_fusion_reencodes_the_warped_output(tiny_pipe, tiny_model_di
     assert not np.array_equal(out_on[2], out_off[2])
     assert r._pixels.anchor is not None and r._pixels.valid is not None
     assert r._pixels.valid.mean() > 0.8  # the anchor is still seen over most of frame 2
+
+
+def test_a_first_frame_is_diffusers_img2img_of_the_frames_posterior_mean(tiny_pipe, clip):
+    """A first frame (nothing to steady it toward) is diffusers' img2img with the same model,
+    prompt, seed, strength and steps, given the frame's VAE posterior mean: the per-frame
+    render the benchmarks score against (docs/DESIGN.md, Metrics), frame 0 alike bit for bit."""
+    frames, ctxs = clip
+    opts = options(tiny_pipe.name_or_path, negative_prompt="blurry", guidance=3.0)
+    _, outs = run(tiny_pipe, opts, frames[:1], ctxs[:1])
+    x = torch.from_numpy(frames[0]).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+    with torch.no_grad():
+        latent = tiny_pipe.vae.encode(x).latent_dist.mode() * tiny_pipe.vae.config.scaling_factor
+    theirs = tiny_pipe(
+        opts.prompt,
+        image=latent,
+        strength=opts.strength,
+        num_inference_steps=opts.steps,
+        guidance_scale=opts.guidance,
+        negative_prompt=opts.negative_prompt,
+        generator=torch.Generator().manual_seed(opts.seed),
+        output_type="np",
+    ).images[0]
+    theirs = np.clip(np.rint(theirs * 255), 0, 255).astype(np.uint8)
+    assert np.abs(outs[0].astype(int) - theirs).max() <= 1
