@@ -242,6 +242,20 @@ def posterior_mean(pipe, frame: np.ndarray) -> torch.Tensor:
     return (dist.mode() if dist is not None else encoded.latents) * vae.config.scaling_factor
 
 
+@torch.no_grad()
+def latent_spread(pipe, frame: np.ndarray) -> dict[str, float]:
+    """The spread (std over the latent, scaled) of ``frame``'s VAE posterior mean and the mean
+    std of the posterior itself: a sampled latent (``--naive-latent sample``) is the first plus
+    noise of the second's size."""
+    vae = pipe.vae
+    x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
+    dist = getattr(vae.encode(x.to(vae.device, vae.dtype) / 127.5 - 1.0), "latent_dist", None)
+    if dist is None:  # a deterministic encoder (AutoencoderTiny)
+        return {}
+    f = float(vae.config.scaling_factor)
+    return {"mean_std": float(dist.mean.std()) * f, "posterior_std": float(dist.std.mean()) * f}
+
+
 def run_naive(model: Path, opts: RestyleOptions, frames, device, dtype) -> dict:
     from PIL import Image
 
@@ -301,6 +315,7 @@ def run_temporal(opts: RestyleOptions, device: DeviceOptions, frames, ctxs) -> d
         outs.append(out)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     info = restyler.describe()
+    info["latent_spread"] = latent_spread(restyler.pipe, frames[0])
     return {
         "wall_s": wall,
         "cpu_s": cpu,
@@ -422,6 +437,7 @@ def bench_size(size: str, args, workdir: Path) -> dict:
         "frames": n,
         "source_warp_error": exact_errors(frames, flows, masks)["mean"],
         "controlnet": temp["describe"]["control"],
+        "latent_spread": temp["describe"]["latent_spread"],
         "naive": {
             "latent": NAIVE_LATENT,
             "wall_s": naive["wall_s"],
@@ -549,6 +565,12 @@ def print_table(rows: list[dict]) -> None:
             "whole-frame calls a frame"
         )
         print(f"{'':6} per pair: " + " ".join(f"{e:.4f}" for e in te["per_pair"]))
+        if r.get("latent_spread"):
+            ls = r["latent_spread"]
+            print(
+                f"{'':6} the first frame's latent: spread {ls['mean_std']:.3f}, posterior std "
+                f"{ls['posterior_std']:.3f} (per-frame side encodes the {r['naive']['latent']})"
+            )
         if "regions" in r:
             print(f"{'':6} regions of the {r['clip']} clip (warp x = temporal / per-frame):")
             print_regions(r["regions"])
