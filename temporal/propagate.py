@@ -63,6 +63,14 @@ off (``Propagator(mend=False)``): on their clips it measured less steady (esrgan
 frames: 0.95x -> 0.99x Lanczos's warping error on cockatoo, 0.62x -> 0.79x on Megamind;
 docs/BENCHMARKS.md).
 
+No layer is shown where it is stretched: where the map that samples it (its composed flow)
+spreads one of its pixels over more than ``MAX_STRETCH`` (2) pixels along some direction
+(``magnification``: a subject turning toward the camera, the edge of a walker's flow), its
+source may still match but its output would show as streaks (measured: a radial fan of streaks
+on the subject clip's turning subject, smooth smeared bands behind `vtest`'s walkers), so a
+later layer or the render shows it. The steady upscalers turn this off
+(``Propagator(max_stretch=None)``; their figures were measured without it).
+
 With a detail check (``Propagator(detail=...)``, the steady upscalers; off for diffusion and
 the style backend), a layer is also not trusted where this frame's source has more local detail
 than the source the layer was made from (``detail_energy``: squared gradient of the blurred
@@ -108,6 +116,7 @@ REPAIR_STRIDE = 4  # an anchor's flow is fitted on every 4th pixel each way
 REPAIR_PX = 0.5  # a composed flow this close to the fitted one is left as it is
 REPAIR_FAR_PX = 2.0  # ...and one that matches, unless this far from it
 MEDIAN_STRIDE = 7  # the better half's bound from every 7th pixel (a median of a million is slow)
+MAX_STRETCH = 2.0  # a layer magnified more than this along some direction is not shown there
 FADE_FRAMES = 8
 SOLID_NEIGHBOURS = 4
 DETAIL_SIGMA = 4.0  # px: the neighbourhood whose detail energy the detail check compares
@@ -236,6 +245,19 @@ def affine_motion(flow: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     return (gx[..., None] * model[0] + gy[..., None] * model[1] + model[2]).astype(np.float32)
 
 
+def magnification(at: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``(H, W)`` how far a layer sampled at ``at`` (``sample_coords``: the source position of
+    each pixel) is stretched here: 1 / the smaller singular value of the sampling map's
+    Jacobian (central differences), so 1 under a shift or rotation and 2 where one source pixel
+    spans two along some direction (a zoom in, a subject turning away, a flow's edge)."""
+    xs, ys = (np.asarray(c, np.float32) for c in at)
+    (xy, xx), (yy, yx) = np.gradient(xs), np.gradient(ys)  # d/drow, d/dcol of each
+    sq = xx * xx + xy * xy + yx * yx + yy * yy
+    det = xx * yy - xy * yx
+    small = np.sqrt(np.maximum((sq - np.sqrt(np.maximum(sq * sq - 4.0 * det * det, 0.0))) / 2, 0))
+    return 1.0 / np.maximum(small, 1e-3)
+
+
 def check_source(source: object, name: str = "source") -> np.ndarray:
     """Return ``source`` as an ``(H, W, 3)`` uint8 array or raise naming ``name``."""
     image = check_image(source, name)
@@ -314,10 +336,18 @@ class Propagator:
     """The anchors and the previous frame, and the per-frame composite (module doc)."""
 
     def __init__(
-        self, *, anchors: bool = True, detail: float | None = None, mend: bool = True
+        self,
+        *,
+        anchors: bool = True,
+        detail: float | None = None,
+        mend: bool = True,
+        max_stretch: float | None = MAX_STRETCH,
     ) -> None:
         self.keeps_anchors = anchors  # False: the previous output only (``blend``; module doc)
         self.mend = mend  # mend the anchors' composed flows (module doc)
+        if max_stretch is not None and max_stretch < 1:
+            raise TemporalError(f"max_stretch must be None or >= 1, got {max_stretch}")
+        self.max_stretch = max_stretch  # None: a layer is shown however stretched (module doc)
         if detail is not None and detail < 0:
             raise TemporalError(f"detail must be None or >= 0, got {detail}")
         self.detail = detail  # None: no detail check (module doc)
@@ -415,7 +445,10 @@ class Propagator:
         at = sample_coords(flow)
         moved = reliable & inside_frame(*at)
         gained = None if sharper is None else sharper(before)
-        weight = soften(moved & (pair < tolerance) & (True if gained is None else ~gained))
+        held = moved & (pair < tolerance) & (True if gained is None else ~gained)
+        if self.max_stretch is not None:
+            held &= magnification(at) <= self.max_stretch
+        weight = soften(held)
         if self.prev_stale is not None:
             weight *= 1.0 - sample(self.prev_stale, at, cv2.INTER_LINEAR)
         warped = sample(prev, at, cv2.INTER_LANCZOS4)
@@ -448,6 +481,8 @@ class Propagator:
         gain, offset, luma, ok = self._fitted(src, t.source, t.cur, inside, t.tolerance)
         if t.sharper is not None:
             ok &= ~t.sharper(luma)
+        if self.max_stretch is not None:  # stretched, its texture would show as streaks
+            ok &= magnification(at) <= self.max_stretch
         return at, inside, (gain, offset), ok, np.abs(t.cur - luma)
 
     @staticmethod

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from temporal.errors import TemporalError
-from temporal.propagate import Propagator, gain_offset
+from temporal.propagate import Propagator, gain_offset, magnification
+from temporal.warp import sample_coords
 
 H, W = 96, 128
 
@@ -351,3 +352,38 @@ def test_a_static_source_passes_the_detail_check():
 def test_the_detail_check_must_not_be_negative():
     with pytest.raises(TemporalError):
         Propagator(detail=-0.1)
+
+
+def test_magnification_is_how_far_a_layer_is_stretched():
+    h, w = 40, 60
+    flow = np.zeros((h, w, 2), np.float32)
+    flow[..., 0], flow[..., 1] = 3.5, -1.25  # a shift
+    assert np.allclose(magnification(sample_coords(flow)), 1.0, atol=1e-4)
+    xs = np.arange(w, dtype=np.float32)[None, :]
+    flow[..., 0], flow[..., 1] = 10.0 - xs / 2, 0.0  # one source pixel spans two across
+    assert np.allclose(magnification(sample_coords(flow))[:, 1:-1], 2.0, atol=1e-4)
+
+
+def test_a_layer_stretched_past_max_stretch_is_rendered_not_smeared():
+    """The right half of the frame shows the keyframe's source magnified 3x across (a subject
+    turning toward the camera, say): the source matches there, but the keyframe's output
+    stretched 3x would show its texture as streaks, so the render shows it instead; the left
+    half (a shift) is the anchor's."""
+    src = texture(7)
+    flow = np.zeros((H, W, 2), np.float32)
+    flow[..., 0] = 2.0
+    xs = np.arange(W, dtype=np.float32)[None, :]
+    right = xs >= W // 2
+    flow[..., 0] = np.where(right, (W // 2 + 2) + (xs - W // 2) / 3.0 - xs, 2.0)
+    cur = cv2.remap(src, *sample_coords(flow), cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    key, render = texture(50), texture(51)
+    mask = np.ones((H, W), bool)
+    for stretch in (2.0, None):
+        p = Propagator(max_stretch=stretch)
+        p(key, src, None, keyframe=True)
+        shown = p(render, cur, flow, mask, keyframe=False)
+        far = (slice(12, -12), slice(W // 2 + 8, W - 12))
+        near = (slice(12, -12), slice(12, W // 2 - 8))
+        assert np.abs(shown[near].astype(float) - render[near]).mean() > 20  # the anchor's
+        off = np.abs(shown[far].astype(float) - render[far]).mean()
+        assert (off < 2.0) if stretch else (off > 20), (stretch, off)

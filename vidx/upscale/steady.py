@@ -128,7 +128,7 @@ class SteadyUpscaler:
         self.base = base
         self.name = base.name
         # no mending of the anchors' flows: measured less steady here (temporal.propagate)
-        self.propagator = Propagator(detail=DETAIL, mend=False)
+        self.propagator = Propagator(detail=DETAIL, mend=False, max_stretch=None)
         self.stats = SteadyStats()
 
     def start_clip(self) -> None:
