@@ -371,7 +371,7 @@ def test_pixel_aware_fusion_reencodes_the_warped_output(tiny_pipe, tiny_model_di
 def test_a_first_frame_is_diffusers_img2img_of_the_frames_posterior_mean(tiny_pipe, clip):
     """A first frame (nothing to steady it toward) is diffusers' img2img with the same model,
     prompt, seed, strength and steps, given the frame's VAE posterior mean: the per-frame
-    render the benchmarks score against (docs/DESIGN.md, Metrics), frame 0 alike bit for bit."""
+    render the benchmarks score against (docs/DESIGN.md, Metrics), to within a level."""
     frames, ctxs = clip
     opts = options(tiny_pipe.name_or_path, negative_prompt="blurry", guidance=3.0)
     _, outs = run(tiny_pipe, opts, frames[:1], ctxs[:1])
