@@ -69,7 +69,8 @@ spreads one of its pixels over more than ``MAX_STRETCH`` (2) pixels along some d
 source may still match but its output would show as streaks (measured: a radial fan of streaks
 on the subject clip's turning subject, smooth smeared bands behind `vtest`'s walkers), so a
 later layer or the render shows it. The steady upscalers turn this off
-(``Propagator(max_stretch=None)``; their figures were measured without it).
+(``Propagator(max_stretch=None)``; their figures were measured without it); the style backend's
+``blend`` keeps it for the previous output it carries (its figures were not measured again).
 
 With a detail check (``Propagator(detail=...)``, the steady upscalers; off for diffusion and
 the style backend), a layer is also not trusted where this frame's source has more local detail
