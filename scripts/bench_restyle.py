@@ -81,7 +81,7 @@ from vidx.options import DeviceOptions, RestyleOptions  # noqa: E402
 from vidx.restyle.diffusion import DiffusionRestyler, load_pipeline  # noqa: E402
 from vidx.restyle.diffusion.builtin import REGISTRY as BUILTIN  # noqa: E402
 from vidx.restyle.diffusion.control import ControlImager  # noqa: E402
-from vidx.restyle.diffusion.denoise import UNetCounter  # noqa: E402
+from vidx.restyle.diffusion.denoise import UNetCounter, encode_image  # noqa: E402
 from vidx.restyle.diffusion.loading import set_scheduler  # noqa: E402
 
 # (frame height, frame width, work size) per model size
@@ -232,17 +232,6 @@ def quality(outputs: list[np.ndarray], reference: list[np.ndarray], flows, masks
 
 
 @torch.no_grad()
-def posterior_mean(pipe, frame: np.ndarray) -> torch.Tensor:
-    """``frame`` encoded as the mean of the VAE's posterior, scaled (what diffusers' img2img
-    takes as ``image`` with the latent's channels; ``--naive-latent mean``)."""
-    vae = pipe.vae
-    x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
-    encoded = vae.encode(x.to(vae.device, vae.dtype) / 127.5 - 1.0)
-    dist = getattr(encoded, "latent_dist", None)
-    return (dist.mode() if dist is not None else encoded.latents) * vae.config.scaling_factor
-
-
-@torch.no_grad()
 def latent_spread(pipe, frame: np.ndarray) -> dict[str, float]:
     """The spread (std over the latent, scaled) of ``frame``'s VAE posterior mean and the mean
     std of the posterior itself: a sampled latent (``--naive-latent sample``) is the first plus
@@ -283,7 +272,7 @@ def run_naive(model: Path, opts: RestyleOptions, frames, device, dtype) -> dict:
             )
         img = pipe(
             opts.prompt,
-            image=Image.fromarray(f) if NAIVE_LATENT == "sample" else posterior_mean(pipe, f),
+            image=Image.fromarray(f) if NAIVE_LATENT == "sample" else encode_image(pipe, f),
             **control,
             strength=opts.strength,
             num_inference_steps=opts.steps,
