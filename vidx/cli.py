@@ -32,6 +32,7 @@ from vidx.options import (
     DeviceOptions,
     EncodeOptions,
     InputOptions,
+    JobOptions,
     Opt,
     OptionGroup,
     RestyleOptions,
@@ -328,8 +329,6 @@ def render_command(
 ) -> None:
     """One job, a batch (several inputs, a folder, or ``-o OUTDIR/``) or an edit
     (``--timeline``)."""
-    from vidx.api import render
-
     if "timeline" in values or not inputs:
         timeline_command(label, inputs, Path(output), values)
         return
@@ -338,6 +337,9 @@ def render_command(
             fail(f"{flag(name)} is for --timeline")  # ("12" is --handles's default, 12)
         values.pop(name, None)
     with user_errors():
+        # the options are checked as the API checks them, before it (and torch) is imported:
+        # a mistyped value is refused at once, not after seconds of start-up
+        JobOptions().with_values(**values)
         # a folder: OUTDIR/, or an existing folder with no extension (out.mp4/ stays a mistake);
         # os.path.isdir, which never raises: a name too long to look up is no folder, and the
         # job refuses it in one line
@@ -360,6 +362,8 @@ def render_command(
             return
         for line in shown:
             say(line)
+    from vidx.api import render
+
     with user_errors((out,)):
         with progress_bar(label) as cb:
             result = render(inputs[0], out, on_progress=cb, command=command_line(), **values)
