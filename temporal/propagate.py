@@ -46,9 +46,10 @@ patch where its source, warped the same way, matches the current source (after t
 gain/offset) within a tolerance taken from this pair's own residual (``TOLERANCE_FACTOR`` times
 its 95th percentile, at least ``TOLERANCE_MIN``), so grain does not disqualify everything and a
 moving object, an occlusion or a local light change falls back to a later layer or the render.
-Anchor masks lose specks, shrink by ``SHRINK_PX`` (not at the frame edge, which is not a flow
-boundary) and are feathered inward by ``FEATHER_PX``; patch masks, as narrow as what was
-rendered, only lose isolated pixels (``solid``).
+Anchor masks lose specks and slivers thinner than ``2 * OPEN_PX`` (an opening, which leaves the
+edges of what they hold in place; not at the frame edge, which is not a flow boundary) and are
+feathered inward by ``FEATHER_PX``; patch masks, as narrow as what was rendered, only lose
+isolated pixels (``solid``).
 
 An anchor's flow is composed frame by frame, so where a walker passed it followed the walker,
 and the background the walker uncovers would never match the anchor again (on people walking
@@ -104,7 +105,7 @@ from temporal.warp import inside_frame, sample_coords, warp
 
 TOLERANCE_MIN = 0.03  # luma in [0, 1], after a sigma-1 blur
 TOLERANCE_FACTOR = 2.0
-SHRINK_PX = 2
+OPEN_PX = 2  # trust thinner than 2 x this is dropped (an opening: real edges stay put)
 FEATHER_PX = 1.5
 SPECK_PX = 3.0
 MAX_ANCHORS = 8  # keyframe anchors kept
@@ -117,6 +118,10 @@ REPAIR_STRIDE = 4  # an anchor's flow is fitted on every 4th pixel each way
 REPAIR_PX = 0.5  # a composed flow this close to the fitted one is left as it is
 REPAIR_FAR_PX = 2.0  # ...and one that matches, unless this far from it
 MEDIAN_STRIDE = 7  # the better half's bound from every 7th pixel (a median of a million is slow)
+# a layer's colour differences must match the frame's within this many times the pair's luma
+# tolerance: luma alone takes a chance match between differently coloured contents of one
+# brightness (a red coat over grey asphalt), which only shrinking every layer kept out
+CHROMA_FACTOR = 2.0
 MAX_STRETCH = 2.0  # a layer magnified more than this along some direction is not shown there
 FADE_FRAMES = 8
 SOLID_NEIGHBOURS = 4
@@ -213,13 +218,15 @@ class Step:
 @dataclass
 class Target:
     """What a frame's layers are matched against (``Propagator.prepare``): its ``source``, the
-    source's blurred luma ``cur``, the pair's ``tolerance``, the detail check (``sharper``,
-    None without one) and ``along``: where a pixel moves with the frame's dominant motion (or
-    this pair's flow is unreliable there: what a walker uncovers), so an anchor's flow may be
-    mended there (``Propagator._repaired``)."""
+    source's blurred luma ``cur`` and colour differences ``chroma`` (``blurred_chroma``), the
+    pair's ``tolerance``, the detail check (``sharper``, None without one) and ``along``: where
+    a pixel moves with the frame's dominant motion (or this pair's flow is unreliable there:
+    what a walker uncovers), so an anchor's flow may be mended there
+    (``Propagator._repaired``)."""
 
     source: np.ndarray
     cur: np.ndarray
+    chroma: np.ndarray
     tolerance: float
     sharper: Callable[[np.ndarray], np.ndarray] | None
     along: np.ndarray
@@ -281,6 +288,14 @@ def blurred_luma(image: np.ndarray) -> np.ndarray:
     return np.asarray(cv2.GaussianBlur(y, (0, 0), 1.0))
 
 
+def blurred_chroma(image: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` uint8 -> ``(H, W, 2)`` float32 colour differences (R - G, B - G) in [-1, 1],
+    Gaussian sigma 1."""
+    x = image.astype(np.float32) / 255.0
+    c = np.stack([x[..., 0] - x[..., 1], x[..., 2] - x[..., 1]], axis=2)
+    return np.asarray(cv2.GaussianBlur(c, (0, 0), 1.0))
+
+
 def sample(image: np.ndarray, at: tuple[np.ndarray, np.ndarray], interpolation: int) -> np.ndarray:
     """``out[p] = image[at(p)]`` with ``interpolation``, border replicated."""
     xs, ys = at
@@ -315,11 +330,20 @@ def gain_offset(
 
 
 def soften(ok: np.ndarray) -> np.ndarray:
-    """``(H, W)`` bool trust -> float weight: specks removed, shrunk, feathered inward."""
+    """``(H, W)`` bool trust -> float weight: specks and slivers removed, feathered inward.
+
+    Slivers go by a morphological opening (erode by ``OPEN_PX``, dilate back), not by shrinking
+    the trust: a strip of chance matches narrower than ``2 * OPEN_PX`` is dropped, while the
+    edge of a region the source check holds stays where the check puts it (the frame edge is
+    not eroded: it is no flow boundary). Shrunk by 2 px, every layer left a band around a
+    walker to the render, frame after frame, at a different place each frame: on people
+    walking past a still camera that band was most of the still background's warping error
+    (docs/BENCHMARKS.md)."""
     ok = remove_specks(ok, SPECK_PX)
-    if SHRINK_PX > 0:
-        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * SHRINK_PX + 1,) * 2)
-        ok = cv2.erode(ok.astype(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=1) > 0
+    if OPEN_PX > 0:
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * OPEN_PX + 1,) * 2)
+        eroded = cv2.erode(ok.astype(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=1)
+        ok = cv2.dilate(eroded, k) > 0
     hard = ok.astype(np.float32)
     soft = np.asarray(cv2.GaussianBlur(hard, (0, 0), FEATHER_PX)) * hard
     return soft.astype(np.float32)
@@ -406,8 +430,9 @@ class Propagator:
         reliable = np.ones(size, bool)
         if mask is not None:
             reliable = resize_mask(check_mask(mask), size, threshold=0.999)
-        cur = blurred_luma(source)
-        before = blurred_luma(warp(prev_src, flow))
+        cur, chroma = blurred_luma(source), blurred_chroma(source)
+        moved_src = warp(prev_src, flow)
+        before = blurred_luma(moved_src)
         pair = np.abs(cur - before)
         floor = float(np.quantile(pair[reliable], 0.95)) if reliable.any() else 0.0
         tolerance = max(TOLERANCE_MIN, TOLERANCE_FACTOR * floor)
@@ -416,7 +441,7 @@ class Propagator:
         motion = affine_motion(flow, reliable) if self.mend else None
         if motion is not None:
             along |= np.abs(flow - motion).max(axis=2) <= REPAIR_PX
-        target = Target(source, cur, tolerance, sharper, along)
+        target = Target(source, cur, chroma, tolerance, sharper, along)
 
         anchors: list[Layer] = []
         patches: list[Layer] = []
@@ -447,6 +472,7 @@ class Propagator:
         moved = reliable & inside_frame(*at)
         gained = None if sharper is None else sharper(before)
         held = moved & (pair < tolerance) & (True if gained is None else ~gained)
+        held &= np.abs(blurred_chroma(moved_src) - chroma).max(axis=2) < CHROMA_FACTOR * tolerance
         if self.max_stretch is not None:
             held &= magnification(at) <= self.max_stretch
         weight = soften(held)
@@ -479,7 +505,7 @@ class Propagator:
             inside &= sample(a.own, at, cv2.INTER_LINEAR) > 0.01
         src = sample(a.source, at, cv2.INTER_LINEAR)
         t = target
-        gain, offset, luma, ok = self._fitted(src, t.source, t.cur, inside, t.tolerance)
+        gain, offset, luma, ok = self._fitted(src, t, inside)
         if t.sharper is not None:
             ok &= ~t.sharper(luma)
         if self.max_stretch is not None:  # stretched, its texture would show as streaks
@@ -527,17 +553,21 @@ class Propagator:
 
     @staticmethod
     def _fitted(
-        src: np.ndarray, source: np.ndarray, cur: np.ndarray, inside: np.ndarray, tolerance: float
+        src: np.ndarray, target: Target, inside: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(gain, offset, luma, ok)``: the brightness change from a layer's warped source
-        ``src`` to this frame's ``source``, fitted on the whole frame (a fade) and then again
-        on the half of it that fit matched best, so what moved or changed does not tilt it;
-        the refitted source's blurred ``luma`` and where it matches ``cur`` (``ok``)."""
+        ``src`` to this frame's source (``target``), fitted on the whole frame (a fade) and
+        then again on the half of it that fit matched best, so what moved or changed does not
+        tilt it; the refitted source's blurred ``luma`` and where it matches the frame's, its
+        colour differences within ``CHROMA_FACTOR`` times the tolerance too (``ok``)."""
+        source, cur, chroma, tolerance = target.source, target.cur, target.chroma, target.tolerance
 
         def matched(gain: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             fitted = np.clip(src.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
             luma = blurred_luma(fitted)
-            return luma, inside & (np.abs(cur - luma) < tolerance)
+            ok = inside & (np.abs(cur - luma) < tolerance)
+            off = np.abs(blurred_chroma(fitted) - chroma).max(axis=2)
+            return luma, ok & (off < CHROMA_FACTOR * tolerance)
 
         gain, offset = gain_offset(src, source, inside)
         luma, ok = matched(gain, offset)

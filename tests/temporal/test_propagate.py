@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from temporal.errors import TemporalError
-from temporal.propagate import Propagator, gain_offset, magnification
+from temporal.propagate import Propagator, gain_offset, magnification, soften
 from temporal.warp import sample_coords
 
 H, W = 96, 128
@@ -192,6 +192,62 @@ def test_a_figure_crossing_a_still_shot_leaves_the_background_as_it_was():
     for i in range(1, 6):
         diff = np.abs(shown[i][away].astype(np.float64) - renders[0][away])
         assert diff.max() <= 1.0, (i, diff.max(), diff.mean())
+
+
+def test_the_still_background_is_held_up_to_a_moving_figure():
+    """A dark figure walks across a still shot: the background beside it is the anchor's right
+    up to the figure's edge, not a band of the render that moves with the figure (shrunk by
+    2 px, every layer left such a band, at a new place each frame); a strip too narrow to
+    trust is still dropped (``soften``)."""
+    still = (120 + texture(0).astype(np.float64) * 0.5).astype(np.uint8)
+    frames, ctxs = [], []
+    for i in range(4):
+        f = still.copy()
+        mask = np.ones((H, W), bool)
+        if i > 0:
+            f[24:72, 20 * i : 20 * i + 8] = 0
+            mask[24:72, 20 * i - 20 : 20 * i + 8] = False  # where it is and was: unreliable
+        frames.append(f)
+        flow = None if i == 0 else np.zeros((H, W, 2), np.float32)
+        ctxs.append(Ctx(i, f, keyframe=i == 0, flow=flow, mask=None if i == 0 else mask))
+    p, _, _ = run(frames, ctxs)
+    # 3-4 px either side of the figure (60-67; 2 px off, its blurred luma still fails the
+    # source check): the anchor's, feathered inward, not shrunk away (0 with a 2 px shrink)
+    beside = (slice(30, 66), np.r_[56:58, 70:72])
+    assert p.shown_by["render"][beside].mean() < 0.4
+    held = p.shown_by["anchor"] + p.shown_by["previous"]
+    assert held[beside].mean() > 0.6
+    ok = np.zeros((H, W), bool)
+    ok[:, :60] = True
+    ok[40:43, 60:100] = True  # a 3 px strip off the held region
+    weight = soften(ok)
+    assert weight[40:43, 70:100].max() == 0.0  # the strip is dropped
+    assert weight[:, 59].min() > 0.4  # the held region's edge stays where it was
+
+
+def test_a_chance_match_of_brightness_in_another_colour_is_rendered():
+    """Where the frame's colours change but its brightness does not (a red coat over grey
+    asphalt of the same luma), the anchor's source still matches in luma: the colour check
+    leaves that region to the render."""
+    luma0 = 80 + 0.35 * cv2.cvtColor(texture(3), cv2.COLOR_RGB2GRAY)  # room for the colours
+    grey = np.repeat(luma0.astype(np.uint8)[:, :, None], 3, axis=2)
+    recoloured = grey.astype(np.float64)
+    a, b = 60.0, -60.0  # R up, B down, G so that the luma stays
+    recoloured[..., 0] += a
+    recoloured[..., 2] += b
+    recoloured[..., 1] -= (0.299 * a + 0.114 * b) / 0.587
+    f1 = grey.copy()
+    region = (slice(24, 72), slice(40, 88))
+    f1[region] = np.clip(recoloured, 0, 255).round().astype(np.uint8)[region]
+    luma = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(float) for f in (grey, f1)]
+    assert np.abs(luma[1] - luma[0])[region].max() <= 1  # the same brightness
+    still = np.zeros((H, W, 2), np.float32)
+    ctxs = [Ctx(0, grey, keyframe=True), Ctx(1, f1, flow=still)]
+    p, _, _ = run([grey, f1], ctxs)
+    inner = (slice(28, 68), slice(44, 84))
+    assert p.shown_by["render"][inner].mean() > 0.95
+    held = p.shown_by["anchor"] + p.shown_by["previous"]  # frame 0's output, both
+    assert held[4:20, :].mean() > 0.95  # the rest is held
 
 
 def test_the_background_a_walker_uncovers_is_the_anchor_again():

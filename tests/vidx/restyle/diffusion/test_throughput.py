@@ -277,5 +277,6 @@ def test_a_frame_the_similarity_filter_skips_still_moves_with_the_content(
     err, err_every = temporal.warp_error(frames, outs), temporal.warp_error(frames, every)
     # (the last output as is, 0.1's behaviour, measured 900x rendering every frame here; with
     # the noise carried along the flow everywhere, 2.2x: 2.6e-4 against 1.2e-4, both steadier
-    # than the 2.9e-4 and 1.6e-4 of fresh noise where the flow check failed)
-    assert err < 2.5 * err_every, (err, err_every)
+    # than the 2.9e-4 and 1.6e-4 of fresh noise where the flow check failed; since layers are
+    # opened instead of shrunk, 6.7x: 1.8e-4 against 2.7e-5, rendering every frame 4x steadier)
+    assert err < 10 * err_every, (err, err_every)
