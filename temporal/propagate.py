@@ -45,7 +45,9 @@ Trust is checked on the *source* frames, not inherited: a pixel is taken from an
 patch where its source, warped the same way, matches the current source (after the matched
 gain/offset) within a tolerance taken from this pair's own residual (``TOLERANCE_FACTOR`` times
 its 95th percentile, at least ``TOLERANCE_MIN``), so grain does not disqualify everything and a
-moving object, an occlusion or a local light change falls back to a later layer or the render.
+moving object, an occlusion or a local light change falls back to a later layer or the render;
+its colour differences must match too (within ``CHROMA_FACTOR`` times that tolerance), so a
+chance match of brightness between differently coloured contents is not taken.
 Anchor masks lose specks and slivers thinner than ``2 * OPEN_PX`` (an opening, which leaves the
 edges of what they hold in place; not at the frame edge, which is not a flow boundary) and are
 feathered inward by ``FEATHER_PX``; patch masks, as narrow as what was rendered, only lose
