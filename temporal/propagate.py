@@ -564,15 +564,12 @@ class Propagator:
         colour differences within ``CHROMA_FACTOR`` times the tolerance too (``ok``)."""
         source, cur, chroma, tolerance = target.source, target.cur, target.chroma, target.tolerance
 
-        def matched(gain: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def refit(gain: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             fitted = np.clip(src.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
-            luma = blurred_luma(fitted)
-            ok = inside & (np.abs(cur - luma) < tolerance)
-            off = np.abs(blurred_chroma(fitted) - chroma).max(axis=2)
-            return luma, ok & (off < CHROMA_FACTOR * tolerance)
+            return fitted, blurred_luma(fitted)
 
         gain, offset = gain_offset(src, source, inside)
-        luma, ok = matched(gain, offset)
+        fitted, luma = refit(gain, offset)
         # a figure entering a still shot tilts the whole frame's statistics (a dark one 6 % of
         # the frame shifted the background by 25 levels): refitted on the better half of the
         # match, what moved falls out and the still background stays put
@@ -580,7 +577,10 @@ class Propagator:
         core = inside & (residual <= np.median(residual[inside][::MEDIAN_STRIDE]))
         if np.count_nonzero(core) >= MIN_FIT:
             gain, offset = gain_offset(src, source, core)
-            luma, ok = matched(gain, offset)
+            fitted, luma = refit(gain, offset)
+        # the colour check only on the final fit (a layer's colours, blurred, are not cheap)
+        off = np.abs(blurred_chroma(fitted) - chroma).max(axis=2)
+        ok = inside & (np.abs(cur - luma) < tolerance) & (off < CHROMA_FACTOR * tolerance)
         return gain, offset, luma, ok
 
     def _sharper(

@@ -339,7 +339,7 @@ def render_command(
     with user_errors():
         # the options are checked as the API checks them, before it (and torch) is imported:
         # a mistyped value is refused at once, not after seconds of start-up
-        JobOptions().with_values(**values)
+        options = JobOptions().with_values(**values)
         # a folder: OUTDIR/, or an existing folder with no extension (out.mp4/ stays a mistake);
         # os.path.isdir, which never raises: a name too long to look up is no folder, and the
         # job refuses it in one line
@@ -366,7 +366,7 @@ def render_command(
 
     with user_errors((out,)):
         with progress_bar(label) as cb:
-            result = render(inputs[0], out, on_progress=cb, command=command_line(), **values)
+            result = render(inputs[0], out, options, on_progress=cb, command=command_line())
         report(result)
 
 
