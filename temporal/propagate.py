@@ -14,7 +14,9 @@ measurements: steadiness bought by blur). So each output pixel is, in this order
 2. else the oldest *patch* that holds it: a frame between keyframes keeps the part it had to
    render itself (content entering the frame, a disocclusion) as a patch, so that content too
    is resampled once from the frame it appeared in, not re-warped every frame;
-3. else the previous output warped once, where this pair's flow is reliable;
+3. else the previous output warped once, where this pair's flow is reliable, for the share of
+   it that is not extrapolated (``extrapolated``: what a frame only filled in, and what the flow
+   brings in from beyond the frame's edge);
 4. else the frame's own diffusion render.
 
 A keyframe that comes with a flow makes a new anchor from what the older anchors see and its
@@ -29,7 +31,12 @@ A frame between keyframes that the layers almost wholly hold need not be rendere
 (``DiffusionRestyler``'s ``skip_covered``): ``fill`` shows the layers with the previous output
 warped where they hold nothing, and marks those pixels stale, so the previous-output layer does
 not carry them as rendered content; the next rendered frame renders them (and keeps them as its
-patch). The filled share adds up frame by frame until a frame is rendered.
+patch). The filled share adds up frame by frame until a frame is rendered. What the flow and
+the frame's own motion both bring in from beyond the frame's edge is stale too, by the share of
+the sample that lies outside (half a pixel out: half): content entering slower than a pixel a
+frame is a 1 px column each frame, thinner than a speck, and the previous output held it, its
+edge pixel stretched over it frame after frame as streaks (8 px of them at the entering side on
+issue 11's clip).
 
 A transform whose output must follow its own fresh result makes a
 ``Propagator(anchors=False)``: the embedded style networks re-invent their strokes every frame,
@@ -255,6 +262,34 @@ def affine_motion(flow: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     return (gx[..., None] * model[0] + gy[..., None] * model[1] + model[2]).astype(np.float32)
 
 
+def extrapolated(
+    stale: np.ndarray | None, at: tuple[np.ndarray, np.ndarray], motion: np.ndarray | None
+) -> np.ndarray:
+    """``(H, W)`` float: the share of each pixel of the previous output sampled at ``at``
+    (``sample_coords``) that is extrapolated, not rendered: its own ``stale`` share (None:
+    none), and what the frame brings in from beyond its edge (``beyond``), by the flow ``at``
+    samples along and by the frame's ``motion`` (``affine_motion``), whichever says less: at
+    the edge of a still shot a flow points out of the frame by a fraction of a pixel here and
+    there, while the frame's motion says nothing enters."""
+    edge = beyond(at)
+    if motion is not None:
+        edge = np.minimum(edge, beyond(sample_coords(motion)))
+    if stale is None:
+        return edge
+    carried = sample(stale.astype(np.float32), at, cv2.INTER_LINEAR)
+    return np.asarray(carried + (1.0 - carried) * edge, np.float32)
+
+
+def beyond(at: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``(H, W)`` float: the share of a bilinear sample at ``at`` (``sample_coords``) that lies
+    beyond the frame's edge (half a pixel out: half), 0 inside."""
+    xs, ys = at
+    h, w = xs.shape
+    ox = np.clip(np.maximum(-xs, xs - (w - 1)), 0.0, 1.0)
+    oy = np.clip(np.maximum(-ys, ys - (h - 1)), 0.0, 1.0)
+    return (1.0 - (1.0 - ox) * (1.0 - oy)).astype(np.float32)
+
+
 def magnification(at: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """``(H, W)`` how far a layer sampled at ``at`` (``sample_coords``: the source position of
     each pixel) is stretched here: 1 / the smaller singular value of the sampling map's
@@ -440,8 +475,8 @@ class Propagator:
         tolerance = max(TOLERANCE_MIN, TOLERANCE_FACTOR * floor)
         sharper = self._sharper(cur, tolerance)
         along = ~reliable
-        motion = affine_motion(flow, reliable) if self.mend else None
-        if motion is not None:
+        motion = affine_motion(flow, reliable)  # the frame's own: mends, and says what enters
+        if motion is not None and self.mend:
             along |= np.abs(flow - motion).max(axis=2) <= REPAIR_PX
         target = Target(source, cur, chroma, tolerance, sharper, along)
 
@@ -477,9 +512,8 @@ class Propagator:
         held &= np.abs(blurred_chroma(moved_src) - chroma).max(axis=2) < CHROMA_FACTOR * tolerance
         if self.max_stretch is not None:
             held &= magnification(at) <= self.max_stretch
-        weight = soften(held)
-        if self.prev_stale is not None:
-            weight *= 1.0 - sample(self.prev_stale, at, cv2.INTER_LINEAR)
+        # not what it only extrapolated: filled in, or brought in from beyond the frame's edge
+        weight = soften(held) * (1.0 - extrapolated(self.prev_stale, at, motion))
         warped = sample(prev, at, cv2.INTER_LANCZOS4)
         taken: dict[str, np.ndarray] = {}
         shown, remaining = layers(anchors, patches, size, (weight, warped, 1.0), taken)

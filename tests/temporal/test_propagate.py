@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from temporal.errors import TemporalError
-from temporal.propagate import Propagator, gain_offset, magnification, soften
+from temporal.propagate import Propagator, beyond, gain_offset, magnification, soften
 from temporal.warp import sample_coords
 
 H, W = 96, 128
@@ -98,6 +98,30 @@ def test_what_the_anchor_sees_moves_with_the_content():
     # (each from the frame it entered in: not rendered again)
     strip = (slice(12, -12), slice(3, 10))
     assert np.abs(shown[7][strip].astype(float) - renders[7][strip]).mean() > 30
+
+
+def test_content_entering_slower_than_a_pixel_a_frame_is_not_stretched_into_streaks():
+    """Half a pixel a frame enters at the left edge, so the edge column is half new content
+    each frame: a 1 px strip, thinner than a speck, which the previous output held, its edge
+    pixel stretched over the column frame after frame as a streak. Its share beyond the edge
+    is extrapolated: the render takes it, and what the first frame showed there fades out."""
+    frames, ctxs = pan_clip(8, 0.5)
+    first, later = texture(100), texture(101)
+    _, _, shown = run(frames, ctxs, [first] + [later] * 7)
+    edge = np.s_[12:-12, :1]
+    assert np.abs(shown[7][edge].astype(float) - first[edge]).mean() > 30  # no streak
+    assert np.abs(shown[7][edge].astype(float) - later[edge]).mean() < 3.0
+
+
+def test_the_share_of_a_sample_beyond_the_edge():
+    xs, ys = np.meshgrid(np.arange(4, dtype=np.float32), np.arange(3, dtype=np.float32))
+    xs[0, 0], ys[0, 0] = -0.5, -0.5  # out both ways: 1 - 0.5 * 0.5
+    xs[1, 3] += 0.25  # a quarter of a pixel past the right edge
+    xs[2, 0] -= 2.0  # wholly outside
+    xs[1, 1] += 0.4  # inside
+    want = np.zeros((3, 4), np.float32)
+    want[0, 0], want[1, 3], want[2, 0] = 0.75, 0.25, 1.0
+    assert np.allclose(beyond((xs, ys)), want)
 
 
 def test_a_disocclusion_is_rendered_not_smeared():
