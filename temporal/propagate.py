@@ -258,8 +258,13 @@ def affine_motion(flow: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     if int(core.sum()) >= MIN_FIT:
         model = np.linalg.lstsq(grid[core], flows[core], rcond=None)[0]
     h, w = mask.shape
-    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
-    return (gx[..., None] * model[0] + gy[..., None] * model[1] + model[2]).astype(np.float32)
+    # x's part along a row plus y's part down a column, without a full grid of coordinates:
+    # the same float64 sums, in about half the time (every propagator fits it each frame)
+    field = np.arange(w, dtype=np.float64)[None, :, None] * model[0] + (
+        np.arange(h, dtype=np.float64)[:, None, None] * model[1]
+    )
+    field += model[2]
+    return field.astype(np.float32)
 
 
 def extrapolated(
