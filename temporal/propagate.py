@@ -57,8 +57,13 @@ its colour differences must match too (within ``CHROMA_FACTOR`` times that toler
 chance match of brightness between differently coloured contents is not taken.
 Anchor masks lose specks and slivers thinner than ``2 * OPEN_PX`` (an opening, which leaves the
 edges of what they hold in place; not at the frame edge, which is not a flow boundary) and are
-feathered inward by ``FEATHER_PX``; patch masks, as narrow as what was rendered, only lose
-isolated pixels (``solid``).
+feathered inward by ``Propagator(feather=...)`` pixels (``FEATHER_PX`` unless told); patch
+masks, as narrow as what was rendered, only lose isolated pixels (``solid``). A feather mixes
+two pictures that do not share their texture, and a mix of unrelated textures has less detail
+than either: where a subject moves slowly, what it uncovers is a strip 1-3 px wide each frame,
+and a wide feather mixes the render there with the layer beside it. The diffusion restyler
+feathers by half a pixel for that reason (``img2img.LAYER_FEATHER_PX``; measured,
+docs/BENCHMARKS.md); the steady upscalers and the style backend keep ``FEATHER_PX``.
 
 An anchor's flow is composed frame by frame, so where a walker passed it followed the walker,
 and the background the walker uncovers would never match the anchor again (on people walking
@@ -115,7 +120,7 @@ from temporal.warp import inside_frame, sample_coords, warp
 TOLERANCE_MIN = 0.03  # luma in [0, 1], after a sigma-1 blur
 TOLERANCE_FACTOR = 2.0
 OPEN_PX = 2  # trust thinner than 2 x this is dropped (an opening: real edges stay put)
-FEATHER_PX = 1.5
+FEATHER_PX = 1.5  # a layer's weight ramps in over about 3 px inside its edge (module doc)
 SPECK_PX = 3.0
 MAX_ANCHORS = 8  # keyframe anchors kept
 MAX_PATCHES = 16  # patches kept (rendered parts of frames between keyframes)
@@ -371,8 +376,9 @@ def gain_offset(
     return gain, (my - gain * mx).astype(np.float32)
 
 
-def soften(ok: np.ndarray) -> np.ndarray:
-    """``(H, W)`` bool trust -> float weight: specks and slivers removed, feathered inward.
+def soften(ok: np.ndarray, feather: float = FEATHER_PX) -> np.ndarray:
+    """``(H, W)`` bool trust -> float weight: specks and slivers removed, feathered inward by
+    a Gaussian of ``feather`` px (0: a hard edge).
 
     Slivers go by a morphological opening (erode by ``OPEN_PX``, dilate back), not by shrinking
     the trust: a strip of chance matches narrower than ``2 * OPEN_PX`` is dropped, while the
@@ -387,7 +393,9 @@ def soften(ok: np.ndarray) -> np.ndarray:
         eroded = cv2.erode(ok.astype(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=1)
         ok = cv2.dilate(eroded, k) > 0
     hard = ok.astype(np.float32)
-    soft = np.asarray(cv2.GaussianBlur(hard, (0, 0), FEATHER_PX)) * hard
+    if feather <= 0:
+        return hard
+    soft = np.asarray(cv2.GaussianBlur(hard, (0, 0), feather)) * hard
     return soft.astype(np.float32)
 
 
@@ -409,8 +417,12 @@ class Propagator:
         detail: float | None = None,
         mend: bool = True,
         max_stretch: float | None = MAX_STRETCH,
+        feather: float = FEATHER_PX,
     ) -> None:
         self.keeps_anchors = anchors  # False: the previous output only (``blend``; module doc)
+        if feather < 0:
+            raise TemporalError(f"feather must be >= 0, got {feather}")
+        self.feather = feather  # px a layer's weight ramps in over inside its edge (module doc)
         self.mend = mend  # mend the anchors' composed flows (module doc)
         if max_stretch is not None and max_stretch < 1:
             raise TemporalError(f"max_stretch must be None or >= 1, got {max_stretch}")
@@ -500,12 +512,12 @@ class Propagator:
             kept.append(a)
             out = sample(a.output, at, cv2.INTER_LANCZOS4).astype(np.float32) * gain + offset
             if a.own is None:  # the frame edge is not a flow boundary: not shrunk there
-                weight = soften(ok | ~inside) * inside
+                weight = soften(ok | ~inside, self.feather) * inside
                 anchors.append((weight, out, min(1.0, a.age / FADE_FRAMES)))
             elif self.detail is None:  # a patch is as narrow as what was rendered: only
                 patches.append((solid(ok), out, 1.0))  # de-specked
             else:  # at an upscale's output size it is wide: softened as an anchor (module doc)
-                patches.append((soften(ok), out, 1.0))
+                patches.append((soften(ok, self.feather), out, 1.0))
         self.anchors = [a for a in kept if a.own is None]
         self.patches = [a for a in kept if a.own is not None and not self._refreshed(a)]
         # the previous output where this pair's flow is reliable, after the patches; a pixel
@@ -518,7 +530,7 @@ class Propagator:
         if self.max_stretch is not None:
             held &= magnification(at) <= self.max_stretch
         # not what it only extrapolated: filled in, or brought in from beyond the frame's edge
-        weight = soften(held) * (1.0 - extrapolated(self.prev_stale, at, motion))
+        weight = soften(held, self.feather) * (1.0 - extrapolated(self.prev_stale, at, motion))
         warped = sample(prev, at, cv2.INTER_LANCZOS4)
         taken: dict[str, np.ndarray] = {}
         shown, remaining = layers(anchors, patches, size, (weight, warped, 1.0), taken)

@@ -68,8 +68,8 @@ def pan_clip(n: int, dx: float, *, fade: float = 0.0, grain: float = 0.0):
     return frames, ctxs
 
 
-def run(frames, ctxs, renders=None):
-    p = Propagator()
+def run(frames, ctxs, renders=None, p=None):
+    p = p or Propagator()
     renders = renders or [texture(100 + i) for i in range(len(frames))]
     shown = [
         p(r, f, c.flow, c.mask, scene_cut=c.scene_cut, keyframe=c.keyframe)
@@ -124,23 +124,29 @@ def test_the_share_of_a_sample_beyond_the_edge():
     assert np.allclose(beyond((xs, ys)), want)
 
 
-def test_a_disocclusion_is_rendered_not_smeared():
-    """A patch moves 4 px a frame over a still background: background it uncovers only now
-    was never seen (by the anchor or the previous frame), so it comes from the render; what
-    the previous frame uncovered is kept from there."""
-    bg = texture(1)
-    patch = texture(2, 32, 32)
+def sliding_patch(n: int, step: int):
+    """A patch moving right ``step`` px a frame over a still background, with its contexts:
+    the analysis marks the patch and its boundary unreliable."""
+    bg, patch = texture(1), texture(2, 32, 32)
     frames, ctxs = [], []
-    for i in range(4):
+    for i in range(n):
         f = bg.copy()
-        f[32:64, 20 + 4 * i : 52 + 4 * i] = patch
+        f[32:64, 20 + step * i : 52 + step * i] = patch
         frames.append(f)
         flow = np.zeros((H, W, 2), np.float32)
         mask = np.ones((H, W), bool)
         if i:
-            flow[32:64, 20 + 4 * i : 52 + 4 * i, 0] = -4.0
-            mask[30:66, 16 + 4 * i : 56 + 4 * i] = False  # the analysis marks the boundary
+            flow[32:64, 20 + step * i : 52 + step * i, 0] = -step
+            mask[30:66, 16 + step * i : 56 + step * i] = False
         ctxs.append(Ctx(i, f, keyframe=i == 0, flow=flow if i else None, mask=mask if i else None))
+    return frames, ctxs
+
+
+def test_a_disocclusion_is_rendered_not_smeared():
+    """A patch moves 4 px a frame over a still background: background it uncovers only now
+    was never seen (by the anchor or the previous frame), so it comes from the render; what
+    the previous frame uncovered is kept from there."""
+    frames, ctxs = sliding_patch(4, 4)
     p, renders, shown = run(frames, ctxs)
     new = (slice(36, 60), slice(29, 32))  # under the patch until frame 2
     assert np.abs(shown[3][new].astype(float) - renders[3][new]).mean() < 3.0
@@ -154,6 +160,24 @@ def test_a_disocclusion_is_rendered_not_smeared():
     assert by["render"][new].mean() > 0.95
     assert by["patch"][seen].mean() > 0.95  # frame 1's own render, carried as its patch
     assert by["anchor"][still].mean() > 0.95
+
+
+def test_the_feather_sets_how_far_a_layer_mixes_with_what_is_rendered_beside_it():
+    """Slow motion uncovers a strip 1-3 px wide a frame; the layer beside it ramps in over its
+    feather, and there its picture is mixed with the render, two textures that do not match:
+    a wide feather spends the detail of a thin region on that mix."""
+    frames, ctxs = sliding_patch(4, 2)
+    for feather, mixed in ((1.5, True), (0.5, False)):
+        p, renders, shown = run(frames, ctxs, p=Propagator(feather=feather))
+        held = p.shown_by["anchor"] > 0
+        inside = cv2.distanceTransform(held.astype(np.uint8), cv2.DIST_L2, 3)
+        rim = held & (inside >= 1.5) & (inside < 2.5)  # the second pixel in
+        rim[:36], rim[60:], rim[:, :26] = False, False, False  # the patch's own left side,
+        # beside the strip it uncovers: the anchor shows the first render there, moved 6 px
+        off = np.abs(shown[3][rim].astype(float) - np.roll(renders[0], 6, axis=1)[rim]).mean()
+        assert (off > 5.0) if mixed else (off < 1.0), (feather, off)
+    with pytest.raises(TemporalError):
+        Propagator(feather=-1.0)
 
 
 def test_a_fade_carries_over_to_the_propagated_output():

@@ -67,6 +67,10 @@ __all__ = ["DiffusionRestyler", "check_frame", "latent_flow_mask", "resize_rgb",
 
 TILING_PIXELS = 1536 * 1536  # VAE tiling above this many working pixels
 COLOR_ANCHOR_WEIGHT = 1.0  # how much of the colour statistics a frame takes from the past
+# the propagation's layers ramp in over about a pixel: what a slowly moving subject uncovers
+# is a strip 1-3 px wide, and a wider feather mixes its render with the layer beside it
+# (``temporal.propagate`` module doc; docs/BENCHMARKS.md)
+LAYER_FEATHER_PX = 0.5
 # the temporal steps ``describe`` records, in the sidecar's order
 DESCRIBED_STEPS = (
     "latent_blend",
@@ -192,7 +196,7 @@ class DiffusionRestyler:
         self._filter = SimilarityFilter(t.similarity_threshold, t.max_skip, o.seed)
         self._engine = ReuseEngine(self.options, RESTYLE_SEEDS)
         self._pixels = PixelMemory()
-        self._propagator = Propagator()
+        self._propagator = Propagator(feather=LAYER_FEATHER_PX)
         self._frame_cells = 1  # latent cells of the frame being rendered (``unet_area``)
         self.reset()
 

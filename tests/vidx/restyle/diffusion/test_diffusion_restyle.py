@@ -131,9 +131,11 @@ def test_frames_that_propagation_covers_are_not_rendered(tiny_pipe, tiny_model_d
         temporal.warp_error(frames, out_skip),
     )
     # (the strip filled in while frames are skipped is rendered in one go: a pop. Measured
-    # 1.3e-4 against 6.3e-5 since layers are opened instead of shrunk, which made rendering
-    # every frame 2.7x steadier and skipping 1.3x; 1.76e-4 against 1.71e-4 before)
-    assert err_skip < 2.5 * err_every, (err_skip, err_every)
+    # 1.37e-4 against 4.7e-5 since the layers ramp in over half a pixel, which made rendering
+    # every frame 1.3x steadier and left skipping as it was; 1.3e-4 against 6.3e-5 since
+    # layers are opened instead of shrunk, 1.76e-4 against 1.71e-4 before that)
+    assert err_skip < 3.5 * err_every, (err_skip, err_every)
+    assert err_skip < 1.6e-4, err_skip  # no less steady than skipping measured before
     assert 0 < b["filled_share_max"] <= 0.05
     dr = [temporal.detail_retention(s, e) for s, e in zip(out_skip, out_every, strict=True)]
     assert min(dr) > 0.9, dr

@@ -278,5 +278,8 @@ def test_a_frame_the_similarity_filter_skips_still_moves_with_the_content(
     # (the last output as is, 0.1's behaviour, measured 900x rendering every frame here; with
     # the noise carried along the flow everywhere, 2.2x: 2.6e-4 against 1.2e-4, both steadier
     # than the 2.9e-4 and 1.6e-4 of fresh noise where the flow check failed; since layers are
-    # opened instead of shrunk, 6.7x: 1.8e-4 against 2.7e-5, rendering every frame 4x steadier)
-    assert err < 10 * err_every, (err, err_every)
+    # opened instead of shrunk, 6.7x: 1.8e-4 against 2.7e-5, rendering every frame 4x steadier;
+    # since the layers ramp in over half a pixel, 16x: 2.2e-4 against 1.4e-5, rendering every
+    # frame 2x steadier again)
+    assert err < 25 * err_every, (err, err_every)
+    assert err < 3e-4, err  # and no less steady than skipping has measured since 0.1
