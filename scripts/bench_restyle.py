@@ -25,7 +25,8 @@ region by region: two independent renders differ in a region's detail too, so th
 floor a detail-retention target sits on. ``--seeds N``
 runs both sides with N seeds and adds each seed's region figures and the regions' detail
 retention of the seeds' mean energy (a keyframe's noise draw sets a region's detail for every
-frame that holds it, so one seed against one seed is a lottery).
+frame that holds it, so one seed against one seed is a lottery); with ``--seed-floor`` too,
+each seed's floor (its per-frame render against the next seed's, the last against the first).
 ``--controlnet random`` (a seeded random ControlNet for the model, built with
 scripts/make_tiny_controlnet.py) or ``--controlnet FOLDER`` steers both sides with the
 ``--control`` image of each frame (the per-frame side through diffusers'
@@ -468,9 +469,11 @@ def bench_size(size: str, args, workdir: Path) -> dict:
         )  # fmt: skip
         row["seed_floor_regions"] = region_figures(other["outputs"], naive["outputs"], clip)
     if clip is not None and args.seeds > 1:
-        row["seed_mean_regions"], row["regions_each_seed"] = more_seeds(
+        row["seed_mean_regions"], row["regions_each_seed"], floors = more_seeds(
             args, size, model, opts, clip, ctxs, (device, dtype), (temp, naive, row["regions"])
         )
+        if args.seed_floor:
+            row["seed_floor_each_seed"] = floors
     t, nv = row["temporal"], row["naive"]
     row["ratios"] = {
         "unet_calls": nv["unet_calls_per_frame"] / t["unet_calls_per_frame"],
@@ -492,11 +495,15 @@ def bench_size(size: str, args, workdir: Path) -> dict:
     return row
 
 
-def more_seeds(args, size, model, opts, clip, ctxs, where, first) -> tuple[dict, list[dict]]:
+def more_seeds(
+    args, size, model, opts, clip, ctxs, where, first
+) -> tuple[dict, list[dict], list[dict]]:
     """Both sides again with seeds ``opts.seed + 1 ..`` (``--seeds``), on the clip's contexts
     ``ctxs``: the regions' detail retention of the seeds' mean
-    (``bench_regions.seed_mean_figures``) and each seed's own region figures; ``first`` is the
-    first seed's temporal and per-frame runs and its region figures."""
+    (``bench_regions.seed_mean_figures``), each seed's own region figures, and each seed's
+    noise floor (its per-frame render scored against the next seed's, the last against the
+    first's); ``first`` is the first seed's temporal and per-frame runs and its region
+    figures."""
     device, dtype = where
     temp, naive, regions = first
     outputs, references, each = [temp["outputs"]], [naive["outputs"]], [regions]
@@ -510,7 +517,9 @@ def more_seeds(args, size, model, opts, clip, ctxs, where, first) -> tuple[dict,
         outputs.append(temp["outputs"])
         references.append(naive["outputs"])
         each.append(region_figures(temp["outputs"], naive["outputs"], clip))
-    return seed_mean_figures(outputs, references, clip), each
+    n = len(references)
+    floors = [region_figures(references[(k + 1) % n], references[k], clip) for k in range(n)]
+    return seed_mean_figures(outputs, references, clip), each, floors
 
 
 def print_table(rows: list[dict]) -> None:
@@ -575,6 +584,9 @@ def print_table(rows: list[dict]) -> None:
                 print_regions(each)
             print(f"{'':6} detail retention of the seeds' mean (temporal / per-frame, same seeds):")
             print_seed_mean(r["seed_mean_regions"])
+        for k, floor in enumerate(r.get("seed_floor_each_seed", [])):
+            print(f"{'':6} seed + {k}'s floor (its per-frame render against the next seed's):")
+            print_regions(floor)
 
 
 def runnable(size: str) -> bool:
