@@ -459,7 +459,13 @@ def bench_size(size: str, args, workdir: Path) -> dict:
     if clip is not None:
         row["regions"] = region_figures(temp["outputs"], naive["outputs"], clip)
         row["layers"] = layer_figures(temp["outputs"], naive["outputs"], clip, temp["shown_by"])
-    if clip is not None and args.seed_floor:
+    if clip is not None and args.seeds > 1:
+        row["seed_mean_regions"], row["regions_each_seed"], floors = more_seeds(
+            args, size, model, opts, clip, ctxs, (device, dtype), (temp, naive, row["regions"])
+        )
+        if floors:  # ``--seed-floor``: the first seed's is against the second seed's render
+            row["seed_floor_regions"], row["seed_floor_each_seed"] = floors[0], floors
+    if clip is not None and args.seed_floor and "seed_floor_regions" not in row:
         # what a second per-frame render (another seed) scores against the first: the figures'
         # noise floor (a region's detail differs between two independent renders too)
         again = opts.with_values(seed=opts.seed + 1)
@@ -468,12 +474,6 @@ def bench_size(size: str, args, workdir: Path) -> dict:
             lambda: run_naive(model, again, frames, device, dtype),
         )  # fmt: skip
         row["seed_floor_regions"] = region_figures(other["outputs"], naive["outputs"], clip)
-    if clip is not None and args.seeds > 1:
-        row["seed_mean_regions"], row["regions_each_seed"], floors = more_seeds(
-            args, size, model, opts, clip, ctxs, (device, dtype), (temp, naive, row["regions"])
-        )
-        if args.seed_floor:
-            row["seed_floor_each_seed"] = floors
     t, nv = row["temporal"], row["naive"]
     row["ratios"] = {
         "unet_calls": nv["unet_calls_per_frame"] / t["unet_calls_per_frame"],
@@ -501,9 +501,9 @@ def more_seeds(
     """Both sides again with seeds ``opts.seed + 1 ..`` (``--seeds``), on the clip's contexts
     ``ctxs``: the regions' detail retention of the seeds' mean
     (``bench_regions.seed_mean_figures``), each seed's own region figures, and each seed's
-    noise floor (its per-frame render scored against the next seed's, the last against the
-    first's); ``first`` is the first seed's temporal and per-frame runs and its region
-    figures."""
+    noise floor with ``--seed-floor`` (its per-frame render scored against the next seed's,
+    the last against the first's; else []); ``first`` is the first seed's temporal and
+    per-frame runs and its region figures."""
     device, dtype = where
     temp, naive, regions = first
     outputs, references, each = [temp["outputs"]], [naive["outputs"]], [regions]
@@ -517,7 +517,7 @@ def more_seeds(
         outputs.append(temp["outputs"])
         references.append(naive["outputs"])
         each.append(region_figures(temp["outputs"], naive["outputs"], clip))
-    n = len(references)
+    n = len(references) if args.seed_floor else 0
     floors = [region_figures(references[(k + 1) % n], references[k], clip) for k in range(n)]
     return seed_mean_figures(outputs, references, clip), each, floors
 
