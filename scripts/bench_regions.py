@@ -4,11 +4,14 @@
   also bends, over a panning photo): exact flow, exact labels subject / uncovered / entering /
   background, and the exact flow trusted off the uncovered trail, the entering strip and the
   subject's soft edge.
-* ``vtest``: real footage of people walking past a still camera (Debian opencv-doc's
-  ``vtest.avi``, fetched by the tests into ``.cache/test-media/``), resized to the bench frame
-  size; DIS flow of the source, trusted where ``temporal.consistency_mask`` says so, and the
-  regions of ``temporal.region_labels`` with ``moving`` = what moved within the last 6 frames
-  (``temporal.moved_within``), the region the issue's real-footage figure uses.
+* ``vtest``, ``cockatoo``, ``megamind``: real footage (``REAL_CLIPS``, fetched by the tests
+  into ``.cache/test-media/`` from Debian's opencv-doc and python3-imageio): people walking past
+  a still camera; a cockatoo turning and bobbing its head before a hand-held camera; an
+  animated woman talking (from its second frame: the first is black). Resized to the bench
+  frame size; DIS flow of the source, trusted where ``temporal.consistency_mask`` says so, and
+  the regions of ``temporal.region_labels`` (what moves against the camera's motion) with
+  ``moving`` = what moved within the last 6 frames (``temporal.moved_within``), the region the
+  issue's real-footage figure uses.
 
 Per region (``temporal.RegionMeter``): warping error of the temporal output and of the per-frame
 reference with that flow (mean, worst pair, ratio temporal / per-frame), detail retention of the
@@ -31,8 +34,13 @@ from scripts.subject_clip import subject_clip
 from temporal.motion_regions import MIN_SHARE
 
 ROOT = Path(__file__).resolve().parents[1]
-VTEST = ROOT / ".cache" / "test-media" / "vtest.avi"
-CLIPS = ("photo", "subject", "subject-deform", "vtest")
+MEDIA = ROOT / ".cache" / "test-media"
+REAL_CLIPS = {  # name: (file in MEDIA, first frame)
+    "vtest": ("vtest.avi", 0),
+    "cockatoo": ("cockatoo.mp4", 0),
+    "megamind": ("Megamind.avi", 1),
+}
+CLIPS = ("photo", "subject", "subject-deform", *REAL_CLIPS)
 
 
 @dataclass
@@ -47,18 +55,23 @@ class RegionClip:
     exact: bool
 
 
-def read_vtest(n: int, height: int, width: int, path: Path = VTEST) -> list[np.ndarray]:
-    """The first ``n`` frames of vtest.avi as RGB, resized (area) to ``height x width``."""
+def read_real(name: str, n: int, height: int, width: int) -> list[np.ndarray]:
+    """``n`` frames of the real clip ``name`` (``REAL_CLIPS``) as RGB, resized (area) to
+    ``height x width``."""
+    file, first = REAL_CLIPS[name]
+    path = MEDIA / file
     if not path.is_file():
         raise SystemExit(
-            f"--clip vtest needs {path} (Debian opencv-doc's vtest.avi); run the tests once "
-            "(tests/conftest.py real_clip_path fetches it) or copy it there"
+            f"--clip {name} needs {path}; run the tests once (tests/conftest.py "
+            "real_clip_path fetches it from Debian) or copy it there"
         )
     import av
 
     frames = []
     with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
+        for index, frame in enumerate(container.decode(video=0)):
+            if index < first:
+                continue
             rgb = frame.to_ndarray(format="rgb24")
             frames.append(cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA))
             if len(frames) == n:
@@ -68,8 +81,8 @@ def read_vtest(n: int, height: int, width: int, path: Path = VTEST) -> list[np.n
     return frames
 
 
-def vtest_clip(n: int, height: int, width: int) -> RegionClip:
-    frames = read_vtest(n, height, width)
+def real_clip(name: str, n: int, height: int, width: int) -> RegionClip:
+    frames = read_real(name, n, height, width)
     clip = RegionClip(frames, [None], [None], [None], exact=False)
     labels, moving = [], []
     for t in range(1, len(frames)):
@@ -85,8 +98,8 @@ def vtest_clip(n: int, height: int, width: int) -> RegionClip:
 
 def load_clip(name: str, n: int, height: int, width: int) -> RegionClip:
     """The ``--clip`` clip (not ``photo``: that one is bench_restyle.make_clip)."""
-    if name == "vtest":
-        return vtest_clip(n, height, width)
+    if name in REAL_CLIPS:
+        return real_clip(name, n, height, width)
     if name not in ("subject", "subject-deform"):
         raise SystemExit(f"--clip must be one of {CLIPS}, got {name!r}")
     c = subject_clip(n, height, width, deform=name == "subject-deform")

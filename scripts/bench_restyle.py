@@ -1,7 +1,8 @@
 """Benchmark: vidx temporal diffusion restyle against a naive per-frame img2img loop.
 
 Usage: ``python scripts/bench_restyle.py [--sizes tiny mid trained] [--frames 24]
-[--clip photo|subject|subject-deform|vtest] [--seed-floor] [--set KEY=VALUE ...] [--out PATH]``
+[--clip photo|subject|subject-deform|vtest|cockatoo|megamind] [--seed-floor]
+[--set KEY=VALUE ...] [--out PATH]``
 
 Both sides use the same model, prompt, scheduler, strength, steps and seed: ``tiny`` and ``mid`` are
 random-weight models built with scripts/make_tiny_model.py (their output is noise texture: they show
@@ -37,10 +38,12 @@ fp16) and its figures are recorded with the others (``--sizes real`` asks for it
 
 ``--clip`` picks another clip (scripts/bench_regions.py): ``subject`` / ``subject-deform`` (a
 subject that moves and turns, or also bends, over a panning photo, with exact flow and labels:
-scripts/subject_clip.py) or ``vtest`` (people walking past a still camera, real footage, DIS
-flow); the warping errors then count only where the flow is trusted, and each row adds
-``regions``: per region (subject or moving / uncovered / entering / background) the warping error
-ratio to per-frame, worst pair, detail retention min and mean, and the share of the frame.
+scripts/subject_clip.py) or real footage with DIS flow: ``vtest`` (people walking past a still
+camera), ``cockatoo`` (a bird turning its head before a hand-held camera), ``megamind`` (an
+animated face talking); the warping errors then count only where the flow is trusted, and each
+row adds ``regions``: per region (subject or moving / uncovered / entering / background) the
+warping error ratio to per-frame, worst pair, detail retention min and mean, and the share of the
+frame.
 """
 
 from __future__ import annotations

@@ -98,6 +98,16 @@ def test_vtest_regions_move_where_people_walk() -> None:
     assert 0.005 < shares["moving"] < 0.2 and shares["background"] > 0.7
 
 
+def test_megamind_starts_after_its_black_first_frame() -> None:
+    if real_clip_path("Megamind.avi") is None:
+        pytest.skip("Megamind.avi (Debian opencv-doc) cannot be had here")
+    clip = load_clip("megamind", 8, 96, 128)
+    assert len(clip.frames) == 8 and clip.regions[0] is None
+    assert min(float(f.mean()) for f in clip.frames) > 10  # frame 0 of the file is black
+    shares = temporal.region_shares(clip.regions[7])  # her face, as she talks
+    assert 0.05 < shares["moving"] < 0.5 and shares["background"] > 0.5
+
+
 def test_labels_from_dis_find_the_subject_over_the_panning_background() -> None:
     clip = subject_clip(3, 128, 160)
     back, fwd = temporal.source_flows(clip.frames[1], clip.frames[2])
